@@ -1,0 +1,487 @@
+#!/usr/bin/env bash
+# Install, configure, start and stop the real servers the interop suite (tests/interop.rs) talks to.
+#
+#   .ci/peers.sh install   # nginx (apt) and an httpbin + gunicorn venv (pip), only what is missing
+#   .ci/peers.sh setup     # CA + leaf, www/ (10M.bin, data.json), conf/nginx.conf in $TOWLINE_PEERS
+#   .ci/peers.sh start     # start both servers in the background, wait until they answer
+#   .ci/peers.sh check     # protocol checks with curl (ALPN h2 / http1.1, h2c, sha256 of 10M.bin)
+#   .ci/peers.sh stop      # stop what `start` started, by tracked PID
+#   .ci/peers.sh status
+#
+# Peers (all on 127.0.0.1):
+#   8081  httpbin under gunicorn, gthread worker (HTTP/1.1 keep-alive)
+#   9080  nginx, plain HTTP/1.1
+#   9443  nginx, TLS, ALPN h2 + http/1.1
+#   9444  nginx, TLS, ALPN http/1.1 only (no h2: tests the client's HTTP/1.1 fallback)
+#   9082  nginx, h2c with prior knowledge
+#
+# Environment:
+#   TOWLINE_PEERS       scratch dir for PKI, www, configs, logs, PIDs (default /tmp/towline-peers-$UID);
+#                       .ci/run passes a fresh `mktemp -d`. Nothing is written outside it except the venv.
+#   TOWLINE_PEERS_VENV  venv holding httpbin + gunicorn, reused across runs
+#                       (default ${XDG_CACHE_HOME:-$HOME/.cache}/towline/venv-httpbin)
+#
+# Every failure exits non-zero with a message: the interop suite must fail, never skip.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REQUIREMENTS=$HERE/peers-requirements.txt
+VENV=${TOWLINE_PEERS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/towline/venv-httpbin}
+P=${TOWLINE_PEERS:-/tmp/towline-peers-$(id -u)}
+
+HTTPBIN_PORT=8081
+NGINX_PORTS=(9080 9443 9444 9082)
+READY_TIMEOUT_S=20
+STOP_TIMEOUT_S=10
+
+log() { printf 'peers.sh: %s\n' "$*" >&2; }
+die() {
+    printf 'peers.sh: ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+# Make $P absolute (the servers run with their own working directory).
+abs_peers_dir() {
+    mkdir -p "$P" || die "cannot create TOWLINE_PEERS=$P"
+    P=$(cd "$P" && pwd)
+}
+
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        die "need root (or sudo) for: $*"
+    fi
+}
+
+apt_install() {
+    log "apt-get install $*"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! as_root apt-get install -y -q --no-install-recommends "$@"; then
+        log "apt-get install failed; running apt-get update and retrying"
+        as_root apt-get update -q || die "apt-get update failed"
+        as_root apt-get install -y -q --no-install-recommends "$@" || die "apt-get install $* failed"
+    fi
+}
+
+nginx_bin() {
+    command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# install
+
+install_tools() {
+    local missing=()
+    command -v curl >/dev/null || missing+=(curl)
+    command -v openssl >/dev/null || missing+=(openssl)
+    command -v ss >/dev/null || missing+=(iproute2)
+    command -v ps >/dev/null || missing+=(procps)
+    command -v sha256sum >/dev/null || missing+=(coreutils)
+    if ((${#missing[@]})); then apt_install ca-certificates "${missing[@]}"; fi
+    curl -V | grep -q 'HTTP2' || die "curl lacks HTTP/2 support (needed by the readiness checks)"
+}
+
+install_nginx() {
+    local nginx
+    if ! nginx=$(nginx_bin); then
+        apt_install nginx
+        nginx=$(nginx_bin) || die "nginx was installed but no nginx binary was found"
+    fi
+    local v
+    v=$("$nginx" -V 2>&1) || die "$nginx -V failed: $v"
+    grep -q -- '--with-http_v2_module' <<<"$v" || die "$nginx has no HTTP/2 module"
+    grep -q -- '--with-http_ssl_module' <<<"$v" || die "$nginx has no SSL module"
+    log "nginx: $nginx ($(head -n1 <<<"$v"))"
+}
+
+venv_ok() {
+    local want=$1
+    [[ -x $VENV/bin/gunicorn && -f $VENV/.towline-requirements.sha256 ]] &&
+        [[ $(<"$VENV/.towline-requirements.sha256") == "$want" ]] &&
+        "$VENV/bin/python" -c 'import httpbin, gunicorn, gunicorn.workers.gthread' 2>/dev/null
+}
+
+install_httpbin() {
+    [[ -f $REQUIREMENTS ]] || die "missing $REQUIREMENTS"
+    local want
+    want=$(sha256sum <"$REQUIREMENTS" | cut -d' ' -f1)
+    if venv_ok "$want"; then
+        log "httpbin venv up to date: $VENV"
+        return
+    fi
+    log "creating httpbin venv: $VENV"
+    rm -rf "$VENV"
+    mkdir -p "$(dirname "$VENV")"
+    if ! { command -v python3 >/dev/null && python3 -m venv "$VENV"; }; then
+        log "python3 -m venv failed; installing Debian's python3-venv"
+        rm -rf "$VENV"
+        apt_install python3 python3-venv
+        /usr/bin/python3 -m venv "$VENV" || die "python3 -m venv $VENV failed"
+    fi
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQUIREMENTS" ||
+        die "pip install -r $REQUIREMENTS into $VENV failed"
+    local out
+    out=$("$VENV/bin/python" -c 'import httpbin, gunicorn, gunicorn.workers.gthread' 2>&1) ||
+        die "httpbin/gunicorn not importable after pip install: $out"
+    echo "$want" >"$VENV/.towline-requirements.sha256"
+    log "httpbin venv ready: $("$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null |
+        grep -i -E '^(httpbin|gunicorn|flask|werkzeug) ' | tr -s ' ' | paste -sd, -)"
+}
+
+cmd_install() {
+    install_tools
+    install_nginx
+    install_httpbin
+}
+
+# ---------------------------------------------------------------------------------------------
+# setup
+
+setup_pki() {
+    local d=$P/pki
+    rm -rf "$d"
+    mkdir -p "$d"
+    (
+        cd "$d"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout ca.key -out ca.pem -days 3650 -subj '/CN=towline interop test CA' \
+            -addext 'basicConstraints=critical,CA:TRUE' \
+            -addext 'keyUsage=critical,keyCertSign,cRLSign' 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout server.key -out server.csr -subj '/CN=localhost' 2>/dev/null
+        cat >leaf.ext <<'EOF'
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid,issuer
+subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1
+EOF
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -out server.pem -days 825 -extfile leaf.ext 2>/dev/null
+        cat server.pem ca.pem >fullchain.pem
+        chmod 644 server.key
+        openssl verify -CAfile ca.pem server.pem >/dev/null
+    ) || die "generating the CA and leaf certificate in $d failed"
+}
+
+setup_www() {
+    local d=$P/www
+    rm -rf "$d"
+    mkdir -p "$d"
+    head -c 10485760 /dev/urandom >"$d/10M.bin" || die "writing $d/10M.bin failed"
+    sha256sum "$d/10M.bin" | cut -d' ' -f1 >"$d/10M.bin.sha256"
+    cat >"$d/data.json" <<'EOF'
+{"name":"towline","kind":"interop","numbers":[1,2,3],"nested":{"ok":true,"text":"caf\u00e9"}}
+EOF
+    printf '<!doctype html><title>towline interop</title><p>ok</p>\n' >"$d/index.html"
+}
+
+setup_nginx_conf() {
+    local user_line=""
+    # As root, nginx's workers would drop to `nobody`, which cannot read a mktemp -d (mode 700).
+    if [[ $(id -u) -eq 0 ]]; then user_line="user root root;"; fi
+    cat >"$P/conf/nginx.conf" <<EOF
+# Generated by .ci/peers.sh setup. Everything lives under $P; nothing under /var.
+$user_line
+worker_processes 1;
+daemon off;
+pid $P/run/nginx.master.pid;
+error_log $P/log/nginx.error.log info;
+events { worker_connections 512; }
+http {
+    types { text/html html; text/plain txt sha256; application/json json; application/octet-stream bin; }
+    default_type application/octet-stream;
+    access_log $P/log/nginx.access.log;
+    client_body_temp_path $P/tmp/body;
+    proxy_temp_path $P/tmp/proxy;
+    fastcgi_temp_path $P/tmp/fastcgi;
+    uwsgi_temp_path $P/tmp/uwsgi;
+    scgi_temp_path $P/tmp/scgi;
+    sendfile on;
+    keepalive_timeout 30;
+    ssl_certificate $P/pki/fullchain.pem;
+    ssl_certificate_key $P/pki/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+
+    server {
+        listen 127.0.0.1:9080;              # plain HTTP/1.1
+        listen 127.0.0.1:9443 ssl http2;    # TLS, ALPN h2 + http/1.1
+        listen 127.0.0.1:9444 ssl;          # TLS, ALPN http/1.1 only
+        server_name localhost;
+        root $P/www;
+    }
+    server {
+        listen 127.0.0.1:9082 http2;        # h2c, prior knowledge only
+        server_name localhost;
+        root $P/www;
+    }
+}
+EOF
+}
+
+cmd_setup() {
+    local nginx
+    nginx=$(nginx_bin) || die "nginx is not installed (run: $0 install)"
+    command -v openssl >/dev/null || die "openssl is not installed (run: $0 install)"
+    mkdir -p "$P"/{pki,www,conf,log,run,tmp}
+    setup_pki
+    setup_www
+    setup_nginx_conf
+    local out
+    out=$("$nginx" -t -p "$P" -c "$P/conf/nginx.conf" -e "$P/log/nginx.startup.log" 2>&1) ||
+        die "nginx -t rejected $P/conf/nginx.conf: $out"
+    log "setup done in $P"
+}
+
+# ---------------------------------------------------------------------------------------------
+# process helpers
+
+# Alive = exists and is not a zombie (PID 1 here reaps orphans late, so kill -0 is not enough).
+alive() {
+    local stat
+    stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [[ -n $stat && $stat != Z* ]]
+}
+
+descendants() {
+    local kid
+    for kid in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+        echo "$kid"
+        descendants "$kid"
+    done
+}
+
+port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# True if $2 (a PID) is among the processes holding the listening socket on 127.0.0.1:$1.
+owns_port() {
+    ss -ltnpH "sport = :$1" 2>/dev/null | grep -q "pid=$2,"
+}
+
+# start_bg NAME CMD... : start in the background, in $P, logs to $P/log/NAME.log, PID to $P/run/NAME.pid.
+# `( cd && exec cmd ) &` so that $! is the server itself, not a subshell that would survive a kill.
+start_bg() {
+    local name=$1
+    shift
+    (cd "$P" && exec "$@") </dev/null >"$P/log/$name.log" 2>&1 &
+    echo $! >"$P/run/$name.pid"
+}
+
+show_log() {
+    local f=$P/log/$1.log
+    if [[ -s $f ]]; then
+        printf -- '---- last lines of %s ----\n' "$f" >&2
+        tail -n 20 "$f" >&2
+    fi
+}
+
+# wait_ready NAME PID DEADLINE_EPOCH CURL_ARGS... : poll with curl until it succeeds.
+wait_ready() {
+    local name=$1 pid=$2 deadline=$3
+    shift 3
+    while ! curl -sf -o /dev/null --max-time 2 "$@"; do
+        if ! alive "$pid"; then
+            show_log "$name"
+            [[ $name == nginx ]] && show_log nginx.startup
+            die "$name (pid $pid) exited during startup"
+        fi
+        if ((SECONDS >= deadline)); then
+            show_log "$name"
+            [[ $name == nginx ]] && show_log nginx.error
+            die "$name did not answer within ${READY_TIMEOUT_S}s: curl $*"
+        fi
+        sleep 0.1
+    done
+}
+
+tracked_pid() {
+    local f=$P/run/$1.pid
+    [[ -f $f ]] && cat "$f"
+}
+
+# ---------------------------------------------------------------------------------------------
+# start / stop / status / check
+
+cmd_start() {
+    local nginx
+    nginx=$(nginx_bin) || die "nginx is not installed (run: $0 install)"
+    [[ -x $VENV/bin/gunicorn ]] || die "no gunicorn in $VENV (run: $0 install)"
+    [[ -f $P/conf/nginx.conf && -f $P/pki/ca.pem && -f $P/www/10M.bin ]] ||
+        die "$P is not set up (run: $0 setup)"
+
+    local name pid port
+    for name in httpbin nginx; do
+        if pid=$(tracked_pid "$name") && alive "$pid"; then
+            die "$name is already running (pid $pid); run: $0 stop"
+        fi
+    done
+    # A stale server on one of our ports would answer the readiness probes in our place.
+    for port in "$HTTPBIN_PORT" "${NGINX_PORTS[@]}"; do
+        if port_open "$port"; then
+            die "127.0.0.1:$port is already in use: $(ss -ltnpH "sport = :$port" 2>/dev/null)"
+        fi
+    done
+
+    mkdir -p "$P/log" "$P/run" "$P/tmp"
+    # If anything below fails, do not leave half of the peers running.
+    trap 'log "start failed; stopping what was started"; cmd_stop' EXIT
+    start_bg httpbin "$VENV/bin/gunicorn" -k gthread --threads 8 --keep-alive 30 -w 1 \
+        --graceful-timeout 2 -b "127.0.0.1:$HTTPBIN_PORT" httpbin:app
+    start_bg nginx "$nginx" -p "$P" -c "$P/conf/nginx.conf" -e "$P/log/nginx.startup.log"
+
+    local deadline=$((SECONDS + READY_TIMEOUT_S))
+    local hpid npid
+    hpid=$(tracked_pid httpbin)
+    npid=$(tracked_pid nginx)
+    wait_ready httpbin "$hpid" "$deadline" "http://127.0.0.1:$HTTPBIN_PORT/get"
+    wait_ready nginx "$npid" "$deadline" "http://127.0.0.1:9080/data.json"
+    wait_ready nginx "$npid" "$deadline" --cacert "$P/pki/ca.pem" "https://localhost:9443/data.json"
+    wait_ready nginx "$npid" "$deadline" --cacert "$P/pki/ca.pem" "https://localhost:9444/data.json"
+    wait_ready nginx "$npid" "$deadline" --http2-prior-knowledge "http://127.0.0.1:9082/data.json"
+
+    # The processes we started must still be alive and be the ones listening.
+    sleep 0.2
+    alive "$hpid" || die "httpbin (pid $hpid) died after answering; log: $P/log/httpbin.log"
+    alive "$npid" || die "nginx (pid $npid) died after answering; log: $P/log/nginx.error.log"
+    owns_port "$HTTPBIN_PORT" "$hpid" || die "127.0.0.1:$HTTPBIN_PORT is not held by httpbin (pid $hpid)"
+    for port in "${NGINX_PORTS[@]}"; do
+        owns_port "$port" "$npid" || die "127.0.0.1:$port is not held by nginx (pid $npid)"
+    done
+    # Remember the workers too: if a master dies first (Ctrl-C reaches the whole process group),
+    # its workers are re-parented and `stop` could no longer find them through the master.
+    descendants "$hpid" >"$P/run/httpbin.kids"
+    descendants "$npid" >"$P/run/nginx.kids"
+    trap - EXIT
+    log "started httpbin (pid $hpid, :$HTTPBIN_PORT) and nginx (pid $npid, :${NGINX_PORTS[*]}) in $P"
+}
+
+is_cmd() {
+    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "$2"
+}
+
+# stop_one NAME EXPECTED_CMDLINE_WORD SIGNAL
+stop_one() {
+    local name=$1 expect=$2 sig=$3 pid kids="" kid
+    pid=$(tracked_pid "$name") || return 0
+    [[ -f $P/run/$name.kids ]] && kids=$(<"$P/run/$name.kids")
+    if alive "$pid"; then
+        # Guard against a recycled PID from an old pid file.
+        if is_cmd "$pid" "$expect"; then
+            kids="$kids $(descendants "$pid")"
+            kill "-$sig" "$pid" 2>/dev/null || true
+            local deadline=$((SECONDS + STOP_TIMEOUT_S))
+            while alive "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
+            if alive "$pid"; then
+                log "$name (pid $pid) ignored SIG$sig for ${STOP_TIMEOUT_S}s; sending SIGKILL"
+                kill -KILL "$pid" 2>/dev/null || true
+            fi
+            log "stopped $name (pid $pid)"
+        else
+            log "pid $pid in $P/run/$name.pid is not $expect; not killing it"
+        fi
+    fi
+    for kid in $kids; do
+        if alive "$kid" && is_cmd "$kid" "$expect"; then
+            log "killing leftover $name worker (pid $kid)"
+            kill -KILL "$kid" 2>/dev/null || true
+        fi
+    done
+    rm -f "$P/run/$name.pid" "$P/run/$name.kids"
+    STOPPED_ANY=1
+}
+
+cmd_stop() {
+    [[ -d $P ]] || return 0
+    STOPPED_ANY=0
+    # gunicorn: SIGINT is its quick shutdown (SIGTERM waits for the graceful timeout).
+    stop_one httpbin gunicorn INT
+    stop_one nginx nginx TERM
+    ((STOPPED_ANY)) || return 0
+    # Postcondition: our ports are free again (the next start checks this too).
+    local port deadline=$((SECONDS + STOP_TIMEOUT_S)) busy
+    while :; do
+        busy=()
+        for port in "$HTTPBIN_PORT" "${NGINX_PORTS[@]}"; do
+            if port_open "$port"; then busy+=("$port"); fi
+        done
+        ((${#busy[@]})) || return 0
+        ((SECONDS < deadline)) || break
+        sleep 0.1
+    done
+    for port in "${busy[@]}"; do ss -ltnpH "sport = :$port" >&2 || true; done
+    die "ports still listening after stop: ${busy[*]}"
+}
+
+cmd_status() {
+    local name pid
+    for name in httpbin nginx; do
+        if pid=$(tracked_pid "$name") && alive "$pid"; then
+            echo "$name: running (pid $pid)"
+        else
+            echo "$name: stopped"
+        fi
+    done
+}
+
+# curl_expect WHAT EXPECTED CURL_ARGS... : curl -w output must equal EXPECTED.
+curl_expect() {
+    local what=$1 want=$2 got
+    shift 2
+    got=$(curl -s -o /dev/null --max-time 10 "$@") || die "check '$what' failed: curl $* (exit $?)"
+    [[ $got == "$want" ]] || die "check '$what': expected '$want', got '$got' (curl $*)"
+    log "ok: $what ($got)"
+}
+
+cmd_check() {
+    local ca=$P/pki/ca.pem sum
+    curl_expect "httpbin /get" "200 1.1" -w '%{http_code} %{http_version}' \
+        "http://127.0.0.1:$HTTPBIN_PORT/get"
+    curl_expect "nginx :9080 h1" "200 1.1" -w '%{http_code} %{http_version}' \
+        "http://127.0.0.1:9080/data.json"
+    curl_expect "nginx :9443 ALPN h2" "200 2" -w '%{http_code} %{http_version}' \
+        --cacert "$ca" --http2 "https://localhost:9443/data.json"
+    curl_expect "nginx :9443 http/1.1" "200 1.1" -w '%{http_code} %{http_version}' \
+        --cacert "$ca" --http1.1 "https://localhost:9443/data.json"
+    curl_expect "nginx :9444 no h2" "200 1.1" -w '%{http_code} %{http_version}' \
+        --cacert "$ca" --http2 "https://localhost:9444/data.json"
+    curl_expect "nginx :9082 h2c" "200 2" -w '%{http_code} %{http_version}' \
+        --http2-prior-knowledge "http://127.0.0.1:9082/data.json"
+    curl_expect "nginx 127.0.0.1 SAN" "200" -w '%{http_code}' \
+        --cacert "$ca" "https://127.0.0.1:9443/data.json"
+    sum=$(curl -sf --max-time 30 --cacert "$ca" "https://localhost:9443/10M.bin" | sha256sum | cut -d' ' -f1) ||
+        die "check '10M.bin' failed"
+    [[ $sum == "$(<"$P/www/10M.bin.sha256")" ]] || die "check '10M.bin': sha256 mismatch"
+    log "ok: 10M.bin sha256 over h2"
+}
+
+usage() {
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    exit "${1:-2}"
+}
+
+main() {
+    (($# == 1)) || usage
+    case $1 in
+    install) cmd_install ;;
+    setup) abs_peers_dir && cmd_setup ;;
+    start) abs_peers_dir && cmd_start ;;
+    check) abs_peers_dir && cmd_check ;;
+    stop)
+        if [[ -d $P ]]; then
+            P=$(cd "$P" && pwd)
+            cmd_stop
+        fi
+        ;;
+    status) abs_peers_dir && cmd_status ;;
+    -h | --help | help) usage 0 ;;
+    *) usage ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,103 @@
+//! The connector stack: each stage is a `tower::Service<Target>` that yields a connection.
+//!
+//! [`HttpConnector`] resolves the host ([`dns`]) and races TCP attempts per RFC 8305
+//! ([`tcp`]); `TlsConnector` (feature `rustls`) wraps any connector and adds TLS with ALPN
+//! for `https` targets. Every connection reports what it is through [`Connection`]: the peer
+//! address, whether ALPN chose HTTP/2, and how long each phase took.
+
+pub mod dns;
+pub mod tcp;
+#[cfg(feature = "rustls")]
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::uri::{Authority, Scheme};
+
+pub use dns::{GaiResolver, Name, ResolveOverrides};
+pub use tcp::{HttpConnector, TcpConfig, TcpConnection};
+
+/// Which HTTP protocol a request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Protocol {
+    /// HTTP/2 when TLS ALPN agrees, HTTP/1.1 otherwise (plain `http` is HTTP/1.1).
+    #[default]
+    Auto,
+    /// HTTP/1.1 only; TLS offers only `http/1.1`.
+    Http1,
+    /// HTTP/2 only: ALPN `h2` over TLS, prior knowledge (h2c) over plain TCP.
+    Http2,
+}
+
+/// Where a connection goes, and in which protocol: the identity of a pooled connection.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// `http` or `https`.
+    pub scheme: Scheme,
+    /// Host and port as written in the URI.
+    pub authority: Authority,
+    /// The protocol the connection must speak.
+    pub protocol: Protocol,
+}
+
+impl Target {
+    /// Builds a target, failing for URIs without scheme or authority.
+    pub fn from_uri(uri: &http::Uri, protocol: Protocol) -> Option<Self> {
+        Some(Self {
+            scheme: uri.scheme()?.clone(),
+            authority: uri.authority()?.clone(),
+            protocol,
+        })
+    }
+
+    /// Whether the scheme is `https`.
+    pub fn is_https(&self) -> bool {
+        self.scheme == Scheme::HTTPS
+    }
+
+    /// The host, without the brackets of an IPv6 literal.
+    pub fn host(&self) -> &str {
+        let host = self.authority.host();
+        host.strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
+    }
+
+    /// The port, defaulting to 443 for `https` and 80 otherwise.
+    pub fn port(&self) -> u16 {
+        self.authority
+            .port_u16()
+            .unwrap_or(if self.is_https() { 443 } else { 80 })
+    }
+}
+
+/// How long each phase of establishing a connection took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectTimings {
+    /// Name resolution; `None` for IP literals and overridden names.
+    pub dns: Option<Duration>,
+    /// TCP connect, including Happy Eyeballs racing.
+    pub tcp: Duration,
+    /// The TLS handshake; `None` for plain connections.
+    pub tls: Option<Duration>,
+}
+
+/// Facts about an established connection.
+#[derive(Clone, Debug, Default)]
+pub struct Connected {
+    /// The peer's address.
+    pub remote_addr: Option<SocketAddr>,
+    /// Our side's address.
+    pub local_addr: Option<SocketAddr>,
+    /// ALPN selected `h2`.
+    pub alpn_h2: bool,
+    /// Phase durations.
+    pub timings: ConnectTimings,
+}
+
+/// Implemented by every connection a connector yields.
+pub trait Connection {
+    /// Facts about this connection.
+    fn connected(&self) -> Connected;
+}

@@ -1,0 +1,418 @@
+//! The connection pool.
+//!
+//! Connections are keyed by [`Target`] — scheme, authority and protocol, the things that
+//! make two connections interchangeable. HTTP/1 connections are exclusive: a request checks
+//! one out, and its response body puts it back once read to the end; idle ones are reused
+//! last-in first-out. HTTP/2 connections are shared by every request to their target.
+//!
+//! When a connection might turn out to be HTTP/2 (ALPN over TLS, or prior knowledge), only
+//! the first request connects; the ones arriving meanwhile wait for it and share it if it
+//! is HTTP/2, or connect on their own if ALPN chose HTTP/1.1 (which is then remembered).
+//! Idle connections expire after the idle timeout; a background reaper driven by the
+//! runtime's timer closes them even when no request comes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use futures_channel::oneshot;
+use hyper::client::conn::{http1, http2};
+
+use crate::connect::{Connected, Target};
+use crate::error::ConnectError;
+use crate::rt::{BoxFuture, SharedTimer};
+
+/// Pool settings.
+#[derive(Clone, Debug)]
+pub struct PoolConfig {
+    /// How long an unused connection is kept; `None` keeps it until the server closes it.
+    pub idle_timeout: Option<Duration>,
+    /// Most idle HTTP/1 connections kept per target; 0 disables pooling.
+    pub max_idle_per_host: usize,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Some(Duration::from_secs(90)),
+            max_idle_per_host: 256,
+        }
+    }
+}
+
+/// A connection handle as the transport sends on it.
+pub(crate) enum Sender<B> {
+    Http1(http1::SendRequest<B>),
+    Http2(http2::SendRequest<B>),
+}
+
+/// A connection taken from the pool (or just made), with its facts.
+pub(crate) struct PooledConn<B> {
+    pub(crate) sender: Sender<B>,
+    pub(crate) connected: Arc<Connected>,
+    /// Whether a previous request already used this connection.
+    pub(crate) reused: bool,
+}
+
+struct Idle<B> {
+    sender: http1::SendRequest<B>,
+    connected: Arc<Connected>,
+    since: Instant,
+}
+
+struct Shared2<B> {
+    sender: http2::SendRequest<B>,
+    connected: Arc<Connected>,
+    last_used: Instant,
+}
+
+/// What a request waiting for another request's connect learns.
+pub(crate) enum Waited<B> {
+    /// The connection is HTTP/2 and shared.
+    Shared(PooledConn<B>),
+    /// Connect on your own (ALPN chose HTTP/1.1, or the connecting request went away).
+    Retry,
+    /// The connect failed.
+    Failed(ConnectError),
+}
+
+struct Host<B> {
+    idle: Vec<Idle<B>>,
+    http2: Option<Shared2<B>>,
+    waiters: Option<Vec<oneshot::Sender<Waited<B>>>>,
+    http1_negotiated: bool,
+}
+
+impl<B> Default for Host<B> {
+    fn default() -> Self {
+        Self {
+            idle: Vec::new(),
+            http2: None,
+            waiters: None,
+            http1_negotiated: false,
+        }
+    }
+}
+
+impl<B> Host<B> {
+    fn is_empty(&self) -> bool {
+        self.idle.is_empty() && self.http2.is_none() && self.waiters.is_none()
+    }
+
+    fn expire(&mut self, now: Instant, idle_timeout: Option<Duration>) {
+        let fresh =
+            |since: Instant| idle_timeout.is_none_or(|t| now.saturating_duration_since(since) < t);
+        self.idle
+            .retain(|idle| fresh(idle.since) && !idle.sender.is_closed());
+        if self
+            .http2
+            .as_ref()
+            .is_some_and(|h2| h2.sender.is_closed() || !fresh(h2.last_used))
+        {
+            self.http2 = None;
+        }
+    }
+}
+
+struct State<B> {
+    hosts: HashMap<Target, Host<B>>,
+    reaper_running: bool,
+}
+
+struct Inner<B> {
+    state: Mutex<State<B>>,
+    config: PoolConfig,
+    timer: SharedTimer,
+    spawn: Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>,
+}
+
+/// The pool, shared by every clone of a transport.
+pub struct Pool<B> {
+    inner: Arc<Inner<B>>,
+}
+
+impl<B> Clone for Pool<B> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for Pool<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of a checkout.
+pub(crate) enum Checkout<B> {
+    Ready(PooledConn<B>),
+    Connect(ConnectGuard<B>),
+    Wait(oneshot::Receiver<Waited<B>>),
+}
+
+fn lock<B>(inner: &Inner<B>) -> MutexGuard<'_, State<B>> {
+    // A panic while holding the lock cannot leave the maps half-updated in a way that
+    // matters: every update is a single insert or remove.
+    inner.state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<B: Send + 'static> Pool<B> {
+    /// A pool spawning its reaper with `spawn` and sleeping on `timer`.
+    pub fn new(
+        config: PoolConfig,
+        timer: SharedTimer,
+        spawn: Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    hosts: HashMap::new(),
+                    reaper_running: false,
+                }),
+                config,
+                timer,
+                spawn,
+            }),
+        }
+    }
+
+    /// Number of idle HTTP/1 plus shared HTTP/2 connections for `target`.
+    pub fn idle_count(&self, target: &Target) -> usize {
+        let state = lock(&self.inner);
+        state.hosts.get(target).map_or(0, |host| {
+            host.idle.len() + usize::from(host.http2.is_some())
+        })
+    }
+
+    /// Takes a ready connection for `target`, or says how to get one. `may_be_http2` gates
+    /// concurrent connects so an HTTP/2 connection is made once and shared.
+    pub(crate) fn checkout(&self, target: &Target, may_be_http2: bool) -> Checkout<B> {
+        let now = self.inner.timer.now();
+        let mut state = lock(&self.inner);
+        let gate = may_be_http2;
+        let Some(host) = state.hosts.get_mut(target) else {
+            return self.connect_or_wait(&mut state, target, gate);
+        };
+        if let Some(h2) = &mut host.http2 {
+            if h2.sender.is_ready() {
+                h2.last_used = now;
+                return Checkout::Ready(PooledConn {
+                    sender: Sender::Http2(h2.sender.clone()),
+                    connected: h2.connected.clone(),
+                    reused: true,
+                });
+            }
+            host.http2 = None;
+        }
+        while let Some(idle) = host.idle.pop() {
+            let expired = self
+                .inner
+                .config
+                .idle_timeout
+                .is_some_and(|t| now.saturating_duration_since(idle.since) >= t);
+            if !expired && idle.sender.is_ready() {
+                return Checkout::Ready(PooledConn {
+                    sender: Sender::Http1(idle.sender),
+                    connected: idle.connected,
+                    reused: true,
+                });
+            }
+        }
+        self.connect_or_wait(&mut state, target, gate)
+    }
+
+    /// A connect that neither waits for nor gates anyone (a replay on a fresh connection).
+    pub(crate) fn ungated(&self) -> Checkout<B> {
+        Checkout::Connect(ConnectGuard {
+            pool: Weak::new(),
+            target: None,
+        })
+    }
+
+    fn connect_or_wait(&self, state: &mut State<B>, target: &Target, gate: bool) -> Checkout<B> {
+        let ungated = self.ungated();
+        if !gate {
+            if state.hosts.get(target).is_some_and(Host::is_empty) {
+                state.hosts.remove(target);
+            }
+            return ungated;
+        }
+        let host = state.hosts.entry(target.clone()).or_default();
+        if host.http1_negotiated {
+            return ungated;
+        }
+        if let Some(waiters) = &mut host.waiters {
+            let (tx, rx) = oneshot::channel();
+            waiters.push(tx);
+            return Checkout::Wait(rx);
+        }
+        host.waiters = Some(Vec::new());
+        Checkout::Connect(ConnectGuard {
+            pool: Arc::downgrade(&self.inner),
+            target: Some(target.clone()),
+        })
+    }
+
+    /// Returns an HTTP/1 connection whose exchange finished.
+    pub(crate) fn put_http1(
+        &self,
+        target: Target,
+        mut sender: http1::SendRequest<B>,
+        connected: Arc<Connected>,
+    ) {
+        if self.inner.config.max_idle_per_host == 0 || sender.is_closed() {
+            return;
+        }
+        if sender.is_ready() {
+            self.insert_idle(target, sender, connected);
+            return;
+        }
+        // The connection task has not yet seen the end of the exchange; wait for it
+        // rather than discard a good connection.
+        let pool = Arc::downgrade(&self.inner);
+        (self.inner.spawn)(Box::pin(async move {
+            if sender.ready().await.is_ok()
+                && let Some(inner) = pool.upgrade()
+            {
+                Pool { inner }.insert_idle(target, sender, connected);
+            }
+        }));
+    }
+
+    fn insert_idle(
+        &self,
+        target: Target,
+        sender: http1::SendRequest<B>,
+        connected: Arc<Connected>,
+    ) {
+        let since = self.inner.timer.now();
+        let mut state = lock(&self.inner);
+        let host = state.hosts.entry(target).or_default();
+        if host.idle.len() >= self.inner.config.max_idle_per_host {
+            return;
+        }
+        host.idle.push(Idle {
+            sender,
+            connected,
+            since,
+        });
+        self.ensure_reaper(&mut state);
+    }
+
+    fn ensure_reaper(&self, state: &mut State<B>) {
+        let Some(idle_timeout) = self.inner.config.idle_timeout else {
+            return;
+        };
+        if state.reaper_running {
+            return;
+        }
+        state.reaper_running = true;
+        let pool = Arc::downgrade(&self.inner);
+        let timer = self.inner.timer.clone();
+        let period = (idle_timeout / 2).max(Duration::from_millis(10));
+        (self.inner.spawn)(Box::pin(async move {
+            loop {
+                timer.sleep(period).await;
+                let Some(inner) = pool.upgrade() else { return };
+                let now = inner.timer.now();
+                let mut state = lock(&inner);
+                state.hosts.retain(|_, host| {
+                    host.expire(now, Some(idle_timeout));
+                    !host.is_empty()
+                });
+                if state.hosts.is_empty() {
+                    state.reaper_running = false;
+                    return;
+                }
+            }
+        }));
+    }
+}
+
+/// Held by the one request allowed to connect while others wait; dropping it without
+/// finishing tells the waiters to connect on their own.
+pub(crate) struct ConnectGuard<B> {
+    pool: Weak<Inner<B>>,
+    target: Option<Target>,
+}
+
+impl<B: Send + 'static> ConnectGuard<B> {
+    fn take_waiters(
+        &mut self,
+        update: impl FnOnce(&mut Host<B>),
+    ) -> Vec<oneshot::Sender<Waited<B>>> {
+        let (Some(inner), Some(target)) = (self.pool.upgrade(), self.target.take()) else {
+            return Vec::new();
+        };
+        let mut state = lock(&inner);
+        let Some(host) = state.hosts.get_mut(&target) else {
+            return Vec::new();
+        };
+        update(host);
+        let waiters = host.waiters.take().unwrap_or_default();
+        if host.http2.is_some() {
+            Pool {
+                inner: inner.clone(),
+            }
+            .ensure_reaper(&mut state);
+        }
+        waiters
+    }
+
+    /// The new connection is HTTP/2: share it with the pool and every waiter.
+    pub(crate) fn finish_http2(
+        mut self,
+        sender: &http2::SendRequest<B>,
+        connected: &Arc<Connected>,
+        now: Instant,
+    ) {
+        let waiters = self.take_waiters(|host| {
+            host.http2 = Some(Shared2 {
+                sender: sender.clone(),
+                connected: connected.clone(),
+                last_used: now,
+            });
+        });
+        for waiter in waiters {
+            let _ = waiter.send(Waited::Shared(PooledConn {
+                sender: Sender::Http2(sender.clone()),
+                connected: connected.clone(),
+                reused: false,
+            }));
+        }
+    }
+
+    /// ALPN chose HTTP/1.1: waiters connect on their own, and later requests need no gate.
+    pub(crate) fn finish_http1(mut self) {
+        for waiter in self.take_waiters(|host| host.http1_negotiated = true) {
+            let _ = waiter.send(Waited::Retry);
+        }
+    }
+
+    /// The connect failed: every waiter gets the same error.
+    pub(crate) fn fail(mut self, error: &ConnectError) {
+        for waiter in self.take_waiters(|_| ()) {
+            let _ = waiter.send(Waited::Failed(error.duplicate()));
+        }
+    }
+}
+
+impl<B> Drop for ConnectGuard<B> {
+    fn drop(&mut self) {
+        let (Some(inner), Some(target)) = (self.pool.upgrade(), self.target.take()) else {
+            return;
+        };
+        let waiters = lock(&inner)
+            .hosts
+            .get_mut(&target)
+            .and_then(|host| host.waiters.take())
+            .unwrap_or_default();
+        for waiter in waiters {
+            let _ = waiter.send(Waited::Retry);
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! The HTTP transport: a `tower::Service<http::Request<B>>` over pooled
+//! `hyper::client::conn` HTTP/1.1 and HTTP/2 connections.
+//!
+//! Per request it picks the [`Protocol`] (a `Protocol` request extension wins, then the
+//! request's version — `HTTP_2` asks for HTTP/2, `HTTP_10` for HTTP/1 — then the
+//! configured default), takes a pooled connection or makes one through the connector, and
+//! sends. For HTTP/1 it writes the request in origin form with a `Host` header; for HTTP/2
+//! in absolute form.
+//!
+//! Stale connections: a request handed back unsent by a pooled connection is sent again on
+//! a fresh connection, once. When a reused connection dies after the request was written,
+//! the server may have acted on it: only an idempotent request with an empty body is sent
+//! again; any other gets [`TransportErrorKind::ConnectionClosedAmbiguous`]. Doing this
+//! costs a clone of the request head for idempotent requests on reused connections — the
+//! price of never losing a GET to a keep-alive race.
+//!
+//! The response future is boxed once per request; layers above it are not.
+
+mod body;
+mod config;
+
+use std::error::Error as StdError;
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::{CONNECTION, HOST, HeaderValue};
+use http::{Method, Request, Response, Uri, Version};
+use http_body::Body;
+use hyper::client::conn::{http1, http2};
+use tower_service::Service;
+
+pub use body::{ResponseBody, SendBody};
+pub use config::{Http1Config, Http2Config, TransportConfig};
+
+use crate::connect::{ConnectTimings, Connected, Connection, Protocol, Target};
+use crate::error::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
+use crate::pool::{Checkout, Pool, PooledConn, Sender, Waited};
+use crate::rt::{BoxFuture, Exec, Runtime, SharedTimer, TimerHandle, timeout};
+use body::Release;
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// Facts about the connection a response came over, in the response's extensions.
+#[derive(Clone, Debug)]
+pub struct ConnectionInfo {
+    connected: Arc<Connected>,
+    reused: bool,
+}
+
+impl ConnectionInfo {
+    /// The peer's address.
+    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        self.connected.remote_addr
+    }
+
+    /// Our side's address.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.connected.local_addr
+    }
+
+    /// Whether an earlier request already used this connection.
+    pub fn is_reused(&self) -> bool {
+        self.reused
+    }
+
+    /// How long DNS, TCP and TLS took when the connection was made.
+    pub fn connect_timings(&self) -> ConnectTimings {
+        self.connected.timings
+    }
+}
+
+struct Inner<C, B, R> {
+    connector: C,
+    runtime: R,
+    timer: SharedTimer,
+    pool: Pool<SendBody<B>>,
+    config: TransportConfig,
+    http1: http1::Builder,
+    http2: http2::Builder<Exec<R>>,
+}
+
+/// The transport service; clones share one pool.
+pub struct Transport<C, B, R>
+where
+    B: Send + 'static,
+{
+    inner: Arc<Inner<C, B, R>>,
+}
+
+impl<C, B: Send + 'static, R> Clone for Transport<C, B, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<C, B: Send + 'static, R> std::fmt::Debug for Transport<C, B, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C, B, R> Transport<C, B, R>
+where
+    R: Runtime,
+    B: Send + 'static,
+{
+    /// A transport connecting through `connector` on `runtime`.
+    pub fn new(connector: C, runtime: R, config: TransportConfig) -> Self {
+        let timer = runtime.timer();
+        let spawner = runtime.clone();
+        let pool = Pool::new(
+            config.pool.clone(),
+            timer.clone(),
+            Arc::new(move |task| spawner.spawn(task)),
+        );
+        let mut h1 = http1::Builder::new();
+        h1.title_case_headers(config.http1.title_case_headers)
+            .allow_obsolete_multiline_headers_in_responses(
+                config.http1.allow_obsolete_multiline_headers,
+            );
+        if let Some(size) = config.http1.max_header_size {
+            h1.max_header_size(size);
+        }
+        if let Some(count) = config.http1.max_headers {
+            h1.max_headers(count);
+        }
+        let mut h2 = http2::Builder::new(Exec(runtime.clone()));
+        let h2c = &config.http2;
+        h2.timer(TimerHandle(timer.clone()))
+            .initial_stream_window_size(h2c.initial_stream_window_size)
+            .initial_connection_window_size(h2c.initial_connection_window_size)
+            .adaptive_window(h2c.adaptive_window)
+            .max_frame_size(h2c.max_frame_size)
+            .keep_alive_interval(h2c.keep_alive_interval)
+            .keep_alive_timeout(h2c.keep_alive_timeout)
+            .keep_alive_while_idle(h2c.keep_alive_while_idle);
+        if let Some(size) = h2c.max_header_list_size {
+            h2.max_header_list_size(size);
+        }
+        if let Some(size) = h2c.max_send_buf_size {
+            h2.max_send_buf_size(size);
+        }
+        if let Some(count) = h2c.max_concurrent_reset_streams {
+            h2.max_concurrent_reset_streams(count);
+        }
+        Self {
+            inner: Arc::new(Inner {
+                connector,
+                runtime,
+                timer,
+                pool,
+                config,
+                http1: h1,
+                http2: h2,
+            }),
+        }
+    }
+
+    /// The pool (to inspect idle connections).
+    pub fn pool(&self) -> &Pool<SendBody<B>> {
+        &self.inner.pool
+    }
+}
+
+impl<C, B, R, IO> Service<Request<B>> for Transport<C, B, R>
+where
+    C: Service<Target, Response = IO> + Clone + Send + Sync + 'static,
+    C::Error: Into<BoxError>,
+    C::Future: Send + 'static,
+    IO: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send + 'static,
+    R: Runtime,
+    B: Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<ResponseBody<B>>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Self::Response, BoxError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.send(request).await })
+    }
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    )
+}
+
+fn protocol_for<B>(request: &Request<B>, default: Protocol) -> Protocol {
+    if let Some(protocol) = request.extensions().get::<Protocol>() {
+        return *protocol;
+    }
+    match request.version() {
+        Version::HTTP_2 => Protocol::Http2,
+        Version::HTTP_10 | Version::HTTP_09 => Protocol::Http1,
+        _ => default,
+    }
+}
+
+/// Whether a send error on a reused connection means "the peer closed it under us": the
+/// request may or may not have been processed.
+fn closed_under_us(error: &hyper::Error) -> bool {
+    if error.is_incomplete_message() || error.is_canceled() || error.is_closed() {
+        return true;
+    }
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        source = cause.source();
+    }
+    false
+}
+
+fn host_header(target: &Target) -> Option<HeaderValue> {
+    let authority = target.authority.as_str();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let default_port =
+        target.authority.port_u16() == Some(if target.is_https() { 443 } else { 80 });
+    let value = if default_port {
+        target.authority.host()
+    } else {
+        host_port
+    };
+    HeaderValue::from_str(value).ok()
+}
+
+/// Rewrites the request head for the connection's protocol.
+fn prepare<B>(request: &mut Request<B>, http2: bool, target: &Target) {
+    if http2 {
+        *request.version_mut() = Version::HTTP_2;
+        if request.uri().scheme().is_none() {
+            let mut parts = request.uri().clone().into_parts();
+            parts.scheme = Some(target.scheme.clone());
+            parts.authority = Some(target.authority.clone());
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+        return;
+    }
+    if request.version() != Version::HTTP_10 {
+        *request.version_mut() = Version::HTTP_11;
+    }
+    if !request.headers().contains_key(HOST)
+        && let Some(host) = host_header(target)
+    {
+        request.headers_mut().insert(HOST, host);
+    }
+    if request.method() == Method::CONNECT {
+        *request.uri_mut() = Uri::from(target.authority.clone());
+    } else if request.uri().scheme().is_some() {
+        let origin_form = match request.uri().path_and_query() {
+            Some(path) if path.as_str().starts_with('/') || path.as_str() == "*" => {
+                Uri::from(path.clone())
+            }
+            _ => Uri::from_static("/"),
+        };
+        *request.uri_mut() = origin_form;
+    }
+}
+
+fn asks_to_close(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("close"))
+}
+
+impl<C, B, R, IO> Inner<C, B, R>
+where
+    C: Service<Target, Response = IO> + Clone + Send + Sync + 'static,
+    C::Error: Into<BoxError>,
+    C::Future: Send + 'static,
+    IO: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send + 'static,
+    R: Runtime,
+    B: Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    async fn send(&self, request: Request<B>) -> Result<Response<ResponseBody<B>>, BoxError> {
+        let protocol = protocol_for(&request, self.config.protocol);
+        let target = Target::from_uri(request.uri(), protocol)
+            .ok_or_else(|| TransportError::new(TransportErrorKind::InvalidUri, None))?;
+        if target.scheme != http::uri::Scheme::HTTP && target.scheme != http::uri::Scheme::HTTPS {
+            return Err(ConnectError::msg(
+                ConnectErrorKind::Unsupported,
+                format!("unsupported scheme {}", target.scheme),
+            )
+            .into());
+        }
+        let idempotent = is_idempotent(request.method());
+        let request_closes = asks_to_close(request.headers());
+        let mut request = request.map(SendBody::Body);
+        let mut fresh_only = false;
+        loop {
+            let conn = self.acquire(&target, fresh_only).await?;
+            let PooledConn {
+                sender,
+                connected,
+                reused,
+            } = conn;
+            let may_replay = reused && !fresh_only;
+            let http2 = matches!(sender, Sender::Http2(_));
+            prepare(&mut request, http2, &target);
+            let replay_head =
+                (may_replay && idempotent && request.body().is_end_stream()).then(|| {
+                    let mut head = Request::new(());
+                    *head.method_mut() = request.method().clone();
+                    *head.uri_mut() = request.uri().clone();
+                    *head.version_mut() = request.version();
+                    *head.headers_mut() = request.headers().clone();
+                    *head.extensions_mut() = request.extensions().clone();
+                    head
+                });
+            let is_connect = request.method() == Method::CONNECT;
+            let (result, h1_sender) = match sender {
+                Sender::Http1(mut sender) => {
+                    let sent = sender.try_send_request(request).await;
+                    (sent, Some(sender))
+                }
+                Sender::Http2(mut sender) => (sender.try_send_request(request).await, None),
+            };
+            let mut error = match result {
+                Ok(response) => {
+                    let release = h1_sender.map(|sender| Release {
+                        pool: self.pool.clone(),
+                        target: target.clone(),
+                        sender,
+                        connected: connected.clone(),
+                        reusable: !(request_closes
+                            || asks_to_close(response.headers())
+                            || response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+                            || is_connect && response.status().is_success()),
+                    });
+                    let mut response = response.map(|body| ResponseBody::new(body, release));
+                    response
+                        .extensions_mut()
+                        .insert(ConnectionInfo { connected, reused });
+                    return Ok(response);
+                }
+                Err(error) => error,
+            };
+            if may_replay {
+                if let Some(unsent) = error.take_message() {
+                    request = unsent;
+                    fresh_only = true;
+                    continue;
+                }
+                if closed_under_us(error.error()) {
+                    let Some(head) = replay_head else {
+                        return Err(TransportError::new(
+                            TransportErrorKind::ConnectionClosedAmbiguous,
+                            Some(error.into_error().into()),
+                        )
+                        .into());
+                    };
+                    request = head.map(|()| SendBody::Empty);
+                    fresh_only = true;
+                    continue;
+                }
+            }
+            return Err(TransportError::new(
+                TransportErrorKind::Request,
+                Some(error.into_error().into()),
+            )
+            .into());
+        }
+    }
+
+    async fn acquire(
+        &self,
+        target: &Target,
+        fresh_only: bool,
+    ) -> Result<PooledConn<SendBody<B>>, BoxError> {
+        let may_be_http2 = match target.protocol {
+            Protocol::Http2 => true,
+            Protocol::Http1 => false,
+            Protocol::Auto => target.is_https(),
+        };
+        loop {
+            let checkout = if fresh_only {
+                self.pool.ungated()
+            } else {
+                self.pool.checkout(target, may_be_http2)
+            };
+            match checkout {
+                Checkout::Ready(conn) => return Ok(conn),
+                Checkout::Wait(waiting) => {
+                    let waited = match self.config.pool_acquire_timeout {
+                        Some(limit) => {
+                            timeout(&self.timer, limit, waiting).await.ok_or_else(|| {
+                                TransportError::new(TransportErrorKind::PoolTimeout, None)
+                            })?
+                        }
+                        None => waiting.await,
+                    };
+                    match waited {
+                        Ok(Waited::Shared(conn)) => return Ok(conn),
+                        Ok(Waited::Failed(error)) => return Err(error.into()),
+                        Ok(Waited::Retry) | Err(_) => continue,
+                    }
+                }
+                Checkout::Connect(guard) => match self.connect(target).await {
+                    Ok(conn) => {
+                        match &conn.sender {
+                            Sender::Http2(sender) => {
+                                guard.finish_http2(sender, &conn.connected, self.timer.now())
+                            }
+                            Sender::Http1(_) => guard.finish_http1(),
+                        }
+                        return Ok(conn);
+                    }
+                    Err(error) => {
+                        guard.fail(&error);
+                        return Err(error.into());
+                    }
+                },
+            }
+        }
+    }
+
+    async fn connect(&self, target: &Target) -> Result<PooledConn<SendBody<B>>, ConnectError> {
+        let mut connector = self.connector.clone();
+        let connecting = async {
+            poll_fn(|cx| connector.poll_ready(cx))
+                .await
+                .map_err(into_connect_error)?;
+            connector
+                .call(target.clone())
+                .await
+                .map_err(into_connect_error)
+        };
+        let io = match self.config.connect_timeout {
+            Some(limit) => timeout(&self.timer, limit, connecting)
+                .await
+                .ok_or_else(|| {
+                    ConnectError::msg(
+                        ConnectErrorKind::Timeout,
+                        format!("no connection within {limit:?}"),
+                    )
+                })??,
+            None => connecting.await?,
+        };
+        let connected = Arc::new(io.connected());
+        let use_http2 = match target.protocol {
+            Protocol::Http2 => true,
+            Protocol::Http1 => false,
+            Protocol::Auto => connected.alpn_h2,
+        };
+        if use_http2 && target.is_https() && !connected.alpn_h2 {
+            return Err(ConnectError::msg(
+                ConnectErrorKind::Handshake,
+                "HTTP/2 was required but the server did not select it in ALPN",
+            ));
+        }
+        let handshake_error = |e: hyper::Error| ConnectError::new(ConnectErrorKind::Handshake, e);
+        let sender = if use_http2 {
+            let (sender, connection) = self.http2.handshake(io).await.map_err(handshake_error)?;
+            self.runtime.spawn(Box::pin(async move {
+                let _ = connection.await;
+            }));
+            Sender::Http2(sender)
+        } else {
+            let (mut sender, connection) =
+                self.http1.handshake(io).await.map_err(handshake_error)?;
+            self.runtime.spawn(Box::pin(async move {
+                let _ = connection.with_upgrades().await;
+            }));
+            sender.ready().await.map_err(handshake_error)?;
+            Sender::Http1(sender)
+        };
+        Ok(PooledConn {
+            sender,
+            connected,
+            reused: false,
+        })
+    }
+}
+
+fn into_connect_error(error: impl Into<BoxError>) -> ConnectError {
+    match error.into().downcast::<ConnectError>() {
+        Ok(connect) => *connect,
+        Err(other) => ConnectError::new(ConnectErrorKind::Tcp, other),
+    }
+}

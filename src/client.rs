@@ -1,0 +1,852 @@
+//! The client facade: [`Client`], its [`ClientBuilder`] and the [`RequestBuilder`].
+//!
+//! The builder assembles the stack once with `ServiceBuilder` — timeouts over the pooled
+//! transport (more layers join as they are configured) — and erases it once; every request
+//! then costs one boxed future at this level. Layers added with [`ClientBuilder::layer`]
+//! wrap the whole stack, the first added outermost, each behind one more box.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
+use http::{HeaderMap, Method, Request, Uri, Version};
+use http_body_util::BodyExt;
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use towline_layers::timeout::{RequestTimeout, TimeoutLayer};
+use towline_services::connect::{HttpConnector, Protocol, ResolveOverrides, TcpConfig};
+use towline_services::rt::Runtime;
+use towline_services::transport::{Http1Config, Http2Config, Transport, TransportConfig};
+
+use crate::body::{Body, ResponseBody};
+use crate::error::{BoxError, Error, Result};
+use crate::response::Response;
+#[cfg(feature = "rustls")]
+use crate::tls::{Certificate, Identity, TlsVersion};
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type SendFn = Arc<
+    dyn Fn(Request<Body>) -> BoxFuture<std::result::Result<http::Response<ResponseBody>, BoxError>>
+        + Send
+        + Sync,
+>;
+
+/// The stack as user layers see it: a clonable, boxed service.
+pub type HttpService = BoxCloneSyncService<Request<Body>, http::Response<ResponseBody>, BoxError>;
+
+type LayerFn = Arc<dyn Fn(HttpService) -> HttpService + Send + Sync>;
+
+/// An HTTP client on runtime `R`. Cheap to clone; clones share the connection pool.
+///
+/// Use the runtime aliases, e.g. [`TokioClient`](crate::TokioClient).
+pub struct Client<R> {
+    inner: Arc<ClientRef>,
+    _runtime: PhantomData<fn() -> R>,
+}
+
+struct ClientRef {
+    send: SendFn,
+    default_headers: HeaderMap,
+    https_only: bool,
+    max_body_size: Option<u64>,
+}
+
+impl<R> Clone for Client<R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            _runtime: PhantomData,
+        }
+    }
+}
+
+impl<R> fmt::Debug for Client<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("default_headers", &self.inner.default_headers)
+            .field("https_only", &self.inner.https_only)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Runtime + Default> Default for Client<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Something that parses into a request URL.
+pub trait IntoUrl {
+    /// Parses the URL; only `http` and `https` URLs with a host are accepted.
+    fn into_url(self) -> Result<url::Url>;
+}
+
+impl IntoUrl for url::Url {
+    fn into_url(self) -> Result<url::Url> {
+        if !matches!(self.scheme(), "http" | "https") {
+            return Err(Error::builder(format!(
+                "URL scheme {:?} is not http or https",
+                self.scheme()
+            )));
+        }
+        if !self.has_host() || self.host_str() == Some("") {
+            return Err(Error::builder("URL has no host"));
+        }
+        Ok(self)
+    }
+}
+
+impl IntoUrl for &str {
+    fn into_url(self) -> Result<url::Url> {
+        url::Url::parse(self)
+            .map_err(|e| Error::builder(format!("invalid URL {self:?}: {e}")))?
+            .into_url()
+    }
+}
+
+impl IntoUrl for String {
+    fn into_url(self) -> Result<url::Url> {
+        self.as_str().into_url()
+    }
+}
+
+impl IntoUrl for &String {
+    fn into_url(self) -> Result<url::Url> {
+        self.as_str().into_url()
+    }
+}
+
+impl<R: Runtime + Default> Client<R> {
+    /// A client with the default configuration.
+    ///
+    /// # Panics
+    ///
+    /// When the default configuration cannot be built, which happens only when TLS is
+    /// enabled with no root certificate source (neither `webpki-roots` nor
+    /// `rustls-native-roots`); use [`Client::builder`] to handle that as an error.
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Self {
+        Self::builder()
+            .build()
+            .expect("the default client configuration is valid")
+    }
+
+    /// A builder to configure a client.
+    pub fn builder() -> ClientBuilder<R> {
+        ClientBuilder::new()
+    }
+}
+
+impl<R: 'static> Client<R> {
+    /// Starts a GET request.
+    pub fn get(&self, url: impl IntoUrl) -> Result<RequestBuilder<R>> {
+        self.request(Method::GET, url)
+    }
+
+    /// Starts a HEAD request.
+    pub fn head(&self, url: impl IntoUrl) -> Result<RequestBuilder<R>> {
+        self.request(Method::HEAD, url)
+    }
+
+    /// Starts a POST request.
+    pub fn post(&self, url: impl IntoUrl) -> Result<RequestBuilder<R>> {
+        self.request(Method::POST, url)
+    }
+
+    /// Starts a PUT request.
+    pub fn put(&self, url: impl IntoUrl) -> Result<RequestBuilder<R>> {
+        self.request(Method::PUT, url)
+    }
+
+    /// Starts a PATCH request.
+    pub fn patch(&self, url: impl IntoUrl) -> Result<RequestBuilder<R>> {
+        self.request(Method::PATCH, url)
+    }
+
+    /// Starts a DELETE request.
+    pub fn delete(&self, url: impl IntoUrl) -> Result<RequestBuilder<R>> {
+        self.request(Method::DELETE, url)
+    }
+
+    /// Starts a request with any method. The URL is checked here, before any socket opens.
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> Result<RequestBuilder<R>> {
+        let mut url = url.into_url()?;
+        url.set_fragment(None);
+        Ok(RequestBuilder {
+            client: self.clone(),
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: Body::empty(),
+            version: None,
+            timeout: None,
+            error: None,
+        })
+    }
+
+    /// Sends a request built elsewhere (e.g. with [`RequestBuilder::build`]).
+    pub fn execute(
+        &self,
+        request: Request<Body>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static + use<R> {
+        let inner = self.inner.clone();
+        async move {
+            let uri = request.uri().clone();
+            let request = inner
+                .prepare(request)
+                .map_err(|e| e.with_uri(uri.clone()))?;
+            let response = (inner.send)(request)
+                .await
+                .map_err(|e| Error::from_service(e).with_uri(uri.clone()))?;
+            Ok(Response::new(response, uri, inner.max_body_size))
+        }
+    }
+}
+
+impl ClientRef {
+    fn prepare(&self, mut request: Request<Body>) -> Result<Request<Body>> {
+        match request.uri().scheme_str() {
+            Some("https") => {}
+            Some("http") if self.https_only => {
+                return Err(Error::builder("https_only is set and the URL is http"));
+            }
+            Some("http") => {}
+            Some(other) => {
+                return Err(Error::builder(format!(
+                    "URL scheme {other:?} is not http or https"
+                )));
+            }
+            None => return Err(Error::builder("request URI is not absolute")),
+        }
+        #[cfg(not(feature = "rustls"))]
+        if request.uri().scheme_str() == Some("https") {
+            return Err(Error::builder("https needs the `rustls` feature"));
+        }
+        if request.uri().host().is_none_or(str::is_empty) {
+            return Err(Error::builder("URL has no host"));
+        }
+        let mut last = None;
+        for (name, value) in &self.default_headers {
+            if last.as_ref() == Some(name) || !request.headers().contains_key(name) {
+                request.headers_mut().append(name.clone(), value.clone());
+                last = Some(name.clone());
+            }
+        }
+        Ok(request)
+    }
+}
+
+impl<R: 'static, B> Service<Request<B>> for Client<R>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Into<Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Response = http::Response<ResponseBody>;
+    type Error = Error;
+    type Future = BoxFuture<Result<Self::Response>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let response = self.execute(request.map(Body::wrap));
+        Box::pin(async move { response.await.map(Response::into_http) })
+    }
+}
+
+/// Configures and builds a [`Client`].
+#[must_use]
+pub struct ClientBuilder<R> {
+    runtime: R,
+    transport: TransportConfig,
+    tcp: TcpConfig,
+    resolve: Vec<(String, Vec<SocketAddr>)>,
+    #[cfg(feature = "rustls")]
+    tls: towline_services::connect::tls::TlsConfig,
+    default_headers: HeaderMap,
+    https_only: bool,
+    max_body_size: Option<u64>,
+    timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    layers: Vec<LayerFn>,
+    error: Option<Error>,
+}
+
+impl<R> fmt::Debug for ClientBuilder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("transport", &self.transport)
+            .field("tcp", &self.tcp)
+            .field("default_headers", &self.default_headers)
+            .field("timeout", &self.timeout)
+            .field("read_timeout", &self.read_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `User-Agent` sent unless configured otherwise.
+pub const DEFAULT_USER_AGENT: &str = concat!("towline/", env!("CARGO_PKG_VERSION"));
+
+impl<R: Runtime + Default> ClientBuilder<R> {
+    /// The default configuration.
+    pub fn new() -> Self {
+        let mut default_headers = HeaderMap::new();
+        default_headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
+        default_headers.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));
+        Self {
+            runtime: R::default(),
+            transport: TransportConfig::default(),
+            tcp: TcpConfig::default(),
+            resolve: Vec::new(),
+            #[cfg(feature = "rustls")]
+            tls: Default::default(),
+            default_headers,
+            https_only: false,
+            max_body_size: None,
+            timeout: None,
+            read_timeout: None,
+            layers: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+impl<R: Runtime + Default> Default for ClientBuilder<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: Runtime> ClientBuilder<R> {
+    /// Builds the client.
+    pub fn build(self) -> Result<Client<R>> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let mut tcp = self.tcp;
+        if !self.resolve.is_empty() {
+            tcp.overrides = ResolveOverrides::new(self.resolve);
+        }
+        let connector = HttpConnector::new(self.runtime.clone(), tcp);
+        #[cfg(feature = "rustls")]
+        let connector = towline_services::connect::tls::TlsConnector::new(
+            connector,
+            self.tls.build().map_err(Error::builder)?,
+        );
+        let transport: Transport<_, Body, R> =
+            Transport::new(connector, self.runtime.clone(), self.transport);
+        let stack = ServiceBuilder::new()
+            .map_response(|response: http::Response<_>| {
+                response.map(|body: towline_layers::timeout::TimeoutBody<_>| {
+                    body.map_err(BoxError::from).boxed_unsync()
+                })
+            })
+            .layer(
+                TimeoutLayer::new(self.runtime.timer())
+                    .total(self.timeout)
+                    .read(self.read_timeout),
+            )
+            .service(transport);
+        let send: SendFn = if self.layers.is_empty() {
+            Arc::new(move |request| {
+                let stack = stack.clone();
+                Box::pin(stack.oneshot(request))
+            })
+        } else {
+            let mut service: HttpService = BoxCloneSyncService::new(stack);
+            for layer in self.layers.iter().rev() {
+                service = layer(service);
+            }
+            Arc::new(move |request| Box::pin(service.clone().oneshot(request)))
+        };
+        Ok(Client {
+            inner: Arc::new(ClientRef {
+                send,
+                default_headers: self.default_headers,
+                https_only: self.https_only,
+                max_body_size: self.max_body_size,
+            }),
+            _runtime: PhantomData,
+        })
+    }
+
+    fn fail(mut self, error: Error) -> Self {
+        self.error.get_or_insert(error);
+        self
+    }
+
+    /// Wraps the whole stack in a tower layer (e.g. one of tower-http's). The first layer
+    /// added is the outermost.
+    pub fn layer<L, S, B>(mut self, layer: L) -> Self
+    where
+        L: Layer<HttpService, Service = S> + Send + Sync + 'static,
+        S: Service<Request<Body>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.layers.push(Arc::new(move |inner| {
+            let service = layer
+                .layer(inner)
+                .map_response(|response: http::Response<B>| {
+                    response.map(|body| body.map_err(Into::into).boxed_unsync())
+                })
+                .map_err(Into::into);
+            BoxCloneSyncService::new(service)
+        }));
+        self
+    }
+
+    // ---- headers ----
+
+    /// Headers sent with every request unless the request sets the same name. Replaces the
+    /// defaults, `User-Agent` included.
+    pub fn default_headers(mut self, headers: HeaderMap) -> Self {
+        self.default_headers = headers;
+        self
+    }
+
+    /// Sends no default headers (not even `User-Agent`).
+    pub fn no_default_headers(mut self) -> Self {
+        self.default_headers.clear();
+        self
+    }
+
+    /// Sets the `User-Agent` sent by default.
+    pub fn user_agent<V>(self, value: V) -> Self
+    where
+        V: TryInto<HeaderValue>,
+        V::Error: Into<http::Error>,
+    {
+        match value.try_into() {
+            Ok(value) => {
+                let mut this = self;
+                this.default_headers.insert(USER_AGENT, value);
+                this
+            }
+            Err(e) => self.fail(Error::builder(e.into())),
+        }
+    }
+
+    // ---- timeouts ----
+
+    /// Total timeout of a request: from sending until the response body is read to its end.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Longest gap between two chunks of a response body.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds DNS + TCP + TLS of one connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds how long a request waits for a connection that another request is opening.
+    pub fn pool_acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.pool_acquire_timeout = Some(timeout);
+        self
+    }
+
+    // ---- pool ----
+
+    /// How long idle connections are kept (default 90 s; `None`: until the server closes them).
+    pub fn pool_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.transport.pool.idle_timeout = timeout;
+        self
+    }
+
+    /// Most idle connections kept per host (0 disables reuse).
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.transport.pool.max_idle_per_host = max;
+        self
+    }
+
+    // ---- protocols ----
+
+    /// Speaks only HTTP/1.1 (TLS offers only `http/1.1`).
+    pub fn http1_only(mut self) -> Self {
+        self.transport.protocol = Protocol::Http1;
+        self
+    }
+
+    /// Speaks HTTP/2 without negotiation: h2c prior knowledge for `http`, ALPN `h2` only for
+    /// `https`.
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.transport.protocol = Protocol::Http2;
+        self
+    }
+
+    /// HTTP/1.1 settings.
+    pub fn http1_config(mut self, config: Http1Config) -> Self {
+        self.transport.http1 = config;
+        self
+    }
+
+    /// Writes HTTP/1 header names in Title-Case.
+    pub fn http1_title_case_headers(mut self) -> Self {
+        self.transport.http1.title_case_headers = true;
+        self
+    }
+
+    /// Largest HTTP/1 response head accepted.
+    pub fn http1_max_header_size(mut self, max: usize) -> Self {
+        self.transport.http1.max_header_size = Some(max);
+        self
+    }
+
+    /// HTTP/2 settings (windows, frame size, keep-alive, limits).
+    pub fn http2_config(mut self, config: Http2Config) -> Self {
+        self.transport.http2 = config;
+        self
+    }
+
+    // ---- TCP and DNS ----
+
+    /// Disables Nagle's algorithm (default on).
+    pub fn tcp_nodelay(mut self, enabled: bool) -> Self {
+        self.tcp.nodelay = enabled;
+        self
+    }
+
+    /// TCP keepalive idle time.
+    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.tcp.keepalive = idle;
+        self
+    }
+
+    /// Local address to connect from.
+    pub fn local_address(mut self, addr: IpAddr) -> Self {
+        self.tcp.set_local_address(addr);
+        self
+    }
+
+    /// Delay before Happy Eyeballs tries the next address (default 250 ms).
+    pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
+        self.tcp.happy_eyeballs_delay = delay;
+        self
+    }
+
+    /// Resolves `host` to `addr` without DNS; port 0 in `addr` means the URL's port.
+    pub fn resolve(self, host: &str, addr: SocketAddr) -> Self {
+        self.resolve_to_addrs(host, &[addr])
+    }
+
+    /// Resolves `host` to `addrs` without DNS (tried with Happy Eyeballs).
+    pub fn resolve_to_addrs(mut self, host: &str, addrs: &[SocketAddr]) -> Self {
+        self.resolve.push((host.to_owned(), addrs.to_vec()));
+        self
+    }
+
+    // ---- TLS ----
+
+    /// Refuses plain `http` URLs.
+    pub fn https_only(mut self, enabled: bool) -> Self {
+        self.https_only = enabled;
+        self
+    }
+
+    /// Trusts an extra root certificate.
+    #[cfg(feature = "rustls")]
+    pub fn add_root_certificate(mut self, certificate: Certificate) -> Self {
+        self.tls.extra_roots.push(certificate);
+        self
+    }
+
+    /// Whether to trust the built-in roots (webpki and/or native, as the features allow).
+    #[cfg(feature = "rustls")]
+    pub fn tls_built_in_root_certs(mut self, enabled: bool) -> Self {
+        self.tls.webpki_roots = enabled && cfg!(feature = "webpki-roots");
+        self.tls.native_roots = enabled && cfg!(feature = "rustls-native-roots");
+        self
+    }
+
+    /// Presents a client certificate (mutual TLS).
+    #[cfg(feature = "rustls")]
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.tls.identity = Some(identity);
+        self
+    }
+
+    /// Lowest TLS version accepted (default TLS 1.2).
+    #[cfg(feature = "rustls")]
+    pub fn min_tls_version(mut self, version: TlsVersion) -> Self {
+        self.tls.min_version = version;
+        self
+    }
+
+    /// Whether to send the server name (SNI; default on).
+    #[cfg(feature = "rustls")]
+    pub fn tls_sni(mut self, enabled: bool) -> Self {
+        self.tls.sni = enabled;
+        self
+    }
+
+    /// Accepts any server certificate. Dangerous: anyone on the path can impersonate the
+    /// server. Meant for tests against self-signed servers.
+    #[cfg(feature = "rustls")]
+    pub fn danger_accept_invalid_certs(mut self, enabled: bool) -> Self {
+        self.tls.danger_accept_invalid_certs = enabled;
+        self
+    }
+
+    // ---- bodies ----
+
+    /// Largest response body `bytes`, `text`, `json` and `chunk` accept; larger bodies fail
+    /// with a body error.
+    pub fn max_body_size(mut self, max: u64) -> Self {
+        self.max_body_size = Some(max);
+        self
+    }
+}
+
+/// Builds one request; finish with [`RequestBuilder::send`] or [`RequestBuilder::build`].
+#[must_use]
+pub struct RequestBuilder<R> {
+    client: Client<R>,
+    method: Method,
+    url: url::Url,
+    headers: HeaderMap,
+    body: Body,
+    version: Option<Version>,
+    timeout: Option<Duration>,
+    error: Option<Error>,
+}
+
+impl<R> fmt::Debug for RequestBuilder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBuilder")
+            .field("method", &self.method)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: 'static> RequestBuilder<R> {
+    fn fail(mut self, error: Error) -> Self {
+        self.error.get_or_insert(error);
+        self
+    }
+
+    /// Adds a header (repeated names are all sent).
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        K::Error: Into<http::Error>,
+        V: TryInto<HeaderValue>,
+        V::Error: Into<http::Error>,
+    {
+        let name = match name.try_into() {
+            Ok(name) => name,
+            Err(e) => return self.fail(Error::builder(e.into())),
+        };
+        match value.try_into() {
+            Ok(value) => {
+                self.headers.append(name, value);
+                self
+            }
+            Err(e) => self.fail(Error::builder(e.into())),
+        }
+    }
+
+    /// Adds a header from strings.
+    pub fn header_str(self, name: &str, value: &str) -> Self {
+        self.header(name, value)
+    }
+
+    /// Sets these headers, replacing any values already set for the same names.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        let mut last = None;
+        for (name, value) in headers {
+            match name {
+                Some(name) => {
+                    self.headers.insert(name.clone(), value);
+                    last = Some(name);
+                }
+                None => {
+                    if let Some(name) = &last {
+                        self.headers.append(name.clone(), value);
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// Appends query parameters (percent-encoded) to the URL's query.
+    pub fn query<T: serde::Serialize + ?Sized>(mut self, query: &T) -> Self {
+        let encoded = match serde_urlencoded::to_string(query) {
+            Ok(encoded) => encoded,
+            Err(e) => return self.fail(Error::builder(e)),
+        };
+        if encoded.is_empty() {
+            return self;
+        }
+        let merged = match self.url.query() {
+            Some(existing) if !existing.is_empty() => format!("{existing}&{encoded}"),
+            _ => encoded,
+        };
+        self.url.set_query(Some(&merged));
+        self
+    }
+
+    /// Sends a URL-encoded form (`application/x-www-form-urlencoded`).
+    pub fn form<T: serde::Serialize + ?Sized>(mut self, form: &T) -> Self {
+        match serde_urlencoded::to_string(form) {
+            Ok(encoded) => {
+                self.set_content_type("application/x-www-form-urlencoded");
+                self.body = Body::from(encoded);
+                self
+            }
+            Err(e) => self.fail(Error::builder(e)),
+        }
+    }
+
+    /// Sends JSON (`application/json`).
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, json: &T) -> Self {
+        match serde_json::to_vec(json) {
+            Ok(encoded) => {
+                self.set_content_type("application/json");
+                self.body = Body::from(encoded);
+                self
+            }
+            Err(e) => self.fail(Error::builder(e)),
+        }
+    }
+
+    fn set_content_type(&mut self, value: &'static str) {
+        if !self.headers.contains_key(CONTENT_TYPE) {
+            self.headers
+                .insert(CONTENT_TYPE, HeaderValue::from_static(value));
+        }
+    }
+
+    /// Sets the body from bytes or text.
+    pub fn body(mut self, body: impl Into<Body>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Streams the body from any `http_body::Body`.
+    pub fn body_stream<B>(mut self, body: B) -> Self
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Into<Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        self.body = Body::wrap(body);
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>`.
+    pub fn bearer_auth(self, token: impl fmt::Display) -> Self {
+        self.authorization(format!("Bearer {token}"))
+    }
+
+    /// Sends `Authorization: Basic` with the user name and optional password.
+    pub fn basic_auth(
+        self,
+        username: impl fmt::Display,
+        password: Option<impl fmt::Display>,
+    ) -> Self {
+        use base64::Engine as _;
+        let credentials = match password {
+            Some(password) => format!("{username}:{password}"),
+            None => format!("{username}:"),
+        };
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        self.authorization(format!("Basic {encoded}"))
+    }
+
+    fn authorization(mut self, value: String) -> Self {
+        match HeaderValue::try_from(value) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                self.headers.insert(AUTHORIZATION, value);
+                self
+            }
+            Err(e) => self.fail(Error::builder(e)),
+        }
+    }
+
+    /// Total timeout for this request, replacing the client's.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The HTTP version: `HTTP_2` insists on HTTP/2 (h2c prior knowledge for `http`),
+    /// `HTTP_11` or `HTTP_10` on HTTP/1.
+    pub fn version(mut self, version: Version) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    /// Builds the request without sending it.
+    pub fn build(self) -> Result<Request<Body>> {
+        self.build_split().1
+    }
+
+    fn build_split(self) -> (Client<R>, Result<Request<Body>>) {
+        let Self {
+            client,
+            method,
+            url,
+            headers,
+            body,
+            version,
+            timeout,
+            error,
+        } = self;
+        if let Some(error) = error {
+            return (client, Err(error));
+        }
+        let uri = match Uri::try_from(url.as_str()) {
+            Ok(uri) => uri,
+            Err(e) => return (client, Err(Error::builder(e))),
+        };
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        if let Some(version) = version {
+            *request.version_mut() = version;
+            let protocol = match version {
+                Version::HTTP_2 => Some(Protocol::Http2),
+                Version::HTTP_11 | Version::HTTP_10 | Version::HTTP_09 => Some(Protocol::Http1),
+                _ => None,
+            };
+            if let Some(protocol) = protocol {
+                request.extensions_mut().insert(protocol);
+            }
+        }
+        if let Some(timeout) = timeout {
+            request.extensions_mut().insert(RequestTimeout(timeout));
+        }
+        (client, Ok(request))
+    }
+
+    /// Sends the request.
+    pub fn send(self) -> impl Future<Output = Result<Response>> + Send + 'static {
+        let (client, request) = self.build_split();
+        let sent = request.map(|request| client.execute(request));
+        async move { sent?.await }
+    }
+}

@@ -1,0 +1,258 @@
+//! The facade's error type.
+//!
+//! Layers and services return `BoxError`s; [`Error`] wraps them and answers what kind of
+//! failure it was by looking through the cause chain for the concrete error types of the
+//! crates below (connect errors, transport errors, timeouts, hyper errors).
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use http::{StatusCode, Uri};
+use towline_layers::error::find_cause as find;
+use towline_layers::timeout::Elapsed;
+use towline_services::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
+
+/// A boxed error, as layers and services return.
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Builder,
+    Request,
+    Connect,
+    Status(StatusCode),
+    Body,
+    Decode,
+}
+
+/// An error of the towline client.
+pub struct Error {
+    kind: Kind,
+    uri: Option<Uri>,
+    source: Option<BoxError>,
+}
+
+impl Error {
+    fn new(kind: Kind, source: Option<BoxError>) -> Self {
+        Self {
+            kind,
+            uri: None,
+            source,
+        }
+    }
+
+    pub(crate) fn builder(source: impl Into<BoxError>) -> Self {
+        Self::new(Kind::Builder, Some(source.into()))
+    }
+
+    pub(crate) fn body(source: impl Into<BoxError>) -> Self {
+        Self::new(Kind::Body, Some(source.into()))
+    }
+
+    pub(crate) fn decode(source: impl Into<BoxError>) -> Self {
+        Self::new(Kind::Decode, Some(source.into()))
+    }
+
+    pub(crate) fn from_status(status: StatusCode, uri: Uri) -> Self {
+        Self::new(Kind::Status(status), None).with_uri(uri)
+    }
+
+    /// Classifies an error returned by the service stack.
+    pub(crate) fn from_service(source: BoxError) -> Self {
+        let source = match source.downcast::<Error>() {
+            Ok(error) => return *error,
+            Err(source) => source,
+        };
+        let kind = if find::<ConnectError>(&*source).is_some() {
+            Kind::Connect
+        } else {
+            Kind::Request
+        };
+        Self::new(kind, Some(source))
+    }
+
+    pub(crate) fn with_uri(mut self, uri: Uri) -> Self {
+        self.uri = Some(uri);
+        self
+    }
+
+    /// The URL of the request that failed, if known.
+    pub fn url(&self) -> Option<&Uri> {
+        self.uri.as_ref()
+    }
+
+    /// The status code, for errors made by `error_for_status`.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self.kind {
+            Kind::Status(status) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// The request could not be built: bad URL, header, body or client configuration.
+    pub fn is_builder(&self) -> bool {
+        self.kind == Kind::Builder
+    }
+
+    /// Sending the request failed (after a connection was had, or for reasons other than
+    /// connecting).
+    pub fn is_request(&self) -> bool {
+        self.kind == Kind::Request
+    }
+
+    /// No connection could be made: DNS, TCP, TLS or the connect timeout.
+    pub fn is_connect(&self) -> bool {
+        self.kind == Kind::Connect
+    }
+
+    /// A timeout elapsed: total, read, connect or pool acquire.
+    pub fn is_timeout(&self) -> bool {
+        let Some(source) = self.source.as_deref() else {
+            return false;
+        };
+        find::<Elapsed>(source).is_some()
+            || find::<ConnectError>(source).is_some_and(ConnectError::is_timeout)
+            || find::<TransportError>(source)
+                .is_some_and(|e| e.kind() == TransportErrorKind::PoolTimeout)
+            || find::<std::io::Error>(source)
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut)
+    }
+
+    /// The TLS handshake failed (untrusted certificate, protocol mismatch, ...).
+    pub fn is_tls(&self) -> bool {
+        self.source
+            .as_deref()
+            .and_then(|e| find::<ConnectError>(e))
+            .is_some_and(|e| e.kind() == ConnectErrorKind::Tls)
+    }
+
+    /// `error_for_status` found a 4xx or 5xx status.
+    pub fn is_status(&self) -> bool {
+        matches!(self.kind, Kind::Status(_))
+    }
+
+    /// Reading the response body failed (or exceeded the maximum body size).
+    pub fn is_body(&self) -> bool {
+        self.kind == Kind::Body
+    }
+
+    /// The body could not be decoded (JSON, charset).
+    pub fn is_decode(&self) -> bool {
+        self.kind == Kind::Decode
+    }
+}
+
+/// Writes `uri` without its userinfo, so credentials never reach logs.
+pub(crate) struct Redacted<'a>(pub(crate) &'a Uri);
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self.0;
+        if let Some(scheme) = uri.scheme_str() {
+            write!(f, "{scheme}://")?;
+        }
+        if let Some(authority) = uri.authority() {
+            let host_port = authority
+                .as_str()
+                .rsplit_once('@')
+                .map_or(authority.as_str(), |(_, host_port)| host_port);
+            f.write_str(host_port)?;
+        }
+        match uri.path_and_query() {
+            Some(path) => f.write_str(path.as_str()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            Kind::Builder => f.write_str("builder error")?,
+            Kind::Request if self.is_timeout() => f.write_str("request timed out")?,
+            Kind::Request => f.write_str("error sending request")?,
+            Kind::Connect => f.write_str("error connecting")?,
+            Kind::Body if self.is_timeout() => f.write_str("timed out reading response body")?,
+            Kind::Body => f.write_str("error reading response body")?,
+            Kind::Decode => f.write_str("error decoding response body")?,
+            Kind::Status(status) => {
+                let prefix = if status.is_client_error() {
+                    "HTTP status client error"
+                } else {
+                    "HTTP status server error"
+                };
+                write!(f, "{prefix} ({status})")?;
+            }
+        }
+        if let Some(uri) = &self.uri {
+            write!(f, " for url ({})", Redacted(uri))?;
+        }
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("towline::Error");
+        debug.field("kind", &self.kind);
+        if let Some(uri) = &self.uri {
+            debug.field("url", &format_args!("{}", Redacted(uri)));
+        }
+        if let Some(source) = &self.source {
+            debug.field("source", source);
+        }
+        debug.finish()
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_redacts_userinfo() {
+        let uri: Uri = "https://alice:s3cret@example.com:8443/path?q=1"
+            .parse()
+            .unwrap();
+        let error = Error::from_status(StatusCode::NOT_FOUND, uri);
+        let shown = error.to_string();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("alice"), "{shown}");
+        assert!(
+            shown.contains("https://example.com:8443/path?q=1"),
+            "{shown}"
+        );
+        assert!(error.is_status());
+        assert_eq!(error.status(), Some(StatusCode::NOT_FOUND));
+    }
+
+    #[test]
+    fn classifies_connect_timeout_through_the_chain() {
+        let connect = ConnectError::msg(ConnectErrorKind::Timeout, "no connection within 1s");
+        let error = Error::from_service(Box::new(connect));
+        assert!(error.is_connect());
+        assert!(error.is_timeout());
+        assert!(!error.is_tls());
+    }
+
+    #[test]
+    fn classifies_tls_failures() {
+        let connect = ConnectError::msg(ConnectErrorKind::Tls, "unknown issuer");
+        let error = Error::from_service(Box::new(connect));
+        assert!(error.is_connect() && error.is_tls() && !error.is_timeout());
+    }
+}

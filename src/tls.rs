@@ -1,0 +1,3 @@
+//! TLS settings (rustls): trusted roots, client identity, protocol versions.
+
+pub use towline_services::connect::tls::{Certificate, Identity, TlsVersion};

@@ -1,0 +1,675 @@
+//! Interop suite: `towline::TokioClient` against real servers that others wrote —
+//! httpbin under gunicorn (HTTP/1.1 keep-alive) and nginx (TLS with ALPN h2 and
+//! http/1.1, TLS with http/1.1 only, h2c with prior knowledge).
+//!
+//! `.ci/peers.sh` installs, configures and starts the servers; `.ci/run` runs this file with
+//! `cargo nextest run --run-ignored only -E 'binary(interop)'` and `TOWLINE_PEERS` set to the
+//! peers' scratch directory (CA certificate, served files). Every test is `#[ignore]`d so a
+//! plain `cargo test` stays self-contained; when run, a test without its peers panics with a
+//! clear message instead of skipping.
+//!
+//! Run by hand:
+//! ```text
+//! export TOWLINE_PEERS=$(mktemp -d)
+//! .ci/peers.sh install && .ci/peers.sh setup && .ci/peers.sh start
+//! cargo nextest run --run-ignored only -E 'binary(interop)'
+//! .ci/peers.sh stop
+//! ```
+
+// A test reports failure by panicking.
+#![allow(clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use http::{Method, Version};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use towline::{Certificate, Error, TokioClient};
+
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+/// httpbin under gunicorn (gthread worker), HTTP/1.1.
+const HTTPBIN: &str = "http://127.0.0.1:8081";
+/// nginx, plain HTTP/1.1.
+const NGINX_H1: &str = "http://127.0.0.1:9080";
+/// nginx, TLS, ALPN offers h2 and http/1.1. The leaf certificate names `localhost`.
+const NGINX_TLS: &str = "https://localhost:9443";
+/// nginx, TLS, ALPN offers http/1.1 only.
+const NGINX_TLS_H1: &str = "https://localhost:9444";
+/// nginx, h2c with prior knowledge only.
+const NGINX_H2C: &str = "http://127.0.0.1:9082";
+
+const TEN_MIB: usize = 10 * 1024 * 1024;
+
+/// The peers' scratch directory, written by `.ci/peers.sh setup`.
+struct Peers {
+    dir: PathBuf,
+}
+
+/// Finds the running peers. Panics (never skips) when they are not there.
+fn peers() -> Peers {
+    let dir = match std::env::var_os("TOWLINE_PEERS") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => panic!(
+            "TOWLINE_PEERS is not set. The interop tests need the servers that .ci/run starts: \
+             run .ci/run, or `export TOWLINE_PEERS=$(mktemp -d)` and \
+             `.ci/peers.sh install && .ci/peers.sh setup && .ci/peers.sh start`"
+        ),
+    };
+    let ca = dir.join("pki/ca.pem");
+    if !ca.is_file() {
+        panic!(
+            "TOWLINE_PEERS={} has no pki/ca.pem: run `.ci/peers.sh setup` and \
+             `.ci/peers.sh start` with this TOWLINE_PEERS",
+            dir.display()
+        );
+    }
+    Peers { dir }
+}
+
+impl Peers {
+    fn read(&self, rel: &str) -> Vec<u8> {
+        let path = self.dir.join(rel);
+        match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(err) => panic!("cannot read {}: {err}", path.display()),
+        }
+    }
+
+    /// The test CA that signed nginx's leaf certificate.
+    fn ca(&self) -> TestResult<Certificate> {
+        let pem = self.read("pki/ca.pem");
+        Ok(Certificate::from_pem(pem.as_slice())?)
+    }
+
+    /// A client that trusts the test CA, with default protocol settings.
+    fn tls_client(&self) -> TestResult<TokioClient> {
+        Ok(TokioClient::builder()
+            .add_root_certificate(self.ca()?)
+            .build()?)
+    }
+
+    /// The served `data.json`, parsed.
+    fn data_json(&self) -> TestResult<Value> {
+        Ok(serde_json::from_slice(&self.read("www/data.json"))?)
+    }
+
+    /// The hex SHA-256 of the served `10M.bin`, as written by setup.
+    fn ten_mib_sha256(&self) -> String {
+        let sum = String::from_utf8_lossy(&self.read("www/10M.bin.sha256"))
+            .trim()
+            .to_owned();
+        assert_eq!(
+            sum.len(),
+            64,
+            "www/10M.bin.sha256 is not a hex SHA-256: {sum:?}"
+        );
+        sum
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+fn expect_err<T>(result: Result<T, Error>, what: &str) -> Error {
+    match result {
+        Ok(_) => panic!("{what}: expected an error, got success"),
+        Err(err) => err,
+    }
+}
+
+/// GET `{base}/data.json`; returns the negotiated version and the parsed body.
+async fn get_data_json(client: &TokioClient, base: &str) -> TestResult<(Version, Value)> {
+    let url = format!("{base}/data.json");
+    let resp = client.get(url.as_str())?.send().await?;
+    assert_eq!(resp.status().as_u16(), 200, "GET {url}");
+    let version = resp.version();
+    let body: Value = resp.json().await?;
+    Ok((version, body))
+}
+
+/// Checks for a 200 and returns httpbin's JSON echo of the request.
+async fn echo(resp: towline::Response) -> TestResult<Value> {
+    assert_eq!(resp.status().as_u16(), 200, "httpbin status");
+    Ok(resp.json::<Value>().await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// httpbin: methods, headers, query, bodies
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_get_echoes_headers_and_query() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    // A query already in the URL (percent-encoded UTF-8 and space) plus one added by .query().
+    let url = format!("{HTTPBIN}/get?pre=caf%C3%A9%20x");
+    let resp = client
+        .get(url.as_str())?
+        .header("x-towline-test", "interop-1")
+        .header("x-towline-other", "a, b")
+        .query(&[
+            ("q", "a b"),
+            ("amp", "x&y=z"),
+            ("utf8", "ü/€?#"),
+            ("multi", "1"),
+            ("multi", "2"),
+        ])
+        .send()
+        .await?;
+    let echo = echo(resp).await?;
+
+    let args = &echo["args"];
+    assert_eq!(
+        args["pre"], "café x",
+        "existing query lost or re-encoded: {echo}"
+    );
+    assert_eq!(args["q"], "a b", "{echo}");
+    assert_eq!(args["amp"], "x&y=z", "{echo}");
+    assert_eq!(args["utf8"], "ü/€?#", "{echo}");
+    assert_eq!(
+        args["multi"],
+        json!(["1", "2"]),
+        "repeated keys keep order: {echo}"
+    );
+
+    let headers = &echo["headers"];
+    assert_eq!(headers["X-Towline-Test"], "interop-1", "{echo}");
+    assert_eq!(headers["X-Towline-Other"], "a, b", "{echo}");
+    assert_eq!(headers["Host"], "127.0.0.1:8081", "{echo}");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_anything_echoes_each_method() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    for method in [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ] {
+        let url = format!("{HTTPBIN}/anything/method-check");
+        let resp = client
+            .request(method.clone(), url.as_str())?
+            .header("x-method", method.as_str())
+            .send()
+            .await?;
+        let echo = echo(resp).await?;
+        assert_eq!(echo["method"], method.as_str(), "{echo}");
+        assert_eq!(echo["headers"]["X-Method"], method.as_str(), "{echo}");
+        assert_eq!(
+            echo["url"], "http://127.0.0.1:8081/anything/method-check",
+            "{echo}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_post_json_round_trip() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    let sent = json!({
+        "name": "towline",
+        "n": 42,
+        "float": 1.5,
+        "list": [1, "two", null, true],
+        "nested": {"unicode": "日本語 ✓", "quote": "\"q\""},
+    });
+    let url = format!("{HTTPBIN}/post");
+    let resp = client
+        .post(url.as_str())?
+        .query(&[("via", "json")])
+        .json(&sent)
+        .send()
+        .await?;
+    let echo = echo(resp).await?;
+    assert_eq!(echo["json"], sent, "JSON body did not round-trip: {echo}");
+    assert_eq!(echo["args"]["via"], "json", "{echo}");
+    let content_type = echo["headers"]["Content-Type"].as_str().unwrap_or_default();
+    assert!(
+        content_type.starts_with("application/json"),
+        "Content-Type: {content_type:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_put_text_body() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    let text = "line one\nline two: ünïcödé\n".repeat(100);
+    let url = format!("{HTTPBIN}/put");
+    let resp = client
+        .put(url.as_str())?
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(text.clone())
+        .send()
+        .await?;
+    let echo = echo(resp).await?;
+    assert_eq!(echo["data"], text.as_str(), "body did not round-trip");
+    assert_eq!(
+        echo["headers"]["Content-Length"],
+        text.len().to_string(),
+        "{echo}"
+    );
+    assert_eq!(
+        echo["headers"]["Content-Type"], "text/plain; charset=utf-8",
+        "{echo}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_put_and_patch_bytes_body() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    // /anything reports the method; the body is printable so httpbin echoes it as text.
+    let body: Vec<u8> = (0..2000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let expected = String::from_utf8(body.clone())?;
+    let url = format!("{HTTPBIN}/anything");
+    for method in [Method::PUT, Method::PATCH] {
+        let resp = client
+            .request(method.clone(), url.as_str())?
+            .body(body.clone())
+            .send()
+            .await?;
+        let echo = echo(resp).await?;
+        assert_eq!(echo["method"], method.as_str(), "{echo}");
+        assert_eq!(
+            echo["data"],
+            expected.as_str(),
+            "{method} body did not round-trip"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_delete_with_query_and_header() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    let url = format!("{HTTPBIN}/delete");
+    let resp = client
+        .delete(url.as_str())?
+        .query(&[("id", "7"), ("reason", "100% done")])
+        .header("x-towline-test", "delete")
+        .send()
+        .await?;
+    let echo = echo(resp).await?;
+    assert_eq!(echo["args"]["id"], "7", "{echo}");
+    assert_eq!(echo["args"]["reason"], "100% done", "{echo}");
+    assert_eq!(echo["headers"]["X-Towline-Test"], "delete", "{echo}");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_head_has_no_body() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    let url = format!("{HTTPBIN}/get");
+    // httpbin answers HEAD with the GET's Content-Length but no body: the client must not wait
+    // for (or read) one, and the connection must stay usable.
+    let resp = client.head(url.as_str())?.send().await?;
+    assert_eq!(resp.status().as_u16(), 200);
+    let body = resp.bytes().await?;
+    assert!(body.is_empty(), "HEAD returned {} body bytes", body.len());
+
+    let resp = client.get(url.as_str())?.send().await?;
+    let echo = echo(resp).await?;
+    assert_eq!(echo["url"], url.as_str(), "{echo}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// httpbin: status codes, streaming, sized bodies
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_error_status_is_status_error() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    for code in [418u16, 503] {
+        let url = format!("{HTTPBIN}/status/{code}");
+        let resp = client.get(url.as_str())?.send().await?;
+        assert_eq!(
+            resp.status().as_u16(),
+            code,
+            "a status is not a send() error"
+        );
+        let err = expect_err(
+            resp.error_for_status(),
+            &format!("error_for_status on {code}"),
+        );
+        assert!(err.is_status(), "{code}: expected is_status(), got {err:?}");
+        assert!(!err.is_timeout() && !err.is_connect(), "{code}: {err:?}");
+    }
+    // A success passes through error_for_status untouched.
+    let url = format!("{HTTPBIN}/status/200");
+    let resp = client.get(url.as_str())?.send().await?.error_for_status()?;
+    assert_eq!(resp.status().as_u16(), 200);
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_stream_20_lines_by_chunk() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    let url = format!("{HTTPBIN}/stream/20");
+    let mut resp = client.get(url.as_str())?.send().await?;
+    assert_eq!(resp.status().as_u16(), 200);
+    // Chunked transfer encoding: the length is not known up front.
+    assert_eq!(
+        resp.content_length(),
+        None,
+        "chunked response reported a length"
+    );
+
+    let mut body = Vec::new();
+    let mut chunks = 0usize;
+    while let Some(chunk) = resp.chunk().await? {
+        chunks += 1;
+        body.extend_from_slice(&chunk);
+    }
+    assert!(chunks >= 1);
+
+    let lines: Vec<&[u8]> = body
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        20,
+        "expected 20 NDJSON lines ({chunks} chunks)"
+    );
+    for (i, line) in lines.iter().enumerate() {
+        let value: Value = serde_json::from_slice(line)?;
+        assert_eq!(value["id"], i, "line {i}: {value}");
+        assert_eq!(value["url"], url.as_str(), "line {i}: {value}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_bytes_4096_seeded() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    let url = format!("{HTTPBIN}/bytes/4096?seed=1");
+    let resp = client.get(url.as_str())?.send().await?;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.content_length(), Some(4096));
+    let first = resp.bytes().await?;
+    assert_eq!(first.len(), 4096);
+
+    // The same seed gives the same bytes: a corrupted or mis-framed body would differ.
+    let second = client.get(url.as_str())?.send().await?.bytes().await?;
+    assert_eq!(first, second, "same seed, different bytes");
+    let other = format!("{HTTPBIN}/bytes/4096?seed=2");
+    let third = client.get(other.as_str())?.send().await?.bytes().await?;
+    assert_eq!(third.len(), 4096);
+    assert_ne!(first, third, "different seeds, same bytes");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_concurrent_gets_all_succeed() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50usize {
+        let client = client.clone();
+        tasks.spawn(async move {
+            let url = format!("{HTTPBIN}/get?i={i}");
+            let resp = client
+                .get(url.as_str())
+                .map_err(|e| format!("request {i}: {e}"))?
+                .send()
+                .await
+                .map_err(|e| format!("request {i}: {e}"))?;
+            let status = resp.status().as_u16();
+            let echo: Value = resp
+                .json()
+                .await
+                .map_err(|e| format!("request {i} body: {e}"))?;
+            Ok::<_, String>((i, status, echo))
+        });
+    }
+    let mut seen = BTreeSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, status, echo) = joined??;
+        assert_eq!(status, 200, "request {i}");
+        assert_eq!(
+            echo["args"]["i"],
+            i.to_string(),
+            "request {i} got another's answer"
+        );
+        seen.insert(i);
+    }
+    assert_eq!(seen.len(), 50);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timeouts
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_delay_exceeds_client_timeout() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::builder()
+        .timeout(Duration::from_secs(1))
+        .build()?;
+    let url = format!("{HTTPBIN}/delay/3");
+    let started = Instant::now();
+    let err = expect_err(
+        client.get(url.as_str())?.send().await,
+        "GET /delay/3 with 1 s timeout",
+    );
+    let elapsed = started.elapsed();
+    assert!(err.is_timeout(), "expected is_timeout(), got {err:?}");
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_millis(2500),
+        "timed out after {elapsed:?}, expected about 1 s"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_delay_exceeds_request_timeout() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    let url = format!("{HTTPBIN}/delay/3");
+    let started = Instant::now();
+    let result = client
+        .get(url.as_str())?
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await;
+    let err = expect_err(result, "GET /delay/3 with a 1 s per-request timeout");
+    let elapsed = started.elapsed();
+    assert!(err.is_timeout(), "expected is_timeout(), got {err:?}");
+    assert!(
+        elapsed < Duration::from_millis(2500),
+        "timed out after {elapsed:?}, expected about 1 s"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_slow_body_counts_against_total_timeout() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::builder()
+        .timeout(Duration::from_secs(1))
+        .build()?;
+    // Headers and the first byte arrive at once; the other 3 bytes trickle in over 3 s.
+    let url = format!("{HTTPBIN}/drip?duration=4&numbytes=4&delay=0&code=200");
+    let started = Instant::now();
+    let result = match client.get(url.as_str())?.send().await {
+        Ok(resp) => resp.bytes().await.map(|_| ()),
+        Err(err) => Err(err),
+    };
+    let err = expect_err(result, "slow body with a 1 s total timeout");
+    let elapsed = started.elapsed();
+    assert!(err.is_timeout(), "expected is_timeout(), got {err:?}");
+    assert!(
+        elapsed < Duration::from_millis(2500),
+        "body read stopped after {elapsed:?}, expected about 1 s"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// nginx: TLS, ALPN, h2c
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_tls_alpn_negotiates_h2() -> TestResult {
+    let peers = peers();
+    let client = peers.tls_client()?;
+    let (version, body) = get_data_json(&client, NGINX_TLS).await?;
+    assert_eq!(version, Version::HTTP_2, "ALPN offers h2, nginx accepts it");
+    assert_eq!(body, peers.data_json()?);
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_tls_http1_only_negotiates_http11() -> TestResult {
+    let peers = peers();
+    let client = TokioClient::builder()
+        .add_root_certificate(peers.ca()?)
+        .http1_only()
+        .build()?;
+    let (version, body) = get_data_json(&client, NGINX_TLS).await?;
+    assert_eq!(version, Version::HTTP_11, "http1_only must not offer h2");
+    assert_eq!(body, peers.data_json()?);
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_tls_without_h2_falls_back_to_http11() -> TestResult {
+    let peers = peers();
+    let client = peers.tls_client()?;
+    let (version, body) = get_data_json(&client, NGINX_TLS_H1).await?;
+    assert_eq!(version, Version::HTTP_11, "server's ALPN has only http/1.1");
+    assert_eq!(body, peers.data_json()?);
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_plain_http_is_http11() -> TestResult {
+    let peers = peers();
+    let client = TokioClient::new();
+    let (version, body) = get_data_json(&client, NGINX_H1).await?;
+    assert_eq!(version, Version::HTTP_11);
+    assert_eq!(body, peers.data_json()?);
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_h2c_prior_knowledge() -> TestResult {
+    let peers = peers();
+    let client = TokioClient::builder().http2_prior_knowledge().build()?;
+    let (version, body) = get_data_json(&client, NGINX_H2C).await?;
+    assert_eq!(version, Version::HTTP_2, "h2c with prior knowledge");
+    assert_eq!(body, peers.data_json()?);
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_untrusted_certificate_is_tls_error() -> TestResult {
+    let _peers = peers();
+    // Default roots do not include the test CA: the handshake must fail, as a TLS error.
+    let client = TokioClient::new();
+    let url = format!("{NGINX_TLS}/data.json");
+    let err = expect_err(
+        client.get(url.as_str())?.send().await,
+        "untrusted certificate",
+    );
+    assert!(err.is_tls(), "expected is_tls(), got {err:?}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// nginx: 10 MiB bodies, checked against the SHA-256 written at setup
+
+/// Streams `{base}/10M.bin` with chunk(); returns the version and the hex SHA-256.
+async fn ten_mib_by_chunk(client: &TokioClient, base: &str) -> TestResult<(Version, String)> {
+    let url = format!("{base}/10M.bin");
+    let mut resp = client.get(url.as_str())?.send().await?;
+    assert_eq!(resp.status().as_u16(), 200, "GET {url}");
+    assert_eq!(resp.content_length(), Some(TEN_MIB as u64));
+    let version = resp.version();
+    let mut hasher = Sha256::new();
+    let mut len = 0usize;
+    while let Some(chunk) = resp.chunk().await? {
+        len += chunk.len();
+        hasher.update(&chunk);
+    }
+    assert_eq!(len, TEN_MIB, "GET {url}: body length");
+    Ok((version, hex(&hasher.finalize())))
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_10mib_over_h2_matches_sha256() -> TestResult {
+    let peers = peers();
+    let client = peers.tls_client()?;
+    let url = format!("{NGINX_TLS}/10M.bin");
+    let resp = client.get(url.as_str())?.send().await?;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.version(), Version::HTTP_2);
+    assert_eq!(resp.content_length(), Some(TEN_MIB as u64));
+    let body = resp.bytes().await?;
+    assert_eq!(body.len(), TEN_MIB);
+    assert_eq!(hex(&Sha256::digest(&body)), peers.ten_mib_sha256());
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_10mib_over_h1_tls_matches_sha256() -> TestResult {
+    let peers = peers();
+    let client = peers.tls_client()?;
+    let (version, sum) = ten_mib_by_chunk(&client, NGINX_TLS_H1).await?;
+    assert_eq!(version, Version::HTTP_11);
+    assert_eq!(sum, peers.ten_mib_sha256());
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_10mib_over_h2c_matches_sha256() -> TestResult {
+    let peers = peers();
+    let client = TokioClient::builder().http2_prior_knowledge().build()?;
+    let (version, sum) = ten_mib_by_chunk(&client, NGINX_H2C).await?;
+    assert_eq!(version, Version::HTTP_2);
+    assert_eq!(sum, peers.ten_mib_sha256());
+    Ok(())
+}
