@@ -172,10 +172,8 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             Kind::Builder => f.write_str("builder error")?,
-            Kind::Request if self.is_timeout() => f.write_str("request timed out")?,
             Kind::Request => f.write_str("error sending request")?,
             Kind::Connect => f.write_str("error connecting")?,
-            Kind::Body if self.is_timeout() => f.write_str("timed out reading response body")?,
             Kind::Body => f.write_str("error reading response body")?,
             Kind::Decode => f.write_str("error decoding response body")?,
             Kind::Status(status) => {

@@ -1,0 +1,111 @@
+//! A tour of towline that needs no network: it starts in-process origins (HTTPS with a
+//! freshly generated CA, HTTP/1.1, and h2c) on 127.0.0.1 and talks to them through the
+//! facade, printing status, protocol and timing for every request.
+//!
+//! Run with `cargo run --release --example tour`.
+
+use std::time::{Duration, Instant};
+
+use towline::{Certificate, ConnectionInfo, Response, TokioClient, Version};
+use towline_test_support::{TestPki, TestServer};
+
+fn describe(label: &str, response: &Response, bytes: usize, elapsed: Duration) {
+    let connection = response.extensions().get::<ConnectionInfo>();
+    let reused = connection.is_some_and(ConnectionInfo::is_reused);
+    let phases = match connection.map(ConnectionInfo::connect_timings) {
+        Some(timings) if !reused => format!(
+            "tcp {:>6.2?} tls {:>8}",
+            timings.tcp,
+            timings.tls.map_or("-".to_owned(), |tls| format!("{tls:.2?}"))
+        ),
+        _ => "reused connection".to_owned(),
+    };
+    println!(
+        "{label:<34} {status} {version:<8?} {bytes:>8} B {elapsed:>9.2?}  {phases}",
+        status = response.status().as_u16(),
+        version = response.version(),
+    );
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let pki = TestPki::generate();
+    let https = TestServer::tls(&pki, &[b"h2", b"http/1.1"]);
+    let http1 = TestServer::http1();
+    let h2c = TestServer::h2c();
+
+    let client = TokioClient::builder()
+        .add_root_certificate(Certificate::from_pem(pki.ca_pem().as_bytes())?)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+
+    println!("{:<34} {} {:<8} {:>10} {:>9}  connection", "request", "st.", "proto", "body", "time");
+
+    for label in ["GET https /echo (ALPN)", "GET https /echo again"] {
+        let start = Instant::now();
+        let response = client.get(https.url("/echo?tour=1"))?.send().await?;
+        let (head, body) = split(response).await?;
+        describe(label, &head, body, start.elapsed());
+    }
+
+    let start = Instant::now();
+    let response = client
+        .post(https.url("/json"))?
+        .json(&serde_json::json!({ "hello": "towline", "layers": ["timeout"] }))
+        .send()
+        .await?;
+    let (head, body) = split(response).await?;
+    describe("POST https /json", &head, body, start.elapsed());
+
+    for label in ["GET http/1.1 /bytes/1000000", "GET http/1.1 /bytes/1000000 again"] {
+        let start = Instant::now();
+        let response = client.get(http1.url("/bytes/1000000"))?.send().await?;
+        let (head, body) = split(response).await?;
+        describe(label, &head, body, start.elapsed());
+    }
+
+    let start = Instant::now();
+    let response = client
+        .get(h2c.url("/chunks?n=8&size=4096"))?
+        .version(Version::HTTP_2)
+        .send()
+        .await?;
+    let (head, body) = split(response).await?;
+    describe("GET h2c /chunks (prior knowledge)", &head, body, start.elapsed());
+
+    let start = Instant::now();
+    let outcome = client
+        .get(http1.url("/slow-headers?ms=2000"))?
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await;
+    match outcome {
+        Err(error) if error.is_timeout() => {
+            println!("{:<34} timed out after {:.2?}: {error}", "GET /slow-headers, 100 ms budget", start.elapsed());
+        }
+        other => return Err(format!("expected a timeout, got {other:?}").into()),
+    }
+
+    let status = client.get(http1.url("/status/404"))?.send().await?.error_for_status();
+    match status {
+        Err(error) if error.is_status() => println!("{:<34} {error}", "GET /status/404"),
+        other => return Err(format!("expected a status error, got {other:?}").into()),
+    }
+
+    println!(
+        "connections opened: https {}, http/1.1 {}, h2c {}",
+        https.connections(),
+        http1.connections(),
+        h2c.connections()
+    );
+    Ok(())
+}
+
+async fn split(response: Response) -> Result<(Response, usize), towline::Error> {
+    let mut response = response;
+    let mut bytes = 0;
+    while let Some(chunk) = response.chunk().await? {
+        bytes += chunk.len();
+    }
+    Ok((response, bytes))
+}
