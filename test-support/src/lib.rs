@@ -43,7 +43,6 @@ mod counter;
 mod pki;
 mod raw;
 mod router;
-#[allow(unsafe_code)]
 mod rt;
 mod server;
 
