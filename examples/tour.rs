@@ -16,7 +16,9 @@ fn describe(label: &str, response: &Response, bytes: usize, elapsed: Duration) {
         Some(timings) if !reused => format!(
             "tcp {:>6.2?} tls {:>8}",
             timings.tcp,
-            timings.tls.map_or("-".to_owned(), |tls| format!("{tls:.2?}"))
+            timings
+                .tls
+                .map_or("-".to_owned(), |tls| format!("{tls:.2?}"))
         ),
         _ => "reused connection".to_owned(),
     };
@@ -39,7 +41,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .timeout(Duration::from_secs(10))
         .build()?;
 
-    println!("{:<34} {} {:<8} {:>10} {:>9}  connection", "request", "st.", "proto", "body", "time");
+    println!(
+        "{:<34} st. {:<8} {:>10} {:>9}  connection",
+        "request", "proto", "body", "time"
+    );
 
     for label in ["GET https /echo (ALPN)", "GET https /echo again"] {
         let start = Instant::now();
@@ -57,7 +62,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (head, body) = split(response).await?;
     describe("POST https /json", &head, body, start.elapsed());
 
-    for label in ["GET http/1.1 /bytes/1000000", "GET http/1.1 /bytes/1000000 again"] {
+    for label in [
+        "GET http/1.1 /bytes/1000000",
+        "GET http/1.1 /bytes/1000000 again",
+    ] {
         let start = Instant::now();
         let response = client.get(http1.url("/bytes/1000000"))?.send().await?;
         let (head, body) = split(response).await?;
@@ -71,7 +79,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .send()
         .await?;
     let (head, body) = split(response).await?;
-    describe("GET h2c /chunks (prior knowledge)", &head, body, start.elapsed());
+    describe(
+        "GET h2c /chunks (prior knowledge)",
+        &head,
+        body,
+        start.elapsed(),
+    );
 
     let start = Instant::now();
     let outcome = client
@@ -81,12 +94,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .await;
     match outcome {
         Err(error) if error.is_timeout() => {
-            println!("{:<34} timed out after {:.2?}: {error}", "GET /slow-headers, 100 ms budget", start.elapsed());
+            println!(
+                "{:<34} timed out after {:.2?}: {error}",
+                "GET /slow-headers, 100 ms budget",
+                start.elapsed()
+            );
         }
         other => return Err(format!("expected a timeout, got {other:?}").into()),
     }
 
-    let status = client.get(http1.url("/status/404"))?.send().await?.error_for_status();
+    let status = client
+        .get(http1.url("/status/404"))?
+        .send()
+        .await?
+        .error_for_status();
     match status {
         Err(error) if error.is_status() => println!("{:<34} {error}", "GET /status/404"),
         other => return Err(format!("expected a status error, got {other:?}").into()),

@@ -105,6 +105,17 @@ impl IntoUrl for url::Url {
 
 impl IntoUrl for &str {
     fn into_url(self) -> Result<url::Url> {
+        // The URL standard skips extra slashes (`http:///host` parses as `http://host/`);
+        // a client must not guess which host was meant, so the authority must be explicit.
+        let after_scheme = self.split_once(':').map_or("", |(_, rest)| rest);
+        let authority_start = after_scheme
+            .strip_prefix("//")
+            .and_then(|rest| rest.chars().next());
+        if matches!(authority_start, None | Some('/' | '\\' | '?' | '#')) {
+            return Err(Error::builder(format!(
+                "invalid URL {self:?}: no host after the scheme"
+            )));
+        }
         url::Url::parse(self)
             .map_err(|e| Error::builder(format!("invalid URL {self:?}: {e}")))?
             .into_url()
@@ -179,7 +190,19 @@ impl<R: 'static> Client<R> {
     pub fn request(&self, method: Method, url: impl IntoUrl) -> Result<RequestBuilder<R>> {
         let mut url = url.into_url()?;
         url.set_fragment(None);
-        Ok(RequestBuilder {
+        let credentials = (!url.username().is_empty()).then(|| {
+            let decode = |part: &str| {
+                percent_encoding::percent_decode_str(part)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(url.username()), url.password().map(decode))
+        });
+        // Credentials in the URL become Basic auth, as curl and browsers do; they are
+        // removed from the URL so they never reach logs or the request line.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let builder = RequestBuilder {
             client: self.clone(),
             method,
             url,
@@ -188,6 +211,10 @@ impl<R: 'static> Client<R> {
             version: None,
             timeout: None,
             error: None,
+        };
+        Ok(match credentials {
+            Some((username, password)) => builder.basic_auth(username, password),
+            None => builder,
         })
     }
 

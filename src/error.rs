@@ -123,10 +123,17 @@ impl Error {
 
     /// The TLS handshake failed (untrusted certificate, protocol mismatch, ...).
     pub fn is_tls(&self) -> bool {
-        self.source
-            .as_deref()
-            .and_then(|e| find::<ConnectError>(e))
-            .is_some_and(|e| e.kind() == ConnectErrorKind::Tls)
+        let Some(source) = self.source.as_deref() else {
+            return false;
+        };
+        if find::<ConnectError>(source).is_some_and(|e| e.kind() == ConnectErrorKind::Tls) {
+            return true;
+        }
+        #[cfg(feature = "rustls")]
+        if towline_services::connect::tls::is_tls_error(source) {
+            return true;
+        }
+        false
     }
 
     /// `error_for_status` found a 4xx or 5xx status.

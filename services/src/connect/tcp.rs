@@ -311,6 +311,10 @@ impl<R: Runtime> HappyEyeballs<R> {
                 Err(e) => Box::pin(std::future::ready((addr, Err(e)))),
             };
         self.attempts.push(attempt);
+        if self.remaining.len() == 0 {
+            self.next_attempt = None;
+            return true;
+        }
         let delay = self.config.happy_eyeballs_delay;
         match &mut self.next_attempt {
             Some(sleep) => {

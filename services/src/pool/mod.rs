@@ -54,6 +54,17 @@ pub(crate) struct PooledConn<B> {
     pub(crate) reused: bool,
 }
 
+impl<B> PooledConn<B> {
+    /// Waits until the connection can take a request; an HTTP/1 connection returned right
+    /// as its previous response ended may need its task to run once more.
+    pub(crate) async fn ready(&mut self) -> hyper::Result<()> {
+        match &mut self.sender {
+            Sender::Http1(sender) => sender.ready().await,
+            Sender::Http2(sender) => sender.ready().await,
+        }
+    }
+}
+
 struct Idle<B> {
     sender: http1::SendRequest<B>,
     connected: Arc<Connected>,
@@ -214,7 +225,7 @@ impl<B: Send + 'static> Pool<B> {
                 .config
                 .idle_timeout
                 .is_some_and(|t| now.saturating_duration_since(idle.since) >= t);
-            if !expired && idle.sender.is_ready() {
+            if !expired && !idle.sender.is_closed() {
                 return Checkout::Ready(PooledConn {
                     sender: Sender::Http1(idle.sender),
                     connected: idle.connected,
@@ -261,26 +272,16 @@ impl<B: Send + 'static> Pool<B> {
     pub(crate) fn put_http1(
         &self,
         target: Target,
-        mut sender: http1::SendRequest<B>,
+        sender: http1::SendRequest<B>,
         connected: Arc<Connected>,
     ) {
         if self.inner.config.max_idle_per_host == 0 || sender.is_closed() {
             return;
         }
-        if sender.is_ready() {
-            self.insert_idle(target, sender, connected);
-            return;
-        }
-        // The connection task has not yet seen the end of the exchange; wait for it
-        // rather than discard a good connection.
-        let pool = Arc::downgrade(&self.inner);
-        (self.inner.spawn)(Box::pin(async move {
-            if sender.ready().await.is_ok()
-                && let Some(inner) = pool.upgrade()
-            {
-                Pool { inner }.insert_idle(target, sender, connected);
-            }
-        }));
+        // The body has been read to its end, but the connection task may not have noticed
+        // yet; rather than spawn a task to wait, the connection goes back as it is and the
+        // next checkout waits for readiness (`PooledConn::ready`), which is then immediate.
+        self.insert_idle(target, sender, connected);
     }
 
     fn insert_idle(

@@ -302,7 +302,7 @@ where
 {
     async fn send(&self, request: Request<B>) -> Result<Response<ResponseBody<B>>, BoxError> {
         let protocol = protocol_for(&request, self.config.protocol);
-        let target = Target::from_uri(request.uri(), protocol)
+        let mut target = Target::from_uri(request.uri(), protocol)
             .ok_or_else(|| TransportError::new(TransportErrorKind::InvalidUri, None))?;
         if target.scheme != http::uri::Scheme::HTTP && target.scheme != http::uri::Scheme::HTTPS {
             return Err(ConnectError::msg(
@@ -310,6 +310,11 @@ where
                 format!("unsupported scheme {}", target.scheme),
             )
             .into());
+        }
+        if target.protocol == Protocol::Auto && !target.is_https() {
+            // Without TLS there is nothing to negotiate: "auto" is HTTP/1.1, and requests
+            // that ask for HTTP/1 explicitly share its connections.
+            target.protocol = Protocol::Http1;
         }
         let idempotent = is_idempotent(request.method());
         let request_closes = asks_to_close(request.headers());
@@ -407,7 +412,11 @@ where
                 self.pool.checkout(target, may_be_http2)
             };
             match checkout {
-                Checkout::Ready(conn) => return Ok(conn),
+                Checkout::Ready(mut conn) => {
+                    if conn.ready().await.is_ok() {
+                        return Ok(conn);
+                    }
+                }
                 Checkout::Wait(waiting) => {
                     let waited = match self.config.pool_acquire_timeout {
                         Some(limit) => {

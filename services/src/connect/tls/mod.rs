@@ -121,6 +121,19 @@ where
     }
 }
 
+/// Whether a TLS error (from rustls) is in `error`'s cause chain — including alerts that
+/// arrive after the handshake, such as a TLS 1.3 server rejecting a missing client certificate.
+pub fn is_tls_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<rustls::Error>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
 /// Surfaces the rustls error (e.g. an unknown issuer) rather than its `io::Error` wrapper.
 fn tls_cause(error: io::Error) -> Box<dyn std::error::Error + Send + Sync> {
     match error
