@@ -122,11 +122,21 @@ where
 }
 
 /// Whether a TLS error (from rustls) is in `error`'s cause chain — including alerts that
-/// arrive after the handshake, such as a TLS 1.3 server rejecting a missing client certificate.
+/// arrive after the handshake, such as a TLS 1.3 server rejecting a missing client
+/// certificate. Over HTTP/2 the type is lost (the h2 crate keeps only an IO error's kind and
+/// message), so such an alert there shows as a request error whose message names it.
 pub fn is_tls_error(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(error) = current {
         if error.is::<rustls::Error>() {
+            return true;
+        }
+        // `io::Error::source` skips the error it wraps, which is where rustls' error sits.
+        if let Some(inner) = error
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::get_ref)
+            && inner.is::<rustls::Error>()
+        {
             return true;
         }
         current = error.source();
