@@ -877,3 +877,30 @@ impl<R: 'static> RequestBuilder<R> {
         async move { sent?.await }
     }
 }
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_is_clone_send_sync_and_one_pointer_wide() {
+        fn assert_traits<T: Clone + Send + Sync + 'static>() {}
+        assert_traits::<crate::TokioClient>();
+        assert_eq!(
+            std::mem::size_of::<crate::TokioClient>(),
+            std::mem::size_of::<usize>()
+        );
+    }
+
+    #[test]
+    fn url_without_explicit_host_is_rejected() {
+        for url in ["http:///example.com/", "https:/example.com", "http://", "http:?q"] {
+            let error = url.into_url().unwrap_err();
+            assert!(error.is_builder(), "{url}: {error}");
+        }
+        assert_eq!(
+            "http://example.com/a b".into_url().unwrap().as_str(),
+            "http://example.com/a%20b"
+        );
+    }
+}
