@@ -894,7 +894,12 @@ mod tests {
 
     #[test]
     fn url_without_explicit_host_is_rejected() {
-        for url in ["http:///example.com/", "https:/example.com", "http://", "http:?q"] {
+        for url in [
+            "http:///example.com/",
+            "https:/example.com",
+            "http://",
+            "http:?q",
+        ] {
             let error = url.into_url().unwrap_err();
             assert!(error.is_builder(), "{url}: {error}");
         }

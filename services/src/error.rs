@@ -123,6 +123,10 @@ pub enum TransportErrorKind {
     ConnectionClosedAmbiguous,
     /// The pool acquire timeout elapsed while waiting for a connection.
     PoolTimeout,
+    /// An HTTP/2 server refused the stream without processing it (REFUSED_STREAM or a
+    /// graceful GOAWAY); sending it again is safe. Returned when the transport could not
+    /// resend it itself (not idempotent, or its body cannot be sent again).
+    Refused,
 }
 
 /// Sending a request over an established (or establishing) connection failed.
@@ -158,6 +162,9 @@ impl fmt::Display for TransportError {
                 "connection closed after the request was sent; not replayed because it may have been processed"
             }
             TransportErrorKind::PoolTimeout => "timed out waiting for a pooled connection",
+            TransportErrorKind::Refused => {
+                "the server refused the request without processing it; it is safe to send again"
+            }
         })
     }
 }

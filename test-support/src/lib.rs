@@ -42,6 +42,7 @@ mod body;
 mod counter;
 mod pki;
 mod raw;
+mod refusing;
 mod router;
 mod rt;
 mod server;
@@ -54,5 +55,6 @@ pub use body::{BodySender, BoxBody, BoxError, body_channel, boxed, empty, full, 
 pub use counter::Counter;
 pub use pki::TestPki;
 pub use raw::{OK_KEEP_ALIVE, RawConn, RawRequest, RawServer, Reuse};
+pub use refusing::RefusingH2Server;
 pub use rt::{TokioExecutor, TokioIo};
 pub use server::{ConnectionInfo, RequestTrailers, TestServer, TestServerBuilder};

@@ -236,25 +236,26 @@ impl<B: Send + 'static> Pool<B> {
         self.connect_or_wait(&mut state, target, gate)
     }
 
-    /// A connect that neither waits for nor gates anyone (a replay on a fresh connection).
-    pub(crate) fn ungated(&self) -> Checkout<B> {
+    /// A connect that neither waits for nor holds back anyone (plain HTTP/1, or a replay on
+    /// a fresh connection); an HTTP/2 connection it makes is still shared.
+    pub(crate) fn ungated(&self, target: &Target) -> Checkout<B> {
         Checkout::Connect(ConnectGuard {
-            pool: Weak::new(),
-            target: None,
+            pool: Arc::downgrade(&self.inner),
+            target: Some(target.clone()),
+            gated: false,
         })
     }
 
     fn connect_or_wait(&self, state: &mut State<B>, target: &Target, gate: bool) -> Checkout<B> {
-        let ungated = self.ungated();
         if !gate {
             if state.hosts.get(target).is_some_and(Host::is_empty) {
                 state.hosts.remove(target);
             }
-            return ungated;
+            return self.ungated(target);
         }
         let host = state.hosts.entry(target.clone()).or_default();
         if host.http1_negotiated {
-            return ungated;
+            return self.ungated(target);
         }
         if let Some(waiters) = &mut host.waiters {
             let (tx, rx) = oneshot::channel();
@@ -265,23 +266,42 @@ impl<B: Send + 'static> Pool<B> {
         Checkout::Connect(ConnectGuard {
             pool: Arc::downgrade(&self.inner),
             target: Some(target.clone()),
+            gated: true,
         })
     }
 
-    /// Returns an HTTP/1 connection whose exchange finished.
+    /// Returns an HTTP/1 connection whose response finished; `request_sent` says whether
+    /// its request body had been sent to its end.
     pub(crate) fn put_http1(
         &self,
         target: Target,
-        sender: http1::SendRequest<B>,
+        mut sender: http1::SendRequest<B>,
         connected: Arc<Connected>,
+        request_sent: bool,
     ) {
         if self.inner.config.max_idle_per_host == 0 || sender.is_closed() {
             return;
         }
-        // The body has been read to its end, but the connection task may not have noticed
-        // yet; rather than spawn a task to wait, the connection goes back as it is and the
-        // next checkout waits for readiness (`PooledConn::ready`), which is then immediate.
-        self.insert_idle(target, sender, connected);
+        if sender.is_ready() || request_sent {
+            // The body has been read to its end, but the connection task may not have
+            // noticed yet; rather than spawn a task to wait, the connection goes back as it
+            // is and the next checkout waits for readiness (`PooledConn::ready`), which is
+            // then immediate.
+            self.insert_idle(target, sender, connected);
+            return;
+        }
+        // The server answered before the request body was sent to its end (an early
+        // response to an upload): the connection stays busy until the upload ends, which may
+        // be never. Put in the pool now, it would make the next request wait for the
+        // upload; so it goes back only once ready, and the next request connects meanwhile.
+        let pool = Arc::downgrade(&self.inner);
+        (self.inner.spawn)(Box::pin(async move {
+            if sender.ready().await.is_ok()
+                && let Some(inner) = pool.upgrade()
+            {
+                Pool { inner }.insert_idle(target, sender, connected);
+            }
+        }));
     }
 
     fn insert_idle(
@@ -334,49 +354,57 @@ impl<B: Send + 'static> Pool<B> {
     }
 }
 
-/// Held by the one request allowed to connect while others wait; dropping it without
-/// finishing tells the waiters to connect on their own.
+/// Held by a request that connects. A gated guard is the one request allowed to connect while
+/// others wait; finishing it settles them, and dropping it unfinished tells them to connect
+/// on their own.
 pub(crate) struct ConnectGuard<B> {
     pool: Weak<Inner<B>>,
+    /// Taken once the guard is settled.
     target: Option<Target>,
+    gated: bool,
 }
 
 impl<B: Send + 'static> ConnectGuard<B> {
-    fn take_waiters(
-        &mut self,
-        update: impl FnOnce(&mut Host<B>),
-    ) -> Vec<oneshot::Sender<Waited<B>>> {
+    /// Applies `update` to the target's entry and takes the waiters (gated guards only).
+    fn settle(&mut self, update: impl FnOnce(&mut Host<B>)) -> Vec<oneshot::Sender<Waited<B>>> {
         let (Some(inner), Some(target)) = (self.pool.upgrade(), self.target.take()) else {
             return Vec::new();
         };
         let mut state = lock(&inner);
-        let Some(host) = state.hosts.get_mut(&target) else {
-            return Vec::new();
-        };
+        let host = state.hosts.entry(target.clone()).or_default();
         update(host);
-        let waiters = host.waiters.take().unwrap_or_default();
+        let waiters = if self.gated {
+            host.waiters.take().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         if host.http2.is_some() {
             Pool {
                 inner: inner.clone(),
             }
             .ensure_reaper(&mut state);
+        } else if host.is_empty() {
+            state.hosts.remove(&target);
         }
         waiters
     }
 
-    /// The new connection is HTTP/2: share it with the pool and every waiter.
+    /// The new connection is HTTP/2: share it with the pool (unless the target already has
+    /// a working one) and with every waiter.
     pub(crate) fn finish_http2(
         mut self,
         sender: &http2::SendRequest<B>,
         connected: &Arc<Connected>,
         now: Instant,
     ) {
-        let waiters = self.take_waiters(|host| {
-            host.http2 = Some(Shared2 {
-                sender: sender.clone(),
-                connected: connected.clone(),
-                last_used: now,
-            });
+        let waiters = self.settle(|host| {
+            if !host.http2.as_ref().is_some_and(|h2| h2.sender.is_ready()) {
+                host.http2 = Some(Shared2 {
+                    sender: sender.clone(),
+                    connected: connected.clone(),
+                    last_used: now,
+                });
+            }
         });
         for waiter in waiters {
             let _ = waiter.send(Waited::Shared(PooledConn {
@@ -389,14 +417,22 @@ impl<B: Send + 'static> ConnectGuard<B> {
 
     /// ALPN chose HTTP/1.1: waiters connect on their own, and later requests need no gate.
     pub(crate) fn finish_http1(mut self) {
-        for waiter in self.take_waiters(|host| host.http1_negotiated = true) {
+        if !self.gated {
+            self.target = None;
+            return;
+        }
+        for waiter in self.settle(|host| host.http1_negotiated = true) {
             let _ = waiter.send(Waited::Retry);
         }
     }
 
     /// The connect failed: every waiter gets the same error.
     pub(crate) fn fail(mut self, error: &ConnectError) {
-        for waiter in self.take_waiters(|_| ()) {
+        if !self.gated {
+            self.target = None;
+            return;
+        }
+        for waiter in self.settle(|_| ()) {
             let _ = waiter.send(Waited::Failed(error.duplicate()));
         }
     }
@@ -404,6 +440,9 @@ impl<B: Send + 'static> ConnectGuard<B> {
 
 impl<B> Drop for ConnectGuard<B> {
     fn drop(&mut self) {
+        if !self.gated {
+            return;
+        }
         let (Some(inner), Some(target)) = (self.pool.upgrade(), self.target.take()) else {
             return;
         };

@@ -2,6 +2,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -15,11 +16,56 @@ use crate::pool::Pool;
 /// The body sent on a connection: the caller's, or nothing when an empty-bodied request is
 /// replayed on a fresh connection.
 #[derive(Debug)]
-pub enum SendBody<B> {
+pub struct SendBody<B> {
+    body: Option<B>,
+    /// Set once the body has been sent to its end; `None` when it was empty from the start.
+    /// An HTTP/1 connection whose response has ended is free only once its request body has
+    /// been sent too (see `Pool::put_http1`).
+    sent: Option<Arc<AtomicBool>>,
+}
+
+impl<B: Body> SendBody<B> {
     /// The caller's body.
-    Body(B),
+    pub(crate) fn new(body: B) -> Self {
+        // One small allocation, and only for requests with a body.
+        let sent = (!body.is_end_stream()).then(|| Arc::new(AtomicBool::new(false)));
+        Self {
+            body: Some(body),
+            sent,
+        }
+    }
+}
+
+impl<B> SendBody<B> {
     /// No body.
-    Empty,
+    pub(crate) fn empty() -> Self {
+        Self {
+            body: None,
+            sent: None,
+        }
+    }
+
+    /// Tells, later, whether this body has been sent to its end.
+    pub(crate) fn sent_flag(&self) -> SentFlag {
+        SentFlag(self.sent.clone())
+    }
+
+    fn mark_sent(&self) {
+        if let Some(sent) = &self.sent {
+            sent.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Whether a request body handed to a connection has been sent to its end.
+pub(crate) struct SentFlag(Option<Arc<AtomicBool>>);
+
+impl SentFlag {
+    pub(crate) fn is_sent(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|sent| sent.load(Ordering::Acquire))
+    }
 }
 
 impl<B: Body + Unpin> Body for SendBody<B> {
@@ -30,24 +76,30 @@ impl<B: Body + Unpin> Body for SendBody<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        match self.get_mut() {
-            SendBody::Body(body) => Pin::new(body).poll_frame(cx),
-            SendBody::Empty => Poll::Ready(None),
+        let this = self.get_mut();
+        let Some(body) = &mut this.body else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(body).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            this.mark_sent();
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
-        match self {
-            SendBody::Body(body) => body.is_end_stream(),
-            SendBody::Empty => true,
+        // hyper asks this after every frame and stops polling once it says so.
+        let ended = self.body.as_ref().is_none_or(Body::is_end_stream);
+        if ended {
+            self.mark_sent();
         }
+        ended
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            SendBody::Body(body) => body.size_hint(),
-            SendBody::Empty => SizeHint::with_exact(0),
-        }
+        self.body
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
     }
 }
 
@@ -58,13 +110,19 @@ pub(crate) struct Release<B> {
     pub(crate) sender: http1::SendRequest<SendBody<B>>,
     pub(crate) connected: Arc<Connected>,
     pub(crate) reusable: bool,
+    /// Whether the request body has been sent to its end.
+    pub(crate) request_sent: SentFlag,
 }
 
 impl<B: Send + 'static> Release<B> {
     fn release(self) {
         if self.reusable {
-            self.pool
-                .put_http1(self.target, self.sender, self.connected);
+            self.pool.put_http1(
+                self.target,
+                self.sender,
+                self.connected,
+                self.request_sent.is_sent(),
+            );
         }
     }
 }

@@ -10,7 +10,10 @@
 //! Stale connections: a request handed back unsent by a pooled connection is sent again on
 //! a fresh connection, once. When a reused connection dies after the request was written,
 //! the server may have acted on it: only an idempotent request with an empty body is sent
-//! again; any other gets [`TransportErrorKind::ConnectionClosedAmbiguous`]. Doing this
+//! again; any other gets [`TransportErrorKind::ConnectionClosedAmbiguous`]. A stream that an
+//! HTTP/2 server refused (REFUSED_STREAM, or a graceful GOAWAY) was not processed: an
+//! idempotent empty-bodied request is sent again; any other gets
+//! [`TransportErrorKind::Refused`], which a retry layer may resend. Doing this
 //! costs a clone of the request head for idempotent requests on reused connections — the
 //! price of never losing a GET to a keep-alive race.
 //!
@@ -232,6 +235,21 @@ fn closed_under_us(error: &hyper::Error) -> bool {
     false
 }
 
+/// Whether the server said, through HTTP/2, that it did not process the request: the stream
+/// was refused, or the connection went away gracefully before the stream (RFC 9113 §8.7).
+fn refused_unprocessed(error: &hyper::Error) -> bool {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(h2) = cause.downcast_ref::<h2::Error>() {
+            return h2.is_remote()
+                && (h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+                    || h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR));
+        }
+        source = cause.source();
+    }
+    false
+}
+
 fn host_header(target: &Target) -> Option<HeaderValue> {
     let authority = target.authority.as_str();
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
@@ -318,7 +336,7 @@ where
         }
         let idempotent = is_idempotent(request.method());
         let request_closes = asks_to_close(request.headers());
-        let mut request = request.map(SendBody::Body);
+        let mut request = request.map(SendBody::new);
         let mut fresh_only = false;
         loop {
             let conn = self.acquire(&target, fresh_only).await?;
@@ -327,8 +345,10 @@ where
                 connected,
                 reused,
             } = conn;
-            let may_replay = reused && !fresh_only;
+            // A reused connection may have died under us; an HTTP/2 one may refuse streams
+            // (GOAWAY, REFUSED_STREAM) even when fresh, since others share it.
             let http2 = matches!(sender, Sender::Http2(_));
+            let may_replay = (reused || http2) && !fresh_only;
             prepare(&mut request, http2, &target);
             let replay_head =
                 (may_replay && idempotent && request.body().is_end_stream()).then(|| {
@@ -341,6 +361,7 @@ where
                     head
                 });
             let is_connect = request.method() == Method::CONNECT;
+            let request_sent = request.body().sent_flag();
             let (result, h1_sender) = match sender {
                 Sender::Http1(mut sender) => {
                     let sent = sender.try_send_request(request).await;
@@ -359,6 +380,7 @@ where
                             || asks_to_close(response.headers())
                             || response.status() == http::StatusCode::SWITCHING_PROTOCOLS
                             || is_connect && response.status().is_success()),
+                        request_sent,
                     });
                     let mut response = response.map(|body| ResponseBody::new(body, release));
                     response
@@ -374,15 +396,19 @@ where
                     fresh_only = true;
                     continue;
                 }
-                if closed_under_us(error.error()) {
+                let refused = refused_unprocessed(error.error());
+                if refused || reused && closed_under_us(error.error()) {
                     let Some(head) = replay_head else {
-                        return Err(TransportError::new(
-                            TransportErrorKind::ConnectionClosedAmbiguous,
-                            Some(error.into_error().into()),
-                        )
-                        .into());
+                        let kind = if refused {
+                            TransportErrorKind::Refused
+                        } else {
+                            TransportErrorKind::ConnectionClosedAmbiguous
+                        };
+                        return Err(
+                            TransportError::new(kind, Some(error.into_error().into())).into()
+                        );
                     };
-                    request = head.map(|()| SendBody::Empty);
+                    request = head.map(|()| SendBody::empty());
                     fresh_only = true;
                     continue;
                 }
@@ -407,7 +433,7 @@ where
         };
         loop {
             let checkout = if fresh_only {
-                self.pool.ungated()
+                self.pool.ungated(target)
             } else {
                 self.pool.checkout(target, may_be_http2)
             };

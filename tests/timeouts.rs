@@ -1,0 +1,248 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! Connect, total, read and pool-acquire timeouts, and what they leave in the pool.
+
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use towline::{ConnectionInfo, Response, TokioClient};
+use towline_test_support::{Blackhole, TestServer};
+
+const MS: Duration = Duration::from_millis(1);
+
+/// Runs `future`, which must finish (with the client's own error) well before 10 s.
+async fn within<T>(future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), future)
+        .await
+        .expect("the client's own timeout should have fired long before")
+}
+
+/// The server connection `/echo` ran on, and whether the client reused a connection.
+async fn echo(client: &TokioClient, server: &TestServer) -> (u64, bool) {
+    let response: Response = within(client.get(server.url("/echo")).unwrap().send())
+        .await
+        .unwrap();
+    let reused = response
+        .extensions()
+        .get::<ConnectionInfo>()
+        .unwrap()
+        .is_reused();
+    let echo: serde_json::Value = response.json().await.unwrap();
+    (echo["connection_id"].as_u64().unwrap(), reused)
+}
+
+#[tokio::test]
+async fn connect_timeout_against_a_blackhole() {
+    let blackhole = Blackhole::bind();
+    let client = TokioClient::builder()
+        .connect_timeout(200 * MS)
+        .build()
+        .unwrap();
+    let error = within(client.get(blackhole.url("/")).unwrap().send())
+        .await
+        .expect_err("nothing answers a blackhole");
+    assert!(error.is_connect(), "{error:?}");
+    assert!(error.is_timeout(), "{error:?}");
+}
+
+#[tokio::test]
+async fn total_timeout_on_slow_headers() {
+    let server = TestServer::http1();
+    let client = TokioClient::builder().timeout(200 * MS).build().unwrap();
+    let error = within(
+        client
+            .get(server.url("/slow-headers?ms=2000"))
+            .unwrap()
+            .send(),
+    )
+    .await
+    .expect_err("the head comes after 2 s");
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(error.is_request(), "{error:?}");
+    assert!(!error.is_connect(), "{error:?}");
+}
+
+#[tokio::test]
+async fn total_timeout_covers_the_body() {
+    let server = TestServer::http1();
+    let client = TokioClient::builder().timeout(300 * MS).build().unwrap();
+    // The head comes at once; the ten chunks take 900 ms.
+    let response = within(
+        client
+            .get(server.url("/chunks?n=10&size=10&delay_ms=100"))
+            .unwrap()
+            .send(),
+    )
+    .await
+    .expect("the head arrives within the total timeout");
+    assert_eq!(response.status(), 200);
+    let error = within(response.bytes())
+        .await
+        .expect_err("the body takes longer than the total timeout");
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(error.is_body(), "{error:?}");
+}
+
+#[tokio::test]
+async fn read_timeout_restarts_with_every_chunk() {
+    let server = TestServer::http1();
+    let client = TokioClient::builder()
+        .read_timeout(300 * MS)
+        .build()
+        .unwrap();
+    // Ten chunks 100 ms apart: about 900 ms in all, three times the read timeout, but no
+    // gap comes near it.
+    let response = within(
+        client
+            .get(server.url("/chunks?n=10&size=10&delay_ms=100"))
+            .unwrap()
+            .send(),
+    )
+    .await
+    .unwrap();
+    let body = within(response.bytes()).await.unwrap();
+    let expected: Vec<u8> = (0..100).map(|i| (i % 251) as u8).collect();
+    assert_eq!(body, expected);
+}
+
+#[tokio::test]
+async fn read_timeout_fails_a_long_gap_between_chunks() {
+    let server = TestServer::http1();
+    let client = TokioClient::builder()
+        .read_timeout(200 * MS)
+        .build()
+        .unwrap();
+    let mut response = within(
+        client
+            .get(server.url("/chunks?n=2&size=10&delay_ms=2000"))
+            .unwrap()
+            .send(),
+    )
+    .await
+    .unwrap();
+    let first = within(response.chunk())
+        .await
+        .unwrap()
+        .expect("a first chunk");
+    assert_eq!(first.len(), 10);
+    let error = within(response.chunk())
+        .await
+        .expect_err("the second chunk comes 2 s later");
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(error.is_body(), "{error:?}");
+}
+
+#[tokio::test]
+async fn request_timeout_overrides_the_clients() {
+    let server = TestServer::http1();
+
+    let patient = TokioClient::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let error = within(
+        patient
+            .get(server.url("/slow-headers?ms=2000"))
+            .unwrap()
+            .timeout(200 * MS)
+            .send(),
+    )
+    .await
+    .expect_err("the request's 200 ms win over the client's 5 s");
+    assert!(error.is_timeout(), "{error:?}");
+
+    let hasty = TokioClient::builder().timeout(200 * MS).build().unwrap();
+    let response = within(
+        hasty
+            .get(server.url("/slow-headers?ms=500"))
+            .unwrap()
+            .timeout(Duration::from_secs(5))
+            .send(),
+    )
+    .await
+    .expect("the request's 5 s win over the client's 200 ms");
+    assert_eq!(within(response.text()).await.unwrap(), "slow");
+}
+
+#[tokio::test]
+async fn timed_out_connections_do_not_go_back_to_the_pool() {
+    let server = TestServer::http1();
+    let client = TokioClient::new();
+    assert_eq!(echo(&client, &server).await, (1, false));
+
+    // A body timeout on the pooled connection 1...
+    let response = within(
+        client
+            .get(server.url("/chunks?n=10&size=10&delay_ms=100"))
+            .unwrap()
+            .timeout(300 * MS)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        response
+            .extensions()
+            .get::<ConnectionInfo>()
+            .unwrap()
+            .is_reused()
+    );
+    let error = within(response.bytes()).await.unwrap_err();
+    assert!(error.is_timeout() && error.is_body(), "{error:?}");
+    // ...leaves it half-read: the next request needs a new connection.
+    assert_eq!(echo(&client, &server).await, (2, false));
+
+    // A head timeout on the pooled connection 2 leaves it waiting for a response.
+    let error = within(
+        client
+            .get(server.url("/slow-headers?ms=1000"))
+            .unwrap()
+            .timeout(200 * MS)
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert!(error.is_timeout() && error.is_request(), "{error:?}");
+    assert_eq!(echo(&client, &server).await, (3, false));
+    assert_eq!(server.connections(), 3);
+}
+
+#[tokio::test]
+async fn pool_acquire_timeout_while_another_request_connects() {
+    // With prior knowledge the connection will be HTTP/2, so the pool lets one request
+    // connect and makes the others wait to share its connection (pool::connect_or_wait);
+    // the wait is what `pool_acquire_timeout` bounds.
+    let blackhole = Blackhole::bind();
+    let client = TokioClient::builder()
+        .http2_prior_knowledge()
+        .pool_acquire_timeout(100 * MS)
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+
+    let mut first = pin!(client.get(blackhole.url("/first")).unwrap().send());
+    // One poll takes the connect slot; the TCP connect then hangs.
+    poll_fn(|cx| {
+        assert!(first.as_mut().poll(cx).is_pending());
+        Poll::Ready(())
+    })
+    .await;
+
+    let error = within(client.get(blackhole.url("/second")).unwrap().send())
+        .await
+        .expect_err("the second request waits for a connect that hangs");
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(
+        !error.is_connect(),
+        "it timed out waiting in the pool, not connecting: {error:?}"
+    );
+    assert!(error.is_request(), "{error:?}");
+
+    // The first request is still connecting: its own connect timeout is 5 s.
+    poll_fn(|cx| {
+        assert!(first.as_mut().poll(cx).is_pending());
+        Poll::Ready(())
+    })
+    .await;
+}
