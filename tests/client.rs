@@ -1323,3 +1323,18 @@ async fn hundred_concurrent_h2c_requests_share_one_connection() {
     assert_eq!(server.requests(), 100);
     assert_eq!(server.connections(), 1);
 }
+
+#[tokio::test]
+async fn credentials_in_the_url_become_basic_auth_and_leave_the_url() {
+    let server = TestServer::http1();
+    let client = TokioClient::new();
+    let url = format!("http://alice:open%20sesame@{}/echo", server.addr());
+    let resp = client.get(&url).unwrap().send().await.unwrap();
+    assert_eq!(resp.url().to_string(), server.url("/echo"));
+    let echo = echo_of(resp).await;
+    assert_eq!(
+        header_values(&echo, "authorization"),
+        ["Basic YWxpY2U6b3BlbiBzZXNhbWU="]
+    );
+    assert_eq!(header_values(&echo, "host"), [server.addr().to_string()]);
+}

@@ -7,7 +7,7 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::{
-    ClientConfig, RootCertStore, ServerConfig,
+    ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion,
     crypto::{CryptoProvider, ring},
     server::WebPkiClientVerifier,
 };
@@ -115,10 +115,46 @@ impl TestPki {
     ///
     /// If rustls rejects the generated material, which would be a bug here.
     pub fn server_config(&self, alpn: &[&[u8]], require_client_cert: bool) -> Arc<ServerConfig> {
+        self.server_config_for(alpn, rustls::DEFAULT_VERSIONS, require_client_cert)
+    }
+
+    /// Like [`server_config`](Self::server_config) without client certificates,
+    /// but speaking only the TLS `versions` given, e.g.
+    /// `&[&rustls::version::TLS12]` for a server that cannot do TLS 1.3.
+    ///
+    /// # Panics
+    ///
+    /// If `versions` is empty, or if rustls rejects the generated material.
+    pub fn server_config_with_versions(
+        &self,
+        alpn: &[&[u8]],
+        versions: &[&'static SupportedProtocolVersion],
+    ) -> Arc<ServerConfig> {
+        assert!(!versions.is_empty(), "a server needs a TLS version");
+        self.server_config_for(alpn, versions, false)
+    }
+
+    /// A server configuration like [`server_config`](Self::server_config)
+    /// without client certificates that speaks only TLS 1.2: for tests of a
+    /// client's minimum TLS version that need not name rustls' types.
+    ///
+    /// # Panics
+    ///
+    /// If rustls rejects the generated material, which would be a bug here.
+    pub fn tls12_only_server_config(&self, alpn: &[&[u8]]) -> Arc<ServerConfig> {
+        self.server_config_with_versions(alpn, &[&rustls::version::TLS12])
+    }
+
+    fn server_config_for(
+        &self,
+        alpn: &[&[u8]],
+        versions: &[&'static SupportedProtocolVersion],
+        require_client_cert: bool,
+    ) -> Arc<ServerConfig> {
         let provider = provider();
         let builder = ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions");
+            .with_protocol_versions(versions)
+            .expect("ring supports TLS 1.2 and 1.3");
         let builder = if require_client_cert {
             let verifier =
                 WebPkiClientVerifier::builder_with_provider(Arc::new(self.roots()), provider)

@@ -87,6 +87,7 @@ fn echo(req: &Request<Bytes>) -> Response<BoxBody> {
         "version": format!("{:?}", req.version()),
         "connection_id": info.map(|info| info.id),
         "peer_addr": info.map(|info| info.peer_addr.to_string()),
+        "sni": info.and_then(|info| info.sni.as_deref()),
     });
     json_response(report.to_string().into())
 }

@@ -44,6 +44,9 @@ pub struct ConnectionInfo {
     pub peer_addr: SocketAddr,
     /// The ALPN protocol negotiated over TLS; `None` without TLS or ALPN.
     pub alpn: Option<Vec<u8>>,
+    /// The server name the client sent over TLS (SNI); `None` without TLS or
+    /// when the client sent none (as for IP addresses).
+    pub sni: Option<String>,
 }
 
 /// Request trailers, found in the extensions of requests given to
@@ -284,7 +287,7 @@ impl TestServerBuilder {
     ///
     /// | path | response |
     /// | --- | --- |
-    /// | `/echo…` (any method) | 200 JSON: `method`, `path`, `query` (or null), `uri`, `headers` (`[[name, value], …]`, every value, grouped by name in first-seen order), `trailers` (same shape, or null), `body` (UTF-8, lossy), `body_len`, `version` (`"HTTP/1.1"`, `"HTTP/2.0"`), `connection_id`, `peer_addr` |
+    /// | `/echo…` (any method) | 200 JSON: `method`, `path`, `query` (or null), `uri`, `headers` (`[[name, value], …]`, every value, grouped by name in first-seen order), `trailers` (same shape, or null), `body` (UTF-8, lossy), `body_len`, `version` (`"HTTP/1.1"`, `"HTTP/2.0"`), `connection_id`, `peer_addr`, `sni` (the TLS server name the client sent, or null) |
     /// | `/status/N` | status N, empty body |
     /// | `/bytes/N` | N bytes, byte i = `(i % 251) as u8`, with `Content-Length` |
     /// | `/chunks?n=N&size=S&delay_ms=D` | N chunks of S bytes (same byte pattern), D ms apart, no `Content-Length` |
@@ -318,6 +321,7 @@ impl TestServerBuilder {
                     id,
                     peer_addr,
                     alpn: None,
+                    sni: None,
                 };
                 serve_connection(stream, info, shared.clone())
             }
@@ -374,6 +378,7 @@ async fn serve_connection(stream: TcpStream, mut info: ConnectionInfo, shared: A
                 return;
             };
             info.alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+            info.sni = tls.get_ref().1.server_name().map(str::to_owned);
             let protocol = if info.alpn.as_deref() == Some(b"h2") {
                 Protocol::Http2
             } else {

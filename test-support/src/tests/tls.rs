@@ -125,3 +125,70 @@ async fn self_signed_server_is_not_trusted_by_the_ca() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn echo_reports_the_server_name_the_client_sent() {
+    let pki = TestPki::generate();
+    let server = TestServer::tls(&pki, &[b"h2", b"http/1.1"]);
+    let mut client = tls_client(server.addr(), pki.client_config(&[b"h2"], false))
+        .await
+        .unwrap();
+    assert_eq!(client.get("/echo").await.json()["sni"], "localhost");
+
+    // Without SNI, and without TLS, there is none.
+    let mut config = (*pki.client_config(&[b"http/1.1"], false)).clone();
+    config.enable_sni = false;
+    let mut client = tls_client(server.addr(), Arc::new(config)).await.unwrap();
+    assert!(client.get("/echo").await.json()["sni"].is_null());
+    let plain = TestServer::http1();
+    let mut client = Client::h1(plain.addr()).await;
+    assert!(client.get("/echo").await.json()["sni"].is_null());
+}
+
+#[tokio::test]
+async fn server_config_with_versions_limits_the_protocol_version() {
+    let pki = TestPki::generate();
+    let server = TestServer::builder()
+        .tls_config(pki.server_config_with_versions(&[b"http/1.1"], &[&rustls::version::TLS12]))
+        .build();
+    let tls12_only = TestServer::builder()
+        .tls_config(pki.tls12_only_server_config(&[b"http/1.1"]))
+        .build();
+    let tls = tls_connect(server.addr(), pki.client_config(&[], false))
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(pki.ca_der())).unwrap();
+    let tls13_only =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let tls13_only = Arc::new(tls13_only);
+    for addr in [server.addr(), tls12_only.addr()] {
+        assert!(tls_connect(addr, tls13_only.clone()).await.is_err());
+    }
+    let tls = tls_connect(tls12_only.addr(), pki.client_config(&[], false))
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+
+    // The default server speaks TLS 1.3.
+    let default = TestServer::tls(&pki, &[]);
+    let tls = tls_connect(default.addr(), pki.client_config(&[], false))
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
+}
