@@ -4,9 +4,10 @@
 //! concurrency, plus the pieces used without the facade (`Client` as a
 //! `tower::Service`, tower-http layers, a bare `Transport` stack).
 
+mod common;
+
 use std::convert::Infallible;
 use std::future::poll_fn;
-use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -22,43 +23,15 @@ use tower_http::set_header::SetRequestHeaderLayer;
 use towline::TokioClient;
 use towline_test_support::{TestServer, body_channel, response};
 
+use common::{closed_addr, echo_of, get, header_values, pattern};
+
 // ---------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------
 
-/// Reads a `/echo` report, checking the status first.
-async fn echo_of(resp: towline::Response) -> Value {
-    assert_eq!(resp.status(), StatusCode::OK, "echo status");
-    resp.json().await.unwrap()
-}
-
 /// Sends a GET to `url` and returns the echo report.
 async fn get_echo(client: &TokioClient, url: &str) -> Value {
-    echo_of(client.get(url).unwrap().send().await.unwrap()).await
-}
-
-/// Every value the server saw for header `name`, in order.
-fn header_values(echo: &Value, name: &str) -> Vec<String> {
-    echo["headers"]
-        .as_array()
-        .expect("headers is an array")
-        .iter()
-        .filter(|pair| pair[0].as_str() == Some(name))
-        .map(|pair| pair[1].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// The byte pattern of `/bytes/N` and `/chunks`: byte i is `i % 251`.
-fn pattern(start: usize, len: usize) -> Vec<u8> {
-    (start..start + len).map(|i| (i % 251) as u8).collect()
-}
-
-/// An address on 127.0.0.1 where nothing listens (connection refused).
-fn closed_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    addr
+    echo_of(get(client, url).await.unwrap()).await
 }
 
 /// A server that answers every request with the method it saw, in the body and
@@ -138,7 +111,7 @@ async fn head_reaches_the_server_and_returns_no_body() {
     assert_eq!(resp.bytes().await.unwrap(), Bytes::new());
 
     // The connection stays usable: the next request on it gets its own body.
-    let resp = client.get(server.url("/m")).unwrap().send().await.unwrap();
+    let resp = get(&client, &server.url("/m")).await.unwrap();
     assert_eq!(resp.text().await.unwrap(), "GET");
     assert_eq!(server.connections(), 1);
 }
@@ -391,12 +364,7 @@ async fn json_round_trip() {
     assert_eq!(body, sent);
 
     // A body that is not JSON fails to decode as a decode error.
-    let resp = client
-        .get(server.url("/text"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&client, &server.url("/text")).await.unwrap();
     let error = resp.json::<Value>().await.unwrap_err();
     assert!(error.is_decode(), "{error:?}");
 }
@@ -648,7 +616,7 @@ async fn error_for_status() {
 
     for code in [404_u16, 503] {
         let url = server.url(&format!("/status/{code}"));
-        let resp = client.get(&url).unwrap().send().await.unwrap();
+        let resp = get(&client, &url).await.unwrap();
         assert_eq!(resp.status().as_u16(), code);
 
         let error = resp.error_for_status_ref().unwrap_err();
@@ -667,18 +635,10 @@ async fn error_for_status() {
     }
 
     // 2xx passes through, body intact.
-    let resp = client
-        .get(server.url("/bytes/10"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&client, &server.url("/bytes/10")).await.unwrap();
     let resp = resp.error_for_status_ref().unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = client
-        .get(server.url("/bytes/10"))
-        .unwrap()
-        .send()
+    let resp = get(&client, &server.url("/bytes/10"))
         .await
         .unwrap()
         .error_for_status()
@@ -686,20 +646,10 @@ async fn error_for_status() {
     assert_eq!(resp.bytes().await.unwrap(), pattern(0, 10));
 
     // 3xx and 204 are not errors either.
-    let resp = client
-        .get(server.url("/not-modified"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&client, &server.url("/not-modified")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
     assert!(resp.error_for_status_ref().is_ok());
-    let resp = client
-        .get(server.url("/no-content"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&client, &server.url("/no-content")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(resp.error_for_status().unwrap().bytes().await.unwrap(), "");
 }
@@ -711,7 +661,7 @@ async fn error_display_redacts_userinfo() {
     let port = server.addr().port();
 
     let url = format!("http://alice:s3cr3t@127.0.0.1:{port}/status/404");
-    let resp = client.get(&url).unwrap().send().await.unwrap();
+    let resp = get(&client, &url).await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let error = resp.error_for_status().unwrap_err();
     let shown = error.to_string();
@@ -771,10 +721,7 @@ async fn text_decodes_the_declared_charset() {
     let server = TestServer::http1();
     let client = TokioClient::new();
 
-    let resp = client
-        .get(server.url("/text?charset=iso-8859-1"))
-        .unwrap()
-        .send()
+    let resp = get(&client, &server.url("/text?charset=iso-8859-1"))
         .await
         .unwrap();
     assert_eq!(
@@ -784,10 +731,7 @@ async fn text_decodes_the_declared_charset() {
     assert_eq!(resp.text().await.unwrap(), "héllo wörld");
 
     // The same bytes are not valid UTF-8: read raw they are latin1.
-    let raw = client
-        .get(server.url("/text?charset=iso-8859-1"))
-        .unwrap()
-        .send()
+    let raw = get(&client, &server.url("/text?charset=iso-8859-1"))
         .await
         .unwrap()
         .bytes()
@@ -795,19 +739,13 @@ async fn text_decodes_the_declared_charset() {
         .unwrap();
     assert_eq!(raw.as_ref(), b"h\xe9llo w\xf6rld");
 
-    let resp = client
-        .get(server.url("/text?charset=utf-8"))
-        .unwrap()
-        .send()
+    let resp = get(&client, &server.url("/text?charset=utf-8"))
         .await
         .unwrap();
     assert_eq!(resp.text().await.unwrap(), "héllo wörld");
 
     // text_with_charset's default does not override a declared charset.
-    let resp = client
-        .get(server.url("/text?charset=utf-8"))
-        .unwrap()
-        .send()
+    let resp = get(&client, &server.url("/text?charset=utf-8"))
         .await
         .unwrap();
     assert_eq!(
@@ -821,41 +759,23 @@ async fn bytes_and_content_length() {
     let server = TestServer::http1();
     let client = TokioClient::new();
 
-    let resp = client
-        .get(server.url("/bytes/100000"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&client, &server.url("/bytes/100000")).await.unwrap();
     assert_eq!(resp.content_length(), Some(100_000));
     let body = resp.bytes().await.unwrap();
     assert_eq!(body.len(), 100_000);
     assert!(body.as_ref() == pattern(0, 100_000).as_slice());
 
-    let resp = client
-        .get(server.url("/bytes/1234"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&client, &server.url("/bytes/1234")).await.unwrap();
     assert_eq!(resp.content_length(), Some(1234));
 
     // A chunked body has no known length.
-    let resp = client
-        .get(server.url("/chunks?n=2&size=10"))
-        .unwrap()
-        .send()
+    let resp = get(&client, &server.url("/chunks?n=2&size=10"))
         .await
         .unwrap();
     assert_eq!(resp.content_length(), None);
     assert_eq!(resp.bytes().await.unwrap(), pattern(0, 20));
 
-    let resp = client
-        .get(server.url("/bytes/0"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&client, &server.url("/bytes/0")).await.unwrap();
     assert_eq!(resp.content_length(), Some(0));
     assert_eq!(resp.bytes().await.unwrap(), Bytes::new());
 }
@@ -864,10 +784,7 @@ async fn bytes_and_content_length() {
 async fn chunk_loop_reads_the_whole_body() {
     let server = TestServer::http1();
     let client = TokioClient::new();
-    let mut resp = client
-        .get(server.url("/chunks?n=5&size=1000"))
-        .unwrap()
-        .send()
+    let mut resp = get(&client, &server.url("/chunks?n=5&size=1000"))
         .await
         .unwrap();
     let mut body = Vec::new();
@@ -888,10 +805,7 @@ async fn chunk_loop_reads_the_whole_body() {
 async fn into_bytes_stream_yields_the_body() {
     let server = TestServer::http1();
     let client = TokioClient::new();
-    let resp = client
-        .get(server.url("/chunks?n=4&size=500&delay_ms=5"))
-        .unwrap()
-        .send()
+    let resp = get(&client, &server.url("/chunks?n=4&size=500&delay_ms=5"))
         .await
         .unwrap();
     let mut stream = resp.into_bytes_stream();
@@ -912,12 +826,7 @@ async fn trailers_over_h2c() {
         .http2_prior_knowledge()
         .build()
         .unwrap();
-    let mut resp = client
-        .get(server.url("/trailers"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let mut resp = get(&client, &server.url("/trailers")).await.unwrap();
     assert_eq!(resp.version(), Version::HTTP_2);
     assert!(
         resp.trailers().is_none(),
@@ -959,41 +868,27 @@ async fn max_body_size_limits_bodies() {
     let client = TokioClient::builder().max_body_size(1000).build().unwrap();
 
     // With Content-Length over the limit.
-    let resp = client
-        .get(server.url("/bytes/5000"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&client, &server.url("/bytes/5000")).await.unwrap();
     let url = server.url("/bytes/5000");
     let error = resp.bytes().await.unwrap_err();
     assert!(error.is_body(), "{error:?}");
     assert_eq!(error.url().unwrap().to_string(), url);
 
     // A chunked body over the limit (no Content-Length to check up front).
-    let resp = client
-        .get(server.url("/chunks?n=5&size=400"))
-        .unwrap()
-        .send()
+    let resp = get(&client, &server.url("/chunks?n=5&size=400"))
         .await
         .unwrap();
     let error = resp.bytes().await.unwrap_err();
     assert!(error.is_body(), "{error:?}");
 
-    let resp = client
-        .get(server.url("/chunks?n=3&size=400"))
-        .unwrap()
-        .send()
+    let resp = get(&client, &server.url("/chunks?n=3&size=400"))
         .await
         .unwrap();
     let error = resp.text().await.unwrap_err();
     assert!(error.is_body(), "{error:?}");
 
     // chunk() stops at the limit too.
-    let mut resp = client
-        .get(server.url("/chunks?n=5&size=300"))
-        .unwrap()
-        .send()
+    let mut resp = get(&client, &server.url("/chunks?n=5&size=300"))
         .await
         .unwrap();
     let mut read = 0;
@@ -1008,20 +903,14 @@ async fn max_body_size_limits_bodies() {
     assert!(read <= 1000, "{read}");
 
     // Exactly at the limit is fine, both sized and chunked.
-    let body = client
-        .get(server.url("/bytes/1000"))
-        .unwrap()
-        .send()
+    let body = get(&client, &server.url("/bytes/1000"))
         .await
         .unwrap()
         .bytes()
         .await
         .unwrap();
     assert_eq!(body, pattern(0, 1000));
-    let body = client
-        .get(server.url("/chunks?n=4&size=250"))
-        .unwrap()
-        .send()
+    let body = get(&client, &server.url("/chunks?n=4&size=250"))
         .await
         .unwrap()
         .bytes()
@@ -1035,18 +924,13 @@ async fn remote_addr_and_url() {
     let server = TestServer::http1();
     let client = TokioClient::new();
     let url = server.url("/echo?x=1");
-    let resp = client.get(&url).unwrap().send().await.unwrap();
+    let resp = get(&client, &url).await.unwrap();
     assert_eq!(resp.remote_addr(), Some(server.addr()));
     assert_eq!(resp.url().to_string(), url);
     assert!(resp.extensions().get::<towline::ConnectionInfo>().is_some());
 
     // The fragment is not part of the request URL.
-    let resp = client
-        .get(server.url("/echo#frag"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&client, &server.url("/echo#frag")).await.unwrap();
     assert_eq!(resp.url().to_string(), server.url("/echo"));
 
     // Query params added by the builder are in the response URL.
@@ -1064,18 +948,12 @@ async fn remote_addr_and_url() {
 async fn into_http_keeps_head_and_body() {
     let server = TestServer::http1();
     let client = TokioClient::new();
-    let resp = client
-        .get(server.url("/headers?x-one=1&x-one=2"))
-        .unwrap()
-        .send()
+    let resp = get(&client, &server.url("/headers?x-one=1&x-one=2"))
         .await
         .unwrap();
     let values: Vec<_> = resp.headers().get_all("x-one").iter().collect();
     assert_eq!(values, ["1", "2"]);
-    let resp = client
-        .get(server.url("/bytes/300"))
-        .unwrap()
-        .send()
+    let resp = get(&client, &server.url("/bytes/300"))
         .await
         .unwrap()
         .into_http();
@@ -1212,7 +1090,7 @@ async fn per_request_http2_version_uses_h2c() {
     let echo = echo_of(resp).await;
     assert_eq!(echo["version"], "HTTP/2.0");
 
-    let resp = client.get(h1.url("/echo")).unwrap().send().await.unwrap();
+    let resp = get(&client, &h1.url("/echo")).await.unwrap();
     assert_eq!(resp.version(), Version::HTTP_11);
     assert_eq!(echo_of(resp).await["version"], "HTTP/1.1");
     assert_eq!(h1.connections(), 1);
@@ -1236,7 +1114,7 @@ async fn explicit_http11_version_reuses_the_plain_http_connection() {
     // for HTTP/1.1 explicitly can use the same pooled connection.
     let h1 = TestServer::http1();
     let client = TokioClient::new();
-    let resp = client.get(h1.url("/echo")).unwrap().send().await.unwrap();
+    let resp = get(&client, &h1.url("/echo")).await.unwrap();
     assert_eq!(echo_of(resp).await["connection_id"], 1);
     let resp = client
         .get(h1.url("/echo"))
@@ -1278,7 +1156,7 @@ async fn fifty_concurrent_http1_requests() {
             let client = client.clone();
             let url = server.url(&format!("/echo?i={i}"));
             tokio::spawn(async move {
-                let resp = client.get(&url).unwrap().send().await.unwrap();
+                let resp = get(&client, &url).await.unwrap();
                 (i, echo_of(resp).await)
             })
         })
@@ -1308,7 +1186,7 @@ async fn hundred_concurrent_h2c_requests_share_one_connection() {
             let client = client.clone();
             let url = server.url(&format!("/echo?i={i}"));
             tokio::spawn(async move {
-                let resp = client.get(&url).unwrap().send().await.unwrap();
+                let resp = get(&client, &url).await.unwrap();
                 assert_eq!(resp.version(), Version::HTTP_2);
                 (i, echo_of(resp).await)
             })
@@ -1329,7 +1207,7 @@ async fn credentials_in_the_url_become_basic_auth_and_leave_the_url() {
     let server = TestServer::http1();
     let client = TokioClient::new();
     let url = format!("http://alice:open%20sesame@{}/echo", server.addr());
-    let resp = client.get(&url).unwrap().send().await.unwrap();
+    let resp = get(&client, &url).await.unwrap();
     assert_eq!(resp.url().to_string(), server.url("/echo"));
     let echo = echo_of(resp).await;
     assert_eq!(

@@ -7,54 +7,18 @@
 //! TLS) is covered in `tests/tls.rs`; the family interleaving itself by the unit test in
 //! `services/src/connect/tcp.rs`.
 
-use std::future::Future;
+mod common;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use http::{StatusCode, Version};
 use serde_json::Value;
 use towline::towline_services::connect::ConnectTimings;
-use towline::{Certificate, ConnectionInfo, Response, TlsVersion, TokioClient};
+use towline::{Certificate, Response, TlsVersion, TokioClient};
 use towline_test_support::{Counter, OK_KEEP_ALIVE, RawServer, TestPki, TestServer};
 
-const MS: Duration = Duration::from_millis(1);
-
-/// Runs `future`, which must finish on its own well before 10 s.
-async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("the call neither succeeded nor failed in time")
-}
-
-async fn get(client: &TokioClient, url: &str) -> towline::Result<Response> {
-    within(client.get(url)?.send()).await
-}
-
-/// Facts about the connection a response came over.
-fn info(response: &Response) -> ConnectionInfo {
-    response
-        .extensions()
-        .get::<ConnectionInfo>()
-        .expect("every response carries ConnectionInfo")
-        .clone()
-}
-
-async fn echo_of(response: Response) -> Value {
-    assert_eq!(response.status(), StatusCode::OK, "echo status");
-    response.json().await.unwrap()
-}
-
-/// Every value the server saw for header `name`, in order.
-fn header_values(echo: &Value, name: &str) -> Vec<String> {
-    echo["headers"]
-        .as_array()
-        .expect("headers is an array")
-        .iter()
-        .filter(|pair| pair[0].as_str() == Some(name))
-        .map(|pair| pair[1].as_str().unwrap().to_owned())
-        .collect()
-}
+use common::{MS, ca, echo_of, get, header_values, info, trusting, wait_until, within};
 
 /// The client address the `/echo` route saw.
 fn peer_addr(echo: &Value) -> SocketAddr {
@@ -63,30 +27,6 @@ fn peer_addr(echo: &Value) -> SocketAddr {
         .expect("echo reports the peer address")
         .parse()
         .unwrap()
-}
-
-fn ca(pki: &TestPki) -> Certificate {
-    Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap()
-}
-
-/// A client trusting `pki`'s CA.
-fn trusting(pki: &TestPki) -> TokioClient {
-    TokioClient::builder()
-        .add_root_certificate(ca(pki))
-        .build()
-        .unwrap()
-}
-
-/// Polls `condition` every 20 ms for up to 5 s: for server-side facts the client cannot
-/// await.
-async fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..250 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(20 * MS).await;
-    }
-    panic!("gave up waiting for {what}");
 }
 
 // ---------------------------------------------------------------------------

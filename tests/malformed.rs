@@ -3,13 +3,16 @@
 //! own error — from `send` when the head is bad, from reading the body when the body is —
 //! never a panic or a hang, and must leave the client usable.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use towline::TokioClient;
 use towline_test_support::{RawServer, TestServer};
+
+use common::{get, within};
 
 /// Records the largest single allocation, so a test can check that a hostile
 /// `Content-Length` did not make the client allocate what it announced.
@@ -35,19 +38,10 @@ unsafe impl GlobalAlloc for LargestAllocation {
 #[global_allocator]
 static ALLOCATOR: LargestAllocation = LargestAllocation;
 
-/// Runs `future`, which must finish (with the client's own error) well before 10 s.
-async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("the client must fail by itself, not hang")
-}
-
 /// The client still works against a healthy server.
 async fn still_works(client: &TokioClient) {
     let healthy = TestServer::http1();
-    let response = within(client.get(healthy.url("/echo")).unwrap().send())
-        .await
-        .unwrap();
+    let response = get(client, &healthy.url("/echo")).await.unwrap();
     assert_eq!(response.status(), 200);
     let echo: serde_json::Value = within(response.json()).await.unwrap();
     assert_eq!(echo["path"], "/echo");
@@ -56,7 +50,7 @@ async fn still_works(client: &TokioClient) {
 /// Answers with `response` and closes; `send` must fail with a request error.
 async fn send_fails(client: &TokioClient, response: &[u8]) -> towline::Error {
     let server = RawServer::respond_and_close(response);
-    let error = within(client.get(server.url("/")).unwrap().send())
+    let error = get(client, &server.url("/"))
         .await
         .expect_err("a malformed head must fail the send");
     assert!(error.is_request(), "{error:?}");
@@ -102,9 +96,7 @@ async fn oversized_response_head() {
     // The head itself is valid: a client with the default limit takes it...
     let lenient = TokioClient::new();
     let server = RawServer::respond_and_close(&response);
-    let accepted = within(lenient.get(server.url("/")).unwrap().send())
-        .await
-        .unwrap();
+    let accepted = get(&lenient, &server.url("/")).await.unwrap();
     assert_eq!(accepted.headers()["x-big"].len(), 100 * 1024);
     assert_eq!(within(accepted.text()).await.unwrap(), "ok");
 
@@ -124,7 +116,7 @@ async fn truncated_chunked_body() {
     let server = RawServer::respond_and_close(
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n64\r\n0123456789",
     );
-    let response = within(client.get(server.url("/")).unwrap().send())
+    let response = get(&client, &server.url("/"))
         .await
         .expect("the head is fine");
     assert_eq!(response.status(), 200);
@@ -149,7 +141,7 @@ async fn reset_in_the_middle_of_the_body() {
             conn.reset();
         }
     });
-    let response = within(client.get(server.url("/")).unwrap().send())
+    let response = get(&client, &server.url("/"))
         .await
         .expect("the head arrived before the reset");
     assert_eq!(response.content_length(), Some(1000));
@@ -180,9 +172,7 @@ async fn huge_content_length_with_a_short_body() {
             conn.close().await;
         }
     });
-    let response = within(client.get(server.url("/")).unwrap().send())
-        .await
-        .unwrap();
+    let response = get(&client, &server.url("/")).await.unwrap();
     assert_eq!(response.content_length(), Some(ANNOUNCED));
     let error = within(response.bytes())
         .await
@@ -213,9 +203,7 @@ async fn content_length_over_the_maximum_body_size_fails_before_reading() {
             let _ = conn.read_request_head().await;
         }
     });
-    let response = within(client.get(server.url("/")).unwrap().send())
-        .await
-        .unwrap();
+    let response = get(&client, &server.url("/")).await.unwrap();
     assert_eq!(response.content_length(), Some(5000));
     let error = within(response.bytes())
         .await

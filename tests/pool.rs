@@ -6,58 +6,21 @@
 //! tasks and the request tasks then really run in parallel, so a connection handed back to
 //! the pool "a little later" than the response body's end shows up as an extra connection.
 
+mod common;
+
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::Version;
 use http_body_util::Full;
 use tokio::task::JoinSet;
+use towline::TokioClient;
 use towline::towline_services::{TransportError, TransportErrorKind};
-use towline::{ConnectionInfo, Response, TokioClient};
 use towline_test_support::{
     OK_KEEP_ALIVE, RawServer, RefusingH2Server, Reuse, TestServer, body_channel,
 };
 
-/// Facts about the connection a response came over.
-fn info(response: &Response) -> ConnectionInfo {
-    response
-        .extensions()
-        .get::<ConnectionInfo>()
-        .expect("every response carries ConnectionInfo")
-        .clone()
-}
-
-/// The `connection_id` the `/echo` route reports: which server connection served it.
-async fn echo_connection_id(response: Response) -> u64 {
-    assert_eq!(response.status(), 200);
-    let echo: serde_json::Value = response.json().await.unwrap();
-    echo["connection_id"]
-        .as_u64()
-        .expect("echo reports its connection")
-}
-
-/// GETs `/echo`, reads the body, and returns (server connection id, reused per the client).
-async fn echo(client: &TokioClient, server: &TestServer) -> (u64, bool) {
-    let response = client
-        .get(server.url("/echo"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
-    let reused = info(&response).is_reused();
-    (echo_connection_id(response).await, reused)
-}
-
-/// Waits (bounded) until `condition` holds: for server-side facts the client cannot await.
-async fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..1000 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("gave up waiting for {what}");
-}
+use common::{echo, echo_connection_id, get, info, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_requests_reuse_one_connection() {
@@ -96,23 +59,13 @@ async fn connection_info_says_whether_the_connection_was_reused() {
     let server = TestServer::http1();
     let client = TokioClient::new();
 
-    let first = client
-        .get(server.url("/echo"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let first = get(&client, &server.url("/echo")).await.unwrap();
     let first_info = info(&first);
     assert!(!first_info.is_reused());
     assert_eq!(first_info.remote_addr(), Some(server.addr()));
     first.bytes().await.unwrap();
 
-    let second = client
-        .get(server.url("/echo"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let second = get(&client, &server.url("/echo")).await.unwrap();
     let second_info = info(&second);
     assert!(second_info.is_reused());
     assert_eq!(second_info.remote_addr(), Some(server.addr()));
@@ -126,12 +79,7 @@ async fn a_body_dropped_unread_closes_its_connection() {
     let server = TestServer::http1();
     let client = TokioClient::new();
 
-    let large = client
-        .get(server.url("/bytes/1000000"))
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
+    let large = get(&client, &server.url("/bytes/1000000")).await.unwrap();
     assert_eq!(large.status(), 200);
     assert_eq!(large.content_length(), Some(1_000_000));
     drop(large);
@@ -147,12 +95,7 @@ async fn connection_close_responses_are_not_reused() {
     let server = TestServer::http1();
     let client = TokioClient::new();
     for _ in 0..3 {
-        let response = client
-            .get(server.url("/close"))
-            .unwrap()
-            .send()
-            .await
-            .unwrap();
+        let response = get(&client, &server.url("/close")).await.unwrap();
         assert!(!info(&response).is_reused());
         assert_eq!(response.text().await.unwrap(), "closing");
     }
@@ -173,19 +116,9 @@ async fn bodiless_responses_reuse_the_connection() {
             .await
             .unwrap();
         assert_eq!(head.status(), 200);
-        let no_content = client
-            .get(server.url("/no-content"))
-            .unwrap()
-            .send()
-            .await
-            .unwrap();
+        let no_content = get(&client, &server.url("/no-content")).await.unwrap();
         assert_eq!(no_content.status(), 204);
-        let not_modified = client
-            .get(server.url("/not-modified"))
-            .unwrap()
-            .send()
-            .await
-            .unwrap();
+        let not_modified = get(&client, &server.url("/not-modified")).await.unwrap();
         assert_eq!(not_modified.status(), 304);
     }
     let (connection, reused) = echo(&client, &server).await;
@@ -323,12 +256,7 @@ async fn http2_goaway_moves_requests_to_new_connections() {
 
     let mut used = Vec::new();
     for _ in 0..6 {
-        let response = client
-            .get(server.url("/echo"))
-            .unwrap()
-            .send()
-            .await
-            .unwrap();
+        let response = get(&client, &server.url("/echo")).await.unwrap();
         assert_eq!(response.version(), Version::HTTP_2);
         used.push(echo_connection_id(response).await);
     }
@@ -438,11 +366,11 @@ async fn stale_get_is_replayed(reuse: Reuse) {
     let server = RawServer::respond_then_on_reuse(OK_KEEP_ALIVE, reuse);
     let client = TokioClient::new();
 
-    let first = client.get(server.url("/a")).unwrap().send().await.unwrap();
+    let first = get(&client, &server.url("/a")).await.unwrap();
     assert_eq!(first.text().await.unwrap(), "ok");
     assert_eq!(server.connections(), 1);
 
-    let second = client.get(server.url("/b")).unwrap().send().await.unwrap();
+    let second = get(&client, &server.url("/b")).await.unwrap();
     assert!(
         !info(&second).is_reused(),
         "the replay goes out on a fresh connection"
@@ -469,7 +397,7 @@ async fn request_with_body_is_not_replayed(reuse: Reuse, streaming: bool) {
     let server = RawServer::respond_then_on_reuse(OK_KEEP_ALIVE, reuse);
     let client = TokioClient::new();
 
-    let first = client.get(server.url("/a")).unwrap().send().await.unwrap();
+    let first = get(&client, &server.url("/a")).await.unwrap();
     assert_eq!(first.text().await.unwrap(), "ok");
 
     let request = if streaming {
@@ -490,7 +418,7 @@ async fn request_with_body_is_not_replayed(reuse: Reuse, streaming: bool) {
     assert_eq!(server.requests(), 2, "the second head arrived exactly once");
 
     // The client still works: a fresh connection answers its first request.
-    let after = client.get(server.url("/c")).unwrap().send().await.unwrap();
+    let after = get(&client, &server.url("/c")).await.unwrap();
     assert!(!info(&after).is_reused());
     assert_eq!(after.text().await.unwrap(), "ok");
     assert_eq!(server.connections(), 2);
@@ -524,7 +452,7 @@ async fn a_refused_http2_stream_is_sent_again_when_idempotent() {
         .http2_prior_knowledge()
         .build()
         .unwrap();
-    let response = client.get(server.url("/")).unwrap().send().await.unwrap();
+    let response = get(&client, &server.url("/")).await.unwrap();
     assert_eq!(response.version(), Version::HTTP_2);
     assert_eq!(response.text().await.unwrap(), "ok");
     // The refused stream and the one sent again on a fresh connection.

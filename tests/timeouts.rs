@@ -1,36 +1,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! Connect, total, read and pool-acquire timeouts, and what they leave in the pool.
 
+mod common;
+
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use towline::{ConnectionInfo, Response, TokioClient};
+use towline::TokioClient;
 use towline_test_support::{Blackhole, TestServer};
 
-const MS: Duration = Duration::from_millis(1);
-
-/// Runs `future`, which must finish (with the client's own error) well before 10 s.
-async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("the client's own timeout should have fired long before")
-}
-
-/// The server connection `/echo` ran on, and whether the client reused a connection.
-async fn echo(client: &TokioClient, server: &TestServer) -> (u64, bool) {
-    let response: Response = within(client.get(server.url("/echo")).unwrap().send())
-        .await
-        .unwrap();
-    let reused = response
-        .extensions()
-        .get::<ConnectionInfo>()
-        .unwrap()
-        .is_reused();
-    let echo: serde_json::Value = response.json().await.unwrap();
-    (echo["connection_id"].as_u64().unwrap(), reused)
-}
+use common::{MS, echo, get, info, pattern, within};
 
 #[tokio::test]
 async fn connect_timeout_against_a_blackhole() {
@@ -39,7 +20,7 @@ async fn connect_timeout_against_a_blackhole() {
         .connect_timeout(200 * MS)
         .build()
         .unwrap();
-    let error = within(client.get(blackhole.url("/")).unwrap().send())
+    let error = get(&client, &blackhole.url("/"))
         .await
         .expect_err("nothing answers a blackhole");
     assert!(error.is_connect(), "{error:?}");
@@ -50,14 +31,9 @@ async fn connect_timeout_against_a_blackhole() {
 async fn total_timeout_on_slow_headers() {
     let server = TestServer::http1();
     let client = TokioClient::builder().timeout(200 * MS).build().unwrap();
-    let error = within(
-        client
-            .get(server.url("/slow-headers?ms=2000"))
-            .unwrap()
-            .send(),
-    )
-    .await
-    .expect_err("the head comes after 2 s");
+    let error = get(&client, &server.url("/slow-headers?ms=2000"))
+        .await
+        .expect_err("the head comes after 2 s");
     assert!(error.is_timeout(), "{error:?}");
     assert!(error.is_request(), "{error:?}");
     assert!(!error.is_connect(), "{error:?}");
@@ -68,14 +44,9 @@ async fn total_timeout_covers_the_body() {
     let server = TestServer::http1();
     let client = TokioClient::builder().timeout(300 * MS).build().unwrap();
     // The head comes at once; the ten chunks take 900 ms.
-    let response = within(
-        client
-            .get(server.url("/chunks?n=10&size=10&delay_ms=100"))
-            .unwrap()
-            .send(),
-    )
-    .await
-    .expect("the head arrives within the total timeout");
+    let response = get(&client, &server.url("/chunks?n=10&size=10&delay_ms=100"))
+        .await
+        .expect("the head arrives within the total timeout");
     assert_eq!(response.status(), 200);
     let error = within(response.bytes())
         .await
@@ -93,17 +64,11 @@ async fn read_timeout_restarts_with_every_chunk() {
         .unwrap();
     // Ten chunks 100 ms apart: about 900 ms in all, three times the read timeout, but no
     // gap comes near it.
-    let response = within(
-        client
-            .get(server.url("/chunks?n=10&size=10&delay_ms=100"))
-            .unwrap()
-            .send(),
-    )
-    .await
-    .unwrap();
+    let response = get(&client, &server.url("/chunks?n=10&size=10&delay_ms=100"))
+        .await
+        .unwrap();
     let body = within(response.bytes()).await.unwrap();
-    let expected: Vec<u8> = (0..100).map(|i| (i % 251) as u8).collect();
-    assert_eq!(body, expected);
+    assert_eq!(body, pattern(0, 100));
 }
 
 #[tokio::test]
@@ -113,14 +78,9 @@ async fn read_timeout_fails_a_long_gap_between_chunks() {
         .read_timeout(200 * MS)
         .build()
         .unwrap();
-    let mut response = within(
-        client
-            .get(server.url("/chunks?n=2&size=10&delay_ms=2000"))
-            .unwrap()
-            .send(),
-    )
-    .await
-    .unwrap();
+    let mut response = get(&client, &server.url("/chunks?n=2&size=10&delay_ms=2000"))
+        .await
+        .unwrap();
     let first = within(response.chunk())
         .await
         .unwrap()
@@ -181,13 +141,7 @@ async fn timed_out_connections_do_not_go_back_to_the_pool() {
     )
     .await
     .unwrap();
-    assert!(
-        response
-            .extensions()
-            .get::<ConnectionInfo>()
-            .unwrap()
-            .is_reused()
-    );
+    assert!(info(&response).is_reused());
     let error = within(response.bytes()).await.unwrap_err();
     assert!(error.is_timeout() && error.is_body(), "{error:?}");
     // ...leaves it half-read: the next request needs a new connection.
@@ -229,7 +183,7 @@ async fn pool_acquire_timeout_while_another_request_connects() {
     })
     .await;
 
-    let error = within(client.get(blackhole.url("/second")).unwrap().send())
+    let error = get(&client, &blackhole.url("/second"))
         .await
         .expect_err("the second request waits for a connect that hangs");
     assert!(error.is_timeout(), "{error:?}");

@@ -2,48 +2,15 @@
 //! TLS, ALPN, mutual TLS, protocol selection and Happy Eyeballs through the
 //! `towline::Client` facade, against the in-process servers of `towline-test-support`.
 
-use std::net::{SocketAddr, TcpListener};
+mod common;
+
 use std::time::Duration;
 
 use http::{StatusCode, Version};
-use serde_json::Value;
 use towline::{Certificate, Identity, TokioClient};
 use towline_test_support::{Blackhole, TestPki, TestServer};
 
-/// Upper bound for calls that must fail or succeed on their own, so a hang fails the
-/// test instead of stalling the suite.
-const NO_HANG: Duration = Duration::from_secs(10);
-
-fn ca(pki: &TestPki) -> Certificate {
-    Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap()
-}
-
-/// A client trusting `pki`'s CA.
-fn trusting(pki: &TestPki) -> TokioClient {
-    TokioClient::builder()
-        .add_root_certificate(ca(pki))
-        .build()
-        .unwrap()
-}
-
-async fn get(client: &TokioClient, url: &str) -> towline::Result<towline::Response> {
-    tokio::time::timeout(NO_HANG, client.get(url)?.send())
-        .await
-        .expect("the request neither succeeded nor failed in time")
-}
-
-async fn echo_of(resp: towline::Response) -> Value {
-    assert_eq!(resp.status(), StatusCode::OK);
-    resp.json().await.unwrap()
-}
-
-/// An address on 127.0.0.1 where nothing listens (connection refused).
-fn closed_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    addr
-}
+use common::{NO_HANG, ca, closed_addr, echo_of, get, header_values, trusting, within};
 
 // ---------------------------------------------------------------------------
 // trust
@@ -174,14 +141,10 @@ async fn alpn_http11_only_falls_back_to_http1() {
     assert_eq!(resp.version(), Version::HTTP_11);
     let echo = echo_of(resp).await;
     assert_eq!(echo["version"], "HTTP/1.1");
-    let host: Vec<_> = echo["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|pair| pair[0] == "host")
-        .map(|pair| pair[1].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(host, [format!("localhost:{}", server.addr().port())]);
+    assert_eq!(
+        header_values(&echo, "host"),
+        [format!("localhost:{}", server.addr().port())]
+    );
 
     // The HTTP/1.1 TLS connection is reused.
     let resp = get(&client, &server.url("/echo")).await.unwrap();
@@ -337,8 +300,7 @@ async fn h2c_prior_knowledge_against_http1_server_fails_cleanly() {
     assert_eq!(echo_of(resp).await["version"], "HTTP/2.0");
 
     // ...and with HTTP/1.1 asked for per request, against the HTTP/1 server.
-    let resp = tokio::time::timeout(
-        NO_HANG,
+    let resp = within(
         client
             .get(h1.url("/echo"))
             .unwrap()
@@ -346,7 +308,6 @@ async fn h2c_prior_knowledge_against_http1_server_fails_cleanly() {
             .send(),
     )
     .await
-    .unwrap()
     .unwrap();
     assert_eq!(resp.version(), Version::HTTP_11);
     assert_eq!(echo_of(resp).await["version"], "HTTP/1.1");
@@ -371,14 +332,7 @@ async fn happy_eyeballs_skips_a_refused_address() {
     assert_eq!(resp.remote_addr(), Some(server.addr()));
     assert_eq!(resp.url().to_string(), url);
     let echo = echo_of(resp).await;
-    let host: Vec<_> = echo["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|pair| pair[0] == "host")
-        .map(|pair| pair[1].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(host, [format!("multi.test:{port}")]);
+    assert_eq!(header_values(&echo, "host"), [format!("multi.test:{port}")]);
     assert_eq!(server.connections(), 1);
 
     // Only the dead address: a connect error.
