@@ -18,12 +18,15 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method, Request, Uri, Version};
 use http_body_util::BodyExt;
-use tower::util::BoxCloneSyncService;
+use tower::util::{BoxCloneSyncService, Either, MapResponse};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use towline_layers::timeout::{RequestTimeout, TimeoutLayer};
+use towline_layers::timings::{TimingsLayer, TransportPhases};
 use towline_services::connect::{HttpConnector, Protocol, ResolveOverrides, TcpConfig};
 use towline_services::rt::Runtime;
-use towline_services::transport::{Http1Config, Http2Config, Transport, TransportConfig};
+use towline_services::transport::{
+    ConnectionInfo, Http1Config, Http2Config, Transport, TransportConfig,
+};
 
 use crate::body::{Body, ResponseBody};
 use crate::error::{BoxError, Error, Result};
@@ -290,6 +293,51 @@ where
     }
 }
 
+/// Boxes a response body into the facade's [`ResponseBody`].
+fn erase_body<B>(response: http::Response<B>) -> http::Response<ResponseBody>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    response.map(|body| body.map_err(Into::into).boxed_unsync())
+}
+
+/// `inner` under `layer` when it is configured, with the body erased again; `inner` alone
+/// otherwise.
+#[allow(clippy::type_complexity)]
+fn optional<L, S, LB>(
+    layer: Option<L>,
+    inner: S,
+) -> Either<MapResponse<L::Service, fn(http::Response<LB>) -> http::Response<ResponseBody>>, S>
+where
+    L: Layer<S>,
+    L::Service: Service<Request<Body>, Response = http::Response<LB>>,
+    LB: http_body::Body<Data = Bytes> + Send + 'static,
+    LB::Error: Into<BoxError>,
+{
+    match layer {
+        Some(layer) => Either::Left(MapResponse::new(
+            layer.layer(inner),
+            erase_body::<LB> as fn(_) -> _,
+        )),
+        None => Either::Right(inner),
+    }
+}
+
+/// Reads towline's transport facts for the timings layer; a reused connection has no
+/// connection phases.
+fn transport_phases(extensions: &http::Extensions) -> Option<TransportPhases> {
+    let info = extensions.get::<ConnectionInfo>()?;
+    let timings = info.connect_timings();
+    let fresh = !info.is_reused();
+    Some(TransportPhases {
+        dns: timings.dns.filter(|_| fresh),
+        tcp: fresh.then_some(timings.tcp),
+        tls: timings.tls.filter(|_| fresh),
+        request_sent_at: Some(info.request_sent_at()),
+    })
+}
+
 /// Configures and builds a [`Client`].
 #[must_use]
 pub struct ClientBuilder<R> {
@@ -304,6 +352,7 @@ pub struct ClientBuilder<R> {
     max_body_size: Option<u64>,
     timeout: Option<Duration>,
     read_timeout: Option<Duration>,
+    timings: bool,
     layers: Vec<LayerFn>,
     error: Option<Error>,
 }
@@ -341,6 +390,7 @@ impl<R: Runtime + Default> ClientBuilder<R> {
             max_body_size: None,
             timeout: None,
             read_timeout: None,
+            timings: false,
             layers: Vec::new(),
             error: None,
         }
@@ -371,18 +421,22 @@ impl<R: Runtime> ClientBuilder<R> {
         );
         let transport: Transport<_, Body, R> =
             Transport::new(connector, self.runtime.clone(), self.transport);
+        // Layers that wrap the body sit in the stack only when configured; each present one
+        // erases its body type again so both arms of its `Either` answer alike.
         let stack = ServiceBuilder::new()
-            .map_response(|response: http::Response<_>| {
-                response.map(|body: towline_layers::timeout::TimeoutBody<_>| {
-                    body.map_err(BoxError::from).boxed_unsync()
-                })
-            })
+            .map_response(erase_body)
             .layer(
                 TimeoutLayer::new(self.runtime.timer())
                     .total(self.timeout)
                     .read(self.read_timeout),
             )
             .service(transport);
+        let stack = optional(
+            self.timings.then(|| {
+                TimingsLayer::new(self.runtime.timer()).transport_phases(Arc::new(transport_phases))
+            }),
+            stack,
+        );
         let send: SendFn = if self.layers.is_empty() {
             Arc::new(move |request| {
                 let stack = stack.clone();
@@ -408,6 +462,13 @@ impl<R: Runtime> ClientBuilder<R> {
 
     fn fail(mut self, error: Error) -> Self {
         self.error.get_or_insert(error);
+        self
+    }
+
+    /// Records [`Timings`](towline_layers::timings::Timings) for every request, read with
+    /// [`Response::timings`].
+    pub fn timings(mut self, enabled: bool) -> Self {
+        self.timings = enabled;
         self
     }
 

@@ -101,6 +101,12 @@ impl Response {
             .and_then(ConnectionInfo::remote_addr)
     }
 
+    /// How long the phases of this exchange took, when the client records timings
+    /// ([`ClientBuilder::timings`](crate::ClientBuilder::timings)).
+    pub fn timings(&self) -> Option<&towline_layers::timings::Timings> {
+        self.head.extensions.get()
+    }
+
     /// The response extensions (connection facts, timings, layer annotations).
     pub fn extensions(&self) -> &Extensions {
         &self.head.extensions

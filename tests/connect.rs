@@ -406,3 +406,35 @@ async fn build_reports_an_invalid_header_as_a_builder_error() {
     assert!(error.is_builder(), "{error:?}");
     assert_eq!(server.connections(), 0);
 }
+
+#[tokio::test]
+async fn facade_timings_report_connection_phases_only_for_new_connections() {
+    let pki = TestPki::generate();
+    let server = TestServer::tls(&pki, &[b"h2", b"http/1.1"]);
+    let client = TokioClient::builder()
+        .add_root_certificate(ca(&pki))
+        .timings(true)
+        .build()
+        .unwrap();
+    let url = server.url("/bytes/1000");
+
+    let mut first = get(&client, &url).await.unwrap();
+    let timings = first.timings().cloned().expect("timings recorded");
+    assert!(timings.dns.is_some() && timings.tcp.is_some() && timings.tls.is_some());
+    let first_byte = timings.time_to_first_byte.expect("time to first byte");
+    assert!(timings.headers >= first_byte);
+    assert_eq!(timings.body_complete(), None);
+    while first.chunk().await.unwrap().is_some() {}
+    assert!(timings.body_complete().expect("body complete") >= timings.headers);
+
+    let pooled = get(&client, &url).await.unwrap();
+    let timings = pooled.timings().expect("timings recorded");
+    assert_eq!((timings.dns, timings.tcp, timings.tls), (None, None, None));
+    assert!(timings.time_to_first_byte.is_some());
+
+    let untimed = TokioClient::builder()
+        .add_root_certificate(ca(&pki))
+        .build()
+        .unwrap();
+    assert!(get(&untimed, &url).await.unwrap().timings().is_none());
+}

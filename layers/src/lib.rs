@@ -92,6 +92,8 @@ pub mod replay;
 pub mod time;
 #[cfg(feature = "timeout")]
 pub mod timeout;
+#[cfg(feature = "timings")]
+pub mod timings;
 
 mod sync;
 #[cfg(test)]

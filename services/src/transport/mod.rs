@@ -49,6 +49,7 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 pub struct ConnectionInfo {
     connected: Arc<Connected>,
     reused: bool,
+    sent_at: std::time::Instant,
 }
 
 impl ConnectionInfo {
@@ -70,6 +71,12 @@ impl ConnectionInfo {
     /// How long DNS, TCP and TLS took when the connection was made.
     pub fn connect_timings(&self) -> ConnectTimings {
         self.connected.timings
+    }
+
+    /// When the request was handed to the connection, on the transport's timer clock: the
+    /// start of "time to first byte".
+    pub fn request_sent_at(&self) -> std::time::Instant {
+        self.sent_at
     }
 }
 
@@ -361,6 +368,7 @@ where
                     head
                 });
             let is_connect = request.method() == Method::CONNECT;
+            let sent_at = self.timer.now();
             let request_sent = request.body().sent_flag();
             let (result, h1_sender) = match sender {
                 Sender::Http1(mut sender) => {
@@ -383,9 +391,11 @@ where
                         request_sent,
                     });
                     let mut response = response.map(|body| ResponseBody::new(body, release));
-                    response
-                        .extensions_mut()
-                        .insert(ConnectionInfo { connected, reused });
+                    response.extensions_mut().insert(ConnectionInfo {
+                        connected,
+                        reused,
+                        sent_at,
+                    });
                     return Ok(response);
                 }
                 Err(error) => error,

@@ -1,0 +1,72 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use http::Response;
+use pin_project_lite::pin_project;
+
+use super::{Timings, TimingsBody, TransportPhasesFn};
+use crate::time::SharedTimer;
+
+pin_project! {
+    /// The response future of [`TimingsService`](super::TimingsService).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        timer: SharedTimer,
+        phases: Option<TransportPhasesFn>,
+        start: Instant,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(
+        inner: F,
+        timer: SharedTimer,
+        phases: Option<TransportPhasesFn>,
+        start: Instant,
+    ) -> Self {
+        Self {
+            inner,
+            timer,
+            phases,
+            start,
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
+{
+    type Output = Result<Response<TimingsBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx))?;
+        let headers_at = this.timer.now();
+        let phases = this
+            .phases
+            .as_ref()
+            .and_then(|read| read(response.extensions()))
+            .unwrap_or_default();
+        let body_done = Arc::new(OnceLock::new());
+        let timings = Timings {
+            dns: phases.dns,
+            tcp: phases.tcp,
+            tls: phases.tls,
+            time_to_first_byte: phases
+                .request_sent_at
+                .map(|sent| headers_at.saturating_duration_since(sent)),
+            headers: headers_at.saturating_duration_since(*this.start),
+            body: body_done.clone(),
+        };
+        let (mut parts, body) = response.into_parts();
+        parts.extensions.insert(timings);
+        let body = TimingsBody::new(body, this.timer.clone(), *this.start, body_done);
+        Poll::Ready(Ok(Response::from_parts(parts, body)))
+    }
+}

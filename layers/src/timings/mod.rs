@@ -1,0 +1,79 @@
+//! Request timings: connection phases, time to first byte, headers and body completion.
+//!
+//! [`TimingsLayer`] stamps the moment a request enters it, the moment its response head comes
+//! back and the moment the response body ends, and puts a [`Timings`] in the response's
+//! extensions. The connection phases (DNS, TCP, TLS) and the moment the request was handed to
+//! a connection belong to the transport below; this crate does not know the transport, so the
+//! layer reads them through a [`TransportPhasesFn`] given at construction — the `towline`
+//! facade passes one reading towline's transport, a custom stack passes its own (or none). A
+//! request sent on a pooled connection reports no connection phases, only the transfer.
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http_body_util::{BodyExt, Full};
+//! use tower::{ServiceBuilder, ServiceExt};
+//! use towline_layers::time::ManualTimer;
+//! use towline_layers::timings::{Timings, TimingsLayer};
+//! use towline_layers::BoxError;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxError> {
+//! let timer = ManualTimer::new();
+//! let service = ServiceBuilder::new()
+//!     .layer(TimingsLayer::new(timer.shared()))
+//!     .service_fn(|_req: http::Request<Full<Bytes>>| async {
+//!         Ok::<_, BoxError>(http::Response::new(Full::new(Bytes::from("hello"))))
+//!     });
+//!
+//! let response = service.oneshot(http::Request::new(Full::default())).await?;
+//! let timings = response.extensions().get::<Timings>().cloned().expect("timings");
+//! assert!(timings.body_complete().is_none());
+//! response.into_body().collect().await?;
+//! assert!(timings.body_complete().is_some());
+//! # Ok(())
+//! # }
+//! ```
+
+mod body;
+mod future;
+mod layer;
+mod service;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+pub use body::TimingsBody;
+pub use future::ResponseFuture;
+pub use layer::{TimingsLayer, TransportPhases, TransportPhasesFn};
+pub use service::TimingsService;
+
+/// How long the phases of one exchange took. Durations are measured from the moment the
+/// request entered the layer, except the connection phases, which are their own lengths.
+#[derive(Clone, Debug)]
+pub struct Timings {
+    /// Name resolution, when a new connection was made and a name resolved.
+    pub dns: Option<Duration>,
+    /// TCP connect, when a new connection was made.
+    pub tcp: Option<Duration>,
+    /// TLS handshake, when a new TLS connection was made.
+    pub tls: Option<Duration>,
+    /// From handing the request to a connection to its response head, when the transport
+    /// says when it sent the request.
+    pub time_to_first_byte: Option<Duration>,
+    /// From entering the layer to the response head.
+    pub headers: Duration,
+    pub(crate) body: Arc<OnceLock<Duration>>,
+}
+
+impl Timings {
+    /// From entering the layer to the end of the response body, once the body has been read
+    /// to its end.
+    pub fn body_complete(&self) -> Option<Duration> {
+        self.body.get().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,62 @@
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::{ResponseFuture, TimingsBody, TransportPhasesFn};
+use crate::time::SharedTimer;
+
+/// The service of [`TimingsLayer`](super::TimingsLayer).
+#[derive(Clone)]
+pub struct TimingsService<S> {
+    inner: S,
+    timer: SharedTimer,
+    phases: Option<TransportPhasesFn>,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for TimingsService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimingsService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> TimingsService<S> {
+    pub(crate) fn new(inner: S, timer: SharedTimer, phases: Option<TransportPhasesFn>) -> Self {
+        Self {
+            inner,
+            timer,
+            phases,
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S, ReqB, ResB> Service<Request<ReqB>> for TimingsService<S>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    ResB: http_body::Body,
+{
+    type Response = Response<TimingsBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+        let start = self.timer.now();
+        ResponseFuture::new(
+            self.inner.call(request),
+            self.timer.clone(),
+            self.phases.clone(),
+            start,
+        )
+    }
+}
