@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install, configure, start and stop the real servers the interop suite (tests/interop.rs) talks to.
 #
-#   .ci/peers.sh install   # nginx (apt) and an httpbin + gunicorn venv (pip), only what is missing
-#   .ci/peers.sh setup     # CA + leaf, www/ (10M.bin, data.json), conf/nginx.conf in $TOWLINE_PEERS
-#   .ci/peers.sh start     # start both servers in the background, wait until they answer
-#   .ci/peers.sh check     # protocol checks with curl (ALPN h2 / http1.1, h2c, sha256 of 10M.bin)
+#   .ci/peers.sh install   # nginx (+ brotli module if apt has it), caddy (apt), httpbin venv (pip); only what is missing
+#   .ci/peers.sh setup     # CA + leaf, www/ (10M.bin, text.txt, data.json), conf/{nginx.conf,Caddyfile} in $TOWLINE_PEERS
+#   .ci/peers.sh start     # start the servers in the background, wait until they answer
+#   .ci/peers.sh check     # checks with curl (ALPN h2 / http1.1, h2c, sha256s, gzip/br/zstd, HSTS, 400 on plain->TLS)
 #   .ci/peers.sh stop      # stop what `start` started, by tracked PID
 #   .ci/peers.sh status
 #
@@ -14,6 +14,14 @@
 #   9443  nginx, TLS, ALPN h2 + http/1.1
 #   9444  nginx, TLS, ALPN http/1.1 only (no h2: tests the client's HTTP/1.1 fallback)
 #   9082  nginx, h2c with prior knowledge
+#   7080  caddy, plain HTTP (h1, h2c), `encode zstd gzip` over the same www/
+#
+# nginx (9080/9443/9444, also 9082) compresses text/plain and application/json with gzip, and with br when
+# Debian's libnginx-mod-http-brotli-filter is installed (install tries it; setup loads it if present).
+# /hsts on 9080/9443/9444 sends `Strict-Transport-Security: max-age=60; includeSubDomains`. Plain HTTP to the
+# TLS port (http://localhost:9443/...) gets nginx's 400, so a test can tell whether an HSTS upgrade happened.
+# www/text.txt is 800 KiB of deterministic, compressible text; text.txt.sha256 and 10M.bin.sha256 hold the
+# hex sha256 of the uncompressed files.
 #
 # Environment:
 #   TOWLINE_PEERS       scratch dir for PKI, www, configs, logs, PIDs (default /tmp/towline-peers-$UID);
@@ -31,6 +39,11 @@ P=${TOWLINE_PEERS:-/tmp/towline-peers-$(id -u)}
 
 HTTPBIN_PORT=8081
 NGINX_PORTS=(9080 9443 9444 9082)
+CADDY_PORT=7080
+ALL_PORTS=("$HTTPBIN_PORT" "${NGINX_PORTS[@]}" "$CADDY_PORT")
+NGINX_MODULES=/usr/lib/nginx/modules
+BROTLI_SO=$NGINX_MODULES/ngx_http_brotli_filter_module.so
+TEXT_BYTES=819200 # www/text.txt, 800 KiB
 READY_TIMEOUT_S=20
 STOP_TIMEOUT_S=10
 
@@ -70,6 +83,21 @@ nginx_bin() {
     command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || return 1
 }
 
+caddy_bin() {
+    command -v caddy 2>/dev/null || { [[ -x /usr/bin/caddy ]] && echo /usr/bin/caddy; } || return 1
+}
+
+# Caddy keeps its state under $HOME / XDG dirs: point them all into the scratch dir.
+# caddy_env_vars sets CADDY_ENV (for `env`); caddy_env CMD... runs CMD with it.
+caddy_env_vars() {
+    CADDY_ENV=(HOME="$P/caddy-home" XDG_DATA_HOME="$P/caddy-home/data"
+        XDG_CONFIG_HOME="$P/caddy-home/config" XDG_CACHE_HOME="$P/caddy-home/cache")
+}
+caddy_env() {
+    caddy_env_vars
+    env "${CADDY_ENV[@]}" "$@"
+}
+
 # ---------------------------------------------------------------------------------------------
 # install
 
@@ -95,6 +123,30 @@ install_nginx() {
     grep -q -- '--with-http_v2_module' <<<"$v" || die "$nginx has no HTTP/2 module"
     grep -q -- '--with-http_ssl_module' <<<"$v" || die "$nginx has no SSL module"
     log "nginx: $nginx ($(head -n1 <<<"$v"))"
+    # br from nginx: the interop suite decodes it, so the module is required.
+    if [[ ! -f $BROTLI_SO ]]; then
+        export DEBIAN_FRONTEND=noninteractive
+        log "apt-get install libnginx-mod-http-brotli-filter"
+        as_root apt-get install -y -q --no-install-recommends libnginx-mod-http-brotli-filter ||
+            { as_root apt-get update -q &&
+                as_root apt-get install -y -q --no-install-recommends libnginx-mod-http-brotli-filter; } ||
+            die "libnginx-mod-http-brotli-filter did not install: the interop suite needs br from nginx"
+    fi
+    if [[ -f $BROTLI_SO ]]; then log "nginx brotli filter module: $BROTLI_SO"; fi
+}
+
+install_caddy() {
+    local caddy
+    if ! caddy=$(caddy_bin); then
+        apt_install caddy
+        caddy=$(caddy_bin) || die "caddy was installed but no caddy binary was found"
+    fi
+    local v mods
+    v=$("$caddy" version 2>&1) || die "$caddy version failed: $v"
+    # Not `caddy list-modules | grep -q`: under pipefail, grep's early exit SIGPIPEs caddy.
+    mods=$("$caddy" list-modules 2>&1) || die "$caddy list-modules failed: $mods"
+    grep -qx 'http.encoders.zstd' <<<"$mods" || die "$caddy has no zstd encoder"
+    log "caddy: $caddy ($v)"
 }
 
 venv_ok() {
@@ -134,6 +186,7 @@ install_httpbin() {
 cmd_install() {
     install_tools
     install_nginx
+    install_caddy
     install_httpbin
 }
 
@@ -174,18 +227,49 @@ setup_www() {
     mkdir -p "$d"
     head -c 10485760 /dev/urandom >"$d/10M.bin" || die "writing $d/10M.bin failed"
     sha256sum "$d/10M.bin" | cut -d' ' -f1 >"$d/10M.bin.sha256"
+    # Deterministic, compressible text (the same bytes every run): numbered lines, exactly TEXT_BYTES.
+    # awk stops by itself (no `| head -c`: under pipefail the SIGPIPE would fail the pipeline).
+    LC_ALL=C awk -v n="$TEXT_BYTES" 'BEGIN {
+        for (i = 0; t < n; i++) {
+            s = sprintf("%06d towline interop text: the quick brown fox jumps over the lazy dog.\n", i)
+            if (t + length(s) > n) s = substr(s, 1, n - t)
+            printf "%s", s
+            t += length(s)
+        } }' >"$d/text.txt" || die "writing $d/text.txt failed"
+    [[ $(stat -c %s "$d/text.txt") -eq $TEXT_BYTES ]] || die "$d/text.txt is not $TEXT_BYTES bytes"
+    sha256sum "$d/text.txt" | cut -d' ' -f1 >"$d/text.txt.sha256"
     cat >"$d/data.json" <<'EOF'
 {"name":"towline","kind":"interop","numbers":[1,2,3],"nested":{"ok":true,"text":"caf\u00e9"}}
 EOF
     printf '<!doctype html><title>towline interop</title><p>ok</p>\n' >"$d/index.html"
 }
 
+# True if nginx accepts `load_module $1` (a module built for another nginx version is refused).
+nginx_module_loads() {
+    local nginx=$1 so=$2 d=$P/tmp/modprobe out
+    mkdir -p "$d"
+    printf 'load_module %s;\npid %s/nginx.pid;\nerror_log %s/error.log;\nevents {}\n' "$so" "$d" "$d" \
+        >"$d/nginx.conf"
+    out=$("$nginx" -t -p "$d" -c "$d/nginx.conf" -e "$d/error.log" 2>&1) || {
+        log "WARNING: nginx refuses $so: $out"
+        return 1
+    }
+}
+
 setup_nginx_conf() {
-    local user_line=""
+    local nginx=$1 user_line="" brotli_load="" brotli_conf=""
     # As root, nginx's workers would drop to `nobody`, which cannot read a mktemp -d (mode 700).
     if [[ $(id -u) -eq 0 ]]; then user_line="user root root;"; fi
+    if [[ -f $BROTLI_SO ]] && nginx_module_loads "$nginx" "$BROTLI_SO"; then
+        brotli_load="load_module $BROTLI_SO;"
+        brotli_conf="brotli on; brotli_types text/plain application/json; brotli_min_length 20;"
+        log "nginx: brotli enabled"
+    else
+        log "nginx: brotli module not available; gzip only"
+    fi
     cat >"$P/conf/nginx.conf" <<EOF
 # Generated by .ci/peers.sh setup. Everything lives under $P; nothing under /var.
+$brotli_load
 $user_line
 worker_processes 1;
 daemon off;
@@ -206,6 +290,8 @@ http {
     ssl_certificate $P/pki/fullchain.pem;
     ssl_certificate_key $P/pki/server.key;
     ssl_protocols TLSv1.2 TLSv1.3;
+    gzip on; gzip_types text/plain application/json; gzip_min_length 20; gzip_vary on;
+    $brotli_conf
 
     server {
         listen 127.0.0.1:9080;              # plain HTTP/1.1
@@ -213,6 +299,8 @@ http {
         listen 127.0.0.1:9444 ssl;          # TLS, ALPN http/1.1 only
         server_name localhost;
         root $P/www;
+        # HSTS: learn it over https://localhost:9443/hsts; plain http://localhost:9443/... then gets a 400.
+        location = /hsts { add_header Strict-Transport-Security "max-age=60; includeSubDomains" always; return 200 "hsts\n"; }
     }
     server {
         listen 127.0.0.1:9082 http2;        # h2c, prior knowledge only
@@ -223,17 +311,46 @@ http {
 EOF
 }
 
+setup_caddy_conf() {
+    mkdir -p "$P/caddy-home" "$P/caddy-data"
+    # Tabs: Caddy warns about an unformatted Caddyfile otherwise.
+    cat >"$P/conf/Caddyfile" <<EOF
+# Generated by .ci/peers.sh setup. State lives under $P (storage, HOME, XDG dirs).
+{
+	admin off
+	auto_https off
+	skip_install_trust
+	storage file_system $P/caddy-data
+	servers {
+		protocols h1 h2 h2c
+	}
+}
+
+http://127.0.0.1:$CADDY_PORT {
+	bind 127.0.0.1
+	encode zstd gzip
+	root * $P/www
+	file_server
+}
+EOF
+}
+
 cmd_setup() {
     local nginx
     nginx=$(nginx_bin) || die "nginx is not installed (run: $0 install)"
+    local caddy
+    caddy=$(caddy_bin) || die "caddy is not installed (run: $0 install)"
     command -v openssl >/dev/null || die "openssl is not installed (run: $0 install)"
     mkdir -p "$P"/{pki,www,conf,log,run,tmp}
     setup_pki
     setup_www
-    setup_nginx_conf
+    setup_nginx_conf "$nginx"
+    setup_caddy_conf
     local out
     out=$("$nginx" -t -p "$P" -c "$P/conf/nginx.conf" -e "$P/log/nginx.startup.log" 2>&1) ||
         die "nginx -t rejected $P/conf/nginx.conf: $out"
+    out=$(cd "$P" && caddy_env "$caddy" validate --config "$P/conf/Caddyfile" --adapter caddyfile 2>&1) ||
+        die "caddy validate rejected $P/conf/Caddyfile: $out"
     log "setup done in $P"
 }
 
@@ -311,18 +428,20 @@ tracked_pid() {
 cmd_start() {
     local nginx
     nginx=$(nginx_bin) || die "nginx is not installed (run: $0 install)"
+    local caddy
+    caddy=$(caddy_bin) || die "caddy is not installed (run: $0 install)"
     [[ -x $VENV/bin/gunicorn ]] || die "no gunicorn in $VENV (run: $0 install)"
-    [[ -f $P/conf/nginx.conf && -f $P/pki/ca.pem && -f $P/www/10M.bin ]] ||
-        die "$P is not set up (run: $0 setup)"
+    [[ -f $P/conf/nginx.conf && -f $P/conf/Caddyfile && -f $P/pki/ca.pem && -f $P/www/10M.bin &&
+        -f $P/www/text.txt ]] || die "$P is not set up (run: $0 setup)"
 
     local name pid port
-    for name in httpbin nginx; do
+    for name in httpbin nginx caddy; do
         if pid=$(tracked_pid "$name") && alive "$pid"; then
             die "$name is already running (pid $pid); run: $0 stop"
         fi
     done
     # A stale server on one of our ports would answer the readiness probes in our place.
-    for port in "$HTTPBIN_PORT" "${NGINX_PORTS[@]}"; do
+    for port in "${ALL_PORTS[@]}"; do
         if port_open "$port"; then
             die "127.0.0.1:$port is already in use: $(ss -ltnpH "sport = :$port" 2>/dev/null)"
         fi
@@ -334,31 +453,41 @@ cmd_start() {
     start_bg httpbin "$VENV/bin/gunicorn" -k gthread --threads 8 --keep-alive 30 -w 1 \
         --graceful-timeout 2 -b "127.0.0.1:$HTTPBIN_PORT" httpbin:app
     start_bg nginx "$nginx" -p "$P" -c "$P/conf/nginx.conf" -e "$P/log/nginx.startup.log"
+    # `caddy run` stays in the foreground; no admin endpoint (admin off), state under $P.
+    # `env` execs caddy, so the tracked PID is caddy's own.
+    caddy_env_vars
+    start_bg caddy env "${CADDY_ENV[@]}" "$caddy" run --config "$P/conf/Caddyfile" --adapter caddyfile
 
     local deadline=$((SECONDS + READY_TIMEOUT_S))
-    local hpid npid
+    local hpid npid cpid
     hpid=$(tracked_pid httpbin)
     npid=$(tracked_pid nginx)
+    cpid=$(tracked_pid caddy)
     wait_ready httpbin "$hpid" "$deadline" "http://127.0.0.1:$HTTPBIN_PORT/get"
     wait_ready nginx "$npid" "$deadline" "http://127.0.0.1:9080/data.json"
     wait_ready nginx "$npid" "$deadline" --cacert "$P/pki/ca.pem" "https://localhost:9443/data.json"
     wait_ready nginx "$npid" "$deadline" --cacert "$P/pki/ca.pem" "https://localhost:9444/data.json"
     wait_ready nginx "$npid" "$deadline" --http2-prior-knowledge "http://127.0.0.1:9082/data.json"
+    wait_ready caddy "$cpid" "$deadline" "http://127.0.0.1:$CADDY_PORT/data.json"
 
     # The processes we started must still be alive and be the ones listening.
     sleep 0.2
     alive "$hpid" || die "httpbin (pid $hpid) died after answering; log: $P/log/httpbin.log"
     alive "$npid" || die "nginx (pid $npid) died after answering; log: $P/log/nginx.error.log"
+    alive "$cpid" || die "caddy (pid $cpid) died after answering; log: $P/log/caddy.log"
     owns_port "$HTTPBIN_PORT" "$hpid" || die "127.0.0.1:$HTTPBIN_PORT is not held by httpbin (pid $hpid)"
     for port in "${NGINX_PORTS[@]}"; do
         owns_port "$port" "$npid" || die "127.0.0.1:$port is not held by nginx (pid $npid)"
     done
+    owns_port "$CADDY_PORT" "$cpid" || die "127.0.0.1:$CADDY_PORT is not held by caddy (pid $cpid)"
     # Remember the workers too: if a master dies first (Ctrl-C reaches the whole process group),
     # its workers are re-parented and `stop` could no longer find them through the master.
     descendants "$hpid" >"$P/run/httpbin.kids"
     descendants "$npid" >"$P/run/nginx.kids"
+    descendants "$cpid" >"$P/run/caddy.kids"
     trap - EXIT
-    log "started httpbin (pid $hpid, :$HTTPBIN_PORT) and nginx (pid $npid, :${NGINX_PORTS[*]}) in $P"
+    log "started httpbin (pid $hpid, :$HTTPBIN_PORT), nginx (pid $npid, :${NGINX_PORTS[*]})" \
+        "and caddy (pid $cpid, :$CADDY_PORT) in $P"
 }
 
 is_cmd() {
@@ -402,12 +531,13 @@ cmd_stop() {
     # gunicorn: SIGINT is its quick shutdown (SIGTERM waits for the graceful timeout).
     stop_one httpbin gunicorn INT
     stop_one nginx nginx TERM
+    stop_one caddy caddy TERM
     ((STOPPED_ANY)) || return 0
     # Postcondition: our ports are free again (the next start checks this too).
     local port deadline=$((SECONDS + STOP_TIMEOUT_S)) busy
     while :; do
         busy=()
-        for port in "$HTTPBIN_PORT" "${NGINX_PORTS[@]}"; do
+        for port in "${ALL_PORTS[@]}"; do
             if port_open "$port"; then busy+=("$port"); fi
         done
         ((${#busy[@]})) || return 0
@@ -420,7 +550,7 @@ cmd_stop() {
 
 cmd_status() {
     local name pid
-    for name in httpbin nginx; do
+    for name in httpbin nginx caddy; do
         if pid=$(tracked_pid "$name") && alive "$pid"; then
             echo "$name: running (pid $pid)"
         else
@@ -436,6 +566,22 @@ curl_expect() {
     got=$(curl -s -o /dev/null --max-time 10 "$@") || die "check '$what' failed: curl $* (exit $?)"
     [[ $got == "$want" ]] || die "check '$what': expected '$want', got '$got' (curl $*)"
     log "ok: $what ($got)"
+}
+
+# check_encoding WHAT ENCODING URL CURL_ARGS... : asking for ENCODING gets `Content-Encoding: ENCODING`
+# (and `Vary: Accept-Encoding`), and the body curl decodes has text.txt's sha256.
+check_encoding() {
+    local what=$1 enc=$2 url=$3 got sum body=$P/tmp/check-body
+    shift 3
+    got=$(curl -s --compressed -H "Accept-Encoding: $enc" -o "$body" --max-time 30 \
+        -w '%{http_code} %header{content-encoding} vary=%header{vary} wire=%{size_download}' "$@" "$url") ||
+        die "check '$what' failed: curl $url (exit $?)"
+    [[ $got == "200 $enc vary=Accept-Encoding wire="* ]] ||
+        die "check '$what': expected '200 $enc vary=Accept-Encoding wire=...', got '$got' ($url)"
+    sum=$(sha256sum <"$body" | cut -d' ' -f1)
+    rm -f "$body"
+    [[ $sum == "$(<"$P/www/text.txt.sha256")" ]] || die "check '$what': decoded sha256 mismatch"
+    log "ok: $what ($got of $TEXT_BYTES bytes, decoded sha256 ok)"
 }
 
 cmd_check() {
@@ -458,6 +604,26 @@ cmd_check() {
         die "check '10M.bin' failed"
     [[ $sum == "$(<"$P/www/10M.bin.sha256")" ]] || die "check '10M.bin': sha256 mismatch"
     log "ok: 10M.bin sha256 over h2"
+
+    # Content codings: zstd from caddy, gzip and br from nginx.
+    check_encoding "caddy :$CADDY_PORT zstd" zstd "http://127.0.0.1:$CADDY_PORT/text.txt"
+    check_encoding "caddy :$CADDY_PORT gzip" gzip "http://127.0.0.1:$CADDY_PORT/text.txt"
+    check_encoding "nginx :9080 gzip" gzip "http://127.0.0.1:9080/text.txt"
+    check_encoding "nginx :9443 gzip over h2" gzip "https://localhost:9443/text.txt" --cacert "$ca"
+    grep -q '^load_module .*brotli' "$P/conf/nginx.conf" || die "nginx.conf does not load the brotli module"
+    check_encoding "nginx :9080 br" br "http://127.0.0.1:9080/text.txt"
+    curl_expect "nginx :9080 identity without Accept-Encoding" "200 " \
+        -w '%{http_code} %header{content-encoding}' "http://127.0.0.1:9080/text.txt"
+
+    # HSTS: the header over TLS, and nginx's 400 for plain HTTP sent to the TLS port.
+    curl_expect "nginx :9443 /hsts header" "200 max-age=60; includeSubDomains" \
+        -w '%{http_code} %header{strict-transport-security}' --cacert "$ca" "https://localhost:9443/hsts"
+    local body
+    body=$(curl -s --max-time 10 -w '\n%{http_code}' "http://localhost:9443/hsts") ||
+        die "check 'plain http to :9443' failed: curl exit $?"
+    [[ ${body##*$'\n'} == 400 && $body == *"The plain HTTP request was sent to HTTPS port"* ]] ||
+        die "check 'plain http to :9443': expected nginx's 400, got: $body"
+    log "ok: plain http to :9443 (400, plain HTTP request was sent to HTTPS port)"
 }
 
 usage() {
