@@ -20,8 +20,13 @@ use http::{HeaderMap, Method, Request, Uri, Version};
 use http_body_util::BodyExt;
 use tower::util::{BoxCloneSyncService, Either, MapResponse};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use towline_layers::cookie::{CookieJar, CookieLayer};
+use towline_layers::decompression::{DecompressionLayer, NoDecompression};
+use towline_layers::hsts::{HstsLayer, HstsStore};
+use towline_layers::redirect::{Policy, RedirectBody, RedirectLayer};
 use towline_layers::timeout::{RequestTimeout, TimeoutLayer};
 use towline_layers::timings::{TimingsLayer, TransportPhases};
+use towline_layers::trace::TraceLayer;
 use towline_services::connect::{HttpConnector, Protocol, ResolveOverrides, TcpConfig};
 use towline_services::rt::Runtime;
 use towline_services::transport::{
@@ -213,6 +218,7 @@ impl<R: 'static> Client<R> {
             body: Body::empty(),
             version: None,
             timeout: None,
+            extensions: http::Extensions::new(),
             error: None,
         };
         Ok(match credentials {
@@ -353,6 +359,12 @@ pub struct ClientBuilder<R> {
     timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     timings: bool,
+    trace: Option<TraceLayer>,
+    redirect_policy: Policy,
+    referer: bool,
+    hsts: Option<HstsStore>,
+    cookies: Option<CookieJar>,
+    decompression: Option<DecompressionLayer>,
     layers: Vec<LayerFn>,
     error: Option<Error>,
 }
@@ -391,6 +403,12 @@ impl<R: Runtime + Default> ClientBuilder<R> {
             timeout: None,
             read_timeout: None,
             timings: false,
+            trace: None,
+            redirect_policy: Policy::default(),
+            referer: false,
+            hsts: None,
+            cookies: None,
+            decompression: Some(DecompressionLayer::new()),
             layers: Vec::new(),
             error: None,
         }
@@ -419,10 +437,26 @@ impl<R: Runtime> ClientBuilder<R> {
             connector,
             self.tls.build().map_err(Error::builder)?,
         );
-        let transport: Transport<_, Body, R> =
+        let transport: Transport<_, RedirectBody<Body>, R> =
             Transport::new(connector, self.runtime.clone(), self.transport);
-        // Layers that wrap the body sit in the stack only when configured; each present one
-        // erases its body type again so both arms of its `Either` answer alike.
+        // DESIGN.md's order, outermost first: trace, timings, total timeout, decompression
+        // (above redirect, so redirect bodies are drained undecoded), redirect (each hop below it), HSTS (so redirect targets are upgraded too), cookies (so every hop
+        // sends and stores cookies), transport. The redirect layer is always present, with
+        // `Policy::none()` when redirects are off, because it decides the transport's request
+        // body type. Layers that wrap the response body sit in the stack only when
+        // configured; each present one erases its body type again so both arms of its
+        // `Either` answer alike.
+        let stack = ServiceBuilder::new()
+            .map_response(erase_body)
+            .layer(
+                RedirectLayer::new(self.redirect_policy)
+                    .https_only(self.https_only)
+                    .referer(self.referer),
+            )
+            .option_layer(self.hsts.map(HstsLayer::new))
+            .option_layer(self.cookies.map(CookieLayer::new))
+            .service(transport);
+        let stack = optional(self.decompression, stack);
         let stack = ServiceBuilder::new()
             .map_response(erase_body)
             .layer(
@@ -430,13 +464,14 @@ impl<R: Runtime> ClientBuilder<R> {
                     .total(self.timeout)
                     .read(self.read_timeout),
             )
-            .service(transport);
+            .service(stack);
         let stack = optional(
             self.timings.then(|| {
                 TimingsLayer::new(self.runtime.timer()).transport_phases(Arc::new(transport_phases))
             }),
             stack,
         );
+        let stack = optional(self.trace, stack);
         let send: SendFn = if self.layers.is_empty() {
             Arc::new(move |request| {
                 let stack = stack.clone();
@@ -469,6 +504,72 @@ impl<R: Runtime> ClientBuilder<R> {
     /// [`Response::timings`].
     pub fn timings(mut self, enabled: bool) -> Self {
         self.timings = enabled;
+        self
+    }
+
+    /// Opens one `tracing` span per request with OpenTelemetry HTTP field names (see
+    /// [`TraceLayer`] for levels, query redaction and error classification).
+    pub fn trace(mut self, layer: TraceLayer) -> Self {
+        self.trace = Some(layer);
+        self
+    }
+
+    /// How redirects are followed (default: up to 10).
+    pub fn redirect_policy(mut self, policy: Policy) -> Self {
+        self.redirect_policy = policy;
+        self
+    }
+
+    /// Follows at most `max` redirects (0 returns redirect responses as they are).
+    pub fn max_redirects(mut self, max: usize) -> Self {
+        self.redirect_policy = if max == 0 {
+            Policy::none()
+        } else {
+            Policy::limited(max)
+        };
+        self
+    }
+
+    /// Sends a `Referer` header on redirects (off by default).
+    pub fn referer(mut self, enabled: bool) -> Self {
+        self.referer = enabled;
+        self
+    }
+
+    /// Keeps cookies in a jar of the client's own (shared by its clones).
+    pub fn cookie_store(mut self, enabled: bool) -> Self {
+        self.cookies = enabled.then(CookieJar::new);
+        self
+    }
+
+    /// Keeps cookies in `jar`, which the caller can inspect, save and load.
+    pub fn cookie_jar(mut self, jar: CookieJar) -> Self {
+        self.cookies = Some(jar);
+        self
+    }
+
+    /// Remembers `Strict-Transport-Security` and upgrades `http` requests to known hosts.
+    pub fn hsts(mut self, enabled: bool) -> Self {
+        self.hsts = enabled.then(HstsStore::new);
+        self
+    }
+
+    /// Uses `store` for HSTS (e.g. one shared with other clients or preloaded).
+    pub fn hsts_store(mut self, store: HstsStore) -> Self {
+        self.hsts = Some(store);
+        self
+    }
+
+    /// Decodes compressed responses (gzip, deflate, br, zstd as compiled in; on by default)
+    /// with these settings: codings, and the decompression-bomb limits.
+    pub fn decompression(mut self, layer: DecompressionLayer) -> Self {
+        self.decompression = Some(layer);
+        self
+    }
+
+    /// Leaves response bodies as the server encoded them and sends no `Accept-Encoding`.
+    pub fn no_decompression(mut self) -> Self {
+        self.decompression = None;
         self
     }
 
@@ -714,6 +815,7 @@ pub struct RequestBuilder<R> {
     body: Body,
     version: Option<Version>,
     timeout: Option<Duration>,
+    extensions: http::Extensions,
     error: Option<Error>,
 }
 
@@ -887,6 +989,12 @@ impl<R: 'static> RequestBuilder<R> {
         self
     }
 
+    /// Leaves this response's body as the server encoded it.
+    pub fn no_decompression(mut self) -> Self {
+        self.extensions.insert(NoDecompression);
+        self
+    }
+
     /// Builds the request without sending it.
     pub fn build(self) -> Result<Request<Body>> {
         self.build_split().1
@@ -901,6 +1009,7 @@ impl<R: 'static> RequestBuilder<R> {
             body,
             version,
             timeout,
+            extensions,
             error,
         } = self;
         if let Some(error) = error {
@@ -914,6 +1023,7 @@ impl<R: 'static> RequestBuilder<R> {
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
+        *request.extensions_mut() = extensions;
         if let Some(version) = version {
             *request.version_mut() = version;
             let protocol = match version {

@@ -8,7 +8,9 @@ use std::error::Error as StdError;
 use std::fmt;
 
 use http::{StatusCode, Uri};
+use towline_layers::decompression::DecompressionError;
 use towline_layers::error::find_cause as find;
+use towline_layers::redirect::RedirectError;
 use towline_layers::timeout::Elapsed;
 use towline_services::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
 
@@ -23,6 +25,7 @@ enum Kind {
     Builder,
     Request,
     Connect,
+    Redirect,
     Status(StatusCode),
     Body,
     Decode,
@@ -49,7 +52,13 @@ impl Error {
     }
 
     pub(crate) fn body(source: impl Into<BoxError>) -> Self {
-        Self::new(Kind::Body, Some(source.into()))
+        let source = source.into();
+        // Undecodable content is a decode error; a decompression limit stays a body error.
+        let corrupt = find::<DecompressionError>(&*source).is_some_and(|e| !e.is_limit());
+        Self::new(
+            if corrupt { Kind::Decode } else { Kind::Body },
+            Some(source),
+        )
     }
 
     pub(crate) fn decode(source: impl Into<BoxError>) -> Self {
@@ -66,7 +75,9 @@ impl Error {
             Ok(error) => return *error,
             Err(source) => source,
         };
-        let kind = if find::<ConnectError>(&*source).is_some() {
+        let kind = if find::<RedirectError>(&*source).is_some() {
+            Kind::Redirect
+        } else if find::<ConnectError>(&*source).is_some() {
             Kind::Connect
         } else {
             Kind::Request
@@ -106,6 +117,12 @@ impl Error {
     /// No connection could be made: DNS, TCP, TLS or the connect timeout.
     pub fn is_connect(&self) -> bool {
         self.kind == Kind::Connect
+    }
+
+    /// Following redirects failed: too many, a policy refused, an unusable `Location`, an
+    /// insecure hop under `https_only`, or a body that could not be sent again.
+    pub fn is_redirect(&self) -> bool {
+        self.kind == Kind::Redirect
     }
 
     /// A timeout elapsed: total, read, connect or pool acquire.
@@ -181,6 +198,7 @@ impl fmt::Display for Error {
             Kind::Builder => f.write_str("builder error")?,
             Kind::Request => f.write_str("error sending request")?,
             Kind::Connect => f.write_str("error connecting")?,
+            Kind::Redirect => f.write_str("error following redirect")?,
             Kind::Body => f.write_str("error reading response body")?,
             Kind::Decode => f.write_str("error decoding response body")?,
             Kind::Status(status) => {

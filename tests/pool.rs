@@ -185,6 +185,20 @@ async fn max_idle_zero_never_reuses() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_idle_zero_never_shares_http2() {
+    let server = TestServer::h2c();
+    let client = TokioClient::builder()
+        .http2_prior_knowledge()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    for expected in 1..=3 {
+        assert_eq!(echo(&client, &server).await, (expected, false));
+    }
+    assert_eq!(server.connections(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_idle_one_keeps_one_of_three_connections() {
     let server = TestServer::http1();
     let client = TokioClient::builder()

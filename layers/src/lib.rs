@@ -86,19 +86,31 @@ assert_eq!(body, "hello");
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod builder;
+#[cfg(feature = "cookies")]
+pub mod cookie;
+#[cfg(feature = "decompression")]
+pub mod decompression;
 pub mod error;
 pub mod extensions;
+#[cfg(feature = "hsts")]
+pub mod hsts;
+#[cfg(feature = "redirect")]
+pub mod redirect;
 pub mod replay;
 pub mod time;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 #[cfg(feature = "timings")]
 pub mod timings;
+#[cfg(feature = "tracing")]
+pub mod trace;
 
 mod sync;
 #[cfg(test)]
 mod test_util;
 
+pub use builder::ServiceBuilderExt;
 pub use error::BoxError;
 
 pub use extensions::EffectiveUri;

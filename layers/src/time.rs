@@ -11,6 +11,11 @@
 //! test wait until the code under test is really sleeping before it moves the clock. Tests
 //! of time-based layers are therefore deterministic: no real sleeping, no racing the clock.
 //!
+//! Layers that keep state with a calendar lifetime (cookie expiry, HSTS `max-age`) read the
+//! time of day from a [`WallClock`] instead: [`SystemClock`] by default, or a [`TimerClock`]
+//! that starts at a chosen date and then follows a timer — under test, a [`ManualTimer`], so
+//! the date can be frozen and moved by hand.
+//!
 //! # Example
 //!
 //! ```
@@ -48,7 +53,7 @@ use std::{
     pin::Pin,
     sync::{Arc, Mutex},
     task::{Context, Poll, Waker},
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use hyper::rt::{Sleep, Timer};
@@ -308,6 +313,120 @@ impl Future for WaitForSleeps {
             clock.watchers.push(cx.waker().clone());
         }
         Poll::Pending
+    }
+}
+
+/// The time of day, for state with a calendar lifetime (cookie expiry, HSTS `max-age`).
+///
+/// Layers that need it take a [`SharedWallClock`]. Closures `Fn() -> SystemTime` are clocks
+/// too, which makes a frozen clock a one-liner:
+///
+/// ```
+/// use std::{sync::Arc, time::{Duration, SystemTime, UNIX_EPOCH}};
+///
+/// use towline_layers::time::{SharedWallClock, WallClock};
+///
+/// let at = UNIX_EPOCH + Duration::from_secs(1_340_000_000); // June 2012
+/// let frozen: SharedWallClock = Arc::new(move || at);
+/// assert_eq!(frozen.now(), at);
+/// ```
+pub trait WallClock: Send + Sync {
+    /// The current wall-clock time.
+    fn now(&self) -> SystemTime;
+}
+
+/// A [`WallClock`] shared by every clone of a layer or store.
+pub type SharedWallClock = Arc<dyn WallClock>;
+
+impl<F: Fn() -> SystemTime + Send + Sync> WallClock for F {
+    fn now(&self) -> SystemTime {
+        self()
+    }
+}
+
+/// The operating system's clock, [`SystemTime::now`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SystemClock;
+
+impl SystemClock {
+    /// Returns the system clock as a [`SharedWallClock`].
+    pub fn shared() -> SharedWallClock {
+        Arc::new(SystemClock)
+    }
+}
+
+impl WallClock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A [`WallClock`] driven by a [`SharedTimer`]: it starts at a given wall time and moves
+/// forward exactly as the timer's [`Timer::now`] does.
+///
+/// Over a [`ManualTimer`] it is a frozen calendar that tests move with
+/// [`ManualTimer::advance`]:
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+///
+/// use towline_layers::time::{ManualTimer, TimerClock, WallClock};
+///
+/// let timer = ManualTimer::new();
+/// let start = UNIX_EPOCH + Duration::from_secs(1_340_000_000);
+/// let clock = TimerClock::starting_at(timer.shared(), start);
+/// assert_eq!(clock.now(), start);
+/// timer.advance(Duration::from_secs(60));
+/// assert_eq!(clock.now(), start + Duration::from_secs(60));
+/// ```
+#[derive(Clone)]
+pub struct TimerClock {
+    timer: SharedTimer,
+    start: Instant,
+    wall: SystemTime,
+}
+
+impl TimerClock {
+    /// A clock that reads the system time once, now, and then follows `timer`.
+    pub fn new(timer: SharedTimer) -> Self {
+        Self::starting_at(timer, SystemTime::now())
+    }
+
+    /// A clock that shows `wall` now and then follows `timer`.
+    pub fn starting_at(timer: SharedTimer, wall: SystemTime) -> Self {
+        let start = timer.now();
+        Self { timer, start, wall }
+    }
+
+    /// Returns this clock as a [`SharedWallClock`].
+    pub fn shared(self) -> SharedWallClock {
+        Arc::new(self)
+    }
+}
+
+impl WallClock for TimerClock {
+    fn now(&self) -> SystemTime {
+        let elapsed = self.timer.now().saturating_duration_since(self.start);
+        saturating_add_wall(self.wall, elapsed)
+    }
+}
+
+impl fmt::Debug for TimerClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerClock")
+            .field("start", &self.wall)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `time + by`, or the latest time short of overflowing.
+pub(crate) fn saturating_add_wall(time: SystemTime, by: Duration) -> SystemTime {
+    let mut step = by;
+    loop {
+        if let Some(later) = time.checked_add(step) {
+            return later;
+        }
+        step /= 2;
     }
 }
 

@@ -1,0 +1,137 @@
+//! [`ServiceBuilderExt`]: one `ServiceBuilder` method per layer of this crate.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use tower::ServiceBuilder;
+//! use towline_layers::ServiceBuilderExt;
+//! use towline_layers::time::ManualTimer;
+//!
+//! let timer = ManualTimer::new();
+//! let service = ServiceBuilder::new()
+//!     .timings(timer.shared())
+//!     .timeout(timer.shared(), Some(Duration::from_secs(30)), None)
+//!     .service_fn(|_req: http::Request<Full<Bytes>>| async {
+//!         Ok::<_, towline_layers::BoxError>(http::Response::new(Full::new(Bytes::new())))
+//!     });
+//! # drop(service);
+//! ```
+
+use tower::ServiceBuilder;
+use tower_layer::Stack;
+
+/// Adds this crate's layers to a `tower::ServiceBuilder`.
+pub trait ServiceBuilderExt<L>: sealed::Sealed {
+    /// Total and read timeouts ([`timeout::TimeoutLayer`](crate::timeout::TimeoutLayer)).
+    #[cfg(feature = "timeout")]
+    fn timeout(
+        self,
+        timer: crate::time::SharedTimer,
+        total: Option<std::time::Duration>,
+        read: Option<std::time::Duration>,
+    ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>>;
+
+    /// Request timings ([`timings::TimingsLayer`](crate::timings::TimingsLayer)), without
+    /// transport phases; add them with the layer's own constructor.
+    #[cfg(feature = "timings")]
+    fn timings(
+        self,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<Stack<crate::timings::TimingsLayer, L>>;
+
+    /// Follows redirects under `policy` ([`redirect::RedirectLayer`](crate::redirect::RedirectLayer)).
+    #[cfg(feature = "redirect")]
+    fn follow_redirects(
+        self,
+        policy: crate::redirect::Policy,
+    ) -> ServiceBuilder<Stack<crate::redirect::RedirectLayer, L>>;
+
+    /// Sends and stores cookies in `jar` ([`cookie::CookieLayer`](crate::cookie::CookieLayer)).
+    #[cfg(feature = "cookies")]
+    fn cookies(
+        self,
+        jar: crate::cookie::CookieJar,
+    ) -> ServiceBuilder<Stack<crate::cookie::CookieLayer, L>>;
+
+    /// Learns HSTS policies into `store` and upgrades requests
+    /// ([`hsts::HstsLayer`](crate::hsts::HstsLayer)).
+    #[cfg(feature = "hsts")]
+    fn hsts(
+        self,
+        store: crate::hsts::HstsStore,
+    ) -> ServiceBuilder<Stack<crate::hsts::HstsLayer, L>>;
+
+    /// Decodes compressed responses with every compiled-in coding and the default limits
+    /// ([`decompression::DecompressionLayer`](crate::decompression::DecompressionLayer)).
+    #[cfg(feature = "decompression")]
+    fn decompression(self) -> ServiceBuilder<Stack<crate::decompression::DecompressionLayer, L>>;
+
+    /// One `tracing` span per request ([`trace::TraceLayer`](crate::trace::TraceLayer)).
+    #[cfg(feature = "tracing")]
+    fn trace(self) -> ServiceBuilder<Stack<crate::trace::TraceLayer, L>>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<L> Sealed for tower::ServiceBuilder<L> {}
+}
+
+impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    #[cfg(feature = "timeout")]
+    fn timeout(
+        self,
+        timer: crate::time::SharedTimer,
+        total: Option<std::time::Duration>,
+        read: Option<std::time::Duration>,
+    ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>> {
+        self.layer(
+            crate::timeout::TimeoutLayer::new(timer)
+                .total(total)
+                .read(read),
+        )
+    }
+
+    #[cfg(feature = "timings")]
+    fn timings(
+        self,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<Stack<crate::timings::TimingsLayer, L>> {
+        self.layer(crate::timings::TimingsLayer::new(timer))
+    }
+
+    #[cfg(feature = "redirect")]
+    fn follow_redirects(
+        self,
+        policy: crate::redirect::Policy,
+    ) -> ServiceBuilder<Stack<crate::redirect::RedirectLayer, L>> {
+        self.layer(crate::redirect::RedirectLayer::new(policy))
+    }
+
+    #[cfg(feature = "cookies")]
+    fn cookies(
+        self,
+        jar: crate::cookie::CookieJar,
+    ) -> ServiceBuilder<Stack<crate::cookie::CookieLayer, L>> {
+        self.layer(crate::cookie::CookieLayer::new(jar))
+    }
+
+    #[cfg(feature = "hsts")]
+    fn hsts(
+        self,
+        store: crate::hsts::HstsStore,
+    ) -> ServiceBuilder<Stack<crate::hsts::HstsLayer, L>> {
+        self.layer(crate::hsts::HstsLayer::new(store))
+    }
+
+    #[cfg(feature = "decompression")]
+    fn decompression(self) -> ServiceBuilder<Stack<crate::decompression::DecompressionLayer, L>> {
+        self.layer(crate::decompression::DecompressionLayer::new())
+    }
+
+    #[cfg(feature = "tracing")]
+    fn trace(self) -> ServiceBuilder<Stack<crate::trace::TraceLayer, L>> {
+        self.layer(crate::trace::TraceLayer::new())
+    }
+}

@@ -1,0 +1,139 @@
+//! The [`Redirect`] service.
+
+use std::{
+    fmt, mem,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{Request, Response};
+use http_body::Body;
+use tower_service::Service;
+
+use super::{
+    Fragment, RedirectBody, ResponseFuture,
+    future::{Follow, Hops, Kept},
+    layer::Config,
+};
+use crate::{
+    BoxError,
+    replay::{ReplayBody, ReplayError},
+};
+
+/// Middleware that follows redirects; built by [`RedirectLayer`](super::RedirectLayer).
+///
+/// It takes `Request<B>` and calls the inner service with `Request<RedirectBody<B>>`,
+/// so that a redirect can send the body again (see [`RedirectBody`]).
+#[derive(Clone)]
+pub struct Redirect<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> Redirect<S> {
+    pub(super) fn new(inner: S, config: Arc<Config>) -> Self {
+        Self { inner, config }
+    }
+
+    /// Returns a reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Returns a mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes the middleware, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqB, ResB> Service<Request<ReqB>> for Redirect<S>
+where
+    S: Service<Request<RedirectBody<ReqB>>, Response = Response<ResB>> + Clone,
+    S::Error: Into<BoxError>,
+    ReqB: Body,
+    ReqB::Error: Into<BoxError>,
+    ResB: Body,
+{
+    type Response = Response<ResB>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, ReqB, ResB>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+        let config = Arc::clone(&self.config);
+        let (parts, body) = request.into_parts();
+        let current = parts.uri.clone();
+        let fragment = parts
+            .extensions
+            .get::<Fragment>()
+            .map(|Fragment(fragment)| fragment.clone());
+
+        if config.policy.is_none() {
+            // Nothing will be followed: no replay, no copy of the request, no service clone.
+            let future = self
+                .inner
+                .call(Request::from_parts(parts, RedirectBody::original(body)));
+            return ResponseFuture::new(future, Hops::new(config, current, fragment, None));
+        }
+
+        let cap = config.max_replay_body_bytes;
+        let (body, kept) = if body.is_end_stream() {
+            // An empty body needs no recording: a hop that keeps it sends an empty body.
+            (RedirectBody::original(body), Kept::Empty)
+        } else if body.size_hint().lower() > u64::try_from(cap).unwrap_or(u64::MAX) {
+            // Known to be too large to record: sent as it is, and a redirect that must send
+            // it again fails.
+            (
+                RedirectBody::original(body),
+                Kept::Unreplayable(ReplayError::CapExceeded { cap }),
+            )
+        } else {
+            let body = ReplayBody::new(body, cap);
+            let kept = match body.try_clone() {
+                Ok(handle) => Kept::Replay(handle),
+                Err(err) => Kept::Unreplayable(err),
+            };
+            (RedirectBody::replay(body), kept)
+        };
+        // What later hops are built from; the request itself goes to the inner service.
+        let (method, version, headers, extensions) = (
+            parts.method.clone(),
+            parts.version,
+            parts.headers.clone(),
+            parts.extensions.clone(),
+        );
+
+        // The clone-swap idiom: call the service that was readied, leave a fresh clone.
+        let clone = self.inner.clone();
+        let mut service = mem::replace(&mut self.inner, clone);
+        let future = service.call(Request::from_parts(parts, body));
+        let follow = Follow {
+            service,
+            method,
+            version,
+            headers,
+            extensions,
+            body: kept,
+        };
+        ResponseFuture::new(future, Hops::new(config, current, fragment, Some(follow)))
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for Redirect<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redirect")
+            .field("inner", &self.inner)
+            .field("policy", &self.config.policy)
+            .field("https_only", &self.config.https_only)
+            .field("referer", &self.config.referer)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,135 @@
+//! OpenTelemetry HTTP semantic-convention values: method, port, protocol version, error type.
+
+use std::error::Error;
+
+use http::{Method, Version};
+
+/// Gives an error the low-cardinality string recorded as `error.type`.
+///
+/// It sees the error a request or response body failed with (a
+/// [`BoxError`](crate::BoxError), whose source chain may hold the cause) and returns a
+/// short, fixed string such as `"timeout"` or `"connection_refused"` — never the error's
+/// message, which may quote a URI. Semantic conventions ask for `"_OTHER"` when no class
+/// fits. [`default_error_type`] is the default.
+pub type ErrorClassifier = fn(&(dyn Error + 'static)) -> &'static str;
+
+/// The default [`ErrorClassifier`]: `"timeout"` when this crate's `timeout::Elapsed` is the
+/// error or in its source chain (with the `timeout` feature), `"_OTHER"` otherwise.
+///
+/// A custom classifier can fall back on it:
+///
+/// ```
+/// use std::error::Error;
+///
+/// use towline_layers::trace::{default_error_type, TraceLayer};
+///
+/// fn classify(err: &(dyn Error + 'static)) -> &'static str {
+///     if towline_layers::error::find_cause::<std::io::Error>(err).is_some() {
+///         "io"
+///     } else {
+///         default_error_type(err)
+///     }
+/// }
+///
+/// let layer = TraceLayer::new().error_classifier(classify);
+/// # let _ = layer;
+/// ```
+pub fn default_error_type(err: &(dyn Error + 'static)) -> &'static str {
+    if is_timeout(err) { "timeout" } else { "_OTHER" }
+}
+
+#[cfg(feature = "timeout")]
+fn is_timeout(err: &(dyn Error + 'static)) -> bool {
+    crate::error::find_cause::<crate::timeout::Elapsed>(err).is_some()
+}
+
+#[cfg(not(feature = "timeout"))]
+fn is_timeout(_err: &(dyn Error + 'static)) -> bool {
+    false
+}
+
+/// `http.request.method`: the method when RFC 9110 (or RFC 5789, PATCH) defines it, else
+/// `_OTHER`; with the original method for `http.request.method_original` in that case.
+pub(super) fn method(method: &Method) -> (&'static str, Option<&str>) {
+    let known = match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => return ("_OTHER", Some(method.as_str())),
+    };
+    (known, None)
+}
+
+/// The span name OpenTelemetry expects: the method, or `HTTP` for `_OTHER`.
+pub(super) fn otel_name(method: &'static str) -> &'static str {
+    if method == "_OTHER" { "HTTP" } else { method }
+}
+
+/// The port a scheme implies when the URI names none.
+pub(super) fn default_port(scheme: &str) -> Option<u16> {
+    if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("ws") {
+        Some(80)
+    } else if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("wss") {
+        Some(443)
+    } else {
+        None
+    }
+}
+
+/// `server.address`: the host without the brackets of an IPv6 literal.
+pub(super) fn server_address(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|host| host.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// `network.protocol.version` of a response.
+pub(super) fn protocol_version(version: Version) -> Option<&'static str> {
+    match version {
+        Version::HTTP_09 => Some("0.9"),
+        Version::HTTP_10 => Some("1.0"),
+        Version::HTTP_11 => Some("1.1"),
+        Version::HTTP_2 => Some("2"),
+        Version::HTTP_3 => Some("3"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_methods_are_kept_others_are_other() {
+        assert_eq!(method(&Method::GET), ("GET", None));
+        assert_eq!(method(&Method::PATCH), ("PATCH", None));
+        let purge = Method::from_bytes(b"PURGE").map_err(|err| err.to_string());
+        assert_eq!(purge.as_ref().map(method), Ok(("_OTHER", Some("PURGE"))));
+        assert_eq!(otel_name("GET"), "GET");
+        assert_eq!(otel_name("_OTHER"), "HTTP");
+    }
+
+    #[test]
+    fn ports_addresses_and_versions() {
+        assert_eq!(default_port("http"), Some(80));
+        assert_eq!(default_port("HTTPS"), Some(443));
+        assert_eq!(default_port("wss"), Some(443));
+        assert_eq!(default_port("ftp"), None);
+        assert_eq!(server_address("[::1]"), "::1");
+        assert_eq!(server_address("example.com"), "example.com");
+        assert_eq!(protocol_version(Version::HTTP_2), Some("2"));
+        assert_eq!(protocol_version(Version::HTTP_10), Some("1.0"));
+    }
+
+    #[test]
+    fn the_default_classifier_says_other_for_unknown_errors() {
+        let err = std::io::Error::other("connection refused");
+        assert_eq!(default_error_type(&err), "_OTHER");
+    }
+}

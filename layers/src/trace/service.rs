@@ -1,0 +1,113 @@
+//! The [`Trace`] service.
+
+use std::{
+    fmt,
+    str::FromStr,
+    task::{Context, Poll},
+};
+
+use http::{Request, Response, header::HOST, uri::Authority};
+use tower_service::Service;
+use tracing::{Span, field::Empty};
+
+use super::{RedactedUri, ResponseFuture, TraceBody, hop, layer::Config, semconv};
+use crate::BoxError;
+
+/// Middleware that opens a span per request; built by [`TraceLayer`](super::TraceLayer).
+#[derive(Clone)]
+pub struct Trace<S> {
+    inner: S,
+    config: Config,
+}
+
+impl<S> Trace<S> {
+    pub(super) fn new(inner: S, config: Config) -> Self {
+        Self { inner, config }
+    }
+
+    /// Returns a reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Returns a mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes the middleware, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqB, ResB> Service<Request<ReqB>> for Trace<S>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    S::Error: Into<BoxError>,
+    ResB: http_body::Body,
+{
+    type Response = Response<TraceBody<ResB>>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+        let span = request_span(&request, &self.config);
+        let future = {
+            let _entered = span.enter();
+            let _context = hop::enter(self.config.hop());
+            self.inner.call(request)
+        };
+        ResponseFuture::new(future, span, self.config)
+    }
+}
+
+/// The request's span, with every field known before the response declared and set.
+fn request_span<B>(request: &Request<B>, config: &Config) -> Span {
+    let uri = request.uri();
+    // An origin-form URI (`/path`) names no server: the `Host` header does.
+    let host_header = match uri.authority() {
+        Some(_) => None,
+        None => request
+            .headers()
+            .get(HOST)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| Authority::from_str(value).ok()),
+    };
+    let authority = uri.authority().or(host_header.as_ref());
+    let scheme = uri.scheme_str();
+    let port = authority
+        .and_then(Authority::port_u16)
+        .or_else(|| scheme.and_then(semconv::default_port));
+    let (method, method_original) = semconv::method(request.method());
+    span_at!(
+        config.level,
+        "HTTP request",
+        "otel.name" = semconv::otel_name(method),
+        "otel.kind" = "client",
+        "otel.status_code" = Empty,
+        "http.request.method" = method,
+        "http.request.method_original" = method_original,
+        "url.full" = %RedactedUri::new(uri, config.query),
+        "url.scheme" = scheme,
+        "server.address" = authority.map(|authority| semconv::server_address(authority.host())),
+        "server.port" = port,
+        "http.response.status_code" = Empty,
+        "network.protocol.version" = Empty,
+        "error.type" = Empty,
+    )
+}
+
+impl<S: fmt::Debug> fmt::Debug for Trace<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trace")
+            .field("inner", &self.inner)
+            .field("level", &self.config.level)
+            .field("query", &self.config.query)
+            .finish_non_exhaustive()
+    }
+}
