@@ -507,15 +507,26 @@ async fn default_headers_map_replaces_the_defaults() {
 #[tokio::test]
 async fn no_default_headers_sends_none() {
     let server = TestServer::http1();
+    let header_names = |echo: &Value| -> Vec<String> {
+        echo["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|pair| pair[0].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Decompression asks for the codings it can decode; it is a layer, not a default header.
     let client = TokioClient::builder().no_default_headers().build().unwrap();
     let echo = get_echo(&client, &server.url("/echo")).await;
-    let names: Vec<&str> = echo["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|pair| pair[0].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["host"], "{echo}");
+    assert_eq!(header_names(&echo), ["accept-encoding", "host"], "{echo}");
+
+    let client = TokioClient::builder()
+        .no_default_headers()
+        .no_decompression()
+        .build()
+        .unwrap();
+    let echo = get_echo(&client, &server.url("/echo")).await;
+    assert_eq!(header_names(&echo), ["host"], "{echo}");
 }
 
 #[tokio::test]
