@@ -27,7 +27,8 @@ use crate::rt::{BoxFuture, SharedTimer};
 pub struct PoolConfig {
     /// How long an unused connection is kept; `None` keeps it until the server closes it.
     pub idle_timeout: Option<Duration>,
-    /// Most idle HTTP/1 connections kept per target; 0 disables pooling.
+    /// Most idle HTTP/1 connections kept per target; 0 disables pooling, HTTP/2 sharing
+    /// included (every request then opens its own connection).
     pub max_idle_per_host: usize,
 }
 
@@ -202,6 +203,9 @@ impl<B: Send + 'static> Pool<B> {
     /// Takes a ready connection for `target`, or says how to get one. `may_be_http2` gates
     /// concurrent connects so an HTTP/2 connection is made once and shared.
     pub(crate) fn checkout(&self, target: &Target, may_be_http2: bool) -> Checkout<B> {
+        if self.inner.config.max_idle_per_host == 0 {
+            return self.ungated(target);
+        }
         let now = self.inner.timer.now();
         let mut state = lock(&self.inner);
         let gate = may_be_http2;
@@ -397,8 +401,12 @@ impl<B: Send + 'static> ConnectGuard<B> {
         connected: &Arc<Connected>,
         now: Instant,
     ) {
+        let pooling = self
+            .pool
+            .upgrade()
+            .is_some_and(|inner| inner.config.max_idle_per_host > 0);
         let waiters = self.settle(|host| {
-            if !host.http2.as_ref().is_some_and(|h2| h2.sender.is_ready()) {
+            if pooling && !host.http2.as_ref().is_some_and(|h2| h2.sender.is_ready()) {
                 host.http2 = Some(Shared2 {
                     sender: sender.clone(),
                     connected: connected.clone(),
