@@ -1,6 +1,8 @@
 //! Interop suite: `towline::TokioClient` against real servers that others wrote —
-//! httpbin under gunicorn (HTTP/1.1 keep-alive) and nginx (TLS with ALPN h2 and
-//! http/1.1, TLS with http/1.1 only, h2c with prior knowledge).
+//! httpbin under gunicorn (HTTP/1.1 keep-alive), nginx (TLS with ALPN h2 and
+//! http/1.1, TLS with http/1.1 only, h2c with prior knowledge, gzip and br, HSTS) and
+//! Caddy (`encode zstd gzip`) — including the facade's layers: redirects, cookies,
+//! decompression and HSTS.
 //!
 //! `.ci/peers.sh` installs, configures and starts the servers; `.ci/run` runs this file with
 //! `cargo nextest run --run-ignored only -E 'binary(interop)'` and `TOWLINE_PEERS` set to the
@@ -27,6 +29,8 @@ use std::time::{Duration, Instant};
 use http::{Method, Version};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use towline::towline_layers::cookie::CookieJar;
+use towline::towline_layers::redirect::RedirectHistory;
 use towline::{Certificate, Error, TokioClient};
 
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -42,7 +46,13 @@ const NGINX_TLS_H1: &str = "https://localhost:9444";
 /// nginx, h2c with prior knowledge only.
 const NGINX_H2C: &str = "http://127.0.0.1:9082";
 
+/// Caddy, plain HTTP, `encode zstd gzip` over the same www/ as nginx.
+const CADDY: &str = "http://127.0.0.1:7080";
+
 const TEN_MIB: usize = 10 * 1024 * 1024;
+/// The size of the served `text.txt` (compressible text; gzip and br from nginx, zstd and gzip
+/// from Caddy).
+const TEXT_BYTES: usize = 819_200;
 
 /// The peers' scratch directory, written by `.ci/peers.sh setup`.
 struct Peers {
@@ -106,6 +116,21 @@ impl Peers {
             sum.len(),
             64,
             "www/10M.bin.sha256 is not a hex SHA-256: {sum:?}"
+        );
+        sum
+    }
+}
+
+impl Peers {
+    /// The hex SHA-256 of the served (uncompressed) `text.txt`, as written by setup.
+    fn text_sha256(&self) -> String {
+        let sum = String::from_utf8_lossy(&self.read("www/text.txt.sha256"))
+            .trim()
+            .to_owned();
+        assert_eq!(
+            sum.len(),
+            64,
+            "www/text.txt.sha256 is not a hex SHA-256: {sum:?}"
         );
         sum
     }
@@ -671,5 +696,318 @@ async fn nginx_10mib_over_h2c_matches_sha256() -> TestResult {
     let (version, sum) = ten_mib_by_chunk(&client, NGINX_H2C).await?;
     assert_eq!(version, Version::HTTP_2);
     assert_eq!(sum, peers.ten_mib_sha256());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers: redirects (httpbin)
+
+/// The URLs a response was redirected through (the `RedirectHistory` extension).
+fn redirect_history(resp: &towline::Response) -> Vec<String> {
+    resp.extensions()
+        .get::<RedirectHistory>()
+        .map(|history| history.uris().iter().map(ToString::to_string).collect())
+        .unwrap_or_else(|| panic!("{} has no RedirectHistory", resp.url()))
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_redirect_chains_end_at_get() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    let get = format!("{HTTPBIN}/get");
+    for kind in ["redirect", "relative-redirect", "absolute-redirect"] {
+        let url = format!("{HTTPBIN}/{kind}/3");
+        let resp = client.get(url.as_str())?.send().await?;
+        assert_eq!(resp.status().as_u16(), 200, "{url}");
+        assert_eq!(resp.url().to_string(), get, "{url}: final URL");
+        let history = redirect_history(&resp);
+        assert_eq!(history.len(), 3, "{url}: {history:?}");
+        assert_eq!(history[0], url, "{url}: {history:?}");
+        let echo = echo(resp).await?;
+        assert_eq!(echo["url"], get.as_str(), "{url}: {echo}");
+    }
+
+    // One hop too few allowed: a redirect error; none allowed: the first 302 itself.
+    let url = format!("{HTTPBIN}/redirect/3");
+    let limited = TokioClient::builder().max_redirects(2).build()?;
+    let err = expect_err(limited.get(url.as_str())?.send().await, "3 hops, 2 allowed");
+    assert!(err.is_redirect(), "expected is_redirect(), got {err:?}");
+    let none = TokioClient::builder().max_redirects(0).build()?;
+    let resp = none.get(url.as_str())?.send().await?;
+    assert_eq!(resp.status().as_u16(), 302);
+    assert_eq!(resp.url().to_string(), url);
+    assert!(resp.headers().contains_key("location"));
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_redirect_to_status_decides_method_and_body() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    let anything = format!("{HTTPBIN}/anything");
+    for status in [301u16, 302, 303, 307, 308] {
+        let url = format!("{HTTPBIN}/redirect-to?url=/anything&status_code={status}");
+        let resp = client
+            .post(url.as_str())?
+            .header("content-type", "text/plain")
+            .body("the towline payload")
+            .send()
+            .await?;
+        assert_eq!(resp.url().to_string(), anything, "{status}");
+        assert_eq!(redirect_history(&resp), [url.as_str()], "{status}");
+        let echo = echo(resp).await?;
+        let headers = &echo["headers"];
+        if status >= 307 {
+            assert_eq!(echo["method"], "POST", "{status}: {echo}");
+            assert_eq!(echo["data"], "the towline payload", "{status}: {echo}");
+            assert_eq!(headers["Content-Type"], "text/plain", "{status}: {echo}");
+        } else {
+            assert_eq!(echo["method"], "GET", "{status}: {echo}");
+            assert_eq!(echo["data"], "", "{status}: {echo}");
+            assert!(
+                headers.get("Content-Type").is_none() && headers.get("Content-Length").is_none(),
+                "{status}: the body's headers went with it: {echo}"
+            );
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers: cookies (httpbin)
+
+/// GETs `url` (which redirects to `/cookies`) and returns httpbin's `cookies` object.
+async fn httpbin_cookies(client: &TokioClient, url: &str) -> TestResult<Value> {
+    let resp = client.get(url)?.send().await?;
+    assert_eq!(
+        resp.url().to_string(),
+        format!("{HTTPBIN}/cookies"),
+        "{url}"
+    );
+    Ok(echo(resp).await?["cookies"].clone())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_cookies_set_across_the_redirect_then_deleted() -> TestResult {
+    let _peers = peers();
+    let jar = CookieJar::new();
+    let client = TokioClient::builder().cookie_jar(jar.clone()).build()?;
+
+    // /cookies/set answers 302 to /cookies with the Set-Cookies: the next hop sends them.
+    let set = format!("{HTTPBIN}/cookies/set?a=1&b=2");
+    let cookies = httpbin_cookies(&client, &set).await?;
+    assert_eq!(cookies, json!({"a": "1", "b": "2"}));
+    let mut stored: Vec<(String, String, String)> = jar
+        .cookies()
+        .into_iter()
+        .map(|cookie| (cookie.name, cookie.value, cookie.domain))
+        .collect();
+    stored.sort();
+    assert_eq!(
+        stored,
+        [
+            ("a".into(), "1".into(), "127.0.0.1".into()),
+            ("b".into(), "2".into(), "127.0.0.1".into())
+        ]
+    );
+
+    // A later request sends them too.
+    let cookies = httpbin_cookies(&client, &format!("{HTTPBIN}/redirect-to?url=/cookies")).await?;
+    assert_eq!(cookies, json!({"a": "1", "b": "2"}));
+
+    // /cookies/delete expires `a` on its 302; the next hop sends only `b`.
+    let cookies = httpbin_cookies(&client, &format!("{HTTPBIN}/cookies/delete?a")).await?;
+    assert_eq!(cookies, json!({"b": "2"}));
+    assert_eq!(jar.len(), 1);
+
+    // Without a cookie store nothing is kept, not even across the redirect.
+    let plain = TokioClient::new();
+    let cookies = httpbin_cookies(&plain, &set).await?;
+    assert_eq!(cookies, json!({}));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers: decompression (httpbin, nginx, Caddy)
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_gzip_deflate_brotli_are_decoded() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    let raw = TokioClient::builder().no_decompression().build()?;
+    for (path, coding, flag) in [
+        ("gzip", "gzip", "gzipped"),
+        ("deflate", "deflate", "deflated"),
+        ("brotli", "br", "brotli"),
+    ] {
+        let url = format!("{HTTPBIN}/{path}");
+        let resp = client.get(url.as_str())?.send().await?;
+        assert_eq!(resp.status().as_u16(), 200, "{url}");
+        assert!(
+            resp.headers().get("content-encoding").is_none(),
+            "{url}: Content-Encoding left after decoding"
+        );
+        let echo = echo(resp).await?;
+        assert_eq!(echo[flag], true, "{url}: {echo}");
+        assert_eq!(
+            echo["headers"]["Accept-Encoding"], "gzip, deflate, br, zstd",
+            "{url}: {echo}"
+        );
+
+        // The same URL undecoded: httpbin really encoded it.
+        let resp = raw.get(url.as_str())?.send().await?;
+        let header = resp.headers().get("content-encoding").cloned();
+        assert_eq!(
+            header.as_ref().map(|value| value.as_bytes()),
+            Some(coding.as_bytes()),
+            "{url}"
+        );
+        let body = resp.bytes().await?;
+        assert!(
+            serde_json::from_slice::<Value>(&body).is_err(),
+            "{url}: an encoded body parsed as JSON"
+        );
+    }
+    Ok(())
+}
+
+/// GETs `url` asking for `coding` only; checks that a client without decompression gets it
+/// `coding`-encoded, and returns the hex SHA-256 of what `client` decodes.
+async fn text_with_coding(
+    peers: &Peers,
+    client: &TokioClient,
+    url: &str,
+    coding: &str,
+) -> TestResult<String> {
+    let raw = TokioClient::builder()
+        .add_root_certificate(peers.ca()?)
+        .no_decompression()
+        .build()?;
+    let resp = raw
+        .get(url)?
+        .header("accept-encoding", coding)
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 200, "{url} ({coding})");
+    let header = resp.headers().get("content-encoding").cloned();
+    assert_eq!(
+        header.as_ref().map(|value| value.as_bytes()),
+        Some(coding.as_bytes()),
+        "{url}: the server did not answer with {coding}"
+    );
+    let encoded = resp.bytes().await?;
+    assert!(
+        encoded.len() < TEXT_BYTES / 2,
+        "{url} ({coding}): {} encoded bytes",
+        encoded.len()
+    );
+
+    let resp = client
+        .get(url)?
+        .header("accept-encoding", coding)
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 200, "{url} ({coding})");
+    assert!(
+        resp.headers().get("content-encoding").is_none(),
+        "{url} ({coding}): Content-Encoding left after decoding"
+    );
+    let body = resp.bytes().await?;
+    assert_eq!(body.len(), TEXT_BYTES, "{url} ({coding}): decoded length");
+    Ok(hex(&Sha256::digest(&body)))
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_gzip_and_br_text_decodes_to_its_sha256() -> TestResult {
+    let peers = peers();
+    let client = peers.tls_client()?;
+    for base in [NGINX_H1, NGINX_TLS] {
+        for coding in ["gzip", "br"] {
+            let url = format!("{base}/text.txt");
+            let sum = text_with_coding(&peers, &client, &url, coding).await?;
+            assert_eq!(sum, peers.text_sha256(), "{url} ({coding})");
+        }
+    }
+    // With the default Accept-Encoding nginx picks a coding; whichever it is decodes.
+    let resp = client.get(format!("{NGINX_H1}/text.txt"))?.send().await?;
+    let body = resp.bytes().await?;
+    assert_eq!(hex(&Sha256::digest(&body)), peers.text_sha256());
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn caddy_zstd_and_gzip_text_decodes_to_its_sha256() -> TestResult {
+    let peers = peers();
+    let client = TokioClient::new();
+    let url = format!("{CADDY}/text.txt");
+    for coding in ["zstd", "gzip"] {
+        let sum = text_with_coding(&peers, &client, &url, coding).await?;
+        assert_eq!(sum, peers.text_sha256(), "{url} ({coding})");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers: HSTS (nginx)
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_hsts_learned_over_https_upgrades_http() -> TestResult {
+    let peers = peers();
+    let plain_to_tls = "http://localhost:9443/data.json";
+
+    // Without HSTS, plain HTTP reaches the TLS port and nginx refuses it.
+    let without = peers.tls_client()?;
+    let resp = without.get(plain_to_tls)?.send().await?;
+    assert_eq!(
+        resp.status().as_u16(),
+        400,
+        "plain HTTP to nginx's TLS port"
+    );
+
+    let client = TokioClient::builder()
+        .add_root_certificate(peers.ca()?)
+        .hsts(true)
+        .build()?;
+    // Not learned yet: the same 400.
+    let resp = client.get(plain_to_tls)?.send().await?;
+    assert_eq!(resp.status().as_u16(), 400, "HSTS not learned yet");
+
+    let resp = client.get(format!("{NGINX_TLS}/hsts"))?.send().await?;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()
+            .get("strict-transport-security")
+            .map(|value| value.as_bytes()),
+        Some(&b"max-age=60; includeSubDomains"[..])
+    );
+
+    // Now http://localhost:9443 goes out as https://localhost:9443 (the port is kept): h2 over
+    // TLS and the file, not nginx's 400.
+    let resp = client.get(plain_to_tls)?.send().await?;
+    assert_eq!(resp.status().as_u16(), 200, "upgraded request");
+    assert_eq!(
+        resp.version(),
+        Version::HTTP_2,
+        "ALPN h2: the request went over TLS"
+    );
+    assert_eq!(resp.json::<Value>().await?, peers.data_json()?);
+    // The policy is per host, whatever the port: the http/1.1-only TLS port is upgraded too.
+    let resp = client
+        .get("http://localhost:9444/data.json")?
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 200, "upgraded request to :9444");
+    assert_eq!(resp.version(), Version::HTTP_11);
+
+    // The client without HSTS still gets the 400.
+    let resp = without.get(plain_to_tls)?.send().await?;
+    assert_eq!(resp.status().as_u16(), 400);
     Ok(())
 }

@@ -153,6 +153,11 @@ impl<S, B> Hops<S, B> {
 
     /// Decides what a response from the inner service leads to.
     fn on_response<ResB>(&mut self, response: Response<ResB>) -> Result<Step<ResB, B>, BoxError> {
+        // A layer below may have sent the request elsewhere (HSTS upgrades http to https);
+        // Location, origin checks, Referer and the final URI all start from where it went.
+        if let Some(EffectiveUri(uri)) = response.extensions().get::<EffectiveUri>() {
+            self.current = uri.clone();
+        }
         let status = response.status();
         let Some(follow) = self.follow.as_ref() else {
             return Ok(Step::Done(self.finish(response)));
