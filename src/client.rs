@@ -107,6 +107,11 @@ impl IntoUrl for url::Url {
         if !self.has_host() || self.host_str() == Some("") {
             return Err(Error::builder("URL has no host"));
         }
+        // The URL standard allows characters in a host (`"`, `{`) that an HTTP request
+        // target cannot carry; refuse them here rather than when sending.
+        if let Err(e) = Uri::try_from(self.as_str()) {
+            return Err(Error::builder(format!("URL cannot be sent: {e}")));
+        }
         Ok(self)
     }
 }
@@ -119,13 +124,12 @@ impl IntoUrl for &str {
         let authority_start = after_scheme
             .strip_prefix("//")
             .and_then(|rest| rest.chars().next());
+        // Error messages never quote the input: it may carry credentials.
         if matches!(authority_start, None | Some('/' | '\\' | '?' | '#')) {
-            return Err(Error::builder(format!(
-                "invalid URL {self:?}: no host after the scheme"
-            )));
+            return Err(Error::builder("invalid URL: no host after the scheme"));
         }
         url::Url::parse(self)
-            .map_err(|e| Error::builder(format!("invalid URL {self:?}: {e}")))?
+            .map_err(|e| Error::builder(format!("invalid URL: {e}")))?
             .into_url()
     }
 }
@@ -1061,6 +1065,17 @@ mod tests {
             std::mem::size_of::<crate::TokioClient>(),
             std::mem::size_of::<usize>()
         );
+    }
+
+    #[test]
+    fn url_errors_never_quote_credentials_and_unsendable_hosts_fail_early() {
+        let error = "http://user:S3CRET@exa mple.com/".into_url().unwrap_err();
+        assert!(error.is_builder());
+        assert!(!error.to_string().contains("S3CRET"), "{error}");
+        for url in ["http://a\"b/", "http://a{b/"] {
+            let error = url.into_url().unwrap_err();
+            assert!(error.is_builder(), "{url}: {error}");
+        }
     }
 
     #[test]

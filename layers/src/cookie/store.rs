@@ -128,6 +128,20 @@ impl Store {
         if name.len().saturating_add(value.len()) > MAX_NAME_VALUE_LEN {
             return Err(RejectReason::TooLarge);
         }
+        // RFC 6265bis §5.6 step 2: a control character anywhere in the name or value makes
+        // the cookie ignored (otherwise it would poison the whole Cookie header).
+        if name.bytes().chain(value.bytes()).any(|b| b.is_ascii_control() && b != b'\t') {
+            return Err(RejectReason::Malformed);
+        }
+        // `SameSite=None` and `Partitioned` require `Secure` (RFC 6265bis §5.6.7, CHIPS),
+        // as browsers enforce; storing them without it would also change meaning on a JSON
+        // round trip, where the `cookie` crate writes them with `Secure`.
+        if raw.secure() != Some(true)
+            && (raw.same_site() == Some(::cookie::SameSite::None)
+                || raw.partitioned() == Some(true))
+        {
+            return Err(RejectReason::Malformed);
+        }
 
         // `cookie_store` trims the Domain value; whitespace left after its leading dot
         // (`Domain=.  example.org`) makes a domain that matches no host (RFC 6265 §5.2.3).

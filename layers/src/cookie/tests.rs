@@ -880,3 +880,54 @@ async fn set_cookie_without_authority_is_refused() {
     );
     assert_eq!(jar.cookie_header(&"/relative".parse().unwrap()), None);
 }
+
+#[test]
+fn a_cookie_with_a_control_character_is_ignored_and_does_not_block_others() {
+    let jar = CookieJar::new();
+    let url = "http://example.com/".parse().unwrap();
+    assert_eq!(jar.set_cookie(&url, "ok=1"), Ok(()));
+    assert_eq!(
+        jar.set_cookie(&url, "bad\u{1}name=v"),
+        Err(RejectReason::Malformed)
+    );
+    assert_eq!(
+        jar.set_cookie(&url, "name=bad\u{7f}value"),
+        Err(RejectReason::Malformed)
+    );
+    assert_eq!(
+        jar.cookie_header(&url).as_ref().map(|v| v.to_str().unwrap()),
+        Some("ok=1")
+    );
+}
+
+#[test]
+fn same_site_none_and_partitioned_need_secure_and_survive_a_json_round_trip() {
+    let jar = CookieJar::new();
+    let http = "http://example.com/".parse().unwrap();
+    let https = "https://example.com/".parse().unwrap();
+    assert_eq!(
+        jar.set_cookie(&http, "a=b; SameSite=None"),
+        Err(RejectReason::Malformed)
+    );
+    assert_eq!(
+        jar.set_cookie(&http, "a=b; Partitioned"),
+        Err(RejectReason::Malformed)
+    );
+    assert_eq!(jar.set_cookie(&https, "a=b; SameSite=None; Secure"), Ok(()));
+    assert_eq!(jar.set_cookie(&http, "plain=1"), Ok(()));
+
+    let mut saved = Vec::new();
+    jar.save_json_with_session(&mut saved).unwrap();
+    let reloaded = CookieJar::new();
+    reloaded.load_json(saved.as_slice()).unwrap();
+    let describe = |jar: &CookieJar| {
+        let mut cookies: Vec<(String, bool)> = jar
+            .cookies()
+            .into_iter()
+            .map(|c| (c.name, c.secure))
+            .collect();
+        cookies.sort();
+        cookies
+    };
+    assert_eq!(describe(&reloaded), describe(&jar));
+}
