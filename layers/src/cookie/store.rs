@@ -130,7 +130,11 @@ impl Store {
         }
         // RFC 6265bis §5.6 step 2: a control character anywhere in the name or value makes
         // the cookie ignored (otherwise it would poison the whole Cookie header).
-        if name.bytes().chain(value.bytes()).any(|b| b.is_ascii_control() && b != b'\t') {
+        if name
+            .bytes()
+            .chain(value.bytes())
+            .any(|b| b.is_ascii_control() && b != b'\t')
+        {
             return Err(RejectReason::Malformed);
         }
         // `SameSite=None` and `Partitioned` require `Secure` (RFC 6265bis §5.6.7, CHIPS),

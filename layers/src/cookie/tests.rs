@@ -895,7 +895,9 @@ fn a_cookie_with_a_control_character_is_ignored_and_does_not_block_others() {
         Err(RejectReason::Malformed)
     );
     assert_eq!(
-        jar.cookie_header(&url).as_ref().map(|v| v.to_str().unwrap()),
+        jar.cookie_header(&url)
+            .as_ref()
+            .map(|v| v.to_str().unwrap()),
         Some("ok=1")
     );
 }
