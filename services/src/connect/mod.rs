@@ -31,7 +31,9 @@ pub enum Protocol {
 }
 
 /// Where a connection goes, and in which protocol: the identity of a pooled connection.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Equality ignores ASCII case in the authority, as `Authority`'s does.
+#[derive(Clone, Debug)]
 pub struct Target {
     /// `http` or `https`.
     pub scheme: Scheme,
@@ -39,6 +41,29 @@ pub struct Target {
     pub authority: Authority,
     /// The protocol the connection must speak.
     pub protocol: Protocol,
+}
+
+impl PartialEq for Target {
+    fn eq(&self, other: &Self) -> bool {
+        self.protocol == other.protocol
+            && self.scheme == other.scheme
+            // The pool compares the key of every request: exact bytes first (the usual case),
+            // then `Authority`'s own case-insensitive comparison.
+            && (self.authority.as_str() == other.authority.as_str()
+                || self.authority == other.authority)
+    }
+}
+
+impl Eq for Target {}
+
+impl std::hash::Hash for Target {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // What `derive(Hash)` would do; consistent with `eq` because `Authority` hashes
+        // lowercased bytes.
+        self.scheme.hash(state);
+        self.authority.hash(state);
+        self.protocol.hash(state);
+    }
 }
 
 impl Target {

@@ -127,8 +127,82 @@ impl<B> Host<B> {
 }
 
 struct State<B> {
-    hosts: HashMap<Target, Host<B>>,
+    hosts: HashMap<Target, Host<B>, TargetHasherBuilder>,
     reaper_running: bool,
+}
+
+/// Hashes pool keys. Every request hashes its target twice (checkout, and return of an
+/// HTTP/1 connection); with std's SipHash, which `Authority`'s case-insensitive `Hash` feeds
+/// one byte at a time, that cost more than the rest of the checkout. This is a
+/// multiply-and-add hash (as rustc's FxHasher) with a random seed per pool, so which
+/// authorities collide cannot be known in advance; a pool holds few targets at once.
+#[derive(Clone, Copy)]
+struct TargetHasherBuilder(u64);
+
+impl TargetHasherBuilder {
+    fn new() -> Self {
+        use std::hash::BuildHasher as _;
+        Self(std::hash::RandomState::new().hash_one(0x0074_6f77_6c69_6e65_u64))
+    }
+}
+
+impl std::hash::BuildHasher for TargetHasherBuilder {
+    type Hasher = TargetHasher;
+
+    fn build_hasher(&self) -> TargetHasher {
+        TargetHasher(self.0)
+    }
+}
+
+struct TargetHasher(u64);
+
+impl TargetHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = self
+            .0
+            .wrapping_add(word)
+            .wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+}
+
+impl std::hash::Hasher for TargetHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let mut rest = [0; 8];
+        rest[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.add(u64::from_le_bytes(rest) ^ bytes.len() as u64);
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // The multiply leaves the low bits, which pick the bucket, the weakest.
+        self.0.rotate_left(26)
+    }
 }
 
 struct Inner<B> {
@@ -182,7 +256,7 @@ impl<B: Send + 'static> Pool<B> {
         Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
-                    hosts: HashMap::new(),
+                    hosts: HashMap::with_hasher(TargetHasherBuilder::new()),
                     reaper_running: false,
                 }),
                 config,

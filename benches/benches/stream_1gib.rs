@@ -1,0 +1,138 @@
+//! The memory check: stream a 1 GiB response body from the bench server into a sink and
+//! report the peak resident set size.
+//!
+//! ```text
+//! stream_1gib serve                  # runs the server alone, prints "h1 <addr>" and waits
+//! stream_1gib <client> <addr> [len]  # streams <len> bytes (default 1 GiB) from a server
+//!                                    # started with `serve`; <client>: towline, reqwest,
+//!                                    # bare_hyper
+//! stream_1gib                        # (as `cargo bench` runs it) server in-process, towline
+//! ```
+//!
+//! `benches/run.sh` starts `serve` in one process and each client in another under
+//! `/usr/bin/time -v`, so the peak RSS it quotes is the client's alone. Each client process
+//! also prints its own peak (`VmHWM` from `/proc/self/status`).
+
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    // A check fails loudly.
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use towline_bench::BenchServer;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const GIB: u64 = 1024 * 1024 * 1024;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Peak RSS of this process in KiB, from `/proc/self/status` (`VmHWM`).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn stream(client: &str, addr: SocketAddr, len: u64) -> Result<u64, BoxError> {
+    let url = format!("http://{addr}/stream/{len}");
+    let mut received = 0u64;
+    match client {
+        "towline" => {
+            let client = towline::TokioClient::builder().http1_only().build()?;
+            let mut response = client.get(&url)?.send().await?.error_for_status()?;
+            while let Some(chunk) = response.chunk().await? {
+                received += chunk.len() as u64;
+            }
+        }
+        "reqwest" => {
+            let client = reqwest::Client::builder().http1_only().no_proxy().build()?;
+            let mut response = client.get(&url).send().await?.error_for_status()?;
+            while let Some(chunk) = response.chunk().await? {
+                received += chunk.len() as u64;
+            }
+        }
+        "bare_hyper" => {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(connection);
+            let request = http::Request::get(format!("/stream/{len}"))
+                .header(http::header::HOST, addr.to_string())
+                .body(Empty::<Bytes>::new())?;
+            let mut body = sender.send_request(request).await?.into_body();
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame?.into_data() {
+                    received += data.len() as u64;
+                }
+            }
+        }
+        other => return Err(format!("unknown client {other:?}").into()),
+    }
+    Ok(received)
+}
+
+fn run_client(client: &str, addr: SocketAddr, len: u64) {
+    let rt = runtime();
+    let start = Instant::now();
+    let received = rt.block_on(stream(client, addr, len)).unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(
+        received, len,
+        "{client}: received {received} of {len} bytes"
+    );
+    println!(
+        "{client}: streamed {received} bytes in {:.2} s ({:.0} MiB/s); peak RSS (VmHWM) {} KiB",
+        elapsed.as_secs_f64(),
+        received as f64 / elapsed.as_secs_f64() / (1024.0 * 1024.0),
+        peak_rss_kib().map_or_else(|| "?".to_owned(), |k| k.to_string()),
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; criterion-style flags are ignored.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    match args.first().map(String::as_str) {
+        Some("serve") => {
+            let rt = runtime();
+            let server = rt.block_on(BenchServer::start()).unwrap();
+            println!("h1 {}", server.h1_addr());
+            rt.block_on(std::future::pending::<()>());
+        }
+        Some(client) => {
+            let addr: SocketAddr = args
+                .get(1)
+                .expect("usage: stream_1gib <client> <addr> [len]")
+                .parse()
+                .unwrap();
+            let len = args.get(2).map_or(GIB, |l| l.parse().unwrap());
+            run_client(client, addr, len);
+        }
+        None => {
+            // Self-contained: the server in this process too, so the peak includes it.
+            let server_rt = runtime();
+            let server = server_rt.block_on(BenchServer::start()).unwrap();
+            run_client("towline", server.h1_addr(), GIB);
+            println!("(server in the same process; run benches/run.sh for the client alone)");
+        }
+    }
+}
