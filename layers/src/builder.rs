@@ -12,7 +12,7 @@
 //! let timer = ManualTimer::new();
 //! let service = ServiceBuilder::new()
 //!     .timings(timer.shared())
-//!     .timeout(timer.shared(), Some(Duration::from_secs(30)), None)
+//!     .timeouts(timer.shared(), Some(Duration::from_secs(30)), None)
 //!     .service_fn(|_req: http::Request<Full<Bytes>>| async {
 //!         Ok::<_, towline_layers::BoxError>(http::Response::new(Full::new(Bytes::new())))
 //!     });
@@ -25,8 +25,9 @@ use tower_layer::Stack;
 /// Adds this crate's layers to a `tower::ServiceBuilder`.
 pub trait ServiceBuilderExt<L>: sealed::Sealed {
     /// Total and read timeouts ([`timeout::TimeoutLayer`](crate::timeout::TimeoutLayer)).
+    /// (Named `timeouts` so it never collides with tower's own `ServiceBuilder::timeout`.)
     #[cfg(feature = "timeout")]
-    fn timeout(
+    fn timeouts(
         self,
         timer: crate::time::SharedTimer,
         total: Option<std::time::Duration>,
@@ -80,7 +81,7 @@ mod sealed {
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     #[cfg(feature = "timeout")]
-    fn timeout(
+    fn timeouts(
         self,
         timer: crate::time::SharedTimer,
         total: Option<std::time::Duration>,
