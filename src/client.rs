@@ -272,6 +272,11 @@ impl ClientRef {
         if request.uri().host().is_none_or(str::is_empty) {
             return Err(Error::builder("URL has no host"));
         }
+        if request.headers().is_empty() {
+            // The usual case: one copy of the defaults beats hashing each one in.
+            request.headers_mut().clone_from(&self.default_headers);
+            return Ok(request);
+        }
         let mut last = None;
         for (name, value) in &self.default_headers {
             if last.as_ref() == Some(name) || !request.headers().contains_key(name) {
@@ -368,7 +373,7 @@ pub struct ClientBuilder<R> {
     referer: bool,
     hsts: Option<HstsStore>,
     cookies: Option<CookieJar>,
-    decompression: Option<DecompressionLayer>,
+    decompression: DecompressionLayer,
     layers: Vec<LayerFn>,
     error: Option<Error>,
 }
@@ -412,7 +417,7 @@ impl<R: Runtime + Default> ClientBuilder<R> {
             referer: false,
             hsts: None,
             cookies: None,
-            decompression: Some(DecompressionLayer::new()),
+            decompression: DecompressionLayer::new(),
             layers: Vec::new(),
             error: None,
         }
@@ -444,14 +449,26 @@ impl<R: Runtime> ClientBuilder<R> {
         let transport: Transport<_, RedirectBody<Body>, R> =
             Transport::new(connector, self.runtime.clone(), self.transport);
         // DESIGN.md's order, outermost first: trace, timings, total timeout, decompression
-        // (above redirect, so redirect bodies are drained undecoded), redirect (each hop below it), HSTS (so redirect targets are upgraded too), cookies (so every hop
-        // sends and stores cookies), transport. The redirect layer is always present, with
-        // `Policy::none()` when redirects are off, because it decides the transport's request
-        // body type. Layers that wrap the response body sit in the stack only when
-        // configured; each present one erases its body type again so both arms of its
-        // `Either` answer alike.
+        // (above redirect, so redirect bodies are drained undecoded), redirect (each hop
+        // below it), HSTS (so redirect targets are upgraded too), cookies (so every hop sends
+        // and stores cookies), transport.
+        // The timeout, decompression and redirect layers are always present and pass
+        // requests through untouched when unconfigured (a disabled decompression layer
+        // forwards the body as it is, `Policy::none()` follows nothing): that keeps one body
+        // type under them, so the response body is boxed once for the whole core stack
+        // rather than once per layer. The redirect layer also decides the transport's
+        // request body type. Layers that are cheap to leave out and do not wrap the body
+        // (HSTS, cookies) are `option_layer`s; the optional body-wrapping layers above the
+        // core (timings, trace) erase their body again, so both arms of their `Either`
+        // answer alike.
         let stack = ServiceBuilder::new()
             .map_response(erase_body)
+            .layer(
+                TimeoutLayer::new(self.runtime.timer())
+                    .total(self.timeout)
+                    .read(self.read_timeout),
+            )
+            .layer(self.decompression)
             .layer(
                 RedirectLayer::new(self.redirect_policy)
                     .https_only(self.https_only)
@@ -460,15 +477,6 @@ impl<R: Runtime> ClientBuilder<R> {
             .option_layer(self.hsts.map(HstsLayer::new))
             .option_layer(self.cookies.map(CookieLayer::new))
             .service(transport);
-        let stack = optional(self.decompression, stack);
-        let stack = ServiceBuilder::new()
-            .map_response(erase_body)
-            .layer(
-                TimeoutLayer::new(self.runtime.timer())
-                    .total(self.timeout)
-                    .read(self.read_timeout),
-            )
-            .service(stack);
         let stack = optional(
             self.timings.then(|| {
                 TimingsLayer::new(self.runtime.timer()).transport_phases(Arc::new(transport_phases))
@@ -567,13 +575,13 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Decodes compressed responses (gzip, deflate, br, zstd as compiled in; on by default)
     /// with these settings: codings, and the decompression-bomb limits.
     pub fn decompression(mut self, layer: DecompressionLayer) -> Self {
-        self.decompression = Some(layer);
+        self.decompression = layer;
         self
     }
 
     /// Leaves response bodies as the server encoded them and sends no `Accept-Encoding`.
     pub fn no_decompression(mut self) -> Self {
-        self.decompression = None;
+        self.decompression = DecompressionLayer::new().no_decompression();
         self
     }
 

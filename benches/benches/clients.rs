@@ -36,6 +36,8 @@ use hyper::client::conn::{http1, http2};
 use hyper_util::client::legacy::{Client as LegacyClient, connect::HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::runtime::Runtime;
+use tower_service::Service as _;
+use towline::towline_services::rt::tokio::TokioRuntime;
 use towline_bench::{BenchServer, JSON_BODY, KIB_64, MIB_1, Message, SMALL_BODY};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -154,15 +156,17 @@ enum Kind {
     Aioduct,
     Towline,
     TowlineAllLayers,
+    TowlineTransport,
 }
 
-const KINDS: [Kind; 6] = [
+const KINDS: [Kind; 7] = [
     Kind::BareHyper,
     Kind::HyperUtil,
     Kind::Reqwest,
     Kind::Aioduct,
     Kind::Towline,
     Kind::TowlineAllLayers,
+    Kind::TowlineTransport,
 ];
 
 impl Kind {
@@ -174,6 +178,7 @@ impl Kind {
             Self::Aioduct => "aioduct",
             Self::Towline => "towline",
             Self::TowlineAllLayers => "towline_all_layers",
+            Self::TowlineTransport => "towline_transport",
         }
     }
 
@@ -268,7 +273,16 @@ enum Conn {
     Reqwest(reqwest::Client),
     Aioduct(aioduct::TokioClient),
     Towline(towline::TokioClient),
+    /// towline's transport and pool alone, called as a tower `Service` with a parsed `Uri`,
+    /// as `hyper_util` is.
+    TowlineTransport(TowlineTransport),
 }
+
+type TowlineTransport = towline::towline_services::transport::Transport<
+    towline::towline_services::connect::HttpConnector<TokioRuntime>,
+    Req,
+    TokioRuntime,
+>;
 
 fn request_body(op: &Op) -> (Method, Req) {
     match op {
@@ -344,6 +358,7 @@ impl Conn {
             Self::Reqwest(client) => Self::Reqwest(client.clone()),
             Self::Aioduct(client) => Self::Aioduct(client.clone()),
             Self::Towline(client) => Self::Towline(client.clone()),
+            Self::TowlineTransport(transport) => Self::TowlineTransport(transport.clone()),
         }
     }
 
@@ -423,6 +438,18 @@ impl Conn {
                 } else {
                     check_body(&response.bytes().await?, op)
                 }
+            }
+            Self::TowlineTransport(transport) => {
+                let response = transport
+                    .call(hyper_request(op, ep.absolute.clone(), None))
+                    .await?;
+                check_head(response.status(), response.version(), ep)?;
+                let bytes = response.into_body().collect().await?.to_bytes();
+                check_body(&bytes, op)?;
+                if let Op::Json = op {
+                    check_message(&serde_json::from_slice::<Message>(&bytes)?)?;
+                }
+                Ok(())
             }
             Self::Towline(client) => {
                 let builder = match op {
@@ -504,7 +531,24 @@ async fn build(kind: Kind, proto: Proto, pooled: bool, server: &BenchServer) -> 
             }
             Conn::Towline(builder.build().unwrap())
         }
+        Kind::TowlineTransport => Conn::TowlineTransport(towline_transport(proto, pooled)),
     }
+}
+
+fn towline_transport(proto: Proto, pooled: bool) -> TowlineTransport {
+    use towline::towline_services::connect::{
+        HttpConnector as TowlineConnector, Protocol, TcpConfig,
+    };
+    use towline::towline_services::transport::TransportConfig;
+    let mut config = TransportConfig::default();
+    if proto == Proto::H2 {
+        config.protocol = Protocol::Http2;
+    }
+    if !pooled {
+        config.pool.max_idle_per_host = 0;
+    }
+    let connector = TowlineConnector::new(TokioRuntime, TcpConfig::default());
+    towline::towline_services::transport::Transport::new(connector, TokioRuntime, config)
 }
 
 async fn bare_connection(proto: Proto, server: &BenchServer) -> Conn {
@@ -555,11 +599,11 @@ struct Env {
     samples: Mutex<Option<std::io::BufWriter<std::fs::File>>>,
     /// The order clients are measured in: `TOWLINE_BENCH_ROUND=r` rotates it by `r`, so
     /// rounds do not always measure the same client first.
-    order: [Kind; 6],
+    order: [Kind; KINDS.len()],
     server: BenchServer,
     /// New connections and requests counted per client during the current scenario.
-    new_connections: [AtomicU64; 6],
-    requests: [AtomicU64; 6],
+    new_connections: [AtomicU64; KINDS.len()],
+    requests: [AtomicU64; KINDS.len()],
 }
 
 impl Env {

@@ -27,13 +27,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The clients, in table order.
-const CLIENTS: [&str; 6] = [
+const CLIENTS: [&str; 7] = [
     "bare_hyper",
     "hyper_util",
     "reqwest",
     "aioduct",
     "towline",
     "towline_all_layers",
+    "towline_transport",
 ];
 
 /// The scenarios, in run order, with what each measures.
@@ -672,6 +673,7 @@ fn main() {
         "- `reqwest`: `default-features = false, features = [\"http2\", \"json\"]`, `tcp_nodelay(true)`, `http1_only()` or `http2_prior_knowledge()`, the URL parsed once (`reqwest::Url`); fresh rows: `pool_max_idle_per_host(0)`.",
         "- `aioduct`: features `tokio`, `json`; TCP_NODELAY is always on in its tokio connector; h2c through the request builder's `h2c_prior_knowledge()`; fresh rows: `no_connection_reuse()`.",
         "- `towline`: `TokioClient::builder()` with its default stack (redirect policy, decompression, the timeout layer), `tcp_nodelay(true)` (the default), `http2_prior_knowledge()` for the h2c rows; fresh rows: `pool_max_idle_per_host(0)`. Like `reqwest`, it is handed the URL parsed once (`url::Url`, cloned per request), the cheapest form its API takes, as the hyper rows get a parsed `Uri`; `aioduct` takes only a string. Parsing a string per request costs both about 6 k instructions (the `url` crate)",
+        "- `towline_transport`: towline's transport and pool alone (`towline_services::transport::Transport` over its `HttpConnector`, TCP_NODELAY on), called as a tower `Service` with the same parsed `Uri` the `hyper_util` row gets: no facade, no layers, no default headers. It is the like-for-like peer of `hyper_util`; the gap between it and `towline` is what the facade and its default layers cost.",
     ] {
         writeln!(o, "{line}").unwrap();
     }

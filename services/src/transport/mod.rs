@@ -468,7 +468,10 @@ where
                         Ok(Waited::Retry) | Err(_) => continue,
                     }
                 }
-                Checkout::Connect(guard) => match self.connect(target).await {
+                // Boxed: connecting (DNS, Happy Eyeballs, TLS, handshake) is a large future
+                // that would otherwise be part of every request's future, and be moved with
+                // it, even when the pool has a connection ready.
+                Checkout::Connect(guard) => match Box::pin(self.connect(target)).await {
                     Ok(conn) => {
                         match &conn.sender {
                             Sender::Http2(sender) => {
