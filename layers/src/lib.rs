@@ -95,6 +95,8 @@ pub mod error;
 pub mod extensions;
 #[cfg(feature = "hsts")]
 pub mod hsts;
+#[cfg(feature = "rate-limit")]
+pub mod rate_limit;
 #[cfg(feature = "redirect")]
 pub mod redirect;
 pub mod replay;
