@@ -81,6 +81,15 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         limiter: crate::rate_limit::RateLimiter,
         timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer, L>>;
+
+    /// Paces response bodies to `limiter`'s rate, sleeping on `timer`
+    /// ([`bandwidth::BandwidthLayer`](crate::bandwidth::BandwidthLayer)).
+    #[cfg(feature = "bandwidth")]
+    fn bandwidth_limit(
+        self,
+        limiter: crate::bandwidth::BandwidthLimiter,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<Stack<crate::bandwidth::BandwidthLayer, L>>;
 }
 
 mod sealed {
@@ -152,5 +161,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer, L>> {
         self.layer(crate::rate_limit::RateLimitLayer::new(limiter, timer))
+    }
+
+    #[cfg(feature = "bandwidth")]
+    fn bandwidth_limit(
+        self,
+        limiter: crate::bandwidth::BandwidthLimiter,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<Stack<crate::bandwidth::BandwidthLayer, L>> {
+        self.layer(crate::bandwidth::BandwidthLayer::new(limiter, timer))
     }
 }

@@ -86,6 +86,8 @@ assert_eq!(body, "hello");
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "bandwidth")]
+pub mod bandwidth;
 pub mod builder;
 #[cfg(feature = "cookies")]
 pub mod cookie;

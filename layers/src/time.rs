@@ -442,7 +442,7 @@ fn saturating_add(instant: Instant, by: Duration) -> Instant {
 }
 
 /// Converts a count of nanoseconds to a `Duration`, saturating at `Duration::MAX`.
-#[cfg(feature = "rate-limit")]
+#[cfg(any(feature = "rate-limit", feature = "bandwidth"))]
 pub(crate) fn duration_from_nanos(nanos: u128) -> Duration {
     const NANOS_PER_SEC: u128 = 1_000_000_000;
     match u64::try_from(nanos / NANOS_PER_SEC) {
