@@ -193,7 +193,8 @@ impl RateLimiter {
     }
 
     /// Reserves the next slot of `host`'s bucket (or the shared one) for a request arriving
-    /// now on `clock`, and returns how long the request must wait for it.
+    /// now on `clock`. Returns `None` when the slot is free now, or else how long the request
+    /// must wait for it and the reservation to hold meanwhile.
     ///
     /// Slots are handed out in order of arrival, so waiters are released first come, first
     /// served.
@@ -201,7 +202,7 @@ impl RateLimiter {
         &self,
         clock: &SharedTimer,
         host: Option<&Authority>,
-    ) -> (Duration, Reservation) {
+    ) -> Option<(Duration, Reservation)> {
         let shared = &*self.shared;
         let mut state = lock(&shared.state);
         let now = state.offset(clock.now());
@@ -212,6 +213,9 @@ impl RateLimiter {
         };
         let before = bucket.tat;
         let release = bucket.reserve(now, shared.interval, shared.tolerance);
+        if release <= now {
+            return None;
+        }
         let reservation = Reservation {
             shared: Arc::clone(&self.shared),
             clock: Arc::clone(clock),
@@ -221,7 +225,7 @@ impl RateLimiter {
             release,
             armed: true,
         };
-        (release.saturating_sub(now), reservation)
+        Some((release - now, reservation))
     }
 
     fn config(&self) -> Config {

@@ -70,12 +70,11 @@ where
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let (wait, reservation) = self.limiter.reserve(&self.clock, request.uri().authority());
-        if wait.is_zero() {
-            reservation.consume();
-            ResponseFuture::calling(inner.call(request))
-        } else {
-            ResponseFuture::waiting(self.timer.sleep(wait), inner, request, reservation)
+        match self.limiter.reserve(&self.clock, request.uri().authority()) {
+            None => ResponseFuture::calling(inner.call(request)),
+            Some((wait, reservation)) => {
+                ResponseFuture::waiting(self.timer.sleep(wait), inner, request, reservation)
+            }
         }
     }
 }
