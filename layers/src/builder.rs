@@ -72,6 +72,24 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     /// One `tracing` span per request ([`trace::TraceLayer`](crate::trace::TraceLayer)).
     #[cfg(feature = "tracing")]
     fn trace(self) -> ServiceBuilder<Stack<crate::trace::TraceLayer, L>>;
+
+    /// Holds requests to `limiter`'s rate, sleeping on `timer`
+    /// ([`rate_limit::RateLimitLayer`](crate::rate_limit::RateLimitLayer)).
+    #[cfg(feature = "rate-limit")]
+    fn rate_limit(
+        self,
+        limiter: crate::rate_limit::RateLimiter,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer, L>>;
+
+    /// Paces response bodies to `limiter`'s rate, sleeping on `timer`
+    /// ([`bandwidth::BandwidthLayer`](crate::bandwidth::BandwidthLayer)).
+    #[cfg(feature = "bandwidth")]
+    fn bandwidth_limit(
+        self,
+        limiter: crate::bandwidth::BandwidthLimiter,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<Stack<crate::bandwidth::BandwidthLayer, L>>;
 }
 
 mod sealed {
@@ -134,5 +152,23 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     #[cfg(feature = "tracing")]
     fn trace(self) -> ServiceBuilder<Stack<crate::trace::TraceLayer, L>> {
         self.layer(crate::trace::TraceLayer::new())
+    }
+
+    #[cfg(feature = "rate-limit")]
+    fn rate_limit(
+        self,
+        limiter: crate::rate_limit::RateLimiter,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer, L>> {
+        self.layer(crate::rate_limit::RateLimitLayer::new(limiter, timer))
+    }
+
+    #[cfg(feature = "bandwidth")]
+    fn bandwidth_limit(
+        self,
+        limiter: crate::bandwidth::BandwidthLimiter,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<Stack<crate::bandwidth::BandwidthLayer, L>> {
+        self.layer(crate::bandwidth::BandwidthLayer::new(limiter, timer))
     }
 }

@@ -86,6 +86,8 @@ assert_eq!(body, "hello");
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "bandwidth")]
+pub mod bandwidth;
 pub mod builder;
 #[cfg(feature = "cookies")]
 pub mod cookie;
@@ -95,6 +97,8 @@ pub mod error;
 pub mod extensions;
 #[cfg(feature = "hsts")]
 pub mod hsts;
+#[cfg(feature = "rate-limit")]
+pub mod rate_limit;
 #[cfg(feature = "redirect")]
 pub mod redirect;
 pub mod replay;

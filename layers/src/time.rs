@@ -441,6 +441,17 @@ fn saturating_add(instant: Instant, by: Duration) -> Instant {
     }
 }
 
+/// Converts a count of nanoseconds to a `Duration`, saturating at `Duration::MAX`.
+#[cfg(any(feature = "rate-limit", feature = "bandwidth"))]
+pub(crate) fn duration_from_nanos(nanos: u128) -> Duration {
+    const NANOS_PER_SEC: u128 = 1_000_000_000;
+    match u64::try_from(nanos / NANOS_PER_SEC) {
+        // The remainder is below one billion, so it fits a `u32`.
+        Ok(secs) => Duration::new(secs, (nanos % NANOS_PER_SEC) as u32),
+        Err(_) => Duration::MAX,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::task::Poll;

@@ -1,0 +1,111 @@
+//! The [`ResponseFuture`] of the [`RateLimit`](super::RateLimit) service.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use http::Request;
+use hyper::rt::Sleep;
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::limiter::Reservation;
+use crate::BoxError;
+
+/// A request waiting for its slot, with the readied service that will send it.
+struct Waiting<S, ReqB> {
+    sleep: Pin<Box<dyn Sleep>>,
+    service: S,
+    request: Request<ReqB>,
+    reservation: Reservation,
+}
+
+pin_project! {
+    /// Response future of [`RateLimit`](super::RateLimit): first sleeps until the request's
+    /// slot (when it had to wait), then calls the inner service and awaits its response.
+    ///
+    /// Dropping it while it waits cancels the request and releases its slot (see the
+    /// [module documentation](super#cancellation)).
+    pub struct ResponseFuture<S, ReqB>
+    where
+        S: Service<Request<ReqB>>,
+    {
+        waiting: Option<Waiting<S, ReqB>>,
+        #[pin]
+        calling: Option<S::Future>,
+    }
+}
+
+impl<S, ReqB> ResponseFuture<S, ReqB>
+where
+    S: Service<Request<ReqB>>,
+{
+    pub(super) fn calling(future: S::Future) -> Self {
+        Self {
+            waiting: None,
+            calling: Some(future),
+        }
+    }
+
+    pub(super) fn waiting(
+        sleep: Pin<Box<dyn Sleep>>,
+        service: S,
+        request: Request<ReqB>,
+        reservation: Reservation,
+    ) -> Self {
+        Self {
+            waiting: Some(Waiting {
+                sleep,
+                service,
+                request,
+                reservation,
+            }),
+            calling: None,
+        }
+    }
+}
+
+impl<S, ReqB> Future for ResponseFuture<S, ReqB>
+where
+    S: Service<Request<ReqB>>,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<S::Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Some(waiting) = this.waiting.as_mut() {
+            ready!(waiting.sleep.as_mut().poll(cx));
+            if let Some(Waiting {
+                mut service,
+                request,
+                reservation,
+                ..
+            }) = this.waiting.take()
+            {
+                reservation.consume();
+                this.calling.set(Some(service.call(request)));
+            }
+        }
+        match this.calling.as_pin_mut() {
+            Some(future) => future.poll(cx).map_err(Into::into),
+            // Only reachable when polled again after an inner future that never started;
+            // the two states above always leave `calling` set.
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<S, ReqB> fmt::Debug for ResponseFuture<S, ReqB>
+where
+    S: Service<Request<ReqB>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("waiting", &self.waiting.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,382 @@
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use http::{Request, Response};
+use tower::{Service, ServiceBuilder, service_fn};
+use tower_layer::Layer;
+
+use super::*;
+use crate::{
+    BoxError, ServiceBuilderExt,
+    sync::lock,
+    test_util::poll_once,
+    time::{ManualTimer, SharedTimer},
+};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+type Log = Arc<Mutex<Vec<String>>>;
+type Call = Pin<Box<dyn Future<Output = Result<Response<()>, BoxError>> + Send>>;
+
+/// A service that records, in order, the URI of every request it is called with.
+fn recorder(
+    log: &Log,
+) -> impl Service<Request<()>, Response = Response<()>, Error = Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
+    let log = Arc::clone(log);
+    service_fn(move |request: Request<()>| {
+        lock(&log).push(request.uri().to_string());
+        async { Ok::<_, Infallible>(Response::new(())) }
+    })
+}
+
+fn request(uri: &str) -> Request<()> {
+    Request::builder().uri(uri).body(()).unwrap_or_default()
+}
+
+/// Calls `service` (always ready: the recorder never pushes back) without awaiting.
+fn call<S>(service: &mut S, uri: &str) -> Call
+where
+    S: Service<Request<()>, Response = Response<()>, Error = BoxError>,
+    S::Future: Send + 'static,
+{
+    assert!(
+        poll_once(Pin::new(&mut std::future::poll_fn(
+            |cx| service.poll_ready(cx)
+        )))
+        .is_ready()
+    );
+    Box::pin(service.call(request(uri)))
+}
+
+fn log() -> Log {
+    Arc::new(Mutex::new(Vec::new()))
+}
+
+fn logged(log: &Log) -> Vec<String> {
+    lock(log).clone()
+}
+
+#[test]
+fn zero_rate_zero_period_and_absurd_rates_are_errors() -> Result<(), BoxError> {
+    assert_eq!(
+        RateLimiter::new(0, SECOND).err(),
+        Some(RateLimitConfigError::ZeroRate)
+    );
+    assert_eq!(
+        RateLimiter::new(10, Duration::ZERO).err(),
+        Some(RateLimitConfigError::ZeroPeriod)
+    );
+    assert_eq!(
+        RateLimiter::new(u64::MAX, SECOND).err(),
+        Some(RateLimitConfigError::RateTooHigh)
+    );
+    assert_eq!(
+        RateLimitConfigError::ZeroPeriod.to_string(),
+        "rate limit period must be longer than zero"
+    );
+    assert!(RateLimiter::new(1_000_000_000, SECOND).is_ok());
+    Ok(())
+}
+
+#[test]
+fn burst_passes_at_once_then_the_next_waits_one_interval() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let log = log();
+    // Two per second: a burst of two, then one every 500 ms.
+    let mut service =
+        RateLimitLayer::new(RateLimiter::new(2, SECOND)?, timer.shared()).layer(recorder(&log));
+
+    for path in ["/1", "/2"] {
+        let mut response = call(&mut service, path);
+        assert!(poll_once(response.as_mut()).is_ready());
+    }
+    assert_eq!(timer.pending_sleeps(), 0, "the burst never sleeps");
+
+    let mut third = call(&mut service, "/3");
+    assert!(poll_once(third.as_mut()).is_pending());
+    assert_eq!(
+        logged(&log),
+        ["/1", "/2"],
+        "a waiting request is not sent yet"
+    );
+    timer.advance(Duration::from_millis(499));
+    assert!(poll_once(third.as_mut()).is_pending());
+    timer.advance(Duration::from_millis(1));
+    assert!(poll_once(third.as_mut()).is_ready());
+    assert_eq!(logged(&log), ["/1", "/2", "/3"]);
+    Ok(())
+}
+
+#[test]
+fn waiters_are_released_first_come_first_served() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let log = log();
+    let mut service =
+        RateLimitLayer::new(RateLimiter::new(1, SECOND)?, timer.shared()).layer(recorder(&log));
+
+    let mut first = call(&mut service, "/0");
+    assert!(poll_once(first.as_mut()).is_ready());
+    let mut waiters: Vec<Call> = (1..=5)
+        .map(|i| call(&mut service, &format!("/{i}")))
+        .collect();
+    assert_eq!(
+        timer.pending_sleeps(),
+        5,
+        "each waiter sleeps once, until its own slot"
+    );
+
+    let mut late = Vec::new();
+    for second in 1..=5 {
+        timer.advance(SECOND);
+        // A newcomer arriving just as a slot frees, polled before the waiters, still queues
+        // behind them.
+        let mut newcomer = call(&mut service, &format!("/late{second}"));
+        assert!(poll_once(newcomer.as_mut()).is_pending());
+        late.push(newcomer);
+        // Poll the waiters last to first: only the oldest is released.
+        let mut released = 0;
+        for waiter in waiters.iter_mut().rev() {
+            if poll_once(waiter.as_mut()).is_ready() {
+                released += 1;
+            }
+        }
+        assert_eq!(released, 1, "one slot per second");
+        drop(waiters.remove(0));
+    }
+    let expected: Vec<String> = (0..=5).map(|i| format!("/{i}")).collect();
+    assert_eq!(logged(&log), expected);
+
+    for second in 1..=5 {
+        timer.advance(SECOND);
+        assert!(poll_once(late[0].as_mut()).is_ready());
+        drop(late.remove(0));
+        assert_eq!(logged(&log).last(), Some(&format!("/late{second}")));
+    }
+    Ok(())
+}
+
+#[test]
+fn clones_of_the_layer_and_services_over_one_limiter_share_the_limit() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let log = log();
+    let shared = RateLimiter::new(1, SECOND)?;
+    let layer = RateLimitLayer::new(shared.clone(), timer.shared());
+    let mut a = layer.clone().layer(recorder(&log));
+    let mut b = layer.layer(recorder(&log));
+    let mut c = ServiceBuilder::new()
+        .rate_limit(shared.clone(), timer.shared())
+        .service(recorder(&log));
+
+    let mut from_a = call(&mut a, "/a");
+    assert!(poll_once(from_a.as_mut()).is_ready());
+    let mut from_b = call(&mut b, "/b");
+    let mut from_c = call(&mut c, "/c");
+    assert!(poll_once(from_b.as_mut()).is_pending());
+    assert!(poll_once(from_c.as_mut()).is_pending());
+    assert!(
+        !shared.try_acquire(),
+        "the standalone limiter sees the same bucket"
+    );
+    assert_eq!(
+        shared.wait_duration(),
+        3 * SECOND,
+        "after the two queued requests"
+    );
+
+    timer.advance(SECOND);
+    assert!(poll_once(from_c.as_mut()).is_pending());
+    assert!(poll_once(from_b.as_mut()).is_ready());
+    timer.advance(SECOND);
+    assert!(poll_once(from_c.as_mut()).is_ready());
+    assert_eq!(logged(&log), ["/a", "/b", "/c"]);
+    Ok(())
+}
+
+#[test]
+fn per_host_buckets_are_independent() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let log = log();
+    let layer = RateLimitLayer::new(RateLimiter::new(1, SECOND)?.per_host(true), timer.shared());
+    let mut service = layer.layer(recorder(&log));
+
+    for uri in ["http://a.test/", "http://b.test/", "/no-authority"] {
+        let mut response = call(&mut service, uri);
+        assert!(
+            poll_once(response.as_mut()).is_ready(),
+            "{uri} has a fresh bucket"
+        );
+    }
+    // Authorities compare without regard to case.
+    let mut again = call(&mut service, "http://A.TEST/again");
+    assert!(poll_once(again.as_mut()).is_pending());
+    timer.advance(SECOND);
+    assert!(poll_once(again.as_mut()).is_ready());
+
+    // Without per-host buckets, every host draws from one.
+    let mut global =
+        RateLimitLayer::new(RateLimiter::new(1, SECOND)?, timer.shared()).layer(recorder(&log));
+    let mut a = call(&mut global, "http://a.test/");
+    let mut b = call(&mut global, "http://b.test/");
+    assert!(poll_once(a.as_mut()).is_ready());
+    assert!(poll_once(b.as_mut()).is_pending());
+    Ok(())
+}
+
+#[test]
+fn per_host_buckets_are_bounded() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let limiter = RateLimiter::new(1, SECOND)?.per_host(true);
+    let clock = limiter.bind_clock(timer.shared());
+    for i in 0..MAX_HOSTS + 10 {
+        let host = http::uri::Authority::try_from(format!("h{i}.test")).ok();
+        if let Some((_, reservation)) = limiter.reserve(&clock, host.as_ref()) {
+            reservation.consume();
+        }
+    }
+    assert_eq!(limiter.tracked_hosts(), MAX_HOSTS);
+
+    // Once their slots have passed, idle buckets make room for new hosts.
+    timer.advance(SECOND);
+    let host = http::uri::Authority::from_static("fresh.test");
+    assert!(
+        limiter.reserve(&clock, Some(&host)).is_none(),
+        "a fresh bucket"
+    );
+    assert_eq!(limiter.tracked_hosts(), 1);
+    Ok(())
+}
+
+#[test]
+fn cancelled_waiters_do_not_starve_others() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let log = log();
+    let mut service =
+        RateLimitLayer::new(RateLimiter::new(1, SECOND)?, timer.shared()).layer(recorder(&log));
+
+    let mut first = call(&mut service, "/first");
+    assert!(poll_once(first.as_mut()).is_ready());
+
+    // A hundred waiters give up, the oldest first: once the last of them is gone, all their
+    // slots are given back.
+    let cancelled: Vec<Call> = (0..100)
+        .map(|i| call(&mut service, &format!("/gone{i}")))
+        .collect();
+    drop(cancelled);
+    let mut next = call(&mut service, "/next");
+    timer.advance(SECOND);
+    assert!(
+        poll_once(next.as_mut()).is_ready(),
+        "released after one interval, not 101"
+    );
+
+    // A cancelled slot in the middle of the queue expires unused; the one behind it keeps
+    // its own time.
+    let middle = call(&mut service, "/middle");
+    let mut behind = call(&mut service, "/behind");
+    drop(middle);
+    timer.advance(SECOND);
+    assert!(poll_once(behind.as_mut()).is_pending());
+    timer.advance(SECOND);
+    assert!(poll_once(behind.as_mut()).is_ready());
+    assert_eq!(logged(&log), ["/first", "/next", "/behind"]);
+
+    // Dropped after its slot came, a request gives nothing back.
+    let mut late = call(&mut service, "/late");
+    timer.advance(SECOND);
+    drop(late);
+    late = call(&mut service, "/after");
+    assert!(poll_once(late.as_mut()).is_pending());
+    Ok(())
+}
+
+#[test]
+fn standalone_acquire_and_wait() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let limiter = RateLimiter::new(1, SECOND)?.burst(3).timer(timer.shared());
+    assert_eq!(limiter.wait_duration(), Duration::ZERO);
+    assert!((0..3).all(|_| limiter.try_acquire()));
+    assert!(!limiter.try_acquire(), "a refused attempt takes nothing");
+    assert_eq!(limiter.wait_duration(), SECOND);
+    timer.advance(Duration::from_millis(600));
+    assert_eq!(limiter.wait_duration(), Duration::from_millis(400));
+    timer.advance(Duration::from_millis(400));
+    assert!(limiter.try_acquire());
+    assert!(!limiter.try_acquire());
+
+    // Zero burst means one at a time.
+    let single = RateLimiter::new(1, SECOND)?.burst(0).timer(timer.shared());
+    assert!(single.try_acquire());
+    assert!(!single.try_acquire());
+    Ok(())
+}
+
+#[test]
+fn without_a_clock_the_limiter_refuses_and_a_layer_lends_its_timer() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let limiter = RateLimiter::new(5, SECOND)?;
+    assert!(!limiter.try_acquire());
+    assert_eq!(limiter.wait_duration(), Duration::MAX);
+
+    let _layer = RateLimitLayer::new(limiter.clone(), timer.shared());
+    assert!(limiter.try_acquire());
+    assert_eq!(limiter.wait_duration(), Duration::ZERO);
+    Ok(())
+}
+
+#[test]
+fn a_limiter_keeps_its_own_clock_and_the_layer_sleeps_on_its_timer() -> Result<(), BoxError> {
+    let clock = ManualTimer::new();
+    let sleeper = ManualTimer::new();
+    let log = log();
+    let limiter = RateLimiter::new(1, SECOND)?.timer(clock.shared());
+    let mut service = RateLimitLayer::new(limiter, sleeper.shared()).layer(recorder(&log));
+    let mut first = call(&mut service, "/1");
+    assert!(poll_once(first.as_mut()).is_ready());
+    let mut second = call(&mut service, "/2");
+    assert_eq!((clock.pending_sleeps(), sleeper.pending_sleeps()), (0, 1));
+    sleeper.advance(SECOND);
+    assert!(poll_once(second.as_mut()).is_ready());
+    Ok(())
+}
+
+#[test]
+fn huge_periods_and_bursts_saturate_instead_of_overflowing() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let limiter = RateLimiter::new(1, Duration::MAX)?
+        .burst(u64::MAX)
+        .timer(timer.shared());
+    assert!((0..1000).all(|_| limiter.try_acquire()));
+    timer.advance(Duration::MAX);
+
+    let slow = RateLimiter::new(1, Duration::MAX)?.timer(timer.shared());
+    assert!(slow.try_acquire());
+    assert!(!slow.try_acquire());
+    assert!(slow.wait_duration() > Duration::from_secs(u64::MAX / 2));
+    let clock: SharedTimer = timer.shared();
+    for _ in 0..3 {
+        let wait = slow.reserve(&clock, None).map(|(wait, _reservation)| wait);
+        assert!(wait > Some(Duration::from_secs(u64::MAX / 2)));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn inner_errors_pass_through() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let mut service = RateLimitLayer::new(RateLimiter::new(1, SECOND)?, timer.shared()).layer(
+        service_fn(|_request: Request<()>| async {
+            Err::<Response<()>, _>(std::io::Error::other("refused"))
+        }),
+    );
+    let err = call(&mut service, "/").await.err();
+    assert_eq!(err.map(|err| err.to_string()).as_deref(), Some("refused"));
+    Ok(())
+}
