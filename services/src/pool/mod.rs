@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
+use http::HeaderValue;
 use hyper::client::conn::{http1, http2};
 
 use crate::connect::{Connected, Target};
@@ -53,6 +54,9 @@ pub(crate) struct PooledConn<B> {
     pub(crate) connected: Arc<Connected>,
     /// Whether a previous request already used this connection.
     pub(crate) reused: bool,
+    /// The `Host` header for HTTP/1 requests to this connection's target, computed once per
+    /// pooled target rather than per request; `None` when not known yet.
+    pub(crate) host_header: Option<HeaderValue>,
 }
 
 impl<B> PooledConn<B> {
@@ -93,6 +97,7 @@ struct Host<B> {
     http2: Option<Shared2<B>>,
     waiters: Option<Vec<oneshot::Sender<Waited<B>>>>,
     http1_negotiated: bool,
+    host_header: Option<HeaderValue>,
 }
 
 impl<B> Default for Host<B> {
@@ -102,6 +107,7 @@ impl<B> Default for Host<B> {
             http2: None,
             waiters: None,
             http1_negotiated: false,
+            host_header: None,
         }
     }
 }
@@ -295,6 +301,7 @@ impl<B: Send + 'static> Pool<B> {
                     sender: Sender::Http2(h2.sender.clone()),
                     connected: h2.connected.clone(),
                     reused: true,
+                    host_header: None,
                 });
             }
             host.http2 = None;
@@ -310,6 +317,7 @@ impl<B: Send + 'static> Pool<B> {
                     sender: Sender::Http1(idle.sender),
                     connected: idle.connected,
                     reused: true,
+                    host_header: host.host_header.clone(),
                 });
             }
         }
@@ -357,6 +365,7 @@ impl<B: Send + 'static> Pool<B> {
         target: Target,
         mut sender: http1::SendRequest<B>,
         connected: Arc<Connected>,
+        host_header: Option<HeaderValue>,
         request_sent: bool,
     ) {
         if self.inner.config.max_idle_per_host == 0 || sender.is_closed() {
@@ -367,7 +376,7 @@ impl<B: Send + 'static> Pool<B> {
             // noticed yet; rather than spawn a task to wait, the connection goes back as it
             // is and the next checkout waits for readiness (`PooledConn::ready`), which is
             // then immediate.
-            self.insert_idle(target, sender, connected);
+            self.insert_idle(target, sender, connected, host_header);
             return;
         }
         // The server answered before the request body was sent to its end (an early
@@ -379,7 +388,7 @@ impl<B: Send + 'static> Pool<B> {
             if sender.ready().await.is_ok()
                 && let Some(inner) = pool.upgrade()
             {
-                Pool { inner }.insert_idle(target, sender, connected);
+                Pool { inner }.insert_idle(target, sender, connected, host_header);
             }
         }));
     }
@@ -389,12 +398,16 @@ impl<B: Send + 'static> Pool<B> {
         target: Target,
         sender: http1::SendRequest<B>,
         connected: Arc<Connected>,
+        host_header: Option<HeaderValue>,
     ) {
         let since = self.inner.timer.now();
         let mut state = lock(&self.inner);
         let host = state.hosts.entry(target).or_default();
         if host.idle.len() >= self.inner.config.max_idle_per_host {
             return;
+        }
+        if host.host_header.is_none() {
+            host.host_header = host_header;
         }
         host.idle.push(Idle {
             sender,
@@ -495,6 +508,7 @@ impl<B: Send + 'static> ConnectGuard<B> {
                 sender: Sender::Http2(sender.clone()),
                 connected: connected.clone(),
                 reused: false,
+                host_header: None,
             }));
         }
     }

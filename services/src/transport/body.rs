@@ -109,6 +109,7 @@ pub(crate) struct Release<B> {
     pub(crate) target: Target,
     pub(crate) sender: http1::SendRequest<SendBody<B>>,
     pub(crate) connected: Arc<Connected>,
+    pub(crate) host_header: Option<http::HeaderValue>,
     pub(crate) reusable: bool,
     /// Whether the request body has been sent to its end.
     pub(crate) request_sent: SentFlag,
@@ -121,6 +122,7 @@ impl<B: Send + 'static> Release<B> {
                 self.target,
                 self.sender,
                 self.connected,
+                self.host_header,
                 self.request_sent.is_sent(),
             );
         }

@@ -257,7 +257,9 @@ fn refused_unprocessed(error: &hyper::Error) -> bool {
     false
 }
 
-fn host_header(target: &Target) -> Option<HeaderValue> {
+/// The `Host` header for HTTP/1 requests to `target`: the authority without userinfo, and
+/// without the port when it is the scheme's default.
+fn host_header_for(target: &Target) -> Option<HeaderValue> {
     let authority = target.authority.as_str();
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
     let default_port =
@@ -271,7 +273,12 @@ fn host_header(target: &Target) -> Option<HeaderValue> {
 }
 
 /// Rewrites the request head for the connection's protocol.
-fn prepare<B>(request: &mut Request<B>, http2: bool, target: &Target) {
+fn prepare<B>(
+    request: &mut Request<B>,
+    http2: bool,
+    target: &Target,
+    host_header: Option<&HeaderValue>,
+) {
     if http2 {
         *request.version_mut() = Version::HTTP_2;
         if request.uri().scheme().is_none() {
@@ -287,10 +294,10 @@ fn prepare<B>(request: &mut Request<B>, http2: bool, target: &Target) {
     if request.version() != Version::HTTP_10 {
         *request.version_mut() = Version::HTTP_11;
     }
-    if !request.headers().contains_key(HOST)
-        && let Some(host) = host_header(target)
+    if let Some(host) = host_header
+        && !request.headers().contains_key(HOST)
     {
-        request.headers_mut().insert(HOST, host);
+        request.headers_mut().insert(HOST, host.clone());
     }
     if request.method() == Method::CONNECT {
         *request.uri_mut() = Uri::from(target.authority.clone());
@@ -351,12 +358,18 @@ where
                 sender,
                 connected,
                 reused,
+                host_header,
             } = conn;
             // A reused connection may have died under us; an HTTP/2 one may refuse streams
             // (GOAWAY, REFUSED_STREAM) even when fresh, since others share it.
             let http2 = matches!(sender, Sender::Http2(_));
             let may_replay = (reused || http2) && !fresh_only;
-            prepare(&mut request, http2, &target);
+            let host_header = if http2 {
+                None
+            } else {
+                host_header.or_else(|| host_header_for(&target))
+            };
+            prepare(&mut request, http2, &target, host_header.as_ref());
             let replay_head =
                 (may_replay && idempotent && request.body().is_end_stream()).then(|| {
                     let mut head = Request::new(());
@@ -384,6 +397,7 @@ where
                         target: target.clone(),
                         sender,
                         connected: connected.clone(),
+                        host_header,
                         reusable: !(request_closes
                             || asks_to_close(response.headers())
                             || response.status() == http::StatusCode::SWITCHING_PROTOCOLS
@@ -544,6 +558,7 @@ where
             sender,
             connected,
             reused: false,
+            host_header: None,
         })
     }
 }
