@@ -94,10 +94,32 @@ impl<R: Runtime + Default> Default for Client<R> {
 pub trait IntoUrl {
     /// Parses the URL; only `http` and `https` URLs with a host are accepted.
     fn into_url(self) -> Result<url::Url>;
+
+    /// The URL and the request target it is sent as, each parsed once.
+    #[doc(hidden)]
+    fn into_url_and_uri(self) -> Result<(url::Url, Uri)>
+    where
+        Self: Sized,
+    {
+        let url = self.into_url()?;
+        let uri = request_uri(&url)?;
+        Ok((url, uri))
+    }
+}
+
+/// The request target `url` is sent as. The URL standard allows characters in a host (`"`,
+/// `{`) that an HTTP request target cannot carry; such URLs are refused here rather than
+/// when sending.
+fn request_uri(url: &url::Url) -> Result<Uri> {
+    Uri::try_from(url.as_str()).map_err(|e| Error::builder(format!("URL cannot be sent: {e}")))
 }
 
 impl IntoUrl for url::Url {
     fn into_url(self) -> Result<url::Url> {
+        self.into_url_and_uri().map(|(url, _)| url)
+    }
+
+    fn into_url_and_uri(self) -> Result<(url::Url, Uri)> {
         if !matches!(self.scheme(), "http" | "https") {
             return Err(Error::builder(format!(
                 "URL scheme {:?} is not http or https",
@@ -107,17 +129,17 @@ impl IntoUrl for url::Url {
         if !self.has_host() || self.host_str() == Some("") {
             return Err(Error::builder("URL has no host"));
         }
-        // The URL standard allows characters in a host (`"`, `{`) that an HTTP request
-        // target cannot carry; refuse them here rather than when sending.
-        if let Err(e) = Uri::try_from(self.as_str()) {
-            return Err(Error::builder(format!("URL cannot be sent: {e}")));
-        }
-        Ok(self)
+        let uri = request_uri(&self)?;
+        Ok((self, uri))
     }
 }
 
 impl IntoUrl for &str {
     fn into_url(self) -> Result<url::Url> {
+        self.into_url_and_uri().map(|(url, _)| url)
+    }
+
+    fn into_url_and_uri(self) -> Result<(url::Url, Uri)> {
         // The URL standard skips extra slashes (`http:///host` parses as `http://host/`);
         // a client must not guess which host was meant, so the authority must be explicit.
         let after_scheme = self.split_once(':').map_or("", |(_, rest)| rest);
@@ -130,7 +152,7 @@ impl IntoUrl for &str {
         }
         url::Url::parse(self)
             .map_err(|e| Error::builder(format!("invalid URL: {e}")))?
-            .into_url()
+            .into_url_and_uri()
     }
 }
 
@@ -138,11 +160,19 @@ impl IntoUrl for String {
     fn into_url(self) -> Result<url::Url> {
         self.as_str().into_url()
     }
+
+    fn into_url_and_uri(self) -> Result<(url::Url, Uri)> {
+        self.as_str().into_url_and_uri()
+    }
 }
 
 impl IntoUrl for &String {
     fn into_url(self) -> Result<url::Url> {
         self.as_str().into_url()
+    }
+
+    fn into_url_and_uri(self) -> Result<(url::Url, Uri)> {
+        self.as_str().into_url_and_uri()
     }
 }
 
@@ -200,7 +230,9 @@ impl<R: 'static> Client<R> {
 
     /// Starts a request with any method. The URL is checked here, before any socket opens.
     pub fn request(&self, method: Method, url: impl IntoUrl) -> Result<RequestBuilder<R>> {
-        let mut url = url.into_url()?;
+        // The request target drops the fragment by itself; it changes only when
+        // credentials are taken out of the URL below.
+        let (mut url, mut uri) = url.into_url_and_uri()?;
         url.set_fragment(None);
         let credentials = (!url.username().is_empty()).then(|| {
             let decode = |part: &str| {
@@ -212,12 +244,16 @@ impl<R: 'static> Client<R> {
         });
         // Credentials in the URL become Basic auth, as curl and browsers do; they are
         // removed from the URL so they never reach logs or the request line.
-        let _ = url.set_username("");
-        let _ = url.set_password(None);
+        if credentials.is_some() || url.password().is_some() {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            uri = request_uri(&url)?;
+        }
         let builder = RequestBuilder {
             client: self.clone(),
             method,
             url,
+            uri: Some(uri),
             headers: HeaderMap::new(),
             body: Body::empty(),
             version: None,
@@ -823,6 +859,8 @@ pub struct RequestBuilder<R> {
     client: Client<R>,
     method: Method,
     url: url::Url,
+    /// `url` as the request target, while it is known to match `url`.
+    uri: Option<Uri>,
     headers: HeaderMap,
     body: Body,
     version: Option<Version>,
@@ -905,6 +943,7 @@ impl<R: 'static> RequestBuilder<R> {
             _ => encoded,
         };
         self.url.set_query(Some(&merged));
+        self.uri = None;
         self
     }
 
@@ -1017,6 +1056,7 @@ impl<R: 'static> RequestBuilder<R> {
             client,
             method,
             url,
+            uri,
             headers,
             body,
             version,
@@ -1027,9 +1067,9 @@ impl<R: 'static> RequestBuilder<R> {
         if let Some(error) = error {
             return (client, Err(error));
         }
-        let uri = match Uri::try_from(url.as_str()) {
+        let uri = match uri.map_or_else(|| request_uri(&url), Ok) {
             Ok(uri) => uri,
-            Err(e) => return (client, Err(Error::builder(e))),
+            Err(e) => return (client, Err(e)),
         };
         let mut request = Request::new(body);
         *request.method_mut() = method;
