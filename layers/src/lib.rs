@@ -113,4 +113,4 @@ mod test_util;
 pub use builder::ServiceBuilderExt;
 pub use error::BoxError;
 
-pub use extensions::EffectiveUri;
+pub use extensions::{Deadline, EffectiveUri};
