@@ -72,6 +72,16 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     /// One `tracing` span per request ([`trace::TraceLayer`](crate::trace::TraceLayer)).
     #[cfg(feature = "tracing")]
     fn trace(self) -> ServiceBuilder<Stack<crate::trace::TraceLayer, L>>;
+
+    /// Retries failed requests as `config` says, waiting on `timer`
+    /// ([`retry::RetryLayer`](crate::retry::RetryLayer)).
+    /// (Named `retries` so it never collides with tower's own `ServiceBuilder::retry`.)
+    #[cfg(feature = "retry")]
+    fn retries(
+        self,
+        config: crate::retry::RetryConfig,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer, L>>;
 }
 
 mod sealed {
@@ -134,5 +144,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     #[cfg(feature = "tracing")]
     fn trace(self) -> ServiceBuilder<Stack<crate::trace::TraceLayer, L>> {
         self.layer(crate::trace::TraceLayer::new())
+    }
+
+    #[cfg(feature = "retry")]
+    fn retries(
+        self,
+        config: crate::retry::RetryConfig,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer, L>> {
+        self.layer(crate::retry::RetryLayer::new(config, timer))
     }
 }

@@ -98,6 +98,8 @@ pub mod hsts;
 #[cfg(feature = "redirect")]
 pub mod redirect;
 pub mod replay;
+#[cfg(feature = "retry")]
+pub mod retry;
 pub mod time;
 #[cfg(feature = "timeout")]
 pub mod timeout;
