@@ -49,8 +49,8 @@ pub enum BudgetScope {
 /// successes and `0.3` one per 3⅓.
 ///
 /// A budget is scoped [per host](BudgetScope::PerHost) by default, keeping at most
-/// [`DEFAULT_MAX_HOSTS`] buckets (the least recently used one is evicted to make room).
-/// Clones share their buckets.
+/// [`DEFAULT_MAX_HOSTS`] buckets (the least recently used one is evicted to make room);
+/// requests whose URI has no authority share one bucket. Clones share their buckets.
 ///
 /// ```
 /// use std::time::Duration;
