@@ -90,6 +90,16 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         limiter: crate::bandwidth::BandwidthLimiter,
         timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<Stack<crate::bandwidth::BandwidthLayer, L>>;
+
+    /// Retries failed requests as `config` says, waiting on `timer`
+    /// ([`retry::RetryLayer`](crate::retry::RetryLayer)).
+    /// (Named `retries` so it never collides with tower's own `ServiceBuilder::retry`.)
+    #[cfg(feature = "retry")]
+    fn retries(
+        self,
+        config: crate::retry::RetryConfig,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer, L>>;
 }
 
 mod sealed {
@@ -170,5 +180,12 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<Stack<crate::bandwidth::BandwidthLayer, L>> {
         self.layer(crate::bandwidth::BandwidthLayer::new(limiter, timer))
+    #[cfg(feature = "retry")]
+    fn retries(
+        self,
+        config: crate::retry::RetryConfig,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer, L>> {
+        self.layer(crate::retry::RetryLayer::new(config, timer))
     }
 }

@@ -102,6 +102,8 @@ pub mod rate_limit;
 #[cfg(feature = "redirect")]
 pub mod redirect;
 pub mod replay;
+#[cfg(feature = "retry")]
+pub mod retry;
 pub mod time;
 #[cfg(feature = "timeout")]
 pub mod timeout;
@@ -117,4 +119,4 @@ mod test_util;
 pub use builder::ServiceBuilderExt;
 pub use error::BoxError;
 
-pub use extensions::EffectiveUri;
+pub use extensions::{Deadline, EffectiveUri};

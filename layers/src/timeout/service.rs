@@ -14,7 +14,7 @@ use super::{
     body::{Deadline, ReadConfig},
     layer::Config,
 };
-use crate::BoxError;
+use crate::{BoxError, extensions};
 
 /// Middleware that applies total and read timeouts; built by
 /// [`TimeoutLayer`](super::TimeoutLayer).
@@ -58,7 +58,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+    fn call(&mut self, mut request: Request<ReqB>) -> Self::Future {
         let timer = &self.config.timer;
         let total = request
             .extensions()
@@ -66,12 +66,14 @@ where
             .map(|RequestTimeout(total)| *total)
             .or(self.config.total)
             // A deadline beyond what `Instant` can represent never passes.
-            .and_then(|after| {
-                let at = timer.now().checked_add(after)?;
-                Some(Deadline {
+            .and_then(|after| Some((timer.now().checked_add(after)?, after)))
+            .map(|(at, after)| {
+                // Layers below (retry) must not plan work past the deadline.
+                request.extensions_mut().insert(extensions::Deadline(at));
+                Deadline {
                     sleep: timer.sleep_until(at),
                     after,
-                })
+                }
             });
         let read = self.config.read.map(|gap| ReadConfig {
             timer: Arc::clone(timer),

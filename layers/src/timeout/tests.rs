@@ -427,3 +427,39 @@ async fn fast_exchange_completes_within_both_timeouts() -> Result<(), BoxError> 
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn total_timeout_puts_its_deadline_in_the_request() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    timer.advance(Duration::from_secs(7));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let service = |total: Option<Duration>| {
+        let seen = Arc::clone(&seen);
+        TimeoutLayer::new(timer.shared())
+            .total(total)
+            .layer(service_fn(move |request: Request<()>| {
+                let deadline = request.extensions().get::<crate::Deadline>().copied();
+                seen.lock().map(|mut seen| seen.push(deadline)).ok();
+                async { Ok::<_, Infallible>(Response::new(Full::<Bytes>::default())) }
+            }))
+    };
+    service(Some(10 * SECOND)).oneshot(Request::new(())).await?;
+    service(None).oneshot(Request::new(())).await?;
+    let mut per_request = Request::new(());
+    per_request
+        .extensions_mut()
+        .insert(RequestTimeout(3 * SECOND));
+    service(None).oneshot(per_request).await?;
+
+    let now = timer.now();
+    let seen = seen.lock().map_err(|_| "poisoned")?.clone();
+    assert_eq!(
+        seen,
+        vec![
+            Some(crate::Deadline(now + 10 * SECOND)),
+            None,
+            Some(crate::Deadline(now + 3 * SECOND)),
+        ]
+    );
+    Ok(())
+}

@@ -1,0 +1,359 @@
+//! The [`ResponseFuture`] of the [`Retry`](super::Retry) service, and the per-request state
+//! it carries from attempt to attempt.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+    time::{Duration, Instant},
+};
+
+use bytes::Buf;
+use http::{Request, Response, header::RETRY_AFTER};
+use http_body::Body;
+use hyper::rt::Sleep;
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::{
+    AttemptOutcome, RetryAttempt, RetryBody, RetryConfig, RetryCount, layer::Shared,
+    parse_retry_after,
+};
+use crate::{BoxError, replay::ReplayBody};
+
+/// How much of a retried response's body is read (and discarded) before the next attempt,
+/// so that its HTTP/1 connection can go back to the pool. A longer body is dropped unread,
+/// which closes its connection.
+pub const MAX_DRAIN_BYTES: usize = 64 * 1024;
+
+type InnerFuture<S, ReqB> = <S as Service<Request<RetryBody<ReqB>>>>::Future;
+
+pin_project! {
+    /// Response future of [`Retry`](super::Retry): sends the request and, while the policy
+    /// says so, drains the failed response, sleeps, and sends the request again.
+    ///
+    /// With retries off for the request it only polls the inner future. No future is boxed;
+    /// the one allocation per retry is the timer's sleep.
+    pub struct ResponseFuture<S, ReqB, ResB>
+    where
+        S: Service<Request<RetryBody<ReqB>>>,
+    {
+        #[pin]
+        state: State<InnerFuture<S, ReqB>, ResB>,
+        retrying: Option<Retrying<S, ReqB>>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, ResB> {
+        // Waiting for the inner service's response.
+        Sending {
+            #[pin]
+            future: F,
+        },
+        // Reading the failed response's body to its end (capped) before the next attempt.
+        Draining {
+            #[pin]
+            body: ResB,
+            drained: usize,
+        },
+        // Waiting out the backoff.
+        Sleeping {
+            sleep: Pin<Box<dyn Sleep>>,
+        },
+        // Waiting for the inner service to be ready for the next attempt.
+        Readying,
+        // The future has returned its output.
+        Done,
+    }
+}
+
+/// The handle each retry takes its request body from.
+pub(super) enum Kept<B> {
+    /// A never-polled clone of the body being sent; each retry takes a fresh clone of it.
+    Replay(ReplayBody<B>),
+    /// The body is empty: each retry sends an empty body.
+    Empty,
+    /// The body cannot be sent again: it is known to exceed the replay cap.
+    Unreplayable,
+}
+
+/// The per-request state of a request that may be retried.
+pub(super) struct Retrying<S, B> {
+    service: S,
+    config: Arc<RetryConfig>,
+    shared: Arc<Shared>,
+    /// Method, URI, version, headers and extensions of every attempt.
+    template: Request<()>,
+    body: Kept<B>,
+    deadline: Option<Instant>,
+    /// Retries sent so far.
+    retries: u32,
+    /// The request of the next attempt, and the wait before it.
+    next: Option<(Request<RetryBody<B>>, Duration)>,
+}
+
+/// What an attempt's outcome leads to.
+enum Plan {
+    /// Hand the outcome to the caller; `success` when the policy found nothing to retry.
+    Finish { success: bool },
+    /// Send `self.next` after its wait.
+    Retry,
+}
+
+impl<S, B> Retrying<S, B> {
+    pub(super) fn new(
+        service: S,
+        config: Arc<RetryConfig>,
+        shared: Arc<Shared>,
+        template: Request<()>,
+        body: Kept<B>,
+        deadline: Option<Instant>,
+    ) -> Self {
+        Self {
+            service,
+            config,
+            shared,
+            template,
+            body,
+            deadline,
+            retries: 0,
+            next: None,
+        }
+    }
+
+    /// Decides whether to retry after `outcome`, and if so prepares the next attempt.
+    fn plan(&mut self, outcome: AttemptOutcome<'_>) -> Plan {
+        let retry_after = match outcome {
+            AttemptOutcome::Response { headers, .. } => headers.get(RETRY_AFTER),
+            AttemptOutcome::Error(_) => None,
+        };
+        let attempt = RetryAttempt {
+            method: self.template.method(),
+            attempt: self.retries,
+            outcome,
+        };
+        let Some(wait) = self.config.decide(&attempt) else {
+            return Plan::Finish { success: true };
+        };
+        if self.retries >= self.config.max_retries {
+            return Plan::Finish { success: false };
+        }
+        let wait = wait
+            .or_else(|| {
+                let now = self.shared.wall_clock.now();
+                parse_retry_after(retry_after?.as_bytes(), now)
+                    .map(|wait| wait.min(self.config.max_backoff))
+            })
+            .unwrap_or_else(|| self.config.jittered_backoff(self.retries));
+        let now = self.shared.timer.now();
+        if let Some(deadline) = self.deadline
+            && now.checked_add(wait).is_none_or(|start| start >= deadline)
+        {
+            return Plan::Finish { success: false };
+        }
+        let body = match &self.body {
+            Kept::Replay(body) => match body.try_clone() {
+                Ok(body) => RetryBody::replay(body),
+                Err(_) => return Plan::Finish { success: false },
+            },
+            Kept::Empty => RetryBody::empty(),
+            Kept::Unreplayable => return Plan::Finish { success: false },
+        };
+        if let Some(budget) = &self.config.budget
+            && !budget.withdraw(self.template.uri().authority(), now)
+        {
+            return Plan::Finish { success: false };
+        }
+        let mut next = Request::new(body);
+        *next.method_mut() = self.template.method().clone();
+        *next.uri_mut() = self.template.uri().clone();
+        *next.version_mut() = self.template.version();
+        *next.headers_mut() = self.template.headers().clone();
+        *next.extensions_mut() = self.template.extensions().clone();
+        self.retries += 1;
+        self.next = Some((next, wait));
+        Plan::Retry
+    }
+
+    fn deposit(&self) {
+        if let Some(budget) = &self.config.budget {
+            budget.deposit(self.template.uri().authority(), self.shared.timer.now());
+        }
+    }
+
+    /// The state that follows a drained (or dropped) response: sleep, or send at once.
+    fn wait<F, ResB>(&self) -> State<F, ResB> {
+        match &self.next {
+            Some((_, wait)) if !wait.is_zero() => State::Sleeping {
+                sleep: self.shared.timer.sleep(*wait),
+            },
+            _ => State::Readying,
+        }
+    }
+}
+
+impl<S, ReqB, ResB> ResponseFuture<S, ReqB, ResB>
+where
+    S: Service<Request<RetryBody<ReqB>>>,
+{
+    pub(super) fn new(future: InnerFuture<S, ReqB>, retrying: Option<Retrying<S, ReqB>>) -> Self {
+        Self {
+            state: State::Sending { future },
+            retrying,
+        }
+    }
+}
+
+/// The error of a [`ResponseFuture`] polled again after it completed.
+#[derive(Debug)]
+struct PolledAfterCompletion;
+
+impl fmt::Display for PolledAfterCompletion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("retry response future polled after it completed")
+    }
+}
+
+impl std::error::Error for PolledAfterCompletion {}
+
+impl<S, ReqB, ResB> Future for ResponseFuture<S, ReqB, ResB>
+where
+    S: Service<Request<RetryBody<ReqB>>, Response = Response<ResB>>,
+    S::Error: Into<BoxError>,
+    ResB: Body,
+{
+    type Output = Result<Response<ResB>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Sending { future } => {
+                    let polled = ready!(future.poll(cx));
+                    let Some(retrying) = this.retrying.as_mut() else {
+                        this.state.set(State::Done);
+                        return Poll::Ready(polled.map_err(Into::into));
+                    };
+                    match polled {
+                        Ok(mut response) => {
+                            let plan = retrying.plan(AttemptOutcome::Response {
+                                status: response.status(),
+                                headers: response.headers(),
+                            });
+                            match plan {
+                                Plan::Retry => {
+                                    let body = response.into_body();
+                                    if body.is_end_stream()
+                                        || body.size_hint().lower() > len_u64(MAX_DRAIN_BYTES)
+                                    {
+                                        // Nothing to read, or too much: drop the body now.
+                                        let next = retrying.wait();
+                                        this.state.set(next);
+                                    } else {
+                                        this.state.set(State::Draining { body, drained: 0 });
+                                    }
+                                }
+                                Plan::Finish { success } => {
+                                    if success {
+                                        retrying.deposit();
+                                    }
+                                    response
+                                        .extensions_mut()
+                                        .insert(RetryCount(retrying.retries));
+                                    *this.retrying = None;
+                                    this.state.set(State::Done);
+                                    return Poll::Ready(Ok(response));
+                                }
+                            }
+                        }
+                        Err(err) => {
+                            let err = err.into();
+                            match retrying.plan(AttemptOutcome::Error(&*err)) {
+                                Plan::Retry => {
+                                    let next = retrying.wait();
+                                    this.state.set(next);
+                                }
+                                Plan::Finish { .. } => {
+                                    *this.retrying = None;
+                                    this.state.set(State::Done);
+                                    return Poll::Ready(Err(err));
+                                }
+                            }
+                        }
+                    }
+                }
+                StateProj::Draining { mut body, drained } => {
+                    while *drained <= MAX_DRAIN_BYTES && !body.is_end_stream() {
+                        match ready!(body.as_mut().poll_frame(cx)) {
+                            Some(Ok(frame)) => {
+                                // A frame counts for at least one byte, so that a body of
+                                // endless empty frames cannot hold the drain forever.
+                                let len = frame.data_ref().map_or(0, Buf::remaining).max(1);
+                                *drained = drained.saturating_add(len);
+                            }
+                            // An error ends the body; its connection is not reused anyway.
+                            Some(Err(_)) | None => break,
+                        }
+                    }
+                    let next = match this.retrying.as_ref() {
+                        Some(retrying) => retrying.wait(),
+                        None => State::Done,
+                    };
+                    this.state.set(next);
+                }
+                StateProj::Sleeping { sleep } => {
+                    ready!(sleep.as_mut().poll(cx));
+                    this.state.set(State::Readying);
+                }
+                StateProj::Readying => {
+                    let Some(retrying) = this.retrying.as_mut() else {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(PolledAfterCompletion.into()));
+                    };
+                    if let Err(err) = ready!(retrying.service.poll_ready(cx)) {
+                        *this.retrying = None;
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(err.into()));
+                    }
+                    let Some((request, _)) = retrying.next.take() else {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(PolledAfterCompletion.into()));
+                    };
+                    let future = retrying.service.call(request);
+                    this.state.set(State::Sending { future });
+                }
+                StateProj::Done => return Poll::Ready(Err(PolledAfterCompletion.into())),
+            }
+        }
+    }
+}
+
+fn len_u64(len: usize) -> u64 {
+    u64::try_from(len).unwrap_or(u64::MAX)
+}
+
+impl<S, ReqB, ResB> fmt::Debug for ResponseFuture<S, ReqB, ResB>
+where
+    S: Service<Request<RetryBody<ReqB>>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Sending { .. } => "sending",
+            State::Draining { .. } => "draining",
+            State::Sleeping { .. } => "sleeping",
+            State::Readying => "readying",
+            State::Done => "done",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .field(
+                "retries",
+                &self.retrying.as_ref().map(|retrying| retrying.retries),
+            )
+            .finish_non_exhaustive()
+    }
+}
