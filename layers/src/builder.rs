@@ -180,6 +180,8 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<Stack<crate::bandwidth::BandwidthLayer, L>> {
         self.layer(crate::bandwidth::BandwidthLayer::new(limiter, timer))
+    }
+
     #[cfg(feature = "retry")]
     fn retries(
         self,
