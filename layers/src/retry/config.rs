@@ -83,7 +83,7 @@ pub enum AttemptOutcome<'a> {
 
 type StatusPredicate = Arc<dyn Fn(StatusCode) -> bool + Send + Sync>;
 type Classifier = Arc<dyn Fn(&RetryAttempt<'_>) -> RetryDecision + Send + Sync>;
-type ErrorClassifier = Arc<dyn Fn(&(dyn Error + 'static)) -> ErrorClass + Send + Sync>;
+pub(super) type ErrorClassifier = Arc<dyn Fn(&(dyn Error + 'static)) -> ErrorClass + Send + Sync>;
 
 /// Which response statuses are retried (for idempotent methods, or all methods with
 /// [`RetryConfig::retry_non_idempotent`]).
@@ -161,7 +161,8 @@ pub struct RetryConfig {
     jitter: Jitter,
     statuses: RetryStatuses,
     classify: Option<Classifier>,
-    classify_error: ErrorClassifier,
+    /// `None`: the layer's error classifier ([`RetryLayer::error_classifier`](super::RetryLayer::error_classifier)).
+    classify_error: Option<ErrorClassifier>,
     pub(super) budget: Option<RetryBudget>,
     retry_non_idempotent: bool,
     pub(super) max_replay_bytes: usize,
@@ -180,7 +181,7 @@ impl RetryConfig {
             jitter: Jitter::Full,
             statuses: RetryStatuses::default(),
             classify: None,
-            classify_error: Arc::new(default_error_class),
+            classify_error: None,
             budget: None,
             retry_non_idempotent: false,
             max_replay_bytes: DEFAULT_MAX_REPLAY_BYTES,
@@ -243,15 +244,15 @@ impl RetryConfig {
         self
     }
 
-    /// How errors of the inner service are classified ([`default_error_class`] by default).
-    ///
-    /// The layer cannot name the transport's error types; a client that can should pass a
-    /// classifier that recognises them.
+    /// How errors of the inner service are classified. Without it, the layer's classifier
+    /// decides ([`RetryLayer::error_classifier`](super::RetryLayer::error_classifier),
+    /// [`default_error_class`] unless set there): a client that knows its transport's error
+    /// types sets that once, and per-request configurations keep using it.
     pub fn classify_error(
         mut self,
         classify: impl Fn(&(dyn Error + 'static)) -> ErrorClass + Send + Sync + 'static,
     ) -> Self {
-        self.classify_error = Arc::new(classify);
+        self.classify_error = Some(Arc::new(classify));
         self
     }
 
@@ -279,7 +280,11 @@ impl RetryConfig {
 
     /// Decides about one attempt: `None` means no retry, `Some(wait)` a retry, after `wait`
     /// when the decision named one (otherwise the caller computes the backoff).
-    pub(super) fn decide(&self, attempt: &RetryAttempt<'_>) -> Option<Option<Duration>> {
+    pub(super) fn decide(
+        &self,
+        attempt: &RetryAttempt<'_>,
+        layer_classifier: &ErrorClassifier,
+    ) -> Option<Option<Duration>> {
         let decision = self
             .classify
             .as_ref()
@@ -293,11 +298,13 @@ impl RetryConfig {
         let may_resend = self.retry_non_idempotent || is_idempotent(attempt.method);
         let retry = match attempt.outcome {
             AttemptOutcome::Response { status, .. } => may_resend && self.statuses.contains(status),
-            AttemptOutcome::Error(err) => match (self.classify_error)(err) {
-                ErrorClass::NotSent => true,
-                ErrorClass::MaybeSent => may_resend,
-                ErrorClass::Fatal => false,
-            },
+            AttemptOutcome::Error(err) => {
+                match self.classify_error.as_ref().unwrap_or(layer_classifier)(err) {
+                    ErrorClass::NotSent => true,
+                    ErrorClass::MaybeSent => may_resend,
+                    ErrorClass::Fatal => false,
+                }
+            }
         };
         retry.then_some(None)
     }

@@ -136,7 +136,7 @@ impl<S, B> Retrying<S, B> {
             attempt: self.retries,
             outcome,
         };
-        let Some(wait) = self.config.decide(&attempt) else {
+        let Some(wait) = self.config.decide(&attempt, &self.shared.error_classifier) else {
             return Plan::Finish { success: true };
         };
         if self.retries >= self.config.max_retries {

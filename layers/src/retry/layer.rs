@@ -4,7 +4,7 @@ use std::{fmt, sync::Arc};
 
 use tower_layer::Layer;
 
-use super::{Retry, RetryConfig};
+use super::{ErrorClass, Retry, RetryConfig, config::ErrorClassifier, default_error_class};
 use crate::time::{SharedTimer, SharedWallClock, SystemClock};
 
 /// Retries failed requests according to a [`RetryConfig`].
@@ -20,6 +20,7 @@ pub(super) struct Shared {
     pub(super) config: Arc<RetryConfig>,
     pub(super) timer: SharedTimer,
     pub(super) wall_clock: SharedWallClock,
+    pub(super) error_classifier: ErrorClassifier,
 }
 
 impl RetryLayer {
@@ -33,6 +34,7 @@ impl RetryLayer {
                 config: Arc::new(config),
                 timer,
                 wall_clock: Arc::new(SystemClock),
+                error_classifier: Arc::new(default_error_class),
             }),
         }
     }
@@ -45,6 +47,25 @@ impl RetryLayer {
                 config: Arc::clone(&self.shared.config),
                 timer: Arc::clone(&self.shared.timer),
                 wall_clock,
+                error_classifier: Arc::clone(&self.shared.error_classifier),
+            }),
+        }
+    }
+
+    /// Sets how errors are classified for every configuration, the default one and those
+    /// requests carry, that has no [`classify_error`](RetryConfig::classify_error) hook of
+    /// its own ([`default_error_class`] unless set). A client that knows its transport's
+    /// error types sets it here once.
+    pub fn error_classifier(
+        self,
+        classify: impl Fn(&(dyn std::error::Error + 'static)) -> ErrorClass + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                config: Arc::clone(&self.shared.config),
+                timer: Arc::clone(&self.shared.timer),
+                wall_clock: Arc::clone(&self.shared.wall_clock),
+                error_classifier: Arc::new(classify),
             }),
         }
     }

@@ -5,7 +5,8 @@
 //! calls retryable:
 //!
 //! - **Errors** of the inner service are classified by an error classifier
-//!   ([`RetryConfig::classify_error`], [`default_error_class`] by default):
+//!   ([`RetryConfig::classify_error`], else the layer's [`RetryLayer::error_classifier`],
+//!   [`default_error_class`] unless set):
 //!   [`ErrorClass::NotSent`] (the request never reached the server) is retried for every
 //!   method; [`ErrorClass::MaybeSent`] (including timeouts) only for idempotent methods
 //!   (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) unless [`RetryConfig::retry_non_idempotent`]

@@ -583,6 +583,50 @@ async fn errors_are_classified_and_fatal_ones_never_retried() -> Result<(), BoxE
     Ok(())
 }
 
+#[tokio::test]
+async fn layer_error_classifier_serves_configs_without_their_own() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let quick = exact().initial_backoff(Duration::ZERO).max_retries(1);
+    let unsent_post = || {
+        let mut request = with_body(Method::POST, "data");
+        request.extensions_mut().insert(quick.clone());
+        request
+    };
+    // A "reset" is MaybeSent by default, so a POST is not retried ...
+    let reset = || {
+        Err::<Response<Bytes>, BoxError>(Box::new(io::Error::from(io::ErrorKind::ConnectionReset)))
+    };
+    let mock = Mock::new(move |n| if n == 0 { reset() } else { status(200) });
+    let service = RetryLayer::new(RetryConfig::disabled(), timer.shared()).layer(mock.clone());
+    assert!(service.oneshot(unsent_post()).await.is_err());
+    assert_eq!(mock.calls(), 1);
+
+    // ... unless the layer's classifier knows better, for a request's own config too.
+    let mock = Mock::new(move |n| if n == 0 { reset() } else { status(200) });
+    let service = RetryLayer::new(RetryConfig::disabled(), timer.shared())
+        .error_classifier(|_| ErrorClass::NotSent)
+        .layer(mock.clone());
+    let response = service.oneshot(unsent_post()).await?;
+    assert_eq!(
+        (response.status(), count(&response)),
+        (StatusCode::OK, Some(1))
+    );
+    assert_eq!(mock.calls(), 2);
+
+    // A config's own hook still wins over the layer's.
+    let mock = Mock::new(move |n| if n == 0 { reset() } else { status(200) });
+    let service = RetryLayer::new(RetryConfig::disabled(), timer.shared())
+        .error_classifier(|_| ErrorClass::NotSent)
+        .layer(mock.clone());
+    let mut request = with_body(Method::POST, "data");
+    request
+        .extensions_mut()
+        .insert(quick.clone().classify_error(|_| ErrorClass::Fatal));
+    assert!(service.oneshot(request).await.is_err());
+    assert_eq!(mock.calls(), 1);
+    Ok(())
+}
+
 #[cfg(feature = "timeout")]
 #[tokio::test]
 async fn default_classifier_takes_a_timeout_as_maybe_sent() -> Result<(), BoxError> {
