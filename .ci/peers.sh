@@ -301,6 +301,15 @@ http {
         root $P/www;
         # HSTS: learn it over https://localhost:9443/hsts; plain http://localhost:9443/... then gets a 400.
         location = /hsts { add_header Strict-Transport-Security "max-age=60; includeSubDomains" always; return 200 "hsts\n"; }
+        # Retry: always 503 with Retry-After: 1.
+        location = /retry { add_header Retry-After 1 always; return 503 "busy\n"; }
+        # Retry then success: 503 + Retry-After: 1 and a cookie; 200 once the cookie comes back.
+        location = /retry-once {
+            if (\$cookie_retried) { return 200 "ok\n"; }
+            add_header Set-Cookie "retried=1; Path=/retry-once" always;
+            add_header Retry-After 1 always;
+            return 503 "busy\n";
+        }
     }
     server {
         listen 127.0.0.1:9082 http2;        # h2c, prior knowledge only

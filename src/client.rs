@@ -17,13 +17,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method, Request, Uri, Version};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Either as EitherBody};
 use tower::util::{BoxCloneSyncService, Either, MapResponse};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use towline_layers::bandwidth::{BandwidthLayer, BandwidthLimiter};
 use towline_layers::cookie::{CookieJar, CookieLayer};
 use towline_layers::decompression::{DecompressionLayer, NoDecompression};
 use towline_layers::hsts::{HstsLayer, HstsStore};
+use towline_layers::rate_limit::{RateLimitLayer, RateLimiter};
 use towline_layers::redirect::{Policy, RedirectBody, RedirectLayer};
+use towline_layers::retry::{RetryBody, RetryConfig, RetryLayer};
 use towline_layers::timeout::{RequestTimeout, TimeoutLayer};
 use towline_layers::timings::{TimingsLayer, TransportPhases};
 use towline_layers::trace::TraceLayer;
@@ -34,7 +37,7 @@ use towline_services::transport::{
 };
 
 use crate::body::{Body, ResponseBody};
-use crate::error::{BoxError, Error, Result};
+use crate::error::{BoxError, Error, Result, retry_class};
 use crate::response::Response;
 #[cfg(feature = "rustls")]
 use crate::tls::{Certificate, Identity, TlsVersion};
@@ -375,6 +378,33 @@ where
     }
 }
 
+/// `inner` under `layer` when it is configured, `inner` alone otherwise; both answer with
+/// an [`http_body_util::Either`] body, so a layer deep in the stack costs no box.
+#[allow(clippy::type_complexity)]
+fn optional_body<L, S, ReqB, LB, SB>(
+    layer: Option<L>,
+    inner: S,
+) -> Either<
+    MapResponse<L::Service, fn(http::Response<LB>) -> http::Response<EitherBody<LB, SB>>>,
+    MapResponse<S, fn(http::Response<SB>) -> http::Response<EitherBody<LB, SB>>>,
+>
+where
+    L: Layer<S>,
+    L::Service: Service<Request<ReqB>, Response = http::Response<LB>>,
+    S: Service<Request<ReqB>, Response = http::Response<SB>>,
+{
+    fn left<LB, SB>(response: http::Response<LB>) -> http::Response<EitherBody<LB, SB>> {
+        response.map(EitherBody::Left)
+    }
+    fn right<LB, SB>(response: http::Response<SB>) -> http::Response<EitherBody<LB, SB>> {
+        response.map(EitherBody::Right)
+    }
+    match layer {
+        Some(layer) => Either::Left(MapResponse::new(layer.layer(inner), left as fn(_) -> _)),
+        None => Either::Right(MapResponse::new(inner, right as fn(_) -> _)),
+    }
+}
+
 /// Reads towline's transport facts for the timings layer; a reused connection has no
 /// connection phases.
 fn transport_phases(extensions: &http::Extensions) -> Option<TransportPhases> {
@@ -410,6 +440,9 @@ pub struct ClientBuilder<R> {
     hsts: Option<HstsStore>,
     cookies: Option<CookieJar>,
     decompression: DecompressionLayer,
+    retry: RetryConfig,
+    rate_limiter: Option<RateLimiter>,
+    bandwidth: Option<BandwidthLimiter>,
     layers: Vec<LayerFn>,
     error: Option<Error>,
 }
@@ -454,6 +487,9 @@ impl<R: Runtime + Default> ClientBuilder<R> {
             hsts: None,
             cookies: None,
             decompression: DecompressionLayer::new(),
+            retry: RetryConfig::disabled(),
+            rate_limiter: None,
+            bandwidth: None,
             layers: Vec::new(),
             error: None,
         }
@@ -482,21 +518,27 @@ impl<R: Runtime> ClientBuilder<R> {
             connector,
             self.tls.build().map_err(Error::builder)?,
         );
-        let transport: Transport<_, RedirectBody<Body>, R> =
+        let transport: Transport<_, RetryBody<RedirectBody<Body>>, R> =
             Transport::new(connector, self.runtime.clone(), self.transport);
-        // DESIGN.md's order, outermost first: trace, timings, total timeout, decompression
-        // (above redirect, so redirect bodies are drained undecoded), redirect (each hop
-        // below it), HSTS (so redirect targets are upgraded too), cookies (so every hop sends
-        // and stores cookies), transport.
-        // The timeout, decompression and redirect layers are always present and pass
+        let timer = self.runtime.timer();
+        // DESIGN.md's order, outermost first: trace, timings, total timeout (it also gives
+        // the retry layer its deadline), decompression (above redirect, so redirect bodies
+        // are drained undecoded, and above the cache, so the cache keeps encoded bytes),
+        // redirect (each hop below it), HSTS (so redirect targets are upgraded too), cache,
+        // retry (each attempt below it: cookies, rate limit), cookies (so every hop and
+        // attempt sends and stores cookies), rate limit, bandwidth (on the response body),
+        // transport.
+        // The timeout, decompression, redirect and retry layers are always present and pass
         // requests through untouched when unconfigured (a disabled decompression layer
-        // forwards the body as it is, `Policy::none()` follows nothing): that keeps one body
-        // type under them, so the response body is boxed once for the whole core stack
-        // rather than once per layer. The redirect layer also decides the transport's
-        // request body type. Layers that are cheap to leave out and do not wrap the body
-        // (HSTS, cookies) are `option_layer`s; the optional body-wrapping layers above the
-        // core (timings, trace) erase their body again, so both arms of their `Either`
-        // answer alike.
+        // forwards the body as it is, `Policy::none()` follows nothing, a disabled retry
+        // config neither wraps nor copies anything): that keeps one body type under them,
+        // so the response body is boxed once for the whole core stack rather than once per
+        // layer, and lets a single request turn retries on. The redirect and retry layers
+        // also decide the transport's request body type. Layers that do not wrap the body
+        // (HSTS, cookies, rate limit) are `option_layer`s; optional body-wrapping layers in
+        // the core (cache, bandwidth) answer with an `Either` body (no box), those above it
+        // (timings, trace) erase their body again, so both arms of their `Either` answer
+        // alike.
         let stack = ServiceBuilder::new()
             .map_response(erase_body)
             .layer(
@@ -511,8 +553,17 @@ impl<R: Runtime> ClientBuilder<R> {
                     .referer(self.referer),
             )
             .option_layer(self.hsts.map(HstsLayer::new))
+            .layer(RetryLayer::new(self.retry, timer.clone()).error_classifier(retry_class))
             .option_layer(self.cookies.map(CookieLayer::new))
-            .service(transport);
+            .option_layer(
+                self.rate_limiter
+                    .map(|limiter| RateLimitLayer::new(limiter, timer.clone())),
+            )
+            .service(optional_body(
+                self.bandwidth
+                    .map(|limiter| BandwidthLayer::new(limiter, timer.clone())),
+                transport,
+            ));
         let stack = optional(
             self.timings.then(|| {
                 TimingsLayer::new(self.runtime.timer()).transport_phases(Arc::new(transport_phases))
@@ -619,6 +670,50 @@ impl<R: Runtime> ClientBuilder<R> {
     pub fn no_decompression(mut self) -> Self {
         self.decompression = DecompressionLayer::new().no_decompression();
         self
+    }
+
+    /// Retries failed requests as `config` says (none by default): connection failures
+    /// that never reached the server for any method; other errors and retryable statuses
+    /// (5xx and 429 by default) for idempotent methods, or for any method with
+    /// `retry_non_idempotent`. `Retry-After` is honoured, bodies are replayed up to the
+    /// config's cap, and a budget can bound retries. [`RequestBuilder::retry`] overrides
+    /// it per request.
+    pub fn retry(mut self, config: RetryConfig) -> Self {
+        self.retry = config;
+        self
+    }
+
+    /// Holds requests to `limiter`'s rate (shared with every clone of the client, and with
+    /// other clients given the same limiter); requests over the rate wait their turn, first
+    /// come first served.
+    pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
+    /// At most `requests` requests per second, in bursts of up to `requests`. Zero is a
+    /// builder error.
+    pub fn max_requests_per_sec(self, requests: u64) -> Self {
+        match RateLimiter::new(requests, Duration::from_secs(1)) {
+            Ok(limiter) => self.rate_limiter(limiter),
+            Err(e) => self.fail(Error::builder(e)),
+        }
+    }
+
+    /// Paces response bodies to `limiter`'s rate, shared by every request of the client
+    /// and its clones.
+    pub fn bandwidth_limiter(mut self, limiter: BandwidthLimiter) -> Self {
+        self.bandwidth = Some(limiter);
+        self
+    }
+
+    /// Downloads at most `bytes_per_sec` bytes per second, over all requests of the client
+    /// and its clones. Zero is a builder error.
+    pub fn max_download_speed(self, bytes_per_sec: u64) -> Self {
+        match BandwidthLimiter::new(bytes_per_sec) {
+            Ok(limiter) => self.bandwidth_limiter(limiter),
+            Err(e) => self.fail(Error::builder(e)),
+        }
     }
 
     /// Wraps the whole stack in a tower layer (e.g. one of tower-http's). The first layer
@@ -1037,6 +1132,14 @@ impl<R: 'static> RequestBuilder<R> {
     /// `HTTP_11` or `HTTP_10` on HTTP/1.
     pub fn version(mut self, version: Version) -> Self {
         self.version = Some(version);
+        self
+    }
+
+    /// Retries this request as `config` says, in place of the client's
+    /// [`retry`](ClientBuilder::retry) configuration (`RetryConfig::disabled()` turns
+    /// retries off for it).
+    pub fn retry(mut self, config: RetryConfig) -> Self {
+        self.extensions.insert(config);
         self
     }
 

@@ -1011,3 +1011,60 @@ async fn nginx_hsts_learned_over_https_upgrades_http() -> TestResult {
     assert_eq!(resp.status().as_u16(), 400);
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Layers II: retry (nginx, httpbin)
+
+fn retry_count(resp: &towline::Response) -> Option<u32> {
+    resp.extensions()
+        .get::<towline::RetryCount>()
+        .map(|towline::RetryCount(n)| *n)
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_503_with_retry_after_then_success() -> TestResult {
+    let _peers = peers();
+    // /retry-once answers 503 + Retry-After: 1 + a cookie, then 200 once the cookie comes
+    // back: the retried attempt goes through the cookie layer again.
+    let client = TokioClient::builder()
+        .cookie_store(true)
+        .retry(towline::RetryConfig::new().max_retries(2))
+        .build()?;
+    let resp = client.get(format!("{NGINX_H1}/retry-once"))?.send().await?;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(retry_count(&resp), Some(1));
+    assert_eq!(resp.text().await?, "ok\n");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_retry_gives_up_after_max_retries_with_the_last_response() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::builder()
+        .retry(towline::RetryConfig::new().max_retries(1))
+        .build()?;
+    let resp = client.get(format!("{NGINX_H1}/retry"))?.send().await?;
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(retry_count(&resp), Some(1));
+    assert_eq!(resp.text().await?, "busy\n");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_status_500_is_retried_up_to_the_limit() -> TestResult {
+    let _peers = peers();
+    let config = towline::RetryConfig::new()
+        .max_retries(3)
+        .initial_backoff(Duration::from_millis(10));
+    let client = TokioClient::builder().retry(config).build()?;
+    let resp = client.get(format!("{HTTPBIN}/status/500"))?.send().await?;
+    assert_eq!(resp.status().as_u16(), 500);
+    assert_eq!(retry_count(&resp), Some(3));
+    // A POST is not retried unless opted in.
+    let resp = client.post(format!("{HTTPBIN}/status/500"))?.send().await?;
+    assert_eq!((resp.status().as_u16(), retry_count(&resp)), (500, Some(0)));
+    Ok(())
+}
