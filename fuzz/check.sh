@@ -29,7 +29,7 @@ if [[ "${1:-}" == "--regressions" ]]; then
         [[ -e "${inputs[0]}" ]] || continue
         echo "fuzz/check.sh: replaying ${#inputs[@]} input(s) for $target"
         if ! cargo fuzz run "$target" "${inputs[@]}" >/dev/null 2>&1; then
-            echo "fuzz/check.sh: $target fails on a regression input (known finding?)" >&2
+            echo "fuzz/check.sh: $target fails on a regression input" >&2
             status=1
         fi
     done

@@ -27,26 +27,6 @@ use towline_layers::{
     error::find_cause,
 };
 
-/// Whether the known finding `name` is listed in `TOWLINE_FUZZ_KNOWN` (comma-separated).
-///
-/// A target asserts every invariant by default, so the inputs under `fuzz/regressions/`
-/// reproduce their findings. Listing a finding turns off only the assertion that reports it,
-/// so a run can look past a known, not yet fixed, bug (see README.md, "Known findings").
-pub fn known(name: &str) -> bool {
-    static KNOWN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    KNOWN
-        .get_or_init(|| {
-            std::env::var("TOWLINE_FUZZ_KNOWN")
-                .unwrap_or_default()
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .iter()
-        .any(|known| known == name)
-}
-
 /// Polls a future that must complete without waiting: every service and body in these
 /// targets is ready at once. Panics (a finding) when it stays pending.
 pub fn block_on<F: Future>(future: F) -> F::Output {
