@@ -472,7 +472,9 @@ impl Conn {
 /// idle (nothing in these exchanges makes them act). On top of the default stack (redirect
 /// policy, decompression, the timeout layer): total and read timeouts (armed on every request
 /// and body wait), timings, a tracing span per request (no subscriber installed), a cookie
-/// store, HSTS, and `Referer` on redirects. Add each new layer here as it lands, and to
+/// store, HSTS, `Referer` on redirects, retries (3, every response is a 200), a rate limit
+/// of 10^9 requests per second and a download limit of 1 TB/s (both far above what a loop
+/// reaches, so they count but never wait). Add each new layer here as it lands, and to
 /// `ALL_LAYERS` in `run.sh`.
 fn towline_all_layers(builder: towline::TokioClientBuilder) -> towline::TokioClientBuilder {
     builder
@@ -483,6 +485,9 @@ fn towline_all_layers(builder: towline::TokioClientBuilder) -> towline::TokioCli
         .cookie_store(true)
         .hsts(true)
         .referer(true)
+        .retry(towline::RetryConfig::new())
+        .max_requests_per_sec(1_000_000_000)
+        .max_download_speed(1_000_000_000_000)
 }
 
 async fn build(kind: Kind, proto: Proto, pooled: bool, server: &BenchServer) -> Conn {
