@@ -33,7 +33,10 @@ pin_project! {
     where
         S: Service<Request<ReqB>>,
     {
-        waiting: Option<Waiting<S, ReqB>>,
+        // Boxed: only a request over the rate waits, and a future that carried the waiting
+        // request and service inline would make every request's future that much larger
+        // in each layer above (as an `option_layer`, even with no rate limit configured).
+        waiting: Option<Box<Waiting<S, ReqB>>>,
         #[pin]
         calling: Option<S::Future>,
     }
@@ -57,12 +60,12 @@ where
         reservation: Reservation,
     ) -> Self {
         Self {
-            waiting: Some(Waiting {
+            waiting: Some(Box::new(Waiting {
                 sleep,
                 service,
                 request,
                 reservation,
-            }),
+            })),
             calling: None,
         }
     }
@@ -79,13 +82,13 @@ where
         let mut this = self.project();
         if let Some(waiting) = this.waiting.as_mut() {
             ready!(waiting.sleep.as_mut().poll(cx));
-            if let Some(Waiting {
-                mut service,
-                request,
-                reservation,
-                ..
-            }) = this.waiting.take()
-            {
+            if let Some(waiting) = this.waiting.take() {
+                let Waiting {
+                    mut service,
+                    request,
+                    reservation,
+                    ..
+                } = *waiting;
                 reservation.consume();
                 this.calling.set(Some(service.call(request)));
             }

@@ -34,15 +34,17 @@ pin_project! {
     /// Response future of [`Retry`](super::Retry): sends the request and, while the policy
     /// says so, drains the failed response, sleeps, and sends the request again.
     ///
-    /// With retries off for the request it only polls the inner future. No future is boxed;
-    /// the one allocation per retry is the timer's sleep.
+    /// With retries off for the request it only polls the inner future, and stays small: the
+    /// per-request retry state is boxed, so a request without retries does not carry it
+    /// through every layer above (futures are moved as each layer wraps them). No future is
+    /// boxed; with retries on, the state is one allocation, and each retry's sleep another.
     pub struct ResponseFuture<S, ReqB, ResB>
     where
         S: Service<Request<RetryBody<ReqB>>>,
     {
         #[pin]
         state: State<InnerFuture<S, ReqB>, ResB>,
-        retrying: Option<Retrying<S, ReqB>>,
+        retrying: Option<Box<Retrying<S, ReqB>>>,
     }
 }
 
@@ -200,7 +202,10 @@ impl<S, ReqB, ResB> ResponseFuture<S, ReqB, ResB>
 where
     S: Service<Request<RetryBody<ReqB>>>,
 {
-    pub(super) fn new(future: InnerFuture<S, ReqB>, retrying: Option<Retrying<S, ReqB>>) -> Self {
+    pub(super) fn new(
+        future: InnerFuture<S, ReqB>,
+        retrying: Option<Box<Retrying<S, ReqB>>>,
+    ) -> Self {
         Self {
             state: State::Sending { future },
             retrying,

@@ -118,7 +118,7 @@ where
             kept,
             deadline,
         );
-        ResponseFuture::new(future, Some(retrying))
+        ResponseFuture::new(future, Some(Box::new(retrying)))
     }
 }
 
