@@ -1,0 +1,231 @@
+//! Glue between the layer and `http-cache-semantics`: the request and response views the
+//! crate reads, cache keys, `Vary` secondary keys, hop-by-hop stripping and the RFC 9111 §4.2.3
+//! corrected initial age, all plain functions over plain data.
+
+use std::time::{Duration, SystemTime};
+
+use http::{
+    HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri,
+    header::{AGE, CONNECTION, DATE, VARY},
+};
+use http_cache_semantics::{CacheOptions, RequestLike, ResponseLike};
+
+use super::directives::age_header;
+
+/// The largest age kept (RFC 9111 §1.2.2): 2³¹ seconds.
+const MAX_AGE: Duration = Duration::from_secs(1 << 31);
+
+/// Header fields that describe one connection, never stored (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// The options of a private (single-user) cache.
+pub(super) fn options(heuristic_fraction: f32) -> CacheOptions {
+    CacheOptions {
+        shared: false,
+        cache_heuristic: heuristic_fraction,
+        ..CacheOptions::default()
+    }
+}
+
+/// What the policy needs of a request after the request itself went to the inner service.
+#[derive(Debug, Clone)]
+pub(super) struct RequestHead {
+    pub(super) method: Method,
+    pub(super) uri: Uri,
+    pub(super) headers: HeaderMap,
+}
+
+impl RequestLike for RequestHead {
+    fn uri(&self) -> Uri {
+        self.uri.clone()
+    }
+
+    fn is_same_uri(&self, other: &Uri) -> bool {
+        &self.uri == other
+    }
+
+    fn method(&self) -> &Method {
+        &self.method
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+}
+
+/// A HEAD request seen as the GET it may be answered from (RFC 9110 §9.3.2).
+pub(super) struct AsGet<'a>(pub(super) &'a RequestHead);
+
+impl RequestLike for AsGet<'_> {
+    fn uri(&self) -> Uri {
+        self.0.uri.clone()
+    }
+
+    fn is_same_uri(&self, other: &Uri) -> bool {
+        &self.0.uri == other
+    }
+
+    fn method(&self) -> &Method {
+        &Method::GET
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        &self.0.headers
+    }
+}
+
+/// A response head for the policy.
+pub(super) struct ResponseHead<'a> {
+    pub(super) status: StatusCode,
+    pub(super) headers: &'a HeaderMap,
+}
+
+impl ResponseLike for ResponseHead<'_> {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        self.headers
+    }
+}
+
+/// The primary cache key: the absolute URI, normalised (scheme and host lower-case, default
+/// port dropped, fragment dropped). `None` for a URI without scheme or authority.
+pub(super) fn primary_key(uri: &Uri) -> Option<url::Url> {
+    uri.scheme()?;
+    uri.authority()?;
+    let mut url = url::Url::parse(&uri.to_string()).ok()?;
+    url.set_fragment(None);
+    Some(url)
+}
+
+/// Resolves a `Location` or `Content-Location` value against `base`; `Some` only when the
+/// result has the same origin (RFC 9111 §4.4: other origins must not be invalidated).
+pub(super) fn same_origin_target(base: &url::Url, value: &HeaderValue) -> Option<url::Url> {
+    let value = value.to_str().ok()?;
+    let mut target = base.join(value).ok()?;
+    target.set_fragment(None);
+    (target.origin() == base.origin()).then_some(target)
+}
+
+/// The secondary key: each header field the response's `Vary` nominates, with the request's
+/// values. `None` for `Vary: *`, which no later request can match.
+pub(super) fn variant_key(response: &HeaderMap, request: &HeaderMap) -> Option<String> {
+    let mut names: Vec<String> = Vec::new();
+    for value in response.get_all(VARY) {
+        for name in value.to_str().unwrap_or("*").split(',') {
+            let name = name.trim();
+            if name == "*" {
+                return None;
+            }
+            if !name.is_empty() {
+                names.push(name.to_ascii_lowercase());
+            }
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    let mut key = String::new();
+    for name in names {
+        key.push_str(&name);
+        key.push(':');
+        for (i, value) in request.get_all(name.as_str()).iter().enumerate() {
+            if i > 0 {
+                key.push(',');
+            }
+            key.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        }
+        key.push('\n');
+    }
+    Some(key)
+}
+
+/// Removes the hop-by-hop fields, including those the `Connection` field names.
+pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Replaces the `Age` field with the corrected initial age (RFC 9111 §4.2.3): the larger of
+/// the apparent age (`response_time - Date`) and the received `Age` plus the response delay,
+/// capped at 2³¹ seconds. `http-cache-semantics` reads `Age` as the age at receipt and adds
+/// resident time itself, so feeding it the corrected value gives the RFC's current age; the
+/// cap also keeps its arithmetic away from overflow on hostile values.
+pub(super) fn correct_age(headers: &mut HeaderMap, response_time: SystemTime, delay: Duration) {
+    let apparent = headers
+        .get(DATE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| httpdate::parse_http_date(value).ok())
+        .and_then(|date| response_time.duration_since(date).ok())
+        .unwrap_or_default();
+    let received = age_header(headers).map(|age| age.saturating_add(delay));
+    let corrected = received.unwrap_or_default().max(apparent).min(MAX_AGE);
+    if received.is_some() || !corrected.is_zero() {
+        headers.insert(AGE, HeaderValue::from(corrected.as_secs()));
+    } else {
+        headers.remove(AGE);
+    }
+}
+
+/// Clamps a received `Age` field (of a 304 that will be merged into a stored response) to
+/// 2³¹ seconds, and drops it when it is not a number.
+pub(super) fn clamp_age(headers: &mut HeaderMap) {
+    match age_header(headers) {
+        Some(age) => {
+            headers.insert(AGE, HeaderValue::from(age.min(MAX_AGE).as_secs()));
+        }
+        None => {
+            headers.remove(AGE);
+        }
+    }
+}
+
+/// Fields a 304 must not change in the stored response: they describe the stored body.
+const KEEP_ON_UPDATE: [HeaderName; 4] = [
+    http::header::CONTENT_LENGTH,
+    http::header::CONTENT_ENCODING,
+    http::header::TRANSFER_ENCODING,
+    http::header::CONTENT_RANGE,
+];
+
+/// The stored header fields updated by a 304 (RFC 9111 §3.2): every field the 304 carries
+/// replaces the stored field of that name, or is added, except hop-by-hop fields and those
+/// describing the body. The stored `Age` is dropped: the age starts again from the 304.
+pub(super) fn merge_not_modified(stored: &HeaderMap, update: &HeaderMap) -> HeaderMap {
+    let mut update = update.clone();
+    strip_hop_by_hop(&mut update);
+    let mut merged = stored.clone();
+    merged.remove(AGE);
+    for name in update.keys() {
+        if !KEEP_ON_UPDATE.contains(name) {
+            merged.remove(name);
+        }
+    }
+    for (name, value) in &update {
+        if !KEEP_ON_UPDATE.contains(name) {
+            merged.append(name.clone(), value.clone());
+        }
+    }
+    merged
+}
