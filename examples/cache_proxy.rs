@@ -79,7 +79,7 @@ fn client(cache: bool) -> Client {
     if cache {
         let executor: SharedExecutor = Arc::new(TokioExecutor);
         ServiceBuilder::new()
-            .map_response(|response: Response<_>| response.map(|body| BodyExt::boxed(body)))
+            .map_response(|response: Response<_>| response.map(BodyExt::boxed))
             .layer(CacheLayer::new(
                 HttpCache::new(),
                 Arc::new(TokioTimer),

@@ -30,6 +30,8 @@ pub struct Directives {
     pub must_revalidate: bool,
     /// `only-if-cached` (a request directive).
     pub only_if_cached: bool,
+    /// `must-understand` (a response directive, RFC 9111 §5.2.2.3).
+    pub must_understand: bool,
     /// `max-age` with a valid value.
     pub max_age: Option<Duration>,
     /// `stale-while-revalidate` with a valid value (RFC 5861 §3).
@@ -62,6 +64,8 @@ pub fn parse_directives(headers: &HeaderMap) -> Directives {
                 directives.must_revalidate = true;
             } else if name.eq_ignore_ascii_case(b"only-if-cached") {
                 directives.only_if_cached = true;
+            } else if name.eq_ignore_ascii_case(b"must-understand") {
+                directives.must_understand = true;
             } else if name.eq_ignore_ascii_case(b"max-age") {
                 directives.max_age = seconds;
             } else if name.eq_ignore_ascii_case(b"stale-while-revalidate") {
@@ -103,9 +107,12 @@ fn delta_seconds(argument: &[u8]) -> Option<Duration> {
     Some(Duration::from_secs(seconds.min(MAX_DELTA_SECONDS)))
 }
 
-/// Parses an `Age` header value as delta-seconds; `None` when it is missing or invalid.
+/// Reads the `Age` field: the first member of a list (RFC 9111 §5.1), and of that the leading
+/// digits, so `7200.0` or `7200;x` count as 7200 seconds — the larger, safer age — while a
+/// value with no leading digit is ignored. `None` when missing or ignored.
 pub(super) fn age_header(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(http::header::AGE)
-        .and_then(|value| delta_seconds(value.as_bytes()))
+    let value = headers.get(http::header::AGE)?.as_bytes();
+    let first = value.split(|&b| b == b',').next()?.trim_ascii();
+    let digits = first.iter().take_while(|b| b.is_ascii_digit()).count();
+    delta_seconds(&first[..digits])
 }

@@ -14,10 +14,10 @@ use std::{
 use bytes::Bytes;
 use http::{
     HeaderValue, Method, Response, StatusCode,
-    header::{AGE, CONTENT_LENGTH, CONTENT_LOCATION, ETAG, LAST_MODIFIED, LOCATION},
+    header::{AGE, CONTENT_LENGTH, CONTENT_LOCATION, IF_NONE_MATCH, LOCATION},
 };
 use http_body::Body;
-use http_cache_semantics::{AfterResponse, CachePolicy};
+use http_cache_semantics::CachePolicy;
 use pin_project_lite::pin_project;
 
 use super::{
@@ -26,8 +26,8 @@ use super::{
     directives::{Directives, parse_directives},
     layer::Shared,
     policy::{
-        RequestHead, ResponseHead, clamp_age, correct_age, merge_not_modified, options,
-        same_origin_target, strip_hop_by_hop, variant_key,
+        RequestHead, caller_validator_matches, correct_age, merge_not_modified, new_policy,
+        same_entity_tag, same_origin_target, strip_hop_by_hop, variant_key,
     },
 };
 use crate::{BoxError, time::saturating_add_wall};
@@ -162,18 +162,16 @@ impl Forwarded {
                 request,
             } => match result {
                 Ok(response) if response.status().is_server_error() => {
-                    match shared.stale_if_error(&entry, &request, head.method == Method::HEAD) {
+                    match shared.stale_if_error(&entry, &head, &request) {
                         Some(stale) => Ok(stale.map(CacheBody::stored)),
                         None => Ok(response.map(CacheBody::passthrough)),
                     }
                 }
                 Ok(response) => Ok(shared.revalidated(&key, &head, &entry, response, request_time)),
-                Err(err) => {
-                    match shared.stale_if_error(&entry, &request, head.method == Method::HEAD) {
-                        Some(stale) => Ok(stale.map(CacheBody::stored)),
-                        None => Err(err),
-                    }
-                }
+                Err(err) => match shared.stale_if_error(&entry, &head, &request) {
+                    Some(stale) => Ok(stale.map(CacheBody::stored)),
+                    None => Err(err),
+                },
             },
             Mode::Invalidate { target } => result.map(|response| {
                 shared.invalidate(&target, &response);
@@ -202,17 +200,26 @@ impl Shared {
             .saturating_sub(entry.lifetime)
     }
 
-    /// The stored response as an answer: stored head, `Age` for now, body unless `head_only`.
-    pub(super) fn answer(&self, entry: &CachedResponse, head_only: bool) -> Response<Bytes> {
+    /// The stored response as the answer to `request`: the stored head with an `Age` for now
+    /// and the stored body — or, when the caller's own conditional matches the stored
+    /// response (RFC 9111 §4.3.2), a 304 with the stored head and no body.
+    pub(super) fn answer(&self, entry: &CachedResponse, request: &RequestHead) -> Response<Bytes> {
         let age = entry.policy.age(self.now_for(entry));
-        let mut response = Response::new(if head_only {
+        let not_modified = caller_validator_matches(&request.headers, &entry.headers);
+        let empty = not_modified || request.method == Method::HEAD;
+        let mut response = Response::new(if empty {
             Bytes::new()
         } else {
             entry.body.clone()
         });
-        *response.status_mut() = entry.status;
         *response.version_mut() = entry.version;
         *response.headers_mut() = entry.headers.clone();
+        if not_modified {
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            response.headers_mut().remove(CONTENT_LENGTH);
+        } else {
+            *response.status_mut() = entry.status;
+        }
         response
             .headers_mut()
             .insert(AGE, HeaderValue::from(age.as_secs()));
@@ -241,13 +248,13 @@ impl Shared {
     fn stale_if_error(
         &self,
         entry: &CachedResponse,
+        head: &RequestHead,
         request: &Directives,
-        head_only: bool,
     ) -> Option<Response<Bytes>> {
         let response = &entry.directives;
         let window = response.stale_if_error.max(request.stale_if_error)?;
         (!response.no_cache && !response.must_revalidate && self.staleness(entry) <= window)
-            .then(|| self.answer(entry, head_only))
+            .then(|| self.answer(entry, head))
     }
 
     /// A response from the origin to a GET: stored (as its body streams) when the policy
@@ -278,14 +285,12 @@ impl Shared {
             response_time,
             received_at.saturating_duration_since(request_time),
         );
-        let policy = CachePolicy::new_options(
+        let policy = new_policy(
             head,
-            &ResponseHead {
-                status: response.status(),
-                headers: &headers,
-            },
+            response.status(),
+            &headers,
             response_time,
-            options(config.heuristic()),
+            config.heuristic(),
         );
         if !policy.is_storable() {
             return response.map(CacheBody::passthrough);
@@ -293,24 +298,13 @@ impl Shared {
         let Some(variant) = variant_key(&headers, &head.headers) else {
             return response.map(CacheBody::passthrough);
         };
-        let directives = parse_directives(&headers);
-        let lifetime = lifetime(&policy, response_time);
-        if lifetime.is_zero()
-            && !headers.contains_key(ETAG)
-            && !headers.contains_key(LAST_MODIFIED)
-            && directives.stale_while_revalidate.is_none()
-            && directives.stale_if_error.is_none()
-        {
-            // Stale on arrival and impossible to revalidate: it could never be used.
-            return response.map(CacheBody::passthrough);
-        }
         let pending = Pending {
             cache: self.cache.clone(),
             key: key.to_owned(),
             status: response.status(),
             version: response.version(),
-            directives,
-            lifetime,
+            directives: parse_directives(&headers),
+            lifetime: lifetime(&policy, response_time),
             headers,
             policy,
             variant,
@@ -336,44 +330,36 @@ impl Shared {
         key: &str,
         head: &RequestHead,
         entry: &CachedResponse,
-        mut response: Response<B>,
+        response: Response<B>,
         request_time: Instant,
     ) -> Response<CacheBody<B>> {
         if response.status() != StatusCode::NOT_MODIFIED {
             return self.store(key, head, response, request_time);
         }
-        clamp_age(response.headers_mut());
-        let response_time = self.wall.now();
-        let received_at = self.timer.now();
-        // The crate decides whether the 304 is about the stored response...
-        let decision = entry.policy.after_response(
-            head,
-            &ResponseHead {
-                status: response.status(),
-                headers: response.headers(),
-            },
-            response_time,
-        );
-        if let AfterResponse::Modified(..) = decision {
-            // A 304 about something else than what is stored: not ours to interpret.
+        if head.headers.contains_key(IF_NONE_MATCH)
+            && !same_entity_tag(&entry.headers, response.headers())
+        {
+            // A 304 about another representation: one the caller itself asked about.
             return response.map(CacheBody::passthrough);
         }
-        // ...but its merge keeps only fields the stored response already had, while RFC 9111
-        // §3.2 adds the 304's new fields too; so the layer merges and rebuilds the policy.
+        let response_time = self.wall.now();
+        let received_at = self.timer.now();
+        // The crate's `after_response` is not used here: it rejects a 304 that carries no
+        // validator when the stored response has one (the origin owes none, RFC 9110 §15.4.5,
+        // and this 304 answers this cache's own conditional request), and its merge keeps only
+        // fields the stored response already had, while RFC 9111 §3.2 adds the 304's new ones.
         let mut headers = merge_not_modified(&entry.headers, response.headers());
         correct_age(
             &mut headers,
             response_time,
             received_at.saturating_duration_since(request_time),
         );
-        let policy = CachePolicy::new_options(
+        let policy = new_policy(
             head,
-            &ResponseHead {
-                status: entry.status,
-                headers: &headers,
-            },
+            entry.status,
+            &headers,
             response_time,
-            options(self.cache.config().heuristic()),
+            self.cache.config().heuristic(),
         );
         let Some(variant) = variant_key(&headers, &head.headers) else {
             self.cache.inner.store.remove(key);
@@ -392,7 +378,7 @@ impl Shared {
             received_at,
             response_time,
         };
-        let answer = self.answer(&updated, head.method == Method::HEAD);
+        let answer = self.answer(&updated, head);
         if updated.policy.is_storable() {
             self.cache.inner.store.put(key, Arc::new(updated));
         } else {

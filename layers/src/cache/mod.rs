@@ -18,7 +18,26 @@
 //! - **Corrected initial age** (RFC 9111 §4.2.3). The crate ages a response by its `Age`
 //!   field plus resident time, ignoring the apparent age (`response_time - Date`) and the
 //!   response delay; the layer stores the corrected value as `Age` before the crate sees it.
-//!   Resident time runs on the layer's monotonic timer, dates on its [`WallClock`].
+//!   Resident time runs on the layer's monotonic timer, dates on its [`WallClock`]. Of a
+//!   received `Age`, the first list member counts (RFC 9111 §5.1), read up to its first
+//!   non-digit (`7200.0` is 7200: the older, safer reading).
+//! - **Input the crate can parse.** It compares directive names exactly, reads only
+//!   IMF-fixdate dates and the first line of a field; the layer hands it a copy with
+//!   `Cache-Control` lower-cased, RFC 850 and asctime dates rewritten, and fields sent on
+//!   several lines joined into one list (so `Vary` matches `a, b` and `a` + `b` alike). A
+//!   request's `Pragma` is dropped when it has `Cache-Control` (RFC 9111 §5.4).
+//! - **Statuses.** Any final status with explicit freshness may be stored (RFC 9111 §3); the
+//!   crate knows RFC 7234's list only, so such a response is shown to it as a 200 — unless
+//!   it says `must-understand`. 206 (ranges) is not cached: `Range` requests pass through.
+//! - **304 merge** (RFC 9111 §3.2, §4.3.4). A 304 answers the validators the layer sent, so
+//!   it refreshes the stored response even without validators of its own — unless the
+//!   caller sent `If-None-Match` too and the 304 names another `ETag`: then it is about the
+//!   caller's representation and goes to the caller as it is. Every field of the 304
+//!   replaces or joins the stored ones, except those describing the stored body (`ETag`,
+//!   `Content-Length`, `Content-Encoding`, `Content-Range`, `Content-MD5`).
+//! - **The caller's own conditionals.** A request with `If-None-Match` (or
+//!   `If-Modified-Since`) answered from the store gets a 304 when the stored response
+//!   matches it (RFC 9111 §4.3.2).
 //! - **`stale-while-revalidate`** (RFC 5861 §3). Inside the window, the stale response is
 //!   served at once and a conditional GET is spawned on the [`SharedExecutor`] through a
 //!   clone of the inner service; its answer refreshes the store. One refresh per URL at a

@@ -36,12 +36,50 @@ pub(super) fn options(heuristic_fraction: f32) -> CacheOptions {
     }
 }
 
-/// What the policy needs of a request after the request itself went to the inner service.
+/// What the policy needs of a request after the request itself went to the inner service;
+/// its header fields are the [`policy_view`] of the request's.
 #[derive(Debug, Clone)]
 pub(super) struct RequestHead {
     pub(super) method: Method,
     pub(super) uri: Uri,
     pub(super) headers: HeaderMap,
+}
+
+impl RequestHead {
+    pub(super) fn new(method: Method, uri: Uri, headers: &HeaderMap) -> Self {
+        let mut headers = policy_view(headers);
+        // RFC 9111 §5.4: with Cache-Control present, a request's Pragma is ignored (the
+        // crate would read its no-cache regardless).
+        if headers.contains_key(http::header::CACHE_CONTROL) {
+            headers.remove(http::header::PRAGMA);
+        }
+        Self {
+            method,
+            uri,
+            headers,
+        }
+    }
+}
+
+/// The crate's policy for a response with `status` and `headers` to `head`, received at
+/// `response_time`, as a private cache.
+pub(super) fn new_policy(
+    head: &RequestHead,
+    status: StatusCode,
+    headers: &HeaderMap,
+    response_time: SystemTime,
+    heuristic_fraction: f32,
+) -> http_cache_semantics::CachePolicy {
+    let view = policy_view(headers);
+    http_cache_semantics::CachePolicy::new_options(
+        head,
+        &ResponseHead {
+            status: policy_status(status, &view),
+            headers: &view,
+        },
+        response_time,
+        options(heuristic_fraction),
+    )
 }
 
 impl RequestLike for RequestHead {
@@ -188,21 +226,66 @@ pub(super) fn correct_age(headers: &mut HeaderMap, response_time: SystemTime, de
     }
 }
 
-/// Clamps a received `Age` field (of a 304 that will be merged into a stored response) to
-/// 2³¹ seconds, and drops it when it is not a number.
-pub(super) fn clamp_age(headers: &mut HeaderMap) {
-    match age_header(headers) {
-        Some(age) => {
-            headers.insert(AGE, HeaderValue::from(age.min(MAX_AGE).as_secs()));
-        }
-        None => {
-            headers.remove(AGE);
-        }
+/// The opaque part of an entity tag, for the weak comparison (RFC 9110 §8.8.3.2).
+fn opaque_tag(tag: &str) -> &str {
+    let tag = tag.trim();
+    tag.strip_prefix("W/").unwrap_or(tag)
+}
+
+/// Whether a 304 is about the stored response: unless both carry an `ETag` and the tags
+/// differ (weak comparison), it is.
+pub(super) fn same_entity_tag(stored: &HeaderMap, update: &HeaderMap) -> bool {
+    let tag = |headers: &HeaderMap| {
+        headers
+            .get(http::header::ETAG)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| opaque_tag(value).to_owned())
+    };
+    match (tag(stored), tag(update)) {
+        (Some(stored), Some(update)) => stored == update,
+        _ => true,
     }
 }
 
-/// Fields a 304 must not change in the stored response: they describe the stored body.
-const KEEP_ON_UPDATE: [HeaderName; 4] = [
+/// Whether the caller's own conditional (`If-None-Match`, else `If-Modified-Since`) is
+/// satisfied by the stored response, so it is answered with a 304 (RFC 9110 §13.2.2).
+pub(super) fn caller_validator_matches(request: &HeaderMap, stored: &HeaderMap) -> bool {
+    let mut if_none_match = request
+        .get_all(http::header::IF_NONE_MATCH)
+        .iter()
+        .peekable();
+    if if_none_match.peek().is_some() {
+        let Some(etag) = stored
+            .get(http::header::ETAG)
+            .and_then(|value| value.to_str().ok())
+            .map(opaque_tag)
+        else {
+            return false;
+        };
+        return if_none_match
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|tag| tag.trim() == "*" || opaque_tag(tag) == etag);
+    }
+    let date = |headers: &HeaderMap, name: http::header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| httpdate::parse_http_date(value).ok())
+    };
+    let Some(since) = date(request, http::header::IF_MODIFIED_SINCE) else {
+        return false;
+    };
+    date(stored, http::header::LAST_MODIFIED)
+        .or_else(|| date(stored, DATE))
+        .is_some_and(|modified| modified <= since)
+}
+
+/// Fields a 304 must not change in the stored response: they describe the stored body (its
+/// `ETag` included: a 304 that names another tag does not make the stored body that one).
+const KEEP_ON_UPDATE: [HeaderName; 6] = [
+    http::header::ETAG,
+    HeaderName::from_static("content-md5"),
     http::header::CONTENT_LENGTH,
     http::header::CONTENT_ENCODING,
     http::header::TRANSFER_ENCODING,
@@ -228,4 +311,79 @@ pub(super) fn merge_not_modified(stored: &HeaderMap, update: &HeaderMap) -> Head
         }
     }
     merged
+}
+
+/// The statuses `http-cache-semantics` knows how to cache; it refuses any other.
+const UNDERSTOOD_STATUSES: [u16; 14] = [
+    200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501,
+];
+
+/// The status the crate is shown. RFC 9111 §3 lets a cache store any final status that has
+/// explicit freshness, while the crate (written against RFC 7234) knows a fixed list; a
+/// final status outside it (other than 206 and 304, whose handling the layer does not
+/// implement) with `max-age` or `Expires` is shown as 200, which changes nothing else
+/// because heuristics never apply with explicit freshness. `must-understand` (RFC 9111
+/// §5.2.2.3) asks for exactly the crate's refusal, so it keeps the real status.
+pub(super) fn policy_status(status: StatusCode, headers: &HeaderMap) -> StatusCode {
+    let directives = super::directives::parse_directives(headers);
+    let explicit = headers.contains_key(http::header::EXPIRES) || directives.max_age.is_some();
+    let code = status.as_u16();
+    if explicit
+        && !directives.must_understand
+        && code >= 200
+        && code != 206
+        && code != 304
+        && !UNDERSTOOD_STATUSES.contains(&code)
+    {
+        StatusCode::OK
+    } else {
+        status
+    }
+}
+
+/// The copy of a message's header fields the crate reads, in the forms it parses:
+/// `Cache-Control` and `Pragma` lower-cased (directive names are case-insensitive, the crate
+/// compares them exactly), HTTP dates in any of the three RFC 9110 §5.6.7 formats rewritten
+/// as IMF-fixdate (the crate parses only that), and a field sent on several lines joined
+/// into one list (RFC 9110 §5.3), so `Vary` matching sees `a, b` and `a` + `b` alike.
+pub(super) fn policy_view(headers: &HeaderMap) -> HeaderMap {
+    let mut view = HeaderMap::with_capacity(headers.keys_len());
+    for name in headers.keys() {
+        let mut values = headers.get_all(name).iter();
+        let Some(first) = values.next() else {
+            continue;
+        };
+        let joined = match values.next() {
+            None => first.clone(),
+            Some(second) => {
+                let mut bytes = first.as_bytes().to_vec();
+                for value in std::iter::once(second).chain(values) {
+                    bytes.extend_from_slice(b", ");
+                    bytes.extend_from_slice(value.as_bytes());
+                }
+                HeaderValue::from_bytes(&bytes).unwrap_or_else(|_| first.clone())
+            }
+        };
+        let value = if name == http::header::CACHE_CONTROL || name == http::header::PRAGMA {
+            HeaderValue::from_bytes(&joined.as_bytes().to_ascii_lowercase()).unwrap_or(joined)
+        } else if name == DATE
+            || name == http::header::EXPIRES
+            || name == http::header::LAST_MODIFIED
+        {
+            match joined
+                .to_str()
+                .ok()
+                .and_then(|value| httpdate::parse_http_date(value).ok())
+            {
+                Some(date) => {
+                    HeaderValue::from_str(&httpdate::fmt_http_date(date)).unwrap_or(joined)
+                }
+                None => joined,
+            }
+        } else {
+            joined
+        };
+        view.insert(name.clone(), value);
+    }
+    view
 }

@@ -123,15 +123,11 @@ where
         };
         let key = String::from(key);
         let directives = parse_directives(request.headers());
-        let head = RequestHead {
-            method: method.clone(),
-            uri: request.uri().clone(),
-            headers: request.headers().clone(),
-        };
+        let head = RequestHead::new(method.clone(), request.uri().clone(), request.headers());
         let head_only = method == Method::HEAD;
 
         match lookup(&shared, &key, &head) {
-            Lookup::Fresh(entry) => ResponseFuture::immediate(shared.answer(&entry, head_only)),
+            Lookup::Fresh(entry) => ResponseFuture::immediate(shared.answer(&entry, &head)),
             Lookup::Stale { .. } | Lookup::Miss if directives.only_if_cached => {
                 ResponseFuture::immediate(gateway_timeout())
             }
@@ -140,7 +136,7 @@ where
                 revalidation,
             } if shared.may_serve_while_revalidating(&entry, &directives) => {
                 self.revalidate_in_background(&key, &entry, revalidation);
-                ResponseFuture::immediate(shared.answer(&entry, head_only))
+                ResponseFuture::immediate(shared.answer(&entry, &head))
             }
             Lookup::Stale {
                 entry,
@@ -215,11 +211,11 @@ impl<S> Cache<S> {
             cache: cache.clone(),
             key: key.to_owned(),
         };
-        let head = RequestHead {
-            method: revalidation.method.clone(),
-            uri: revalidation.uri.clone(),
-            headers: revalidation.headers.clone(),
-        };
+        let head = RequestHead::new(
+            revalidation.method.clone(),
+            revalidation.uri.clone(),
+            &revalidation.headers,
+        );
         let request = Request::from_parts(*revalidation, ReqB::default());
         let mut service = self.inner.clone();
         let shared = Arc::clone(&self.shared);

@@ -784,12 +784,7 @@ async fn no_store_is_not_stored() {
     env.origin
         .respond(&[("cache-control", "no-store, max-age=100")], "secret");
     env.get(URL).await;
-    env.get(URL).await;
-    assert_eq!(env.origin.hits(), 2);
-    assert!(
-        env.cache.is_empty(),
-        "neither no-store nor the useless default answer"
-    );
+    assert!(env.cache.is_empty());
 
     env.origin.respond(&[("cache-control", "max-age=100")], "x");
     env.send(get_with(URL, "cache-control", "no-store"))
@@ -980,4 +975,251 @@ fn directives_parse_and_clamp() {
     let value = format!("no-cache,{}", "x".repeat(MAX_HEADER_LEN));
     long.insert("cache-control", value.parse().unwrap());
     assert_eq!(parse_directives(&long), Directives::default());
+}
+
+#[tokio::test]
+async fn a_304_without_validators_still_refreshes_the_revalidated_response() {
+    let env = Env::new();
+    env.origin.respond(
+        &[("cache-control", "max-age=1"), ("etag", "\"v1\"")],
+        "stored",
+    );
+    env.origin
+        .respond_status(304, &[("cache-control", "max-age=100")], "");
+    env.get(URL).await;
+    env.advance(2);
+    let (parts, body) = env.get(URL).await;
+    assert_eq!(
+        (parts.status, body.as_ref()),
+        (StatusCode::OK, &b"stored"[..])
+    );
+    env.get(URL).await;
+    assert_eq!(env.origin.hits(), 2, "refreshed to max-age=100");
+}
+
+#[tokio::test]
+async fn a_304_never_changes_the_stored_entity_tag() {
+    let env = Env::new();
+    env.origin.respond(
+        &[("cache-control", "max-age=1"), ("etag", "\"v1\"")],
+        "stored",
+    );
+    env.origin.respond_status(
+        304,
+        &[("cache-control", "max-age=100"), ("etag", "\"v2\"")],
+        "",
+    );
+    env.get(URL).await;
+    env.advance(2);
+    let (parts, body) = env.get(URL).await;
+    assert_eq!(
+        (parts.status, body.as_ref()),
+        (StatusCode::OK, &b"stored"[..])
+    );
+    assert_eq!(parts.headers["etag"], "\"v1\"");
+}
+
+#[tokio::test]
+async fn a_304_for_another_entity_tag_goes_to_the_caller() {
+    let env = Env::new();
+    env.origin.respond(
+        &[("cache-control", "max-age=1"), ("etag", "\"v1\"")],
+        "stored",
+    );
+    env.origin.respond_status(304, &[("etag", "\"v0\"")], "");
+    env.get(URL).await;
+    env.advance(2);
+    let (parts, _) = env
+        .send(get_with(URL, "if-none-match", "\"v0\""))
+        .await
+        .unwrap();
+    assert_eq!(parts.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(
+        env.origin.last_request_header("if-none-match").as_deref(),
+        Some("\"v0\", \"v1\"")
+    );
+}
+
+#[tokio::test]
+async fn the_callers_own_conditional_is_answered_from_the_store() {
+    let env = Env::new();
+    env.origin.respond(
+        &[
+            ("cache-control", "max-age=100"),
+            ("etag", "W/\"v1\""),
+            ("last-modified", &date(-100)),
+            ("content-length", "6"),
+        ],
+        "stored",
+    );
+    env.get(URL).await;
+
+    let (parts, body) = env
+        .send(get_with(URL, "if-none-match", "\"x\", \"v1\""))
+        .await
+        .unwrap();
+    assert_eq!(parts.status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    assert!(parts.headers.get("content-length").is_none());
+    assert_eq!(parts.headers["etag"], "W/\"v1\"");
+
+    let (parts, _) = env
+        .send(get_with(URL, "if-none-match", "\"v2\""))
+        .await
+        .unwrap();
+    assert_eq!(parts.status, StatusCode::OK);
+
+    let (parts, _) = env
+        .send(get_with(URL, "if-modified-since", &date(-50)))
+        .await
+        .unwrap();
+    assert_eq!(parts.status, StatusCode::NOT_MODIFIED);
+    let (parts, _) = env
+        .send(get_with(URL, "if-modified-since", &date(-200)))
+        .await
+        .unwrap();
+    assert_eq!(parts.status, StatusCode::OK);
+    assert_eq!(env.origin.hits(), 1);
+}
+
+#[tokio::test]
+async fn must_understand_keeps_unknown_statuses_out() {
+    let env = Env::new();
+    env.origin.respond_status(
+        599,
+        &[("cache-control", "max-age=100, must-understand")],
+        "x",
+    );
+    env.get(URL).await;
+    assert!(env.cache.is_empty());
+}
+
+#[tokio::test]
+async fn request_pragma_is_ignored_when_cache_control_is_present() {
+    let env = Env::new();
+    env.origin.respond(&[("cache-control", "max-age=100")], "x");
+    env.get(URL).await;
+    let request = Request::get(URL)
+        .header("pragma", "no-cache")
+        .header("cache-control", "max-stale")
+        .body(Full::default())
+        .unwrap();
+    env.send(request).await.unwrap();
+    assert_eq!(env.origin.hits(), 1);
+    env.send(get_with(URL, "pragma", "no-cache")).await.unwrap();
+    assert_eq!(env.origin.hits(), 2, "alone, Pragma: no-cache revalidates");
+}
+
+#[tokio::test]
+async fn error_statuses_with_explicit_freshness_are_stored() {
+    let env = Env::new();
+    env.origin
+        .respond_status(500, &[("cache-control", "max-age=100")], "broken");
+    env.origin.respond_status(500, &[], "no freshness");
+    let url2 = "http://example.test/other";
+    env.get(URL).await;
+    let (parts, _) = env.get(URL).await;
+    assert_eq!(parts.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(env.origin.hits(), 1);
+    env.get(url2).await;
+    env.get(url2).await;
+    assert_eq!(
+        env.origin.hits(),
+        3,
+        "without explicit freshness a 500 is not stored"
+    );
+}
+
+#[tokio::test]
+async fn directive_names_are_case_insensitive() {
+    let env = Env::new();
+    env.origin.respond(
+        &[
+            ("cache-control", "MAX-AGE=100, NO-CACHE"),
+            ("etag", "\"e\""),
+        ],
+        "x",
+    );
+    env.get(URL).await;
+    env.get(URL).await;
+    assert_eq!(env.origin.hits(), 2, "NO-CACHE means revalidate");
+
+    env.cache.clear();
+    env.origin.respond(&[("cache-control", "Max-Age=100")], "x");
+    env.get(URL).await;
+    env.get(URL).await;
+    assert_eq!(env.origin.hits(), 3);
+}
+
+#[tokio::test]
+async fn every_http_date_format_is_read() {
+    let env = Env::new();
+    // RFC 850 and asctime formats (RFC 9110 §5.6.7).
+    env.origin.respond(
+        &[
+            ("date", "Tuesday, 14-Nov-23 22:13:20 GMT"),
+            ("expires", "Tue Nov 14 22:14:20 2023"),
+        ],
+        "x",
+    );
+    env.get(URL).await;
+    env.advance(59);
+    env.get(URL).await;
+    assert_eq!(env.origin.hits(), 1);
+    env.advance(2);
+    env.get(URL).await;
+    assert_eq!(env.origin.hits(), 2);
+}
+
+#[tokio::test]
+async fn age_uses_the_first_member_and_its_leading_digits() {
+    for (age, fresh) in [
+        ("7200.0", false),
+        ("7200, 0", false),
+        ("0, 7200", true),
+        ("abc", true),
+    ] {
+        let env = Env::new();
+        env.origin
+            .respond(&[("cache-control", "max-age=3600"), ("age", age)], "x");
+        env.get(URL).await;
+        env.get(URL).await;
+        assert_eq!(env.origin.hits() == 1, fresh, "Age: {age}");
+    }
+}
+
+#[tokio::test]
+async fn vary_compares_a_field_sent_on_several_lines_as_one_list() {
+    let env = Env::new();
+    env.origin
+        .respond(&[("cache-control", "max-age=100"), ("vary", "Foo")], "x");
+    env.send(get_with(URL, "foo", "1, 2")).await.unwrap();
+    let request = Request::get(URL)
+        .header("foo", "1")
+        .header("foo", "2")
+        .body(Full::default())
+        .unwrap();
+    env.send(request).await.unwrap();
+    assert_eq!(env.origin.hits(), 1);
+}
+
+#[tokio::test]
+async fn request_max_stale_accepts_a_stale_response() {
+    let env = Env::new();
+    env.origin
+        .respond(&[("cache-control", "max-age=1"), ("date", &date(0))], "x");
+    env.get(URL).await;
+    env.advance(3);
+    let request = Request::get(URL)
+        .header("cache-control", "max-stale=1000")
+        .header("cache-control", "nothing-to-see-here")
+        .body(Full::default())
+        .unwrap();
+    env.send(request).await.unwrap();
+    assert_eq!(env.origin.hits(), 1);
+    env.advance(1000);
+    env.send(get_with(URL, "cache-control", "max-stale=1000"))
+        .await
+        .unwrap();
+    assert_eq!(env.origin.hits(), 2, "outside max-stale");
 }
