@@ -226,10 +226,11 @@ pub(super) fn correct_age(headers: &mut HeaderMap, response_time: SystemTime, de
     }
 }
 
-/// The opaque part of an entity tag, for the weak comparison (RFC 9110 §8.8.3.2).
-fn opaque_tag(tag: &str) -> &str {
-    let tag = tag.trim();
-    tag.strip_prefix("W/").unwrap_or(tag)
+/// The opaque part of an entity tag, for the weak comparison (RFC 9110 §8.8.3.2). Bytes,
+/// not text: entity tags may carry obs-text.
+fn opaque_tag(tag: &[u8]) -> &[u8] {
+    let tag = tag.trim_ascii();
+    tag.strip_prefix(b"W/").unwrap_or(tag)
 }
 
 /// Whether a 304 is about the stored response: unless both carry an `ETag` and the tags
@@ -238,8 +239,7 @@ pub(super) fn same_entity_tag(stored: &HeaderMap, update: &HeaderMap) -> bool {
     let tag = |headers: &HeaderMap| {
         headers
             .get(http::header::ETAG)
-            .and_then(|value| value.to_str().ok())
-            .map(|value| opaque_tag(value).to_owned())
+            .map(|value| opaque_tag(value.as_bytes()).to_vec())
     };
     match (tag(stored), tag(update)) {
         (Some(stored), Some(update)) => stored == update,
@@ -257,15 +257,13 @@ pub(super) fn caller_validator_matches(request: &HeaderMap, stored: &HeaderMap) 
     if if_none_match.peek().is_some() {
         let Some(etag) = stored
             .get(http::header::ETAG)
-            .and_then(|value| value.to_str().ok())
-            .map(opaque_tag)
+            .map(|value| opaque_tag(value.as_bytes()))
         else {
             return false;
         };
         return if_none_match
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .any(|tag| tag.trim() == "*" || opaque_tag(tag) == etag);
+            .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+            .any(|tag| tag.trim_ascii() == b"*" || opaque_tag(tag) == etag);
     }
     let date = |headers: &HeaderMap, name: http::header::HeaderName| {
         headers

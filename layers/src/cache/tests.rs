@@ -1223,3 +1223,20 @@ async fn request_max_stale_accepts_a_stale_response() {
         .unwrap();
     assert_eq!(env.origin.hits(), 2, "outside max-stale");
 }
+
+#[tokio::test]
+async fn entity_tags_with_obs_text_are_compared_as_bytes() {
+    let env = Env::new();
+    let tag = http::HeaderValue::from_bytes(b"\"v\xfc\"").unwrap();
+    let mut response = Response::new(Full::new(Bytes::from("x")));
+    response
+        .headers_mut()
+        .insert("cache-control", "max-age=100".parse().unwrap());
+    response.headers_mut().insert("etag", tag.clone());
+    env.origin.push(Ok(response));
+    env.get(URL).await;
+    let mut request = get(URL);
+    request.headers_mut().insert("if-none-match", tag);
+    let (parts, _) = env.send(request).await.unwrap();
+    assert_eq!(parts.status, StatusCode::NOT_MODIFIED);
+}
