@@ -8,7 +8,7 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use bytes::Bytes;
@@ -184,12 +184,15 @@ impl Forwarded {
 impl Shared {
     /// The wall-clock time for `entry` now: its receipt time plus the resident time measured
     /// on the monotonic timer, so a wall-clock step does not age or rejuvenate entries.
+    ///
+    /// Capped at the end of year 9999: `http-cache-semantics` formats the time it is given
+    /// as a date and panics past that.
     pub(super) fn now_for(&self, entry: &CachedResponse) -> SystemTime {
         let resident = self
             .timer
             .now()
             .saturating_duration_since(entry.received_at);
-        saturating_add_wall(entry.response_time, resident)
+        saturating_add_wall(entry.response_time, resident).min(latest_date())
     }
 
     /// How long `entry` has been stale, zero while it is fresh.
@@ -406,6 +409,11 @@ impl Shared {
             }
         }
     }
+}
+
+/// 9999-12-31T23:59:59Z, the last time an HTTP date (and the crate) can express.
+fn latest_date() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(253_402_300_799)
 }
 
 /// The freshness lifetime of a response just received. The crate reports the time left

@@ -1240,3 +1240,20 @@ async fn entity_tags_with_obs_text_are_compared_as_bytes() {
     let (parts, _) = env.send(request).await.unwrap();
     assert_eq!(parts.status, StatusCode::NOT_MODIFIED);
 }
+
+#[tokio::test]
+async fn a_clock_past_year_9999_does_not_panic() {
+    let env = Env::new();
+    env.origin.respond(
+        &[
+            ("cache-control", "max-age=9999999999999"),
+            ("etag", "\"e\""),
+        ],
+        "x",
+    );
+    env.get(URL).await;
+    // The layer's wall clock follows the timer: 300 000 years on.
+    env.advance(300_000 * 365 * 24 * 3600);
+    let (parts, _) = env.get(URL).await;
+    assert_eq!(parts.status, StatusCode::OK);
+}
