@@ -19,25 +19,19 @@ use hyper::{server::conn::http1, service::service_fn};
 use tower::{BoxError, ServiceBuilder, ServiceExt, util::BoxCloneService};
 use towline_layers::{
     cache::{CacheLayer, HttpCache},
-    exec::{BoxFuture, SharedExecutor},
+    exec::SharedExecutor,
 };
 use towline_services::{
     connect::{HttpConnector, TcpConfig},
-    rt::tokio::{TokioIo, TokioRuntime, TokioTimer},
+    rt::{
+        Exec,
+        tokio::{TokioIo, TokioRuntime, TokioTimer},
+    },
     transport::{Transport, TransportConfig},
 };
 
 type ProxyBody = BoxBody<Bytes, BoxError>;
 type Client = BoxCloneService<Request<Full<Bytes>>, Response<ProxyBody>, BoxError>;
-
-/// Runs background revalidations on the ambient tokio runtime.
-struct TokioExecutor;
-
-impl hyper::rt::Executor<BoxFuture> for TokioExecutor {
-    fn execute(&self, future: BoxFuture) {
-        tokio::spawn(future);
-    }
-}
 
 struct Args {
     listen: SocketAddr,
@@ -77,7 +71,8 @@ fn client(cache: bool) -> Client {
     let connector = HttpConnector::new(TokioRuntime, TcpConfig::default());
     let transport = Transport::new(connector, TokioRuntime, TransportConfig::default());
     if cache {
-        let executor: SharedExecutor = Arc::new(TokioExecutor);
+        // Background revalidations run on the runtime the transport spawns on.
+        let executor: SharedExecutor = Arc::new(Exec(TokioRuntime));
         ServiceBuilder::new()
             .map_response(|response: Response<_>| response.map(BodyExt::boxed))
             .layer(CacheLayer::new(
