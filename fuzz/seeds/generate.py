@@ -185,6 +185,22 @@ def header_seeds():
     write("facade_response", "json", b"\x00\x92" + b"application/json\n" + b'{"a": [1, 2.5, "x", null]}')
     write("facade_response", "liar", b"\x04\x8d" + b"99999999999\n" + b"small body")
 
+    # cache_headers: status, response/304/request line counts, time step, second answer.
+    write("cache_headers", "fresh", b"\x00\x02\x03\x00\x00\x00" + b'cache-control: max-age=60\netag: "a"\nhello')
+    write(
+        "cache_headers",
+        "revalidate",
+        b"\x00\x02\x08\x01\x01\x01"
+        + b'cache-control: max-age=1, stale-if-error=100\netag: "a"\netag: "a"\nif-none-match: "a"\nbody',
+    )
+    write("cache_headers", "swr", b"\x00\x01\x04\x00\x00\x00" + b"cache-control: max-age=1, stale-while-revalidate=60\nbody")
+    write(
+        "cache_headers",
+        "hostile",
+        b"\x06\x03\x2f\x01\x01\x00"
+        + b"cache-control: max-age=99999999999999999999\nage: 18446744073709551615\ndate: garbage\nage: 99999999999999999999\nx",
+    )
+
 
 if __name__ == "__main__":
     decoder_seeds()

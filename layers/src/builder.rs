@@ -69,6 +69,16 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     #[cfg(feature = "decompression")]
     fn decompression(self) -> ServiceBuilder<Stack<crate::decompression::DecompressionLayer, L>>;
 
+    /// A private HTTP cache over `cache` ([`cache::CacheLayer`](crate::cache::CacheLayer)):
+    /// `timer` measures resident time, `executor` runs `stale-while-revalidate` refreshes.
+    #[cfg(feature = "cache")]
+    fn cache(
+        self,
+        cache: crate::cache::HttpCache,
+        timer: crate::time::SharedTimer,
+        executor: crate::exec::SharedExecutor,
+    ) -> ServiceBuilder<Stack<crate::cache::CacheLayer, L>>;
+
     /// One `tracing` span per request ([`trace::TraceLayer`](crate::trace::TraceLayer)).
     #[cfg(feature = "tracing")]
     fn trace(self) -> ServiceBuilder<Stack<crate::trace::TraceLayer, L>>;
@@ -157,6 +167,16 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     #[cfg(feature = "decompression")]
     fn decompression(self) -> ServiceBuilder<Stack<crate::decompression::DecompressionLayer, L>> {
         self.layer(crate::decompression::DecompressionLayer::new())
+    }
+
+    #[cfg(feature = "cache")]
+    fn cache(
+        self,
+        cache: crate::cache::HttpCache,
+        timer: crate::time::SharedTimer,
+        executor: crate::exec::SharedExecutor,
+    ) -> ServiceBuilder<Stack<crate::cache::CacheLayer, L>> {
+        self.layer(crate::cache::CacheLayer::new(cache, timer, executor))
     }
 
     #[cfg(feature = "tracing")]

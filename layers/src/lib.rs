@@ -13,7 +13,7 @@
 //! Each layer module follows tower-http's names: `FooLayer` (the [`Layer`]), `Foo<S>` (the
 //! [`Service`]), `ResponseFuture<F>` (a named, pin-projected future: no boxed future per
 //! request) and `FooBody<B>` when a body is wrapped. Every layer sits behind its own cargo
-//! feature; the shared pieces ([`error`], [`time`], [`replay`]) are always compiled.
+//! feature; the shared pieces ([`error`], [`time`], [`replay`], [`exec`]) are always compiled.
 //!
 //! A layer that wraps the response body changes the response type, so `option_layer` cannot
 //! switch it off (the two arms of its `Either` would differ). Such layers are instead cheap
@@ -89,11 +89,14 @@ assert_eq!(body, "hello");
 #[cfg(feature = "bandwidth")]
 pub mod bandwidth;
 pub mod builder;
+#[cfg(feature = "cache")]
+pub mod cache;
 #[cfg(feature = "cookies")]
 pub mod cookie;
 #[cfg(feature = "decompression")]
 pub mod decompression;
 pub mod error;
+pub mod exec;
 pub mod extensions;
 #[cfg(feature = "hsts")]
 pub mod hsts;
