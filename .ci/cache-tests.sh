@@ -25,6 +25,15 @@ ORIGIN_PORT=${CACHE_TESTS_ORIGIN_PORT:-8000}
 PROXY_PORT=${CACHE_TESTS_PROXY_PORT:-8090}
 BASE_PORT=${CACHE_TESTS_BASE_PORT:-8091}
 
+for tool in node npm curl; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "==> $tool is missing: installing Debian's nodejs and npm"
+        apt-get install -y nodejs npm curl >/dev/null 2>&1 ||
+            { apt-get update >/dev/null && apt-get install -y nodejs npm curl >/dev/null; } ||
+            { echo "cache-tests: $tool is missing and could not be installed" >&2; exit 1; }
+    fi
+done
+
 DIR=${1:-${CACHE_TESTS_DIR:-}}
 if [[ -z $DIR ]]; then
     if [[ -n ${TOWLINE_PEERS:-} ]]; then

@@ -21,8 +21,10 @@ use http_body_util::{BodyExt, Either as EitherBody};
 use tower::util::{BoxCloneSyncService, Either, MapResponse};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use towline_layers::bandwidth::{BandwidthLayer, BandwidthLimiter};
+use towline_layers::cache::{CacheLayer, HttpCache};
 use towline_layers::cookie::{CookieJar, CookieLayer};
 use towline_layers::decompression::{DecompressionLayer, NoDecompression};
+use towline_layers::exec::SharedExecutor;
 use towline_layers::hsts::{HstsLayer, HstsStore};
 use towline_layers::rate_limit::{RateLimitLayer, RateLimiter};
 use towline_layers::redirect::{Policy, RedirectBody, RedirectLayer};
@@ -31,7 +33,7 @@ use towline_layers::timeout::{RequestTimeout, TimeoutLayer};
 use towline_layers::timings::{TimingsLayer, TransportPhases};
 use towline_layers::trace::TraceLayer;
 use towline_services::connect::{HttpConnector, Protocol, ResolveOverrides, TcpConfig};
-use towline_services::rt::Runtime;
+use towline_services::rt::{Exec, Runtime};
 use towline_services::transport::{
     ConnectionInfo, Http1Config, Http2Config, Transport, TransportConfig,
 };
@@ -440,6 +442,7 @@ pub struct ClientBuilder<R> {
     hsts: Option<HstsStore>,
     cookies: Option<CookieJar>,
     decompression: DecompressionLayer,
+    cache: Option<HttpCache>,
     retry: RetryConfig,
     rate_limiter: Option<RateLimiter>,
     bandwidth: Option<BandwidthLimiter>,
@@ -487,6 +490,7 @@ impl<R: Runtime + Default> ClientBuilder<R> {
             hsts: None,
             cookies: None,
             decompression: DecompressionLayer::new(),
+            cache: None,
             retry: RetryConfig::disabled(),
             rate_limiter: None,
             bandwidth: None,
@@ -553,16 +557,23 @@ impl<R: Runtime> ClientBuilder<R> {
                     .referer(self.referer),
             )
             .option_layer(self.hsts.map(HstsLayer::new))
-            .layer(RetryLayer::new(self.retry, timer.clone()).error_classifier(retry_class))
-            .option_layer(self.cookies.map(CookieLayer::new))
-            .option_layer(
-                self.rate_limiter
-                    .map(|limiter| RateLimitLayer::new(limiter, timer.clone())),
-            )
             .service(optional_body(
-                self.bandwidth
-                    .map(|limiter| BandwidthLayer::new(limiter, timer.clone())),
-                transport,
+                self.cache.map(|cache| {
+                    let executor: SharedExecutor = Arc::new(Exec(self.runtime.clone()));
+                    CacheLayer::new(cache, timer.clone(), executor)
+                }),
+                ServiceBuilder::new()
+                    .layer(RetryLayer::new(self.retry, timer.clone()).error_classifier(retry_class))
+                    .option_layer(self.cookies.map(CookieLayer::new))
+                    .option_layer(
+                        self.rate_limiter
+                            .map(|limiter| RateLimitLayer::new(limiter, timer.clone())),
+                    )
+                    .service(optional_body(
+                        self.bandwidth
+                            .map(|limiter| BandwidthLayer::new(limiter, timer.clone())),
+                        transport,
+                    )),
             ));
         let stack = optional(
             self.timings.then(|| {
@@ -669,6 +680,16 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Leaves response bodies as the server encoded them and sends no `Accept-Encoding`.
     pub fn no_decompression(mut self) -> Self {
         self.decompression = DecompressionLayer::new().no_decompression();
+        self
+    }
+
+    /// Keeps responses in `cache` (an RFC 9111 private cache, shared by every clone of the
+    /// client and with whoever else holds the handle) and answers from it while they are
+    /// fresh: revalidation with `If-None-Match`/`If-Modified-Since`, `Vary`,
+    /// `stale-while-revalidate` (in the background) and `stale-if-error`. The cache sits
+    /// under decompression and keeps bodies as the server encoded them.
+    pub fn cache(mut self, cache: HttpCache) -> Self {
+        self.cache = Some(cache);
         self
     }
 

@@ -54,6 +54,7 @@ pub use tls::{Certificate, Identity, TlsVersion};
 pub use http::{self, HeaderMap, Method, StatusCode, Uri, Version, header};
 pub use towline_layers;
 pub use towline_layers::bandwidth::BandwidthLimiter;
+pub use towline_layers::cache::{CacheStatus, HttpCache};
 pub use towline_layers::rate_limit::RateLimiter;
 pub use towline_layers::retry::{Jitter, RetryBudget, RetryConfig, RetryCount};
 pub use towline_services;

@@ -1068,3 +1068,66 @@ async fn httpbin_status_500_is_retried_up_to_the_limit() -> TestResult {
     assert_eq!((resp.status().as_u16(), retry_count(&resp)), (500, Some(0)));
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Layers II: cache (httpbin)
+
+fn cache_status(resp: &towline::Response) -> Option<towline::CacheStatus> {
+    resp.extensions().get::<towline::CacheStatus>().copied()
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_cache_n_is_served_from_the_cache() -> TestResult {
+    use towline::CacheStatus::{Hit, Miss};
+    let _peers = peers();
+    let cache = towline::HttpCache::new();
+    let client = TokioClient::builder().cache(cache.clone()).build()?;
+    let url = format!("{HTTPBIN}/cache/60");
+    let first = client.get(&url)?.send().await?;
+    assert_eq!(
+        (first.status().as_u16(), cache_status(&first)),
+        (200, Some(Miss))
+    );
+    let first = echo(first).await?;
+    let second = client.get(&url)?.send().await?;
+    assert_eq!(
+        (second.status().as_u16(), cache_status(&second)),
+        (200, Some(Hit))
+    );
+    assert!(second.headers().contains_key("age"), "a hit carries Age");
+    assert_eq!(echo(second).await?, first, "the stored body, byte for byte");
+    assert_eq!(cache.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_cache_and_etag_are_revalidated_with_304s() -> TestResult {
+    use towline::CacheStatus::{Miss, Revalidated};
+    let _peers = peers();
+    let client = TokioClient::builder()
+        .cache(towline::HttpCache::new())
+        .build()?;
+    // /cache: Last-Modified of now and an ETag, no freshness: every later request is
+    // conditional, and httpbin answers any conditional with 304.
+    // /etag/X: ETag X only.
+    for path in ["/cache", "/etag/towline"] {
+        let url = format!("{HTTPBIN}{path}");
+        let first = client.get(&url)?.send().await?;
+        assert_eq!(
+            (first.status().as_u16(), cache_status(&first)),
+            (200, Some(Miss)),
+            "{path}"
+        );
+        let first = first.bytes().await?;
+        let second = client.get(&url)?.send().await?;
+        assert_eq!(
+            (second.status().as_u16(), cache_status(&second)),
+            (200, Some(Revalidated)),
+            "{path}"
+        );
+        assert_eq!(second.bytes().await?, first, "{path}: the stored body");
+    }
+    Ok(())
+}

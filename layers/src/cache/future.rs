@@ -21,7 +21,7 @@ use http_cache_semantics::CachePolicy;
 use pin_project_lite::pin_project;
 
 use super::{
-    CacheBody, CachedResponse,
+    CacheBody, CacheStatus, CachedResponse,
     body::Pending,
     directives::{Directives, parse_directives},
     layer::Shared,
@@ -29,6 +29,7 @@ use super::{
         RequestHead, caller_validator_matches, correct_age, merge_not_modified, new_policy,
         same_entity_tag, same_origin_target, strip_hop_by_hop, variant_key,
     },
+    with_status,
 };
 use crate::{BoxError, time::saturating_add_wall};
 
@@ -79,10 +80,10 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn immediate(response: Response<Bytes>) -> Self {
+    pub(super) fn immediate(response: Response<Bytes>, status: CacheStatus) -> Self {
         Self {
             state: State::Immediate {
-                response: Some(response),
+                response: Some(with_status(response, status)),
             },
         }
     }
@@ -116,14 +117,20 @@ where
                     Poll::Ready(result) => result,
                     Poll::Pending => return Poll::Pending,
                 };
-                let Some(forwarded) = forwarded.take() else {
-                    return Poll::Ready(
-                        result
-                            .map(|response| response.map(CacheBody::passthrough))
-                            .map_err(Into::into),
-                    );
+                let result = match forwarded.take() {
+                    Some(forwarded) => forwarded.complete(result.map_err(Into::into)),
+                    None => result
+                        .map(|response| response.map(CacheBody::passthrough))
+                        .map_err(Into::into),
                 };
-                Poll::Ready(forwarded.complete(result.map_err(Into::into)))
+                // Whatever the answer did not mark as served from the store came from the
+                // origin.
+                Poll::Ready(result.map(|mut response| {
+                    if response.extensions().get::<CacheStatus>().is_none() {
+                        response.extensions_mut().insert(CacheStatus::Miss);
+                    }
+                    response
+                }))
             }
         }
     }
@@ -163,13 +170,17 @@ impl Forwarded {
             } => match result {
                 Ok(response) if response.status().is_server_error() => {
                     match shared.stale_if_error(&entry, &head, &request) {
-                        Some(stale) => Ok(stale.map(CacheBody::stored)),
+                        Some(stale) => {
+                            Ok(with_status(stale, CacheStatus::Stale).map(CacheBody::stored))
+                        }
                         None => Ok(response.map(CacheBody::passthrough)),
                     }
                 }
                 Ok(response) => Ok(shared.revalidated(&key, &head, &entry, response, request_time)),
                 Err(err) => match shared.stale_if_error(&entry, &head, &request) {
-                    Some(stale) => Ok(stale.map(CacheBody::stored)),
+                    Some(stale) => {
+                        Ok(with_status(stale, CacheStatus::Stale).map(CacheBody::stored))
+                    }
                     None => Err(err),
                 },
             },
@@ -387,7 +398,7 @@ impl Shared {
         } else {
             self.cache.inner.store.remove(key);
         }
-        answer.map(CacheBody::stored)
+        with_status(answer, CacheStatus::Revalidated).map(CacheBody::stored)
     }
 
     /// After a successful unsafe request, removes the target URI and the same-origin

@@ -148,6 +148,29 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+/// How the cache answered a request, in the response's extensions (the facts RFC 9211's
+/// `Cache-Status` field reports, for callers and logs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheStatus {
+    /// Served from the store without asking the origin.
+    Hit,
+    /// A stale stored response was served: while it is revalidated in the background
+    /// (`stale-while-revalidate`) or in place of an error (`stale-if-error`).
+    Stale,
+    /// The origin confirmed the stored response (a 304 to the cache's conditional request)
+    /// and it was served from the store.
+    Revalidated,
+    /// The response came from the origin (and was stored if it may be), or the cache
+    /// generated it because nothing usable was stored (`only-if-cached`'s 504).
+    Miss,
+}
+
+fn with_status<B>(mut response: http::Response<B>, status: CacheStatus) -> http::Response<B> {
+    response.extensions_mut().insert(status);
+    response
+}
+
 pub use self::{
     body::CacheBody,
     directives::{Directives, MAX_HEADER_LEN, parse_directives},

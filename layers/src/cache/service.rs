@@ -19,7 +19,7 @@ use http_cache_semantics::BeforeRequest;
 use tower_service::Service;
 
 use super::{
-    CacheBody, CachedResponse, ResponseFuture,
+    CacheBody, CacheStatus, CachedResponse, ResponseFuture,
     directives::parse_directives,
     future::{Forwarded, Mode},
     layer::Shared,
@@ -127,16 +127,18 @@ where
         let head_only = method == Method::HEAD;
 
         match lookup(&shared, &key, &head) {
-            Lookup::Fresh(entry) => ResponseFuture::immediate(shared.answer(&entry, &head)),
+            Lookup::Fresh(entry) => {
+                ResponseFuture::immediate(shared.answer(&entry, &head), CacheStatus::Hit)
+            }
             Lookup::Stale { .. } | Lookup::Miss if directives.only_if_cached => {
-                ResponseFuture::immediate(gateway_timeout())
+                ResponseFuture::immediate(gateway_timeout(), CacheStatus::Miss)
             }
             Lookup::Stale {
                 entry,
                 revalidation,
             } if shared.may_serve_while_revalidating(&entry, &directives) => {
                 self.revalidate_in_background(&key, &entry, revalidation);
-                ResponseFuture::immediate(shared.answer(&entry, &head))
+                ResponseFuture::immediate(shared.answer(&entry, &head), CacheStatus::Stale)
             }
             Lookup::Stale {
                 entry,

@@ -191,6 +191,10 @@ fn get_with(uri: &str, name: &str, value: &str) -> Request<Full<Bytes>> {
         .unwrap()
 }
 
+fn status(parts: &http::response::Parts) -> Option<CacheStatus> {
+    parts.extensions.get::<CacheStatus>().copied()
+}
+
 fn age(parts: &http::response::Parts) -> Option<u64> {
     parts
         .headers
@@ -212,11 +216,13 @@ async fn max_age_is_fresh_then_stale_and_age_grows_on_hits() {
     let (parts, body) = env.get(URL).await;
     assert_eq!(body, "one");
     assert_eq!(age(&parts), None, "a response from the origin gets no Age");
+    assert_eq!(status(&parts), Some(CacheStatus::Miss));
 
     env.advance(10);
     let (parts, body) = env.get(URL).await;
     assert_eq!((body.as_ref(), env.origin.hits()), (&b"one"[..], 1));
     assert_eq!(age(&parts), Some(10));
+    assert_eq!(status(&parts), Some(CacheStatus::Hit));
     assert_eq!(
         parts.headers["date"],
         now.as_str(),
@@ -352,6 +358,7 @@ async fn not_modified_refreshes_the_stored_head_and_serves_the_stored_body() {
         Some("\"v1\"")
     );
     assert_eq!(parts.status, StatusCode::OK);
+    assert_eq!(status(&parts), Some(CacheStatus::Revalidated));
     assert_eq!(body, "stored body");
     assert_eq!(parts.headers["x-version"], "2");
     assert_eq!(
@@ -429,6 +436,7 @@ async fn stale_while_revalidate_serves_stale_and_refreshes_in_the_background() {
     let (parts, body) = env.get(URL).await;
     assert_eq!(body, "old");
     assert_eq!(age(&parts), Some(10));
+    assert_eq!(status(&parts), Some(CacheStatus::Stale));
     assert_eq!(env.origin.hits(), 1);
     assert_eq!(env.queue.len(), 1);
     // A second stale hit does not queue a second refresh.
@@ -476,6 +484,7 @@ async fn stale_if_error_covers_server_errors_inside_its_window() {
     env.advance(30);
     let (parts, body) = env.get(URL).await;
     assert_eq!((parts.status, body.as_ref()), (StatusCode::OK, &b"old"[..]));
+    assert_eq!(status(&parts), Some(CacheStatus::Stale));
 
     env.advance(60);
     let (parts, body) = env.get(URL).await;
@@ -483,6 +492,7 @@ async fn stale_if_error_covers_server_errors_inside_its_window() {
         (parts.status, body.as_ref()),
         (StatusCode::INTERNAL_SERVER_ERROR, &b"broken"[..])
     );
+    assert_eq!(status(&parts), Some(CacheStatus::Miss));
 }
 
 #[tokio::test]

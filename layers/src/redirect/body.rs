@@ -35,6 +35,14 @@ pin_project! {
     }
 }
 
+/// An empty body (what layers that build requests of their own, such as the cache's
+/// background revalidation, send).
+impl<B> Default for RedirectBody<B> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 impl<B> RedirectBody<B> {
     pub(super) fn original(body: B) -> Self {
         Self {
