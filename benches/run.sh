@@ -105,7 +105,7 @@ if [[ ${BENCH_CALLGRIND:-1} == 1 ]] && command -v valgrind >/dev/null; then
         if [[ -n ${TOWLINE_BENCH_ONLY:-} ]] && ! grep -qE "${TOWLINE_BENCH_ONLY//,/|}" <<<"$scenario"; then
             continue
         fi
-        for client in bare_hyper hyper_util reqwest aioduct towline towline_all_layers; do
+        for client in bare_hyper hyper_util reqwest aioduct towline towline_all_layers towline_transport; do
             one=$(count "$scenario" "$client" "$n")
             two=$(count "$scenario" "$client" $((2 * n)))
             if [[ -n $one && -n $two ]]; then

@@ -1,13 +1,17 @@
 //! A tour of towline that needs no network: it starts in-process origins (HTTPS with a
 //! freshly generated CA, HTTP/1.1, and h2c) on 127.0.0.1 and talks to them through the
-//! facade, printing status, protocol and timing for every request.
+//! facade, printing status, protocol and timing for every request; then a client with the
+//! cache, retries and a download limit configured.
 //!
 //! Run with `cargo run --release --example tour`.
 
 use std::time::{Duration, Instant};
 
-use towline::{Certificate, ConnectionInfo, Response, TokioClient, Version};
-use towline_test_support::{TestPki, TestServer};
+use towline::{
+    CacheStatus, Certificate, ConnectionInfo, HttpCache, Response, RetryConfig, RetryCount,
+    TokioClient, Version,
+};
+use towline_test_support::{TestPki, TestServer, response};
 
 fn describe(label: &str, response: &Response, bytes: usize, elapsed: Duration) {
     let connection = response.extensions().get::<ConnectionInfo>();
@@ -20,7 +24,8 @@ fn describe(label: &str, response: &Response, bytes: usize, elapsed: Duration) {
                 .tls
                 .map_or("-".to_owned(), |tls| format!("{tls:.2?}"))
         ),
-        _ => "reused connection".to_owned(),
+        Some(_) => "reused connection".to_owned(),
+        None => "no connection (answered by the cache)".to_owned(),
     };
     println!(
         "{label:<34} {status} {version:<8?} {bytes:>8} B {elapsed:>9.2?}  {phases}",
@@ -118,6 +123,59 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         https.connections(),
         http1.connections(),
         h2c.connections()
+    );
+
+    layers_ii(&http1).await
+}
+
+/// The cache, retries and a download limit, on one more client.
+async fn layers_ii(http1: &TestServer) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // An origin whose answers may be cached for a minute.
+    let cacheable = TestServer::builder()
+        .handler(|_req: http::Request<bytes::Bytes>| async {
+            let mut res = response(200, "cache me");
+            res.headers_mut().insert(
+                "cache-control",
+                http::HeaderValue::from_static("max-age=60"),
+            );
+            res
+        })
+        .build();
+    let client = TokioClient::builder()
+        .cache(HttpCache::new())
+        .retry(RetryConfig::new().initial_backoff(Duration::from_millis(20)))
+        .max_download_speed(4 * 1024 * 1024)
+        .build()?;
+    println!();
+    for label in ["GET /cacheable (cache)", "GET /cacheable again"] {
+        let start = Instant::now();
+        let response = client.get(cacheable.url("/cacheable"))?.send().await?;
+        let status = response.extensions().get::<CacheStatus>().copied();
+        let (head, body) = split(response).await?;
+        describe(label, &head, body, start.elapsed());
+        println!("{:<34} cache: {status:?}", "");
+    }
+    let start = Instant::now();
+    let response = client.get(http1.url("/status/503"))?.send().await?;
+    let retries = response
+        .extensions()
+        .get::<RetryCount>()
+        .map(|RetryCount(n)| *n);
+    println!(
+        "{:<34} {} after {} retries, {:.2?}",
+        "GET /status/503 (retries)",
+        response.status().as_u16(),
+        retries.unwrap_or(0),
+        start.elapsed()
+    );
+    let start = Instant::now();
+    let response = client.get(http1.url("/bytes/1000000"))?.send().await?;
+    let (head, body) = split(response).await?;
+    describe(
+        "GET /bytes/1000000 at 4 MiB/s",
+        &head,
+        body,
+        start.elapsed(),
     );
     Ok(())
 }
