@@ -487,6 +487,15 @@ fn main() {
         .unwrap();
     }
     writeln!(o).unwrap();
+    writeln!(
+        o,
+        "Where a target is missed, [`PROFILE.md`](PROFILE.md) gives the instruction profile that \
+         explains it. `towline_transport` (towline's transport and pool alone, called like \
+         `hyper_util`) is the like-for-like peer of `hyper_util`; the gap from it to `towline` \
+         is what the facade and its default layers cost."
+    )
+    .unwrap();
+    writeln!(o).unwrap();
 
     // ---- summaries ----
     let measured = |scenario: &str| {
