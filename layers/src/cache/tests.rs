@@ -1267,3 +1267,45 @@ async fn a_clock_past_year_9999_does_not_panic() {
     let (parts, _) = env.get(URL).await;
     assert_eq!(parts.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn request_min_fresh_asks_for_more_freshness_than_is_left() {
+    let env = Env::new();
+    env.origin
+        .respond(&[("cache-control", "max-age=100")], "stored");
+    env.get(URL).await;
+    env.advance(90);
+    // 10 s of freshness left: enough for a plain request and for min-fresh=5 ...
+    env.send(get_with(URL, "cache-control", "min-fresh=5"))
+        .await
+        .unwrap();
+    assert_eq!(env.origin.hits(), 1);
+    // ... not for min-fresh=20, which goes to the origin.
+    let (parts, body) = env
+        .send(get_with(URL, "cache-control", "min-fresh=20"))
+        .await
+        .unwrap();
+    assert_eq!(env.origin.hits(), 2);
+    assert_eq!(
+        (status(&parts), body.as_ref()),
+        (Some(CacheStatus::Miss), &b"default"[..])
+    );
+}
+
+#[tokio::test]
+async fn s_maxage_is_ignored_by_a_private_cache() {
+    let env = Env::new();
+    env.origin
+        .respond(&[("cache-control", "max-age=10, s-maxage=1000")], "stored");
+    env.get(URL).await;
+    env.advance(5);
+    env.get(URL).await;
+    assert_eq!(env.origin.hits(), 1, "fresh under max-age");
+    env.advance(20);
+    env.get(URL).await;
+    assert_eq!(
+        env.origin.hits(),
+        2,
+        "stale past max-age, whatever s-maxage says"
+    );
+}
