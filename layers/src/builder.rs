@@ -20,7 +20,6 @@
 //! ```
 
 use tower::ServiceBuilder;
-use tower_layer::Stack;
 
 /// Adds this crate's layers to a `tower::ServiceBuilder`.
 pub trait ServiceBuilderExt<L>: sealed::Sealed {
@@ -32,7 +31,7 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         timer: crate::time::SharedTimer,
         total: Option<std::time::Duration>,
         read: Option<std::time::Duration>,
-    ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>>;
+    ) -> ServiceBuilder<tower_layer::Stack<crate::timeout::TimeoutLayer, L>>;
 
     /// Request timings ([`timings::TimingsLayer`](crate::timings::TimingsLayer)), without
     /// transport phases; add them with the layer's own constructor.
@@ -40,21 +39,21 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     fn timings(
         self,
         timer: crate::time::SharedTimer,
-    ) -> ServiceBuilder<Stack<crate::timings::TimingsLayer, L>>;
+    ) -> ServiceBuilder<tower_layer::Stack<crate::timings::TimingsLayer, L>>;
 
     /// Follows redirects under `policy` ([`redirect::RedirectLayer`](crate::redirect::RedirectLayer)).
     #[cfg(feature = "redirect")]
     fn follow_redirects(
         self,
         policy: crate::redirect::Policy,
-    ) -> ServiceBuilder<Stack<crate::redirect::RedirectLayer, L>>;
+    ) -> ServiceBuilder<tower_layer::Stack<crate::redirect::RedirectLayer, L>>;
 
     /// Sends and stores cookies in `jar` ([`cookie::CookieLayer`](crate::cookie::CookieLayer)).
     #[cfg(feature = "cookies")]
     fn cookies(
         self,
         jar: crate::cookie::CookieJar,
-    ) -> ServiceBuilder<Stack<crate::cookie::CookieLayer, L>>;
+    ) -> ServiceBuilder<tower_layer::Stack<crate::cookie::CookieLayer, L>>;
 
     /// Learns HSTS policies into `store` and upgrades requests
     /// ([`hsts::HstsLayer`](crate::hsts::HstsLayer)).
@@ -62,12 +61,14 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     fn hsts(
         self,
         store: crate::hsts::HstsStore,
-    ) -> ServiceBuilder<Stack<crate::hsts::HstsLayer, L>>;
+    ) -> ServiceBuilder<tower_layer::Stack<crate::hsts::HstsLayer, L>>;
 
     /// Decodes compressed responses with every compiled-in coding and the default limits
     /// ([`decompression::DecompressionLayer`](crate::decompression::DecompressionLayer)).
     #[cfg(feature = "decompression")]
-    fn decompression(self) -> ServiceBuilder<Stack<crate::decompression::DecompressionLayer, L>>;
+    fn decompression(
+        self,
+    ) -> ServiceBuilder<tower_layer::Stack<crate::decompression::DecompressionLayer, L>>;
 
     /// A private HTTP cache over `cache` ([`cache::CacheLayer`](crate::cache::CacheLayer)):
     /// `timer` measures resident time, `executor` runs `stale-while-revalidate` refreshes.
@@ -77,11 +78,11 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         cache: crate::cache::HttpCache,
         timer: crate::time::SharedTimer,
         executor: crate::exec::SharedExecutor,
-    ) -> ServiceBuilder<Stack<crate::cache::CacheLayer, L>>;
+    ) -> ServiceBuilder<tower_layer::Stack<crate::cache::CacheLayer, L>>;
 
     /// One `tracing` span per request ([`trace::TraceLayer`](crate::trace::TraceLayer)).
     #[cfg(feature = "tracing")]
-    fn trace(self) -> ServiceBuilder<Stack<crate::trace::TraceLayer, L>>;
+    fn trace(self) -> ServiceBuilder<tower_layer::Stack<crate::trace::TraceLayer, L>>;
 
     /// Holds requests to `limiter`'s rate, sleeping on `timer`
     /// ([`rate_limit::RateLimitLayer`](crate::rate_limit::RateLimitLayer)).
@@ -90,7 +91,7 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         self,
         limiter: crate::rate_limit::RateLimiter,
         timer: crate::time::SharedTimer,
-    ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer, L>>;
+    ) -> ServiceBuilder<tower_layer::Stack<crate::rate_limit::RateLimitLayer, L>>;
 
     /// Paces response bodies to `limiter`'s rate, sleeping on `timer`
     /// ([`bandwidth::BandwidthLayer`](crate::bandwidth::BandwidthLayer)).
@@ -99,7 +100,7 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         self,
         limiter: crate::bandwidth::BandwidthLimiter,
         timer: crate::time::SharedTimer,
-    ) -> ServiceBuilder<Stack<crate::bandwidth::BandwidthLayer, L>>;
+    ) -> ServiceBuilder<tower_layer::Stack<crate::bandwidth::BandwidthLayer, L>>;
 
     /// Retries failed requests as `config` says, waiting on `timer`
     /// ([`retry::RetryLayer`](crate::retry::RetryLayer)).
@@ -109,7 +110,7 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         self,
         config: crate::retry::RetryConfig,
         timer: crate::time::SharedTimer,
-    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer, L>>;
+    ) -> ServiceBuilder<tower_layer::Stack<crate::retry::RetryLayer, L>>;
 }
 
 mod sealed {
@@ -124,7 +125,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         timer: crate::time::SharedTimer,
         total: Option<std::time::Duration>,
         read: Option<std::time::Duration>,
-    ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>> {
+    ) -> ServiceBuilder<tower_layer::Stack<crate::timeout::TimeoutLayer, L>> {
         self.layer(
             crate::timeout::TimeoutLayer::new(timer)
                 .total(total)
@@ -136,7 +137,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     fn timings(
         self,
         timer: crate::time::SharedTimer,
-    ) -> ServiceBuilder<Stack<crate::timings::TimingsLayer, L>> {
+    ) -> ServiceBuilder<tower_layer::Stack<crate::timings::TimingsLayer, L>> {
         self.layer(crate::timings::TimingsLayer::new(timer))
     }
 
@@ -144,7 +145,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     fn follow_redirects(
         self,
         policy: crate::redirect::Policy,
-    ) -> ServiceBuilder<Stack<crate::redirect::RedirectLayer, L>> {
+    ) -> ServiceBuilder<tower_layer::Stack<crate::redirect::RedirectLayer, L>> {
         self.layer(crate::redirect::RedirectLayer::new(policy))
     }
 
@@ -152,7 +153,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     fn cookies(
         self,
         jar: crate::cookie::CookieJar,
-    ) -> ServiceBuilder<Stack<crate::cookie::CookieLayer, L>> {
+    ) -> ServiceBuilder<tower_layer::Stack<crate::cookie::CookieLayer, L>> {
         self.layer(crate::cookie::CookieLayer::new(jar))
     }
 
@@ -160,12 +161,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     fn hsts(
         self,
         store: crate::hsts::HstsStore,
-    ) -> ServiceBuilder<Stack<crate::hsts::HstsLayer, L>> {
+    ) -> ServiceBuilder<tower_layer::Stack<crate::hsts::HstsLayer, L>> {
         self.layer(crate::hsts::HstsLayer::new(store))
     }
 
     #[cfg(feature = "decompression")]
-    fn decompression(self) -> ServiceBuilder<Stack<crate::decompression::DecompressionLayer, L>> {
+    fn decompression(
+        self,
+    ) -> ServiceBuilder<tower_layer::Stack<crate::decompression::DecompressionLayer, L>> {
         self.layer(crate::decompression::DecompressionLayer::new())
     }
 
@@ -175,12 +178,12 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         cache: crate::cache::HttpCache,
         timer: crate::time::SharedTimer,
         executor: crate::exec::SharedExecutor,
-    ) -> ServiceBuilder<Stack<crate::cache::CacheLayer, L>> {
+    ) -> ServiceBuilder<tower_layer::Stack<crate::cache::CacheLayer, L>> {
         self.layer(crate::cache::CacheLayer::new(cache, timer, executor))
     }
 
     #[cfg(feature = "tracing")]
-    fn trace(self) -> ServiceBuilder<Stack<crate::trace::TraceLayer, L>> {
+    fn trace(self) -> ServiceBuilder<tower_layer::Stack<crate::trace::TraceLayer, L>> {
         self.layer(crate::trace::TraceLayer::new())
     }
 
@@ -189,7 +192,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         limiter: crate::rate_limit::RateLimiter,
         timer: crate::time::SharedTimer,
-    ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer, L>> {
+    ) -> ServiceBuilder<tower_layer::Stack<crate::rate_limit::RateLimitLayer, L>> {
         self.layer(crate::rate_limit::RateLimitLayer::new(limiter, timer))
     }
 
@@ -198,7 +201,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         limiter: crate::bandwidth::BandwidthLimiter,
         timer: crate::time::SharedTimer,
-    ) -> ServiceBuilder<Stack<crate::bandwidth::BandwidthLayer, L>> {
+    ) -> ServiceBuilder<tower_layer::Stack<crate::bandwidth::BandwidthLayer, L>> {
         self.layer(crate::bandwidth::BandwidthLayer::new(limiter, timer))
     }
 
@@ -207,7 +210,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         config: crate::retry::RetryConfig,
         timer: crate::time::SharedTimer,
-    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer, L>> {
+    ) -> ServiceBuilder<tower_layer::Stack<crate::retry::RetryLayer, L>> {
         self.layer(crate::retry::RetryLayer::new(config, timer))
     }
 }

@@ -105,6 +105,8 @@ pub mod rate_limit;
 #[cfg(feature = "redirect")]
 pub mod redirect;
 pub mod replay;
+#[cfg(any(feature = "redirect", feature = "retry"))]
+pub mod resend;
 #[cfg(feature = "retry")]
 pub mod retry;
 pub mod time;

@@ -9,7 +9,7 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use bytes::Buf;
+use crate::resend::poll_drain;
 use http::{
     Extensions, HeaderMap, Method, Request, Response, Uri, Version,
     header::{LOCATION, REFERER},
@@ -353,22 +353,11 @@ where
                     }
                 }
                 StateProj::Draining {
-                    mut body,
+                    body,
                     drained,
                     next,
                 } => {
-                    while *drained <= MAX_DRAIN_BYTES && !body.is_end_stream() {
-                        match ready!(body.as_mut().poll_frame(cx)) {
-                            Some(Ok(frame)) => {
-                                // A frame counts for at least one byte, so that a body of
-                                // endless empty frames cannot hold the drain forever.
-                                let len = frame.data_ref().map_or(0, Buf::remaining).max(1);
-                                *drained = drained.saturating_add(len);
-                            }
-                            // An error ends the body; its connection is not reused anyway.
-                            Some(Err(_)) | None => break,
-                        }
-                    }
+                    ready!(poll_drain(body, drained, MAX_DRAIN_BYTES, cx));
                     let next = next.take();
                     this.state.set(State::Readying { next });
                 }

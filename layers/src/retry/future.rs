@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bytes::Buf;
+use crate::resend::poll_drain;
 use http::{Request, Response, header::RETRY_AFTER};
 use http_body::Body;
 use hyper::rt::Sleep;
@@ -291,19 +291,8 @@ where
                         }
                     }
                 }
-                StateProj::Draining { mut body, drained } => {
-                    while *drained <= MAX_DRAIN_BYTES && !body.is_end_stream() {
-                        match ready!(body.as_mut().poll_frame(cx)) {
-                            Some(Ok(frame)) => {
-                                // A frame counts for at least one byte, so that a body of
-                                // endless empty frames cannot hold the drain forever.
-                                let len = frame.data_ref().map_or(0, Buf::remaining).max(1);
-                                *drained = drained.saturating_add(len);
-                            }
-                            // An error ends the body; its connection is not reused anyway.
-                            Some(Err(_)) | None => break,
-                        }
-                    }
+                StateProj::Draining { body, drained } => {
+                    ready!(poll_drain(body, drained, MAX_DRAIN_BYTES, cx));
                     let next = match this.retrying.as_ref() {
                         Some(retrying) => retrying.wait(),
                         None => State::Done,

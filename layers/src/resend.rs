@@ -1,0 +1,150 @@
+//! What layers that may send a request again (redirect, retry) send to their inner service,
+//! and how they empty a response before sending again.
+
+use std::{
+    fmt,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use bytes::{Buf, Bytes};
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use crate::{BoxError, replay::ReplayBody};
+
+pin_project! {
+    /// The request body a layer that may send a request again hands its inner service:
+    /// the caller's body as it is, when the layer will never need it again; the caller's body
+    /// wrapped in a [`ReplayBody`], so that a later attempt can send it again; or empty (the
+    /// caller's body was empty, or a redirect dropped it). Its data is [`Bytes`] and its
+    /// error a [`BoxError`].
+    ///
+    /// The redirect and retry layers name it [`RedirectBody`](crate::redirect::RedirectBody)
+    /// and [`RetryBody`](crate::retry::RetryBody).
+    pub struct ResendBody<B> {
+        #[pin]
+        kind: Kind<B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<B> {
+        Original { #[pin] body: B },
+        Replay { body: ReplayBody<B> },
+        Empty,
+    }
+}
+
+/// An empty body (what layers that build requests of their own, such as the cache's
+/// background revalidation, send).
+impl<B> Default for ResendBody<B> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl<B> ResendBody<B> {
+    pub(crate) fn original(body: B) -> Self {
+        Self {
+            kind: Kind::Original { body },
+        }
+    }
+
+    pub(crate) fn replay(body: ReplayBody<B>) -> Self {
+        Self {
+            kind: Kind::Replay { body },
+        }
+    }
+
+    pub(crate) fn empty() -> Self {
+        Self { kind: Kind::Empty }
+    }
+
+    /// Whether this body is empty because the caller's was, or because a redirect dropped
+    /// it.
+    pub fn is_empty(&self) -> bool {
+        matches!(self.kind, Kind::Empty)
+    }
+
+    /// Whether this body replays the caller's body through a [`ReplayBody`].
+    pub fn is_replay(&self) -> bool {
+        matches!(self.kind, Kind::Replay { .. })
+    }
+}
+
+impl<B> Body for ResendBody<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.project().kind.project() {
+            KindProj::Original { body } => Poll::Ready(match ready!(body.poll_frame(cx)) {
+                Some(Ok(frame)) => Some(Ok(
+                    frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
+                )),
+                Some(Err(err)) => Some(Err(err.into())),
+                None => None,
+            }),
+            KindProj::Replay { body } => Pin::new(body).poll_frame(cx),
+            KindProj::Empty => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Original { body } => body.is_end_stream(),
+            Kind::Replay { body } => body.is_end_stream(),
+            Kind::Empty => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Original { body } => body.size_hint(),
+            Kind::Replay { body } => body.size_hint(),
+            Kind::Empty => SizeHint::with_exact(0),
+        }
+    }
+}
+
+impl<B> fmt::Debug for ResendBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Original { .. } => f.write_str("ResendBody::Original"),
+            Kind::Replay { body } => f.debug_tuple("ResendBody::Replay").field(body).finish(),
+            Kind::Empty => f.write_str("ResendBody::Empty"),
+        }
+    }
+}
+
+/// Reads `body` to its end, or until more than `cap` bytes were read (`drained` counts them
+/// across calls), so that the connection of a response that is not handed on can be reused.
+/// An error ends the drain: that connection is not reused anyway.
+pub(crate) fn poll_drain<B: Body>(
+    mut body: Pin<&mut B>,
+    drained: &mut usize,
+    cap: usize,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    while *drained <= cap && !body.is_end_stream() {
+        match ready!(body.as_mut().poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                // A frame counts for at least one byte, so that a body of endless empty
+                // frames cannot hold the drain forever.
+                let len = frame.data_ref().map_or(0, Buf::remaining).max(1);
+                *drained = drained.saturating_add(len);
+            }
+            Some(Err(_)) | None => break,
+        }
+    }
+    Poll::Ready(())
+}
