@@ -40,13 +40,21 @@ compile_error!("towline needs a runtime: enable the `tokio` feature");
 mod body;
 mod client;
 mod error;
+mod into_url;
+mod request;
 mod response;
 #[cfg(feature = "rustls")]
 pub mod tls;
 
 pub use body::{Body, ResponseBody};
-pub use client::{Client, ClientBuilder, DEFAULT_USER_AGENT, HttpService, IntoUrl, RequestBuilder};
+pub use client::Client;
+#[cfg(feature = "tokio")]
+pub use client::builder::DefaultRuntime;
+pub use client::builder::{ClientBuilder, DEFAULT_USER_AGENT};
+pub use client::stack::HttpService;
 pub use error::{BoxError, Error, Result};
+pub use into_url::IntoUrl;
+pub use request::RequestBuilder;
 pub use response::{BytesStream, Response};
 #[cfg(feature = "rustls")]
 pub use tls::{Certificate, Identity, TlsVersion};
@@ -60,9 +68,9 @@ pub use towline_layers::retry::{Jitter, RetryBudget, RetryConfig, RetryCount};
 pub use towline_services;
 pub use towline_services::transport::{ConnectionInfo, Http1Config, Http2Config};
 
-/// A client on the tokio runtime.
+/// A client on the tokio runtime: [`Client`], whose `new` and `builder` use tokio.
 #[cfg(feature = "tokio")]
-pub type TokioClient = Client<towline_services::rt::tokio::TokioRuntime>;
+pub type TokioClient = Client;
 
 /// A client builder on the tokio runtime.
 #[cfg(feature = "tokio")]

@@ -1,0 +1,504 @@
+//! [`ClientBuilder`]: every setting of a client, kept as plain data until
+//! [`build`](ClientBuilder::build) hands it to [`stack`](super::stack) for assembly.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, USER_AGENT};
+use http::{HeaderMap, Request};
+use http_body_util::BodyExt;
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceExt};
+use towline_layers::bandwidth::BandwidthLimiter;
+use towline_layers::cache::HttpCache;
+use towline_layers::cookie::CookieJar;
+use towline_layers::decompression::DecompressionLayer;
+use towline_layers::hsts::HstsStore;
+use towline_layers::rate_limit::RateLimiter;
+use towline_layers::redirect::Policy;
+use towline_layers::retry::RetryConfig;
+use towline_layers::trace::TraceLayer;
+use towline_services::connect::{Protocol, TcpConfig};
+use towline_services::rt::Runtime;
+use towline_services::transport::{Http1Config, Http2Config, TransportConfig};
+
+use super::Client;
+use super::stack::{HttpService, LayerFn};
+use crate::body::Body;
+use crate::error::{BoxError, Error, Result};
+#[cfg(feature = "rustls")]
+use crate::tls::{Certificate, Identity, TlsVersion};
+
+/// The runtime [`Client::new`] and [`ClientBuilder::new`] use.
+#[cfg(feature = "tokio")]
+pub type DefaultRuntime = towline_services::rt::tokio::TokioRuntime;
+
+/// Configures and builds a [`Client`].
+#[must_use]
+pub struct ClientBuilder<R = DefaultRuntime> {
+    pub(super) runtime: R,
+    pub(super) transport: TransportConfig,
+    pub(super) tcp: TcpConfig,
+    pub(super) resolve: Vec<(String, Vec<SocketAddr>)>,
+    #[cfg(feature = "rustls")]
+    pub(super) tls: towline_services::connect::tls::TlsConfig,
+    pub(super) default_headers: HeaderMap,
+    pub(super) https_only: bool,
+    pub(super) max_body_size: Option<u64>,
+    pub(super) timeout: Option<Duration>,
+    pub(super) read_timeout: Option<Duration>,
+    pub(super) timings: bool,
+    pub(super) trace: Option<TraceLayer>,
+    pub(super) redirect_policy: Policy,
+    pub(super) referer: bool,
+    pub(super) hsts: Option<HstsStore>,
+    pub(super) cookies: Option<CookieJar>,
+    pub(super) decompression: DecompressionLayer,
+    pub(super) cache: Option<HttpCache>,
+    pub(super) retry: RetryConfig,
+    pub(super) rate_limiter: Option<RateLimiter>,
+    pub(super) bandwidth: Option<BandwidthLimiter>,
+    pub(super) layers: Vec<LayerFn>,
+    pub(super) error: Option<Error>,
+}
+
+impl<R> fmt::Debug for ClientBuilder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("transport", &self.transport)
+            .field("tcp", &self.tcp)
+            .field("default_headers", &self.default_headers)
+            .field("timeout", &self.timeout)
+            .field("read_timeout", &self.read_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `User-Agent` sent unless configured otherwise.
+pub const DEFAULT_USER_AGENT: &str = concat!("towline/", env!("CARGO_PKG_VERSION"));
+
+#[cfg(feature = "tokio")]
+impl ClientBuilder {
+    /// The default configuration on the default runtime.
+    pub fn new() -> Self {
+        Self::with_runtime(DefaultRuntime::default())
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: Runtime> ClientBuilder<R> {
+    /// The default configuration on `runtime`.
+    pub fn with_runtime(runtime: R) -> Self {
+        let mut default_headers = HeaderMap::new();
+        default_headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
+        default_headers.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));
+        Self {
+            runtime,
+            transport: TransportConfig::default(),
+            tcp: TcpConfig::default(),
+            resolve: Vec::new(),
+            #[cfg(feature = "rustls")]
+            tls: Default::default(),
+            default_headers,
+            https_only: false,
+            max_body_size: None,
+            timeout: None,
+            read_timeout: None,
+            timings: false,
+            trace: None,
+            redirect_policy: Policy::default(),
+            referer: false,
+            hsts: None,
+            cookies: None,
+            decompression: DecompressionLayer::new(),
+            cache: None,
+            retry: RetryConfig::disabled(),
+            rate_limiter: None,
+            bandwidth: None,
+            layers: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+impl<R: Runtime> ClientBuilder<R> {
+    /// Builds the client.
+    pub fn build(self) -> Result<Client> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        super::stack::assemble(self)
+    }
+
+    fn fail(mut self, error: Error) -> Self {
+        self.error.get_or_insert(error);
+        self
+    }
+
+    /// Records [`Timings`](towline_layers::timings::Timings) for every request, read with
+    /// [`Response::timings`](crate::Response::timings).
+    pub fn timings(mut self, enabled: bool) -> Self {
+        self.timings = enabled;
+        self
+    }
+
+    /// Opens one `tracing` span per request with OpenTelemetry HTTP field names (see
+    /// [`TraceLayer`] for levels, query redaction and error classification).
+    pub fn trace(mut self, layer: TraceLayer) -> Self {
+        self.trace = Some(layer);
+        self
+    }
+
+    /// How redirects are followed (default: up to 10).
+    pub fn redirect_policy(mut self, policy: Policy) -> Self {
+        self.redirect_policy = policy;
+        self
+    }
+
+    /// Follows at most `max` redirects (0 returns redirect responses as they are).
+    pub fn max_redirects(mut self, max: usize) -> Self {
+        self.redirect_policy = if max == 0 {
+            Policy::none()
+        } else {
+            Policy::limited(max)
+        };
+        self
+    }
+
+    /// Sends a `Referer` header on redirects (off by default).
+    pub fn referer(mut self, enabled: bool) -> Self {
+        self.referer = enabled;
+        self
+    }
+
+    /// Keeps cookies in a jar of the client's own (shared by its clones).
+    pub fn cookie_store(mut self, enabled: bool) -> Self {
+        self.cookies = enabled.then(CookieJar::new);
+        self
+    }
+
+    /// Keeps cookies in `jar`, which the caller can inspect, save and load.
+    pub fn cookie_jar(mut self, jar: CookieJar) -> Self {
+        self.cookies = Some(jar);
+        self
+    }
+
+    /// Remembers `Strict-Transport-Security` and upgrades `http` requests to known hosts.
+    pub fn hsts(mut self, enabled: bool) -> Self {
+        self.hsts = enabled.then(HstsStore::new);
+        self
+    }
+
+    /// Uses `store` for HSTS (e.g. one shared with other clients or preloaded).
+    pub fn hsts_store(mut self, store: HstsStore) -> Self {
+        self.hsts = Some(store);
+        self
+    }
+
+    /// Decodes compressed responses (gzip, deflate, br, zstd as compiled in; on by default)
+    /// with these settings: codings, and the decompression-bomb limits.
+    pub fn decompression(mut self, layer: DecompressionLayer) -> Self {
+        self.decompression = layer;
+        self
+    }
+
+    /// Leaves response bodies as the server encoded them and sends no `Accept-Encoding`.
+    pub fn no_decompression(mut self) -> Self {
+        self.decompression = DecompressionLayer::new().no_decompression();
+        self
+    }
+
+    /// Keeps responses in `cache` (an RFC 9111 private cache, shared by every clone of the
+    /// client and with whoever else holds the handle) and answers from it while they are
+    /// fresh: revalidation with `If-None-Match`/`If-Modified-Since`, `Vary`,
+    /// `stale-while-revalidate` (in the background) and `stale-if-error`. The cache sits
+    /// under decompression and keeps bodies as the server encoded them.
+    pub fn cache(mut self, cache: HttpCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Retries failed requests as `config` says (none by default): connection failures
+    /// that never reached the server for any method; other errors and retryable statuses
+    /// (5xx and 429 by default) for idempotent methods, or for any method with
+    /// `retry_non_idempotent`. `Retry-After` is honoured, bodies are replayed up to the
+    /// config's cap, and a budget can bound retries. [`RequestBuilder::retry`](crate::RequestBuilder::retry) overrides
+    /// it per request.
+    pub fn retry(mut self, config: RetryConfig) -> Self {
+        self.retry = config;
+        self
+    }
+
+    /// Holds requests to `limiter`'s rate (shared with every clone of the client, and with
+    /// other clients given the same limiter); requests over the rate wait their turn, first
+    /// come first served.
+    pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
+    /// At most `requests` requests per second, in bursts of up to `requests`. Zero is a
+    /// builder error.
+    pub fn max_requests_per_sec(self, requests: u64) -> Self {
+        match RateLimiter::new(requests, Duration::from_secs(1)) {
+            Ok(limiter) => self.rate_limiter(limiter),
+            Err(e) => self.fail(Error::builder(e)),
+        }
+    }
+
+    /// Paces response bodies to `limiter`'s rate, shared by every request of the client
+    /// and its clones.
+    pub fn bandwidth_limiter(mut self, limiter: BandwidthLimiter) -> Self {
+        self.bandwidth = Some(limiter);
+        self
+    }
+
+    /// Downloads at most `bytes_per_sec` bytes per second, over all requests of the client
+    /// and its clones. Zero is a builder error.
+    pub fn max_download_speed(self, bytes_per_sec: u64) -> Self {
+        match BandwidthLimiter::new(bytes_per_sec) {
+            Ok(limiter) => self.bandwidth_limiter(limiter),
+            Err(e) => self.fail(Error::builder(e)),
+        }
+    }
+
+    /// Wraps the whole stack in a tower layer (e.g. one of tower-http's). The first layer
+    /// added is the outermost.
+    pub fn layer<L, S, B>(mut self, layer: L) -> Self
+    where
+        L: Layer<HttpService, Service = S> + Send + Sync + 'static,
+        S: Service<Request<Body>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.layers.push(Arc::new(move |inner| {
+            let service = layer
+                .layer(inner)
+                .map_response(|response: http::Response<B>| {
+                    response.map(|body| body.map_err(Into::into).boxed_unsync())
+                })
+                .map_err(Into::into);
+            BoxCloneSyncService::new(service)
+        }));
+        self
+    }
+
+    // ---- headers ----
+
+    /// Headers sent with every request unless the request sets the same name. Replaces the
+    /// defaults, `User-Agent` included.
+    pub fn default_headers(mut self, headers: HeaderMap) -> Self {
+        self.default_headers = headers;
+        self
+    }
+
+    /// Sends no default headers (not even `User-Agent`).
+    pub fn no_default_headers(mut self) -> Self {
+        self.default_headers.clear();
+        self
+    }
+
+    /// Sets the `User-Agent` sent by default.
+    pub fn user_agent<V>(self, value: V) -> Self
+    where
+        V: TryInto<HeaderValue>,
+        V::Error: Into<http::Error>,
+    {
+        match value.try_into() {
+            Ok(value) => {
+                let mut this = self;
+                this.default_headers.insert(USER_AGENT, value);
+                this
+            }
+            Err(e) => self.fail(Error::builder(e.into())),
+        }
+    }
+
+    // ---- timeouts ----
+
+    /// Total timeout of a request: from sending until the response body is read to its end.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Longest gap between two chunks of a response body.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds DNS + TCP + TLS of one connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds how long a request waits for a connection that another request is opening.
+    pub fn pool_acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.pool_acquire_timeout = Some(timeout);
+        self
+    }
+
+    // ---- pool ----
+
+    /// How long idle connections are kept (default 90 s; `None`: until the server closes them).
+    pub fn pool_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.transport.pool.idle_timeout = timeout;
+        self
+    }
+
+    /// Most idle connections kept per host (0 disables reuse).
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.transport.pool.max_idle_per_host = max;
+        self
+    }
+
+    // ---- protocols ----
+
+    /// Speaks only HTTP/1.1 (TLS offers only `http/1.1`).
+    pub fn http1_only(mut self) -> Self {
+        self.transport.protocol = Protocol::Http1;
+        self
+    }
+
+    /// Speaks HTTP/2 without negotiation: h2c prior knowledge for `http`, ALPN `h2` only for
+    /// `https`.
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.transport.protocol = Protocol::Http2;
+        self
+    }
+
+    /// HTTP/1.1 settings.
+    pub fn http1_config(mut self, config: Http1Config) -> Self {
+        self.transport.http1 = config;
+        self
+    }
+
+    /// Writes HTTP/1 header names in Title-Case.
+    pub fn http1_title_case_headers(mut self) -> Self {
+        self.transport.http1.title_case_headers = true;
+        self
+    }
+
+    /// Largest HTTP/1 response head accepted.
+    pub fn http1_max_header_size(mut self, max: usize) -> Self {
+        self.transport.http1.max_header_size = Some(max);
+        self
+    }
+
+    /// HTTP/2 settings (windows, frame size, keep-alive, limits).
+    pub fn http2_config(mut self, config: Http2Config) -> Self {
+        self.transport.http2 = config;
+        self
+    }
+
+    // ---- TCP and DNS ----
+
+    /// Disables Nagle's algorithm (default on).
+    pub fn tcp_nodelay(mut self, enabled: bool) -> Self {
+        self.tcp.nodelay = enabled;
+        self
+    }
+
+    /// TCP keepalive idle time.
+    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.tcp.keepalive = idle;
+        self
+    }
+
+    /// Local address to connect from.
+    pub fn local_address(mut self, addr: IpAddr) -> Self {
+        self.tcp.set_local_address(addr);
+        self
+    }
+
+    /// Delay before Happy Eyeballs tries the next address (default 250 ms).
+    pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
+        self.tcp.happy_eyeballs_delay = delay;
+        self
+    }
+
+    /// Resolves `host` to `addr` without DNS; port 0 in `addr` means the URL's port.
+    pub fn resolve(self, host: &str, addr: SocketAddr) -> Self {
+        self.resolve_to_addrs(host, &[addr])
+    }
+
+    /// Resolves `host` to `addrs` without DNS (tried with Happy Eyeballs).
+    pub fn resolve_to_addrs(mut self, host: &str, addrs: &[SocketAddr]) -> Self {
+        self.resolve.push((host.to_owned(), addrs.to_vec()));
+        self
+    }
+
+    // ---- TLS ----
+
+    /// Refuses plain `http` URLs.
+    pub fn https_only(mut self, enabled: bool) -> Self {
+        self.https_only = enabled;
+        self
+    }
+
+    /// Trusts an extra root certificate.
+    #[cfg(feature = "rustls")]
+    pub fn add_root_certificate(mut self, certificate: Certificate) -> Self {
+        self.tls.extra_roots.push(certificate);
+        self
+    }
+
+    /// Whether to trust the built-in roots (webpki and/or native, as the features allow).
+    #[cfg(feature = "rustls")]
+    pub fn tls_built_in_root_certs(mut self, enabled: bool) -> Self {
+        self.tls.webpki_roots = enabled && cfg!(feature = "webpki-roots");
+        self.tls.native_roots = enabled && cfg!(feature = "rustls-native-roots");
+        self
+    }
+
+    /// Presents a client certificate (mutual TLS).
+    #[cfg(feature = "rustls")]
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.tls.identity = Some(identity);
+        self
+    }
+
+    /// Lowest TLS version accepted (default TLS 1.2).
+    #[cfg(feature = "rustls")]
+    pub fn min_tls_version(mut self, version: TlsVersion) -> Self {
+        self.tls.min_version = version;
+        self
+    }
+
+    /// Whether to send the server name (SNI; default on).
+    #[cfg(feature = "rustls")]
+    pub fn tls_sni(mut self, enabled: bool) -> Self {
+        self.tls.sni = enabled;
+        self
+    }
+
+    /// Accepts any server certificate. Dangerous: anyone on the path can impersonate the
+    /// server. Meant for tests against self-signed servers.
+    #[cfg(feature = "rustls")]
+    pub fn danger_accept_invalid_certs(mut self, enabled: bool) -> Self {
+        self.tls.danger_accept_invalid_certs = enabled;
+        self
+    }
+
+    // ---- bodies ----
+
+    /// Largest response body `bytes`, `text`, `json` and `chunk` accept; larger bodies fail
+    /// with a body error.
+    pub fn max_body_size(mut self, max: u64) -> Self {
+        self.max_body_size = Some(max);
+        self
+    }
+}

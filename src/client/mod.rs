@@ -1,0 +1,237 @@
+//! The client facade: [`Client`], the handle requests are sent through.
+//!
+//! A client is one pointer to what [`ClientBuilder::build`] assembled: the erased stack
+//! (see [`stack`]), the default headers and the checks made before a request enters the
+//! stack. The runtime is chosen on the builder; a built client no longer names it.
+//!
+//! Modules by concern: [`builder`] (configuration), [`stack`] (the layers in their order),
+//! `crate::request` (the request builder) and `crate::into_url` (URL parsing).
+
+pub(crate) mod builder;
+pub(crate) mod stack;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request};
+use tower::Service;
+
+use crate::body::{Body, ResponseBody};
+use crate::error::{BoxError, Error, Result};
+use crate::into_url::{IntoUrl, request_uri};
+use crate::request::RequestBuilder;
+use crate::response::Response;
+use builder::ClientBuilder;
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub(crate) type SendFn = Arc<
+    dyn Fn(Request<Body>) -> BoxFuture<std::result::Result<http::Response<ResponseBody>, BoxError>>
+        + Send
+        + Sync,
+>;
+/// An HTTP client. Cheap to clone; clones share the connection pool and the layers' state.
+///
+/// [`Client::new`] and [`Client::builder`] use the default runtime (tokio); a builder for
+/// another runtime comes from [`ClientBuilder::with_runtime`].
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<ClientRef>,
+}
+
+pub(crate) struct ClientRef {
+    pub(crate) send: SendFn,
+    pub(crate) default_headers: HeaderMap,
+    pub(crate) https_only: bool,
+    pub(crate) max_body_size: Option<u64>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("default_headers", &self.inner.default_headers)
+            .field("https_only", &self.inner.https_only)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Client {
+    /// A client with the default configuration.
+    ///
+    /// # Panics
+    ///
+    /// When the default configuration cannot be built, which happens only when TLS is
+    /// enabled with no root certificate source (neither `webpki-roots` nor
+    /// `rustls-native-roots`); use [`Client::builder`] to handle that as an error.
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Self {
+        Self::builder()
+            .build()
+            .expect("the default client configuration is valid")
+    }
+
+    /// A builder to configure a client on the default runtime.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+}
+
+impl Client {
+    /// Starts a GET request.
+    pub fn get(&self, url: impl IntoUrl) -> Result<RequestBuilder> {
+        self.request(Method::GET, url)
+    }
+
+    /// Starts a HEAD request.
+    pub fn head(&self, url: impl IntoUrl) -> Result<RequestBuilder> {
+        self.request(Method::HEAD, url)
+    }
+
+    /// Starts a POST request.
+    pub fn post(&self, url: impl IntoUrl) -> Result<RequestBuilder> {
+        self.request(Method::POST, url)
+    }
+
+    /// Starts a PUT request.
+    pub fn put(&self, url: impl IntoUrl) -> Result<RequestBuilder> {
+        self.request(Method::PUT, url)
+    }
+
+    /// Starts a PATCH request.
+    pub fn patch(&self, url: impl IntoUrl) -> Result<RequestBuilder> {
+        self.request(Method::PATCH, url)
+    }
+
+    /// Starts a DELETE request.
+    pub fn delete(&self, url: impl IntoUrl) -> Result<RequestBuilder> {
+        self.request(Method::DELETE, url)
+    }
+
+    /// Starts a request with any method. The URL is checked here, before any socket opens.
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> Result<RequestBuilder> {
+        // The request target drops the fragment by itself; it changes only when
+        // credentials are taken out of the URL below.
+        let (mut url, mut uri) = url.into_url_and_uri()?;
+        url.set_fragment(None);
+        let credentials = (!url.username().is_empty()).then(|| {
+            let decode = |part: &str| {
+                percent_encoding::percent_decode_str(part)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(url.username()), url.password().map(decode))
+        });
+        // Credentials in the URL become Basic auth, as curl and browsers do; they are
+        // removed from the URL so they never reach logs or the request line.
+        if credentials.is_some() || url.password().is_some() {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            uri = request_uri(&url)?;
+        }
+        let builder = RequestBuilder::new(self.clone(), method, url, uri);
+        Ok(match credentials {
+            Some((username, password)) => builder.basic_auth(username, password),
+            None => builder,
+        })
+    }
+
+    /// Sends a request built elsewhere (e.g. with [`RequestBuilder::build`]).
+    pub fn execute(
+        &self,
+        request: Request<Body>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static + use<> {
+        let inner = self.inner.clone();
+        async move {
+            let uri = request.uri().clone();
+            let request = inner
+                .prepare(request)
+                .map_err(|e| e.with_uri(uri.clone()))?;
+            let response = (inner.send)(request)
+                .await
+                .map_err(|e| Error::from_service(e).with_uri(uri.clone()))?;
+            Ok(Response::new(response, uri, inner.max_body_size))
+        }
+    }
+}
+
+impl ClientRef {
+    fn prepare(&self, mut request: Request<Body>) -> Result<Request<Body>> {
+        match request.uri().scheme_str() {
+            Some("https") => {}
+            Some("http") if self.https_only => {
+                return Err(Error::builder("https_only is set and the URL is http"));
+            }
+            Some("http") => {}
+            Some(other) => {
+                return Err(Error::builder(format!(
+                    "URL scheme {other:?} is not http or https"
+                )));
+            }
+            None => return Err(Error::builder("request URI is not absolute")),
+        }
+        #[cfg(not(feature = "rustls"))]
+        if request.uri().scheme_str() == Some("https") {
+            return Err(Error::builder("https needs the `rustls` feature"));
+        }
+        if request.uri().host().is_none_or(str::is_empty) {
+            return Err(Error::builder("URL has no host"));
+        }
+        if request.headers().is_empty() {
+            // The usual case: one copy of the defaults beats hashing each one in.
+            request.headers_mut().clone_from(&self.default_headers);
+            return Ok(request);
+        }
+        let mut last = None;
+        for (name, value) in &self.default_headers {
+            if last.as_ref() == Some(name) || !request.headers().contains_key(name) {
+                request.headers_mut().append(name.clone(), value.clone());
+                last = Some(name.clone());
+            }
+        }
+        Ok(request)
+    }
+}
+
+impl<B> Service<Request<B>> for Client
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Into<Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Response = http::Response<ResponseBody>;
+    type Error = Error;
+    type Future = BoxFuture<Result<Self::Response>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let response = self.execute(request.map(Body::wrap));
+        Box::pin(async move { response.await.map(Response::into_http) })
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    #[test]
+    fn client_is_clone_send_sync_and_one_pointer_wide() {
+        fn assert_traits<T: Clone + Send + Sync + 'static>() {}
+        assert_traits::<super::Client>();
+        assert_eq!(
+            std::mem::size_of::<super::Client>(),
+            std::mem::size_of::<usize>()
+        );
+    }
+}

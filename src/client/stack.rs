@@ -1,0 +1,206 @@
+//! The stack a [`ClientBuilder`] assembles, and the one type erasure at its top.
+//!
+//! Every layer sits at a fixed place (see [`assemble`]); a layer the builder did not
+//! configure is not in the stack, except the four whose absence would change the body
+//! types (timeout, decompression, redirect, retry), which pass requests through untouched
+//! when unconfigured.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{BodyExt, Either as EitherBody};
+use tower::util::{BoxCloneSyncService, Either, MapResponse};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use towline_layers::bandwidth::BandwidthLayer;
+use towline_layers::cache::CacheLayer;
+use towline_layers::cookie::CookieLayer;
+use towline_layers::exec::SharedExecutor;
+use towline_layers::hsts::HstsLayer;
+use towline_layers::rate_limit::RateLimitLayer;
+use towline_layers::redirect::{RedirectBody, RedirectLayer};
+use towline_layers::retry::{RetryBody, RetryLayer};
+use towline_layers::timeout::TimeoutLayer;
+use towline_layers::timings::{TimingsLayer, TransportPhases};
+use towline_services::connect::{HttpConnector, ResolveOverrides};
+use towline_services::rt::{Exec, Runtime};
+use towline_services::transport::{ConnectionInfo, Transport};
+
+use super::builder::ClientBuilder;
+use super::{Client, ClientRef, SendFn};
+use crate::body::{Body, ResponseBody};
+use crate::error::{BoxError, Error, Result, retry_class};
+
+/// The stack as user layers see it: a clonable, boxed service.
+pub type HttpService = BoxCloneSyncService<Request<Body>, http::Response<ResponseBody>, BoxError>;
+
+/// A user layer added with [`ClientBuilder::layer`], applied when the client is built.
+pub(super) type LayerFn = Arc<dyn Fn(HttpService) -> HttpService + Send + Sync>;
+
+/// Builds the client's stack from `builder`'s settings.
+pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> {
+    let mut tcp = builder.tcp;
+    if !builder.resolve.is_empty() {
+        tcp.overrides = ResolveOverrides::new(builder.resolve);
+    }
+    let connector = HttpConnector::new(builder.runtime.clone(), tcp);
+    #[cfg(feature = "rustls")]
+    let connector = towline_services::connect::tls::TlsConnector::new(
+        connector,
+        builder.tls.build().map_err(Error::builder)?,
+    );
+    let transport: Transport<_, RetryBody<RedirectBody<Body>>, R> =
+        Transport::new(connector, builder.runtime.clone(), builder.transport);
+    let timer = builder.runtime.timer();
+    // The order, outermost first: trace, timings, total timeout (it also gives
+    // the retry layer its deadline), decompression (above redirect, so redirect bodies
+    // are drained undecoded, and above the cache, so the cache keeps encoded bytes),
+    // redirect (each hop below it), HSTS (so redirect targets are upgraded too), cache,
+    // retry (each attempt below it: cookies, rate limit), cookies (so every hop and
+    // attempt sends and stores cookies), rate limit, bandwidth (on the response body),
+    // transport.
+    // The timeout, decompression, redirect and retry layers are always present and pass
+    // requests through untouched when unconfigured (a disabled decompression layer
+    // forwards the body as it is, `Policy::none()` follows nothing, a disabled retry
+    // config neither wraps nor copies anything): that keeps one body type under them,
+    // so the response body is boxed once for the whole core stack rather than once per
+    // layer, and lets a single request turn retries on. The redirect and retry layers
+    // also decide the transport's request body type. Layers that do not wrap the body
+    // (HSTS, cookies, rate limit) are `option_layer`s; optional body-wrapping layers in
+    // the core (cache, bandwidth) answer with an `Either` body (no box), those above it
+    // (timings, trace) erase their body again, so both arms of their `Either` answer
+    // alike.
+    let stack = ServiceBuilder::new()
+        .map_response(erase_body)
+        .layer(
+            TimeoutLayer::new(builder.runtime.timer())
+                .total(builder.timeout)
+                .read(builder.read_timeout),
+        )
+        .layer(builder.decompression)
+        .layer(
+            RedirectLayer::new(builder.redirect_policy)
+                .https_only(builder.https_only)
+                .referer(builder.referer),
+        )
+        .option_layer(builder.hsts.map(HstsLayer::new))
+        .service(optional_body(
+            builder.cache.map(|cache| {
+                let executor: SharedExecutor = Arc::new(Exec(builder.runtime.clone()));
+                CacheLayer::new(cache, timer.clone(), executor)
+            }),
+            ServiceBuilder::new()
+                .layer(RetryLayer::new(builder.retry, timer.clone()).error_classifier(retry_class))
+                .option_layer(builder.cookies.map(CookieLayer::new))
+                .option_layer(
+                    builder
+                        .rate_limiter
+                        .map(|limiter| RateLimitLayer::new(limiter, timer.clone())),
+                )
+                .service(optional_body(
+                    builder
+                        .bandwidth
+                        .map(|limiter| BandwidthLayer::new(limiter, timer.clone())),
+                    transport,
+                )),
+        ));
+    let stack = optional(
+        builder.timings.then(|| {
+            TimingsLayer::new(builder.runtime.timer()).transport_phases(Arc::new(transport_phases))
+        }),
+        stack,
+    );
+    let stack = optional(builder.trace, stack);
+    let send: SendFn = if builder.layers.is_empty() {
+        Arc::new(move |request| {
+            let stack = stack.clone();
+            Box::pin(stack.oneshot(request))
+        })
+    } else {
+        let mut service: HttpService = BoxCloneSyncService::new(stack);
+        for layer in builder.layers.iter().rev() {
+            service = layer(service);
+        }
+        Arc::new(move |request| Box::pin(service.clone().oneshot(request)))
+    };
+    Ok(Client {
+        inner: Arc::new(ClientRef {
+            send,
+            default_headers: builder.default_headers,
+            https_only: builder.https_only,
+            max_body_size: builder.max_body_size,
+        }),
+    })
+}
+
+/// Boxes a response body into the facade's [`ResponseBody`].
+fn erase_body<B>(response: http::Response<B>) -> http::Response<ResponseBody>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    response.map(|body| body.map_err(Into::into).boxed_unsync())
+}
+
+/// `inner` under `layer` when it is configured, with the body erased again; `inner` alone
+/// otherwise.
+#[allow(clippy::type_complexity)]
+fn optional<L, S, LB>(
+    layer: Option<L>,
+    inner: S,
+) -> Either<MapResponse<L::Service, fn(http::Response<LB>) -> http::Response<ResponseBody>>, S>
+where
+    L: Layer<S>,
+    L::Service: Service<Request<Body>, Response = http::Response<LB>>,
+    LB: http_body::Body<Data = Bytes> + Send + 'static,
+    LB::Error: Into<BoxError>,
+{
+    match layer {
+        Some(layer) => Either::Left(MapResponse::new(
+            layer.layer(inner),
+            erase_body::<LB> as fn(_) -> _,
+        )),
+        None => Either::Right(inner),
+    }
+}
+
+/// `inner` under `layer` when it is configured, `inner` alone otherwise; both answer with
+/// an [`http_body_util::Either`] body, so a layer deep in the stack costs no box.
+#[allow(clippy::type_complexity)]
+fn optional_body<L, S, ReqB, LB, SB>(
+    layer: Option<L>,
+    inner: S,
+) -> Either<
+    MapResponse<L::Service, fn(http::Response<LB>) -> http::Response<EitherBody<LB, SB>>>,
+    MapResponse<S, fn(http::Response<SB>) -> http::Response<EitherBody<LB, SB>>>,
+>
+where
+    L: Layer<S>,
+    L::Service: Service<Request<ReqB>, Response = http::Response<LB>>,
+    S: Service<Request<ReqB>, Response = http::Response<SB>>,
+{
+    fn left<LB, SB>(response: http::Response<LB>) -> http::Response<EitherBody<LB, SB>> {
+        response.map(EitherBody::Left)
+    }
+    fn right<LB, SB>(response: http::Response<SB>) -> http::Response<EitherBody<LB, SB>> {
+        response.map(EitherBody::Right)
+    }
+    match layer {
+        Some(layer) => Either::Left(MapResponse::new(layer.layer(inner), left as fn(_) -> _)),
+        None => Either::Right(MapResponse::new(inner, right as fn(_) -> _)),
+    }
+}
+
+/// Reads towline's transport facts for the timings layer; a reused connection has no
+/// connection phases.
+fn transport_phases(extensions: &http::Extensions) -> Option<TransportPhases> {
+    let info = extensions.get::<ConnectionInfo>()?;
+    let timings = info.connect_timings();
+    let fresh = !info.is_reused();
+    Some(TransportPhases {
+        dns: timings.dns.filter(|_| fresh),
+        tcp: fresh.then_some(timings.tcp),
+        tls: timings.tls.filter(|_| fresh),
+        request_sent_at: Some(info.request_sent_at()),
+    })
+}
