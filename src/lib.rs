@@ -30,6 +30,20 @@
 //! | `rustls-native-roots` | no | trust the operating system's roots |
 //! | `json` | yes | [`RequestBuilder::json`], [`Response::json`] |
 //! | `charset` | yes | [`Response::text`] decodes any charset (UTF-8 only without it) |
+//! | `gzip`, `deflate`, `brotli`, `zstd` | yes | the response decompression codecs (the decompression layer is always in the stack; with no codec it sends no `Accept-Encoding`) |
+//! | `cookies` | yes | `cookie_store`, `cookie_jar` (`cookie_store` and the public suffix list) |
+//! | `hsts` | yes | `hsts`, `hsts_store` |
+//! | `cache` | yes | `cache`, `HttpCache`, `CacheStatus` (`http-cache-semantics`) |
+//! | `rate-limit` | yes | `rate_limiter`, `max_requests_per_sec`, `RateLimiter` |
+//! | `bandwidth` | yes | `bandwidth_limiter`, `max_download_speed`, `BandwidthLimiter` |
+//! | `tracing` | yes | `trace` (`tracing` spans) |
+//!
+//! Feature names follow reqwest's where reqwest has the feature (`json`, `cookies`, `gzip`,
+//! `brotli`, `zstd`, `deflate`, `charset`). Unlike reqwest, every layer and codec is on by
+//! default: towline's stack is the point of it, and decompression is on in the default client.
+//! A minimal build — `default-features = false, features = ["tokio"]` (add `rustls-ring` and
+//! `webpki-roots` for TLS) — compiles no zstd C library, no brotli, no public suffix list and
+//! no cache semantics; timeouts, redirects, retries and timings are always there.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -61,8 +75,11 @@ pub use tls::{Certificate, Identity, TlsVersion};
 
 pub use http::{self, HeaderMap, Method, StatusCode, Uri, Version, header};
 pub use towline_layers;
+#[cfg(feature = "bandwidth")]
 pub use towline_layers::bandwidth::BandwidthLimiter;
+#[cfg(feature = "cache")]
 pub use towline_layers::cache::{CacheStatus, HttpCache};
+#[cfg(feature = "rate-limit")]
 pub use towline_layers::rate_limit::RateLimiter;
 pub use towline_layers::retry::{Jitter, RetryBudget, RetryConfig, RetryCount};
 pub use towline_services;

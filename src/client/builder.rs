@@ -12,14 +12,20 @@ use http::{HeaderMap, Request};
 use http_body_util::BodyExt;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceExt};
+#[cfg(feature = "bandwidth")]
 use towline_layers::bandwidth::BandwidthLimiter;
+#[cfg(feature = "cache")]
 use towline_layers::cache::HttpCache;
+#[cfg(feature = "cookies")]
 use towline_layers::cookie::CookieJar;
 use towline_layers::decompression::DecompressionLayer;
+#[cfg(feature = "hsts")]
 use towline_layers::hsts::HstsStore;
+#[cfg(feature = "rate-limit")]
 use towline_layers::rate_limit::RateLimiter;
 use towline_layers::redirect::Policy;
 use towline_layers::retry::RetryConfig;
+#[cfg(feature = "tracing")]
 use towline_layers::trace::TraceLayer;
 use towline_services::connect::{Protocol, TcpConfig};
 use towline_services::rt::Runtime;
@@ -51,15 +57,21 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     pub(super) timeout: Option<Duration>,
     pub(super) read_timeout: Option<Duration>,
     pub(super) timings: bool,
+    #[cfg(feature = "tracing")]
     pub(super) trace: Option<TraceLayer>,
     pub(super) redirect_policy: Policy,
     pub(super) referer: bool,
+    #[cfg(feature = "hsts")]
     pub(super) hsts: Option<HstsStore>,
+    #[cfg(feature = "cookies")]
     pub(super) cookies: Option<CookieJar>,
     pub(super) decompression: DecompressionLayer,
+    #[cfg(feature = "cache")]
     pub(super) cache: Option<HttpCache>,
     pub(super) retry: RetryConfig,
+    #[cfg(feature = "rate-limit")]
     pub(super) rate_limiter: Option<RateLimiter>,
+    #[cfg(feature = "bandwidth")]
     pub(super) bandwidth: Option<BandwidthLimiter>,
     pub(super) layers: Vec<LayerFn>,
     pub(super) error: Option<Error>,
@@ -114,15 +126,21 @@ impl<R: Runtime> ClientBuilder<R> {
             timeout: None,
             read_timeout: None,
             timings: false,
+            #[cfg(feature = "tracing")]
             trace: None,
             redirect_policy: Policy::default(),
             referer: false,
+            #[cfg(feature = "hsts")]
             hsts: None,
+            #[cfg(feature = "cookies")]
             cookies: None,
             decompression: DecompressionLayer::new(),
+            #[cfg(feature = "cache")]
             cache: None,
             retry: RetryConfig::disabled(),
+            #[cfg(feature = "rate-limit")]
             rate_limiter: None,
+            #[cfg(feature = "bandwidth")]
             bandwidth: None,
             layers: Vec::new(),
             error: None,
@@ -153,6 +171,7 @@ impl<R: Runtime> ClientBuilder<R> {
 
     /// Opens one `tracing` span per request with OpenTelemetry HTTP field names (see
     /// [`TraceLayer`] for levels, query redaction and error classification).
+    #[cfg(feature = "tracing")]
     pub fn trace(mut self, layer: TraceLayer) -> Self {
         self.trace = Some(layer);
         self
@@ -181,24 +200,28 @@ impl<R: Runtime> ClientBuilder<R> {
     }
 
     /// Keeps cookies in a jar of the client's own (shared by its clones).
+    #[cfg(feature = "cookies")]
     pub fn cookie_store(mut self, enabled: bool) -> Self {
         self.cookies = enabled.then(CookieJar::new);
         self
     }
 
     /// Keeps cookies in `jar`, which the caller can inspect, save and load.
+    #[cfg(feature = "cookies")]
     pub fn cookie_jar(mut self, jar: CookieJar) -> Self {
         self.cookies = Some(jar);
         self
     }
 
     /// Remembers `Strict-Transport-Security` and upgrades `http` requests to known hosts.
+    #[cfg(feature = "hsts")]
     pub fn hsts(mut self, enabled: bool) -> Self {
         self.hsts = enabled.then(HstsStore::new);
         self
     }
 
     /// Uses `store` for HSTS (e.g. one shared with other clients or preloaded).
+    #[cfg(feature = "hsts")]
     pub fn hsts_store(mut self, store: HstsStore) -> Self {
         self.hsts = Some(store);
         self
@@ -222,6 +245,7 @@ impl<R: Runtime> ClientBuilder<R> {
     /// fresh: revalidation with `If-None-Match`/`If-Modified-Since`, `Vary`,
     /// `stale-while-revalidate` (in the background) and `stale-if-error`. The cache sits
     /// under decompression and keeps bodies as the server encoded them.
+    #[cfg(feature = "cache")]
     pub fn cache(mut self, cache: HttpCache) -> Self {
         self.cache = Some(cache);
         self
@@ -241,6 +265,7 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Holds requests to `limiter`'s rate (shared with every clone of the client, and with
     /// other clients given the same limiter); requests over the rate wait their turn, first
     /// come first served.
+    #[cfg(feature = "rate-limit")]
     pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
         self.rate_limiter = Some(limiter);
         self
@@ -248,6 +273,7 @@ impl<R: Runtime> ClientBuilder<R> {
 
     /// At most `requests` requests per second, in bursts of up to `requests`. Zero is a
     /// builder error.
+    #[cfg(feature = "rate-limit")]
     pub fn max_requests_per_sec(self, requests: u64) -> Self {
         match RateLimiter::new(requests, Duration::from_secs(1)) {
             Ok(limiter) => self.rate_limiter(limiter),
@@ -257,6 +283,7 @@ impl<R: Runtime> ClientBuilder<R> {
 
     /// Paces response bodies to `limiter`'s rate, shared by every request of the client
     /// and its clones.
+    #[cfg(feature = "bandwidth")]
     pub fn bandwidth_limiter(mut self, limiter: BandwidthLimiter) -> Self {
         self.bandwidth = Some(limiter);
         self
@@ -264,6 +291,7 @@ impl<R: Runtime> ClientBuilder<R> {
 
     /// Downloads at most `bytes_per_sec` bytes per second, over all requests of the client
     /// and its clones. Zero is a builder error.
+    #[cfg(feature = "bandwidth")]
     pub fn max_download_speed(self, bytes_per_sec: u64) -> Self {
         match BandwidthLimiter::new(bytes_per_sec) {
             Ok(limiter) => self.bandwidth_limiter(limiter),

@@ -10,26 +10,43 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Either as EitherBody};
+#[cfg(not(all(
+    feature = "hsts",
+    feature = "cache",
+    feature = "cookies",
+    feature = "rate-limit",
+    feature = "bandwidth",
+    feature = "tracing"
+)))]
+use tower::layer::util::Identity;
 use tower::util::{BoxCloneSyncService, Either, MapResponse};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+#[cfg(feature = "bandwidth")]
 use towline_layers::bandwidth::BandwidthLayer;
+#[cfg(feature = "cache")]
 use towline_layers::cache::CacheLayer;
+#[cfg(feature = "cookies")]
 use towline_layers::cookie::CookieLayer;
+#[cfg(feature = "cache")]
 use towline_layers::exec::SharedExecutor;
+#[cfg(feature = "hsts")]
 use towline_layers::hsts::HstsLayer;
+#[cfg(feature = "rate-limit")]
 use towline_layers::rate_limit::RateLimitLayer;
 use towline_layers::redirect::{RedirectBody, RedirectLayer};
 use towline_layers::retry::{RetryBody, RetryLayer};
 use towline_layers::timeout::TimeoutLayer;
 use towline_layers::timings::{TimingsLayer, TransportPhases};
 use towline_services::connect::{HttpConnector, ResolveOverrides};
-use towline_services::rt::{Exec, Runtime};
+#[cfg(feature = "cache")]
+use towline_services::rt::Exec;
+use towline_services::rt::Runtime;
 use towline_services::transport::{ConnectionInfo, Transport};
 
 use super::builder::ClientBuilder;
 use super::{Client, ClientRef, SendFn};
 use crate::body::{Body, ResponseBody};
-use crate::error::{BoxError, Error, Result, retry_class};
+use crate::error::{BoxError, Result, retry_class};
 
 /// The stack as user layers see it: a clonable, boxed service.
 pub type HttpService = BoxCloneSyncService<Request<Body>, http::Response<ResponseBody>, BoxError>;
@@ -47,7 +64,7 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     #[cfg(feature = "rustls")]
     let connector = towline_services::connect::tls::TlsConnector::new(
         connector,
-        builder.tls.build().map_err(Error::builder)?,
+        builder.tls.build().map_err(crate::Error::builder)?,
     );
     let transport: Transport<_, RetryBody<RedirectBody<Body>>, R> =
         Transport::new(connector, builder.runtime.clone(), builder.transport);
@@ -70,6 +87,39 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     // the core (cache, bandwidth) answer with an `Either` body (no box), those above it
     // (timings, trace) erase their body again, so both arms of their `Either` answer
     // alike.
+    // A layer compiled out is an `Identity` that is never configured, so the stack's shape
+    // (and its types) is the same in every feature set.
+    #[cfg(feature = "hsts")]
+    let hsts = builder.hsts.map(HstsLayer::new);
+    #[cfg(not(feature = "hsts"))]
+    let hsts = None::<Identity>;
+    #[cfg(feature = "cache")]
+    let cache = builder.cache.map(|cache| {
+        let executor: SharedExecutor = Arc::new(Exec(builder.runtime.clone()));
+        CacheLayer::new(cache, timer.clone(), executor)
+    });
+    #[cfg(not(feature = "cache"))]
+    let cache = None::<Identity>;
+    #[cfg(feature = "cookies")]
+    let cookies = builder.cookies.map(CookieLayer::new);
+    #[cfg(not(feature = "cookies"))]
+    let cookies = None::<Identity>;
+    #[cfg(feature = "rate-limit")]
+    let rate_limit = builder
+        .rate_limiter
+        .map(|limiter| RateLimitLayer::new(limiter, timer.clone()));
+    #[cfg(not(feature = "rate-limit"))]
+    let rate_limit = None::<Identity>;
+    #[cfg(feature = "bandwidth")]
+    let bandwidth = builder
+        .bandwidth
+        .map(|limiter| BandwidthLayer::new(limiter, timer.clone()));
+    #[cfg(not(feature = "bandwidth"))]
+    let bandwidth = None::<Identity>;
+    #[cfg(feature = "tracing")]
+    let trace = builder.trace;
+    #[cfg(not(feature = "tracing"))]
+    let trace = None::<Identity>;
     let stack = ServiceBuilder::new()
         .map_response(erase_body)
         .layer(
@@ -83,26 +133,14 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
                 .https_only(builder.https_only)
                 .referer(builder.referer),
         )
-        .option_layer(builder.hsts.map(HstsLayer::new))
+        .option_layer(hsts)
         .service(optional_body(
-            builder.cache.map(|cache| {
-                let executor: SharedExecutor = Arc::new(Exec(builder.runtime.clone()));
-                CacheLayer::new(cache, timer.clone(), executor)
-            }),
+            cache,
             ServiceBuilder::new()
                 .layer(RetryLayer::new(builder.retry, timer.clone()).error_classifier(retry_class))
-                .option_layer(builder.cookies.map(CookieLayer::new))
-                .option_layer(
-                    builder
-                        .rate_limiter
-                        .map(|limiter| RateLimitLayer::new(limiter, timer.clone())),
-                )
-                .service(optional_body(
-                    builder
-                        .bandwidth
-                        .map(|limiter| BandwidthLayer::new(limiter, timer.clone())),
-                    transport,
-                )),
+                .option_layer(cookies)
+                .option_layer(rate_limit)
+                .service(optional_body(bandwidth, transport)),
         ));
     let stack = optional(
         builder.timings.then(|| {
@@ -110,7 +148,7 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
         }),
         stack,
     );
-    let stack = optional(builder.trace, stack);
+    let stack = optional(trace, stack);
     let send: SendFn = if builder.layers.is_empty() {
         Arc::new(move |request| {
             let stack = stack.clone();
