@@ -242,66 +242,9 @@ impl StdError for Error {
     }
 }
 
-/// How the retry layer should treat an error from the layers below it: the transport's and
-/// connectors' own error types say whether the request can have reached the server, which
-/// the layer alone cannot know.
-pub(crate) fn retry_class(error: &(dyn StdError + 'static)) -> towline_layers::retry::ErrorClass {
-    use towline_layers::retry::{ErrorClass, default_error_class};
-    // A body that cannot be replayed, whatever wraps it, is never retried.
-    let fallback = default_error_class(error);
-    if fallback == ErrorClass::Fatal {
-        return fallback;
-    }
-    if let Some(connect) = find::<ConnectError>(error) {
-        return match connect.kind() {
-            // Certificate and protocol failures do not go away by trying again.
-            ConnectErrorKind::Tls | ConnectErrorKind::Unsupported => ErrorClass::Fatal,
-            _ => ErrorClass::NotSent,
-        };
-    }
-    if let Some(transport) = find::<TransportError>(error) {
-        return match transport.kind() {
-            // No connection was had, or the server said (HTTP/2 REFUSED_STREAM or GOAWAY) it
-            // did not process the request.
-            TransportErrorKind::PoolTimeout | TransportErrorKind::Refused => ErrorClass::NotSent,
-            TransportErrorKind::InvalidUri => ErrorClass::Fatal,
-            _ => ErrorClass::MaybeSent,
-        };
-    }
-    fallback
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_class_knows_the_transports_errors() {
-        use towline_layers::retry::ErrorClass;
-        let class = |error: BoxError| retry_class(&*error);
-        // Connecting failed: nothing was sent, whatever the cause, unless retrying is futile.
-        let dns: BoxError = Box::new(ConnectError::new(ConnectErrorKind::Dns, "no such host"));
-        assert_eq!(class(dns), ErrorClass::NotSent);
-        let tls: BoxError = Box::new(ConnectError::new(ConnectErrorKind::Tls, "bad certificate"));
-        assert_eq!(class(tls), ErrorClass::Fatal);
-        let refused: BoxError = Box::new(TransportError::new(TransportErrorKind::Refused, None));
-        assert_eq!(class(refused), ErrorClass::NotSent);
-        let pool: BoxError = Box::new(TransportError::new(TransportErrorKind::PoolTimeout, None));
-        assert_eq!(class(pool), ErrorClass::NotSent);
-        let closed: BoxError = Box::new(TransportError::new(
-            TransportErrorKind::ConnectionClosedAmbiguous,
-            None,
-        ));
-        assert_eq!(class(closed), ErrorClass::MaybeSent);
-        // A body that cannot be replayed stays fatal inside a transport error.
-        let replay: BoxError = Box::new(TransportError::new(
-            TransportErrorKind::Request,
-            Some(Box::new(towline_layers::replay::ReplayError::CapExceeded {
-                cap: 1,
-            })),
-        ));
-        assert_eq!(class(replay), ErrorClass::Fatal);
-    }
 
     #[test]
     fn display_redacts_userinfo() {

@@ -6,6 +6,8 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+pub use towline_core::ErrorClass;
+
 type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// The phase in which establishing a connection failed.
@@ -174,5 +176,122 @@ impl StdError for TransportError {
         self.source
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+impl ConnectError {
+    /// Whether trying again can help: no connection was had, so nothing was sent, unless
+    /// the failure is one a retry repeats (a certificate or protocol the client refuses, a
+    /// target it cannot reach at all).
+    pub fn retry_class(&self) -> ErrorClass {
+        match self.kind {
+            ConnectErrorKind::Tls | ConnectErrorKind::Unsupported => ErrorClass::Fatal,
+            _ => ErrorClass::NotSent,
+        }
+    }
+}
+
+impl TransportError {
+    /// Whether the request can have reached the server: not when no connection was had in
+    /// time or the server refused the stream unprocessed (HTTP/2 REFUSED_STREAM or a
+    /// graceful GOAWAY); never worth retrying when the request itself cannot be sent.
+    pub fn retry_class(&self) -> ErrorClass {
+        match self.kind {
+            TransportErrorKind::PoolTimeout | TransportErrorKind::Refused => ErrorClass::NotSent,
+            TransportErrorKind::InvalidUri => ErrorClass::Fatal,
+            TransportErrorKind::Request | TransportErrorKind::ConnectionClosedAmbiguous => {
+                ErrorClass::MaybeSent
+            }
+        }
+    }
+}
+
+/// Classifies an error from this crate's connectors and transport for a retry policy, by
+/// walking its `source()` chain: a [`ConnectError`] or [`TransportError`] anywhere in it
+/// answers ([`ConnectError::retry_class`], [`TransportError::retry_class`]); an
+/// [`io::Error`](std::io::Error) whose kind says the connection never opened is
+/// [`ErrorClass::NotSent`]; anything else may have been sent.
+///
+/// This is the classifier the `towline` client gives its retry layer; give it to
+/// `towline_layers::retry::RetryLayer::error_classifier` in a stack built by hand over
+/// [`Transport`](crate::transport::Transport) to retry exactly as the client does (the retry
+/// layer itself never re-sends a body that cannot be replayed, whatever the class).
+///
+/// ```
+/// use towline_core::ErrorClass;
+/// use towline_services::{ConnectError, ConnectErrorKind, retry_class};
+///
+/// let refused = ConnectError::msg(ConnectErrorKind::Tcp, "connection refused");
+/// assert_eq!(retry_class(&refused), ErrorClass::NotSent);
+/// let untrusted = ConnectError::msg(ConnectErrorKind::Tls, "unknown issuer");
+/// assert_eq!(retry_class(&untrusted), ErrorClass::Fatal);
+/// ```
+pub fn retry_class(error: &(dyn StdError + 'static)) -> ErrorClass {
+    // A connect failure says more than a transport error wrapping it.
+    if let Some(connect) = find::<ConnectError>(error) {
+        return connect.retry_class();
+    }
+    if let Some(transport) = find::<TransportError>(error) {
+        return transport.retry_class();
+    }
+    match find::<std::io::Error>(error).map(std::io::Error::kind) {
+        Some(
+            std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::AddrNotAvailable
+            | std::io::ErrorKind::NetworkUnreachable
+            | std::io::ErrorKind::HostUnreachable,
+        ) => ErrorClass::NotSent,
+        _ => ErrorClass::MaybeSent,
+    }
+}
+
+/// The first `E` in `error`'s `source()` chain, `error` included.
+fn find<'a, E: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a E> {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        cause = error.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_class_knows_the_connectors_and_the_transports_errors() {
+        let class = |error: BoxError| retry_class(&*error);
+        // Connecting failed: nothing was sent, whatever the cause, unless retrying is futile.
+        let dns: BoxError = Box::new(ConnectError::new(ConnectErrorKind::Dns, "no such host"));
+        assert_eq!(class(dns), ErrorClass::NotSent);
+        let tls: BoxError = Box::new(ConnectError::new(ConnectErrorKind::Tls, "bad certificate"));
+        assert_eq!(class(tls), ErrorClass::Fatal);
+        let refused: BoxError = Box::new(TransportError::new(TransportErrorKind::Refused, None));
+        assert_eq!(class(refused), ErrorClass::NotSent);
+        let pool: BoxError = Box::new(TransportError::new(TransportErrorKind::PoolTimeout, None));
+        assert_eq!(class(pool), ErrorClass::NotSent);
+        let closed: BoxError = Box::new(TransportError::new(
+            TransportErrorKind::ConnectionClosedAmbiguous,
+            None,
+        ));
+        assert_eq!(class(closed), ErrorClass::MaybeSent);
+        // A connect failure inside a transport error is classified by the connect failure.
+        let wrapped: BoxError = Box::new(TransportError::new(
+            TransportErrorKind::Request,
+            Some(Box::new(ConnectError::msg(
+                ConnectErrorKind::Tls,
+                "expired",
+            ))),
+        ));
+        assert_eq!(class(wrapped), ErrorClass::Fatal);
+        // Errors of no connector: the I/O kind says whether a connection ever opened.
+        let io_refused: BoxError =
+            Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(class(io_refused), ErrorClass::NotSent);
+        let reset: BoxError = Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(class(reset), ErrorClass::MaybeSent);
     }
 }

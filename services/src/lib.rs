@@ -16,4 +16,6 @@ pub mod pool;
 pub mod rt;
 pub mod transport;
 
-pub use error::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
+pub use error::{
+    ConnectError, ConnectErrorKind, ErrorClass, TransportError, TransportErrorKind, retry_class,
+};

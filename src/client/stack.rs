@@ -46,7 +46,7 @@ use towline_services::transport::{ConnectionInfo, Transport};
 use super::builder::ClientBuilder;
 use super::{Client, ClientRef, SendFn};
 use crate::body::{Body, ResponseBody};
-use crate::error::{BoxError, Result, retry_class};
+use crate::error::{BoxError, Result};
 
 /// The stack as user layers see it: a clonable, boxed service.
 pub type HttpService = BoxCloneSyncService<Request<Body>, http::Response<ResponseBody>, BoxError>;
@@ -137,7 +137,10 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
         .service(optional_body(
             cache,
             ServiceBuilder::new()
-                .layer(RetryLayer::new(builder.retry, timer.clone()).error_classifier(retry_class))
+                .layer(
+                    RetryLayer::new(builder.retry, timer.clone())
+                        .error_classifier(towline_services::retry_class),
+                )
                 .option_layer(cookies)
                 .option_layer(rate_limit)
                 .service(optional_body(bandwidth, transport)),

@@ -24,19 +24,9 @@ pub enum Jitter {
     None,
 }
 
-/// Whether a failed request may have reached the server; says which errors are retried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ErrorClass {
-    /// The request certainly never reached the server (the connection was never opened):
-    /// retried for every method.
-    NotSent,
-    /// The request may have reached the server: retried only for idempotent methods, unless
-    /// [`RetryConfig::retry_non_idempotent`] is on.
-    MaybeSent,
-    /// Never retried.
-    Fatal,
-}
+/// Whether a failed request may have reached the server; says which errors are retried
+/// (shared with the transport, which knows its own errors' class: `towline_services::retry_class`).
+pub use towline_core::ErrorClass;
 
 /// The answer of a [`RetryConfig::classify`] hook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,11 +288,15 @@ impl RetryConfig {
         let may_resend = self.retry_non_idempotent || is_idempotent(attempt.method);
         let retry = match attempt.outcome {
             AttemptOutcome::Response { status, .. } => may_resend && self.statuses.contains(status),
+            // A body that cannot be sent again is never retried, whatever wraps the error and
+            // whatever a classifier that does not know this crate's errors says.
+            AttemptOutcome::Error(err) if find_cause::<ReplayError>(err).is_some() => false,
             AttemptOutcome::Error(err) => {
                 match self.classify_error.as_ref().unwrap_or(layer_classifier)(err) {
                     ErrorClass::NotSent => true,
                     ErrorClass::MaybeSent => may_resend,
-                    ErrorClass::Fatal => false,
+                    // Fatal, and any class added after this version: not retried.
+                    _ => false,
                 }
             }
         };

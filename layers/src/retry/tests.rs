@@ -627,6 +627,45 @@ async fn layer_error_classifier_serves_configs_without_their_own() -> Result<(),
     Ok(())
 }
 
+#[tokio::test]
+async fn a_body_that_cannot_be_replayed_is_never_retried_whatever_the_classifier_says()
+-> Result<(), BoxError> {
+    #[derive(Debug)]
+    struct Wrapper(ReplayError);
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("transport failed")
+        }
+    }
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    let timer = ManualTimer::new();
+    let mock = Mock::new(|n| {
+        if n == 0 {
+            Err(Box::new(Wrapper(ReplayError::CapExceeded { cap: 1 })) as BoxError)
+        } else {
+            status(200)
+        }
+    });
+    let service = RetryLayer::new(exact().initial_backoff(Duration::ZERO), timer.shared())
+        .error_classifier(|_| ErrorClass::NotSent)
+        .layer(mock.clone());
+    let err = service
+        .oneshot(get())
+        .await
+        .err()
+        .ok_or("the replay failure surfaces")?;
+    assert!(
+        crate::error::find_cause::<ReplayError>(&*err).is_some(),
+        "{err}"
+    );
+    assert_eq!(mock.calls(), 1);
+    Ok(())
+}
+
 #[cfg(feature = "timeout")]
 #[tokio::test]
 async fn default_classifier_takes_a_timeout_as_maybe_sent() -> Result<(), BoxError> {
