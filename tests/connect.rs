@@ -344,8 +344,19 @@ async fn idle_connections_stay_open_within_the_default_idle_timeout() {
     let (server, closed) = counting_closes();
     let client = TokioClient::new();
     get_ok(&client, &server).await;
-    tokio::time::sleep(500 * MS).await;
-    assert_eq!(closed.get(), 0, "the default idle timeout is 90 s");
+    // A clock for the wait: a client whose idle timeout is 100 ms, idle since after the
+    // first. Once its reaper has closed its connection, the default one (90 s) must not have.
+    let (short_server, short_closed) = counting_closes();
+    let short = TokioClient::builder()
+        .pool_idle_timeout(Some(100 * MS))
+        .build()
+        .unwrap();
+    get_ok(&short, &short_server).await;
+    wait_until("the 100 ms idle connection to be closed", || {
+        short_closed.get() == 1
+    })
+    .await;
+    assert_eq!(closed.get(), 0, "the default idle timeout is far longer");
 
     // The connection was idle in the pool, not lost: it is reused...
     get_ok(&client, &server).await;

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-//! The layers of issue 4 — redirect, cookies, HSTS, decompression (and timings) — end to end,
-//! against the in-process servers of `towline-test-support`, through two stacks:
+//! Redirects, cookies, HSTS and decompression end to end, against the in-process servers of
+//! `towline-test-support`, through two stacks that must behave alike:
 //!
 //! - [`Facade`]: `towline::TokioClient` configured with the builder methods
 //!   (`max_redirects`, `redirect_policy`, `cookie_store`, `cookie_jar`, `hsts`,
@@ -12,20 +12,24 @@
 //!   `ServiceBuilderExt`, errors classified with `find_cause`.
 //!
 //! Every scenario is written once, generic over [`Stack`], and runs against both (test names
-//! `facade::…` and `composed::…`). Tests that only make sense for one of them follow.
+//! `facade::…` and `composed::…`). Tests that only make sense for one of them follow: the
+//! facade's error URL, decode errors from `text()` and `chunk()`, and timings; a tower-http
+//! layer under the composed redirect layer seeing every hop; and both stacks sending the same
+//! `Cookie` and `Accept-Encoding` headers.
 //!
-//! The root package has no compression crate among its dev-dependencies, so the encoded
-//! bodies are built here by hand with the simplest valid framing of each coding — stored
-//! deflate blocks (gzip, zlib), an uncompressed Brotli meta-block, a raw zstd block. They
-//! check the wiring (`Accept-Encoding`, headers, opt-outs, errors); the codecs themselves are
-//! tested over real compressed data in `layers/tests/decompression.rs` and the interop suite.
+//! The encoded bodies come from the codec crates (flate2, brotli, zstd). These tests check the
+//! wiring (`Accept-Encoding`, headers, opt-outs, errors); stacked codings and the size and
+//! ratio limits are tested on the layer itself in `layers/tests/decompression.rs`.
 
 mod common;
 
 use std::error::Error as StdError;
 use std::future::Future;
+use std::io::Write;
 
 use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::{GzEncoder, ZlibEncoder};
 use http::header::{
     ACCEPT_ENCODING, CONTENT_ENCODING, COOKIE, HeaderName, HeaderValue, LOCATION, SET_COOKIE,
 };
@@ -207,103 +211,31 @@ fn header_values(echo: &Value, name: &str) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------
-// hand-made encodings (simplest valid framing of each coding)
+// encodings
 // ---------------------------------------------------------------------------
 
+/// `data` encoded with `coding` by the codec crates. Every encoder is deterministic, so
+/// [`assert_untouched`] can compare a passed-through body with a second encoding.
 fn encode(coding: &str, data: &[u8]) -> Vec<u8> {
     match coding {
-        "gzip" | "x-gzip" => gzip(data),
-        "deflate" => zlib(data),
-        "br" => brotli(data),
-        "zstd" => zstd(data),
+        "gzip" | "x-gzip" => {
+            let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+            encoder.write_all(data).unwrap();
+            encoder.finish().unwrap()
+        }
+        "deflate" => {
+            let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+            encoder.write_all(data).unwrap();
+            encoder.finish().unwrap()
+        }
+        "br" => {
+            let mut encoder = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
+            encoder.write_all(data).unwrap();
+            encoder.into_inner()
+        }
+        "zstd" => zstd::encode_all(data, 3).unwrap(),
         other => panic!("no encoder for {other:?}"),
     }
-}
-
-/// Raw deflate (RFC 1951) made of stored blocks.
-fn deflate_stored(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut chunks = data.chunks(0xffff).peekable();
-    if chunks.peek().is_none() {
-        return vec![1, 0, 0, 0xff, 0xff];
-    }
-    while let Some(chunk) = chunks.next() {
-        let len = u16::try_from(chunk.len()).unwrap();
-        out.push(u8::from(chunks.peek().is_none())); // BFINAL, BTYPE = 00 (stored)
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(chunk);
-    }
-    out
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn adler32(data: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for &byte in data {
-        a = (a + u32::from(byte)) % 65521;
-        b = (b + a) % 65521;
-    }
-    (b << 16) | a
-}
-
-/// gzip (RFC 1952): a minimal header, stored deflate blocks, CRC-32 and size.
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-    out.extend(deflate_stored(data));
-    out.extend_from_slice(&crc32(data).to_le_bytes());
-    out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_le_bytes());
-    out
-}
-
-/// HTTP's `deflate`: zlib (RFC 1950) around stored deflate blocks.
-fn zlib(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x78, 0x01];
-    out.extend(deflate_stored(data));
-    out.extend_from_slice(&adler32(data).to_be_bytes());
-    out
-}
-
-/// Brotli (RFC 7932): WBITS 16, one uncompressed meta-block, then an empty last one.
-fn brotli(data: &[u8]) -> Vec<u8> {
-    assert!(!data.is_empty() && data.len() <= 1 << 16);
-    let mlen_minus_one = u32::try_from(data.len() - 1).unwrap();
-    // Bits, LSB first: WBITS=16 (0), ISLAST (0), MNIBBLES=4 (00), MLEN-1 (16 bits),
-    // ISUNCOMPRESSED (1), then padding to the byte boundary.
-    let header = (mlen_minus_one << 4) | (1 << 20);
-    let mut out = header.to_le_bytes()[..3].to_vec();
-    out.extend_from_slice(data);
-    out.push(0b11); // ISLAST, ISLASTEMPTY
-    out
-}
-
-/// Zstandard (RFC 8878): one frame, single segment, content size given, one raw block.
-fn zstd(data: &[u8]) -> Vec<u8> {
-    assert!(
-        data.len() < 128 * 1024,
-        "one raw block holds at most 128 KiB"
-    );
-    let mut out = 0xfd2f_b528u32.to_le_bytes().to_vec();
-    out.push(0b1010_0000); // FCS_Field_Size 4 bytes, Single_Segment, no checksum, no dictionary
-    out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_le_bytes());
-    let block_header = (u32::try_from(data.len()).unwrap() << 3) | 1; // Raw_Block, Last_Block
-    out.extend_from_slice(&block_header.to_le_bytes()[..3]);
-    out.extend_from_slice(data);
-    out
 }
 
 // ---------------------------------------------------------------------------

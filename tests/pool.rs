@@ -157,16 +157,19 @@ async fn concurrent_http1_requests_use_separate_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_expire_after_the_idle_timeout() {
     let server = TestServer::http1();
+    // Long enough that a loaded machine sends the second request well within it; the sleep
+    // below outlasts it for certain, since a sleep never ends early.
+    let idle_timeout = Duration::from_secs(1);
     let client = TokioClient::builder()
-        .pool_idle_timeout(Some(Duration::from_millis(100)))
+        .pool_idle_timeout(Some(idle_timeout))
         .build()
         .unwrap();
 
     assert_eq!(echo(&client, &server).await, (1, false));
     // Right away the connection is still fresh...
     assert_eq!(echo(&client, &server).await, (1, true));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    // ...but not after three idle timeouts.
+    tokio::time::sleep(idle_timeout * 3 / 2).await;
+    // ...but not once it has been idle longer than the idle timeout.
     assert_eq!(echo(&client, &server).await, (2, false));
     assert_eq!(server.connections(), 2);
 }

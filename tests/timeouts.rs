@@ -1,5 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! Connect, total, read and pool-acquire timeouts, and what they leave in the pool.
+//!
+//! The client's timer is the runtime's real one, so margins are wide: a server delay the
+//! client must not wait out is [`NEVER`] (a missing timeout then fails the call's
+//! [`within`] bound), and a delay the client must wait out is a tenth of its timeout or less.
 
 mod common;
 
@@ -11,7 +15,14 @@ use std::time::Duration;
 use towline::TokioClient;
 use towline_test_support::{Blackhole, TestServer};
 
-use common::{MS, echo, get, info, pattern, within};
+use common::{MS, NO_HANG, echo, get, info, pattern, within};
+
+/// A server delay (in ms) far beyond [`NO_HANG`]: the response never comes within a test.
+const NEVER: u128 = NO_HANG.as_millis() * 6;
+
+/// A total or read timeout that must not fire before the head and the first chunk: a local
+/// server sends them at once, so even a loaded machine delivers them well within it.
+const HEAD_ROOM: Duration = Duration::from_secs(2);
 
 #[tokio::test]
 async fn connect_timeout_against_a_blackhole() {
@@ -31,9 +42,9 @@ async fn connect_timeout_against_a_blackhole() {
 async fn total_timeout_on_slow_headers() {
     let server = TestServer::http1();
     let client = TokioClient::builder().timeout(200 * MS).build().unwrap();
-    let error = get(&client, &server.url("/slow-headers?ms=2000"))
+    let error = get(&client, &server.url(&format!("/slow-headers?ms={NEVER}")))
         .await
-        .expect_err("the head comes after 2 s");
+        .expect_err("the head never comes");
     assert!(error.is_timeout(), "{error:?}");
     assert!(error.is_request(), "{error:?}");
     assert!(!error.is_connect(), "{error:?}");
@@ -42,11 +53,14 @@ async fn total_timeout_on_slow_headers() {
 #[tokio::test]
 async fn total_timeout_covers_the_body() {
     let server = TestServer::http1();
-    let client = TokioClient::builder().timeout(300 * MS).build().unwrap();
-    // The head comes at once; the ten chunks take 900 ms.
-    let response = get(&client, &server.url("/chunks?n=10&size=10&delay_ms=100"))
-        .await
-        .expect("the head arrives within the total timeout");
+    let client = TokioClient::builder().timeout(HEAD_ROOM).build().unwrap();
+    // The head and the first chunk come at once; the second never does.
+    let response = get(
+        &client,
+        &server.url(&format!("/chunks?n=2&size=10&delay_ms={NEVER}")),
+    )
+    .await
+    .expect("the head arrives within the total timeout");
     assert_eq!(response.status(), 200);
     let error = within(response.bytes())
         .await
@@ -59,28 +73,31 @@ async fn total_timeout_covers_the_body() {
 async fn read_timeout_restarts_with_every_chunk() {
     let server = TestServer::http1();
     let client = TokioClient::builder()
-        .read_timeout(300 * MS)
+        .read_timeout(Duration::from_secs(1))
         .build()
         .unwrap();
-    // Ten chunks 100 ms apart: about 900 ms in all, three times the read timeout, but no
-    // gap comes near it.
-    let response = get(&client, &server.url("/chunks?n=10&size=10&delay_ms=100"))
+    // Sixteen chunks 100 ms apart: at least 1.5 s in all, longer than the read timeout, so a
+    // timer that is not restarted fails the body; each gap is a tenth of the timeout.
+    let response = get(&client, &server.url("/chunks?n=16&size=10&delay_ms=100"))
         .await
         .unwrap();
     let body = within(response.bytes()).await.unwrap();
-    assert_eq!(body, pattern(0, 100));
+    assert_eq!(body, pattern(0, 160));
 }
 
 #[tokio::test]
 async fn read_timeout_fails_a_long_gap_between_chunks() {
     let server = TestServer::http1();
     let client = TokioClient::builder()
-        .read_timeout(200 * MS)
+        .read_timeout(HEAD_ROOM)
         .build()
         .unwrap();
-    let mut response = get(&client, &server.url("/chunks?n=2&size=10&delay_ms=2000"))
-        .await
-        .unwrap();
+    let mut response = get(
+        &client,
+        &server.url(&format!("/chunks?n=2&size=10&delay_ms={NEVER}")),
+    )
+    .await
+    .unwrap();
     let first = within(response.chunk())
         .await
         .unwrap()
@@ -88,7 +105,7 @@ async fn read_timeout_fails_a_long_gap_between_chunks() {
     assert_eq!(first.len(), 10);
     let error = within(response.chunk())
         .await
-        .expect_err("the second chunk comes 2 s later");
+        .expect_err("the second chunk never comes");
     assert!(error.is_timeout(), "{error:?}");
     assert!(error.is_body(), "{error:?}");
 }
@@ -97,31 +114,34 @@ async fn read_timeout_fails_a_long_gap_between_chunks() {
 async fn request_timeout_overrides_the_clients() {
     let server = TestServer::http1();
 
+    // The head comes after 3 s: under the client's timeout, so only the request's can fail
+    // the call, and fifteen times the request's.
     let patient = TokioClient::builder()
-        .timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(600))
         .build()
         .unwrap();
     let error = within(
         patient
-            .get(server.url("/slow-headers?ms=2000"))
+            .get(server.url("/slow-headers?ms=3000"))
             .unwrap()
             .timeout(200 * MS)
             .send(),
     )
     .await
-    .expect_err("the request's 200 ms win over the client's 5 s");
+    .expect_err("the request's 200 ms win over the client's 600 s");
     assert!(error.is_timeout(), "{error:?}");
 
-    let hasty = TokioClient::builder().timeout(200 * MS).build().unwrap();
+    // The head comes after 1 s: ten times the client's timeout, a tenth of the request's.
+    let hasty = TokioClient::builder().timeout(100 * MS).build().unwrap();
     let response = within(
         hasty
-            .get(server.url("/slow-headers?ms=500"))
+            .get(server.url("/slow-headers?ms=1000"))
             .unwrap()
-            .timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(600))
             .send(),
     )
     .await
-    .expect("the request's 5 s win over the client's 200 ms");
+    .expect("the request's 600 s win over the client's 100 ms");
     assert_eq!(within(response.text()).await.unwrap(), "slow");
 }
 
@@ -134,9 +154,9 @@ async fn timed_out_connections_do_not_go_back_to_the_pool() {
     // A body timeout on the pooled connection 1...
     let response = within(
         client
-            .get(server.url("/chunks?n=10&size=10&delay_ms=100"))
+            .get(server.url(&format!("/chunks?n=2&size=10&delay_ms={NEVER}")))
             .unwrap()
-            .timeout(300 * MS)
+            .timeout(HEAD_ROOM)
             .send(),
     )
     .await
@@ -150,7 +170,7 @@ async fn timed_out_connections_do_not_go_back_to_the_pool() {
     // A head timeout on the pooled connection 2 leaves it waiting for a response.
     let error = within(
         client
-            .get(server.url("/slow-headers?ms=1000"))
+            .get(server.url(&format!("/slow-headers?ms={NEVER}")))
             .unwrap()
             .timeout(200 * MS)
             .send(),

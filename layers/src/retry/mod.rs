@@ -59,11 +59,11 @@
 //! it cannot wrap bodies in [`RetryBody`]; it asks its `Policy` to clone the request before
 //! every attempt, including the first, where this layer takes a cheap replay handle and
 //! copies the head once; and its policy future is where a wait would go, which would need a
-//! named future per policy. Its `retry::backoff` is bound to tokio's timer (see DESIGN.md)
-//! and its `TpsBudget` rounds fractional percentages (tower issue #857). So this module has
-//! its own state machine (sending, draining, sleeping, readying) and its own budget; the
-//! decision itself is a plain function of the outcome ([`RetryConfig::classify`] and the
-//! rules above), as in tower.
+//! named future per policy. Its `retry::backoff` is bound to tokio's timer, where layers take
+//! a `SharedTimer`, and its `TpsBudget` rounds fractional percentages (tower issue #857). So
+//! this module has its own state machine (sending, draining, sleeping, readying) and its own
+//! budget; the decision itself is a plain function of the outcome ([`RetryConfig::classify`]
+//! and the rules above), as in tower.
 //!
 //! # Example
 //!
