@@ -69,15 +69,17 @@
 //!   the start — HEAD, 204, 304 — when the head arrives); the span closes right after.
 //! - `request failed` / `response body failed`, with `error.type`.
 //! - `following redirect`, with `http.response.status_code`, `redirect.from` and
-//!   `redirect.to`, one per hop, emitted by a redirect layer below through
-//!   [`record_redirect`].
+//!   `redirect.to`, one per hop followed by a redirect layer below.
 //!
 //! # Redirect hops
 //!
-//! A redirect layer sits below this one, so every hop happens inside the span. It reports
-//! each hop with [`record_redirect`], which emits the `following redirect` event with both
-//! URIs redacted the way the enclosing [`TraceLayer`] is configured (and with the default
-//! redaction, at `INFO`, when no trace layer encloses the call).
+//! A redirect layer sits below this one, so every hop happens inside the span. The layer
+//! puts a [`RedirectObserver`](crate::extensions::RedirectObserver) in the extensions of
+//! the request it forwards; the redirect layer calls it for each hop it follows, and it
+//! emits the `following redirect` event in the request's span, with both URIs redacted the
+//! way this layer is configured. The observer travels with the request, so the events land
+//! in the right span even when a `Buffer` or a spawned task sits between the two layers. A
+//! span that no subscriber records gets no observer.
 //!
 //! # Example
 //!
@@ -169,7 +171,6 @@ mod tests;
 pub use self::{
     body::TraceBody,
     future::ResponseFuture,
-    hop::record_redirect,
     layer::TraceLayer,
     redact::{QueryRedaction, RedactedUri},
     semconv::{ErrorClassifier, default_error_type},
