@@ -55,6 +55,8 @@ type SendFn = Arc<
 pub type HttpService = BoxCloneSyncService<Request<Body>, http::Response<ResponseBody>, BoxError>;
 
 type LayerFn = Arc<dyn Fn(HttpService) -> HttpService + Send + Sync>;
+/// Makes a limiter on the runtime's timer, which the builder knows only at `build`.
+type MakeLimiter<L> = Box<dyn FnOnce(towline_layers::time::SharedTimer) -> Result<L> + Send + Sync>;
 
 /// An HTTP client on runtime `R`. Cheap to clone; clones share the connection pool.
 ///
@@ -444,8 +446,8 @@ pub struct ClientBuilder<R> {
     decompression: DecompressionLayer,
     cache: Option<HttpCache>,
     retry: RetryConfig,
-    rate_limiter: Option<RateLimiter>,
-    bandwidth: Option<BandwidthLimiter>,
+    rate_limiter: Option<MakeLimiter<RateLimiter>>,
+    bandwidth: Option<MakeLimiter<BandwidthLimiter>>,
     layers: Vec<LayerFn>,
     error: Option<Error>,
 }
@@ -525,6 +527,11 @@ impl<R: Runtime> ClientBuilder<R> {
         let transport: Transport<_, RetryBody<RedirectBody<Body>>, R> =
             Transport::new(connector, self.runtime.clone(), self.transport);
         let timer = self.runtime.timer();
+        let rate_limiter = self
+            .rate_limiter
+            .map(|make| make(timer.clone()))
+            .transpose()?;
+        let bandwidth = self.bandwidth.map(|make| make(timer.clone())).transpose()?;
         // DESIGN.md's order, outermost first: trace, timings, total timeout (it also gives
         // the retry layer its deadline), decompression (above redirect, so redirect bodies
         // are drained undecoded, and above the cache, so the cache keeps encoded bytes),
@@ -565,15 +572,8 @@ impl<R: Runtime> ClientBuilder<R> {
                 ServiceBuilder::new()
                     .layer(RetryLayer::new(self.retry, timer.clone()).error_classifier(retry_class))
                     .option_layer(self.cookies.map(CookieLayer::new))
-                    .option_layer(
-                        self.rate_limiter
-                            .map(|limiter| RateLimitLayer::new(limiter, timer.clone())),
-                    )
-                    .service(optional_body(
-                        self.bandwidth
-                            .map(|limiter| BandwidthLayer::new(limiter, timer.clone())),
-                        transport,
-                    )),
+                    .option_layer(rate_limiter.map(RateLimitLayer::new))
+                    .service(optional_body(bandwidth.map(BandwidthLayer::new), transport)),
             ));
         let stack = optional(
             self.timings.then(|| {
@@ -706,35 +706,35 @@ impl<R: Runtime> ClientBuilder<R> {
 
     /// Holds requests to `limiter`'s rate (shared with every clone of the client, and with
     /// other clients given the same limiter); requests over the rate wait their turn, first
-    /// come first served.
+    /// come first served, on the limiter's own timer.
     pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
-        self.rate_limiter = Some(limiter);
+        self.rate_limiter = Some(Box::new(|_| Ok(limiter)));
         self
     }
 
     /// At most `requests` requests per second, in bursts of up to `requests`. Zero is a
     /// builder error.
-    pub fn max_requests_per_sec(self, requests: u64) -> Self {
-        match RateLimiter::new(requests, Duration::from_secs(1)) {
-            Ok(limiter) => self.rate_limiter(limiter),
-            Err(e) => self.fail(Error::builder(e)),
-        }
+    pub fn max_requests_per_sec(mut self, requests: u64) -> Self {
+        self.rate_limiter = Some(Box::new(move |timer| {
+            RateLimiter::new(requests, Duration::from_secs(1), timer).map_err(Error::builder)
+        }));
+        self
     }
 
     /// Paces response bodies to `limiter`'s rate, shared by every request of the client
-    /// and its clones.
+    /// and its clones, on the limiter's own timer.
     pub fn bandwidth_limiter(mut self, limiter: BandwidthLimiter) -> Self {
-        self.bandwidth = Some(limiter);
+        self.bandwidth = Some(Box::new(|_| Ok(limiter)));
         self
     }
 
     /// Downloads at most `bytes_per_sec` bytes per second, over all requests of the client
     /// and its clones. Zero is a builder error.
-    pub fn max_download_speed(self, bytes_per_sec: u64) -> Self {
-        match BandwidthLimiter::new(bytes_per_sec) {
-            Ok(limiter) => self.bandwidth_limiter(limiter),
-            Err(e) => self.fail(Error::builder(e)),
-        }
+    pub fn max_download_speed(mut self, bytes_per_sec: u64) -> Self {
+        self.bandwidth = Some(Box::new(move |timer| {
+            BandwidthLimiter::new(bytes_per_sec, timer).map_err(Error::builder)
+        }));
+        self
     }
 
     /// Wraps the whole stack in a tower layer (e.g. one of tower-http's). The first layer

@@ -65,7 +65,7 @@ async fn cache_retry_rate_and_bandwidth_compose_over_the_bare_transport() {
         TransportConfig::default(),
     );
     let cache = HttpCache::new();
-    let limiter = RateLimiter::new(10, Duration::from_secs(3600)).unwrap();
+    let limiter = RateLimiter::new(10, Duration::from_secs(3600), timer.clone()).unwrap();
     let stack = ServiceBuilder::new()
         .layer(SetRequestHeaderLayer::overriding(
             USER_AGENT,
@@ -76,11 +76,8 @@ async fn cache_retry_rate_and_bandwidth_compose_over_the_bare_transport() {
             RetryConfig::new().initial_backoff(Duration::ZERO),
             timer.clone(),
         )
-        .rate_limit(limiter.clone(), timer.clone())
-        .bandwidth_limit(
-            BandwidthLimiter::new(64 * 1024 * 1024).unwrap(),
-            timer.clone(),
-        )
+        .rate_limit(limiter.clone())
+        .bandwidth_limit(BandwidthLimiter::new(64 * 1024 * 1024, timer.clone()).unwrap())
         .service(transport);
 
     let get = || {

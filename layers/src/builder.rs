@@ -84,22 +84,20 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     #[cfg(feature = "tracing")]
     fn trace(self) -> ServiceBuilder<tower_layer::Stack<crate::trace::TraceLayer, L>>;
 
-    /// Holds requests to `limiter`'s rate, sleeping on `timer`
+    /// Holds requests to `limiter`'s rate, sleeping on its timer
     /// ([`rate_limit::RateLimitLayer`](crate::rate_limit::RateLimitLayer)).
     #[cfg(feature = "rate-limit")]
     fn rate_limit(
         self,
         limiter: crate::rate_limit::RateLimiter,
-        timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<tower_layer::Stack<crate::rate_limit::RateLimitLayer, L>>;
 
-    /// Paces response bodies to `limiter`'s rate, sleeping on `timer`
+    /// Paces response bodies to `limiter`'s rate, sleeping on its timer
     /// ([`bandwidth::BandwidthLayer`](crate::bandwidth::BandwidthLayer)).
     #[cfg(feature = "bandwidth")]
     fn bandwidth_limit(
         self,
         limiter: crate::bandwidth::BandwidthLimiter,
-        timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<tower_layer::Stack<crate::bandwidth::BandwidthLayer, L>>;
 
     /// Retries failed requests as `config` says, waiting on `timer`
@@ -191,18 +189,16 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     fn rate_limit(
         self,
         limiter: crate::rate_limit::RateLimiter,
-        timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<tower_layer::Stack<crate::rate_limit::RateLimitLayer, L>> {
-        self.layer(crate::rate_limit::RateLimitLayer::new(limiter, timer))
+        self.layer(crate::rate_limit::RateLimitLayer::new(limiter))
     }
 
     #[cfg(feature = "bandwidth")]
     fn bandwidth_limit(
         self,
         limiter: crate::bandwidth::BandwidthLimiter,
-        timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<tower_layer::Stack<crate::bandwidth::BandwidthLayer, L>> {
-        self.layer(crate::bandwidth::BandwidthLayer::new(limiter, timer))
+        self.layer(crate::bandwidth::BandwidthLayer::new(limiter))
     }
 
     #[cfg(feature = "retry")]

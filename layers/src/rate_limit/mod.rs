@@ -43,9 +43,9 @@
 //!
 //! # Time
 //!
-//! The limiter reads time from one clock for its whole life: the timer given to
-//! [`RateLimiter::timer`], or else the timer of the first [`RateLimitLayer`] built over it.
-//! The layer sleeps on its own timer for the computed duration.
+//! The limiter reads time from the timer it was built with, for its whole life, and the
+//! layer sleeps on that same timer: two limiters built on two timers each follow their own
+//! clock, whichever client or stack they serve.
 //!
 //! # Example
 //!
@@ -59,9 +59,9 @@
 //! # async fn main() -> Result<(), BoxError> {
 //! let timer = ManualTimer::new();
 //! // Two requests per second; a burst of two passes at once.
-//! let limiter = RateLimiter::new(2, Duration::from_secs(1))?;
+//! let limiter = RateLimiter::new(2, Duration::from_secs(1), timer.shared())?;
 //! let mut service = ServiceBuilder::new()
-//!     .rate_limit(limiter.clone(), timer.shared())
+//!     .rate_limit(limiter.clone())
 //!     .service_fn(|_request: http::Request<()>| async {
 //!         Ok::<_, BoxError>(http::Response::new(()))
 //!     });
