@@ -49,8 +49,9 @@
 //! A response with a status of 400 or more is a failure of a client request: `error.type` is
 //! its status code as a string (`"404"`, `"503"`). When the request or the response body
 //! fails, `error.type` is the low-cardinality string an [`ErrorClassifier`] gives the error;
-//! the [default](default_error_type) says `timeout` for this crate's `timeout::Elapsed`
-//! anywhere in the error's source chain and `_OTHER` for everything else. A failure also sets
+//! the [default](default_error_type) says `timeout` for a timeout anywhere in the error's
+//! source chain ([`is_timeout`](crate::error::is_timeout): this crate's `timeout::Elapsed`,
+//! an I/O or hyper timeout) and `_OTHER` for everything else. A failure also sets
 //! `otel.status_code = "ERROR"` and emits an event (`request failed` or `response body
 //! failed`) carrying `error.type`.
 //!
