@@ -244,8 +244,9 @@ impl StdError for Error {
 
 /// How the retry layer should treat an error from the layers below it: the transport's and
 /// connectors' own error types say whether the request can have reached the server, which
-/// the layer alone cannot know.
-pub(crate) fn retry_class(error: &(dyn StdError + 'static)) -> towline_layers::retry::ErrorClass {
+/// the layer alone cannot know. A hand-built stack over towline's transport passes it to
+/// `RetryLayer::error_classifier` (or `ServiceBuilderExt::retries`) to classify like the client.
+pub fn retry_class(error: &(dyn StdError + 'static)) -> towline_layers::retry::ErrorClass {
     use towline_layers::retry::{ErrorClass, default_error_class};
     // A body that cannot be replayed, whatever wraps it, is never retried.
     let fallback = default_error_class(error);

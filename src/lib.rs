@@ -46,7 +46,7 @@ pub mod tls;
 
 pub use body::{Body, ResponseBody};
 pub use client::{Client, ClientBuilder, DEFAULT_USER_AGENT, HttpService, IntoUrl, RequestBuilder};
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, Result, retry_class};
 pub use response::{BytesStream, Response};
 #[cfg(feature = "rustls")]
 pub use tls::{Certificate, Identity, TlsVersion};

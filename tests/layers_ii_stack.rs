@@ -75,8 +75,9 @@ async fn cache_retry_rate_and_bandwidth_compose_over_the_bare_transport() {
         .retries(
             RetryConfig::new().initial_backoff(Duration::ZERO),
             timer.clone(),
+            towline::retry_class,
         )
-        .rate_limit(limiter.clone())
+        .request_rate_limit(limiter.clone())
         .bandwidth_limit(BandwidthLimiter::new(64 * 1024 * 1024, timer.clone()).unwrap())
         .service(transport);
 

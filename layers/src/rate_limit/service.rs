@@ -54,16 +54,26 @@ where
     }
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         match self.limiter.reserve(request.uri().authority()) {
-            None => ResponseFuture::calling(inner.call(request)),
-            Some((wait, reservation)) => ResponseFuture::waiting(
-                self.limiter.timer().sleep(wait),
-                inner,
-                request,
-                reservation,
-            ),
+            None => {
+                // The clone-swap idiom: call the service that was readied, leave a clone.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::calling(inner.call(request))
+            }
+            Some((wait, reservation)) => {
+                // A request waiting for its slot must not hold what the readied service
+                // reserved (a concurrency permit, a buffer slot): replacing it drops that,
+                // and the future readies its own clone once the slot comes.
+                let inner = self.inner.clone();
+                self.inner = inner.clone();
+                ResponseFuture::waiting(
+                    self.limiter.timer().sleep(wait),
+                    inner,
+                    request,
+                    reservation,
+                )
+            }
         }
     }
 }

@@ -168,7 +168,7 @@ fn clones_of_the_layer_and_services_over_one_limiter_share_the_limit() -> Result
     let mut a = layer.clone().layer(recorder(&log));
     let mut b = layer.layer(recorder(&log));
     let mut c = ServiceBuilder::new()
-        .rate_limit(shared.clone())
+        .request_rate_limit(shared.clone())
         .service(recorder(&log));
 
     let mut from_a = call(&mut a, "/a");
@@ -370,5 +370,87 @@ async fn inner_errors_pass_through() -> Result<(), BoxError> {
     );
     let err = call(&mut service, "/").await.err();
     assert_eq!(err.map(|err| err.to_string()).as_deref(), Some("refused"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_waiting_request_holds_no_concurrency_permit_below() -> Result<(), BoxError> {
+    use tower::{ServiceExt, limit::ConcurrencyLimitLayer};
+
+    let timer = ManualTimer::new();
+    let log = log();
+    let limiter = RateLimiter::new(1, SECOND, timer.shared())?.per_host(true);
+    let service = ServiceBuilder::new()
+        .layer(RateLimitLayer::new(limiter))
+        .layer(ConcurrencyLimitLayer::new(1))
+        .service(recorder(&log));
+
+    service.clone().oneshot(request("http://a.test/1")).await?;
+    // a.test's next slot is a second away: this request waits for it.
+    let mut waiting = Box::pin(service.clone().oneshot(request("http://a.test/2")));
+    assert!(poll_once(waiting.as_mut()).is_pending());
+    // b.test's slot is free, and the only permit is not held by the waiting request.
+    let mut other = Box::pin(service.clone().oneshot(request("http://b.test/3")));
+    assert!(poll_once(other.as_mut()).is_ready());
+
+    timer.advance(SECOND);
+    assert!(poll_once(waiting.as_mut()).is_ready());
+    assert_eq!(
+        logged(&log),
+        ["http://a.test/1", "http://b.test/3", "http://a.test/2"]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_request_whose_slot_came_waits_for_the_inner_service_to_be_ready() -> Result<(), BoxError>
+{
+    use tower::{ServiceExt, limit::ConcurrencyLimitLayer};
+
+    let timer = ManualTimer::new();
+    let log = log();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let released = Arc::new(Mutex::new(Some(released)));
+    let inner = {
+        let log = Arc::clone(&log);
+        service_fn(move |request: Request<()>| {
+            lock(&log).push(request.uri().to_string());
+            // The first request stays in flight until told to finish.
+            let hold = lock(&released).take();
+            async move {
+                if let Some(hold) = hold {
+                    let _ = hold.await;
+                }
+                Ok::<_, Infallible>(Response::new(()))
+            }
+        })
+    };
+    let service = ServiceBuilder::new()
+        .layer(RateLimitLayer::new(RateLimiter::new(
+            1,
+            SECOND,
+            timer.shared(),
+        )?))
+        .layer(ConcurrencyLimitLayer::new(1))
+        .service(inner);
+
+    let mut first = Box::pin(service.clone().oneshot(request("/first")));
+    assert!(
+        poll_once(first.as_mut()).is_pending(),
+        "in flight, holding the permit"
+    );
+    let mut second = Box::pin(service.clone().oneshot(request("/second")));
+    assert!(poll_once(second.as_mut()).is_pending());
+    timer.advance(SECOND);
+    assert!(
+        poll_once(second.as_mut()).is_pending(),
+        "its slot came, the permit did not"
+    );
+    assert_eq!(logged(&log), ["/first"]);
+
+    let _ = release.send(());
+    assert!(poll_once(first.as_mut()).is_ready());
+    assert!(poll_once(second.as_mut()).is_ready());
+    assert_eq!(logged(&log), ["/first", "/second"]);
     Ok(())
 }
