@@ -610,8 +610,8 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
-    /// Records [`Timings`](towline_layers::timings::Timings) for every request, read with
-    /// [`Response::timings`].
+    /// Records [`RequestTimings`](towline_layers::timings::RequestTimings) for every request,
+    /// read with [`Response::timings`].
     pub fn timings(mut self, enabled: bool) -> Self {
         self.timings = enabled;
         self
