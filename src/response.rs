@@ -103,7 +103,7 @@ impl Response {
 
     /// How long the phases of this exchange took, when the client records timings
     /// ([`ClientBuilder::timings`](crate::ClientBuilder::timings)).
-    pub fn timings(&self) -> Option<&towline_layers::timings::Timings> {
+    pub fn timings(&self) -> Option<&towline_layers::timings::RequestTimings> {
         self.head.extensions.get()
     }
 

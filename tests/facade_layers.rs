@@ -534,7 +534,7 @@ impl Stack for Composed {
         let top = if config.no_decompression {
             ServiceBuilder::new().layer(DecompressionLayer::new().no_decompression())
         } else {
-            ServiceBuilder::new().decompression()
+            ServiceBuilder::new().decompress_responses()
         };
         // The facade's order: decompression above redirect (redirect bodies are drained
         // undecoded), HSTS and cookies below it (every hop is upgraded, sends and stores).
@@ -543,7 +543,7 @@ impl Stack for Composed {
                 HeaderName::from_static("x-stack"),
                 HeaderValue::from_static("composed"),
             ))
-            .follow_redirects(policy)
+            .redirects(policy)
             .option_layer(store.map(HstsLayer::new))
             .option_layer(jar.map(CookieLayer::new))
             .service(transport);

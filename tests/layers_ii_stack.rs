@@ -65,7 +65,7 @@ async fn cache_retry_rate_and_bandwidth_compose_over_the_bare_transport() {
         TransportConfig::default(),
     );
     let cache = HttpCache::new();
-    let limiter = RateLimiter::new(10, Duration::from_secs(3600)).unwrap();
+    let limiter = RateLimiter::new(10, Duration::from_secs(3600), timer.clone()).unwrap();
     let stack = ServiceBuilder::new()
         .layer(SetRequestHeaderLayer::overriding(
             USER_AGENT,
@@ -75,12 +75,10 @@ async fn cache_retry_rate_and_bandwidth_compose_over_the_bare_transport() {
         .retries(
             RetryConfig::new().initial_backoff(Duration::ZERO),
             timer.clone(),
+            towline::towline_services::retry_class,
         )
-        .rate_limit(limiter.clone(), timer.clone())
-        .bandwidth_limit(
-            BandwidthLimiter::new(64 * 1024 * 1024).unwrap(),
-            timer.clone(),
-        )
+        .request_rate_limit(limiter.clone())
+        .bandwidth_limit(BandwidthLimiter::new(64 * 1024 * 1024, timer.clone()).unwrap())
         .service(transport);
 
     let get = || {

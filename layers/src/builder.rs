@@ -1,5 +1,10 @@
 //! [`ServiceBuilderExt`]: one `ServiceBuilder` method per layer of this crate.
 //!
+//! The names never collide with tower's inherent `ServiceBuilder` methods (`timeout`,
+//! `retry`, `rate_limit`, …: an inherent method would silently win) nor with tower-http's
+//! `ServiceBuilderExt` (`decompression`, `follow_redirects`, …: importing both traits would
+//! make such a call ambiguous), so both traits can be in scope at once.
+//!
 //! ```
 //! use std::time::Duration;
 //!
@@ -24,7 +29,6 @@ use tower::ServiceBuilder;
 /// Adds this crate's layers to a `tower::ServiceBuilder`.
 pub trait ServiceBuilderExt<L>: sealed::Sealed {
     /// Total and read timeouts ([`timeout::TimeoutLayer`](crate::timeout::TimeoutLayer)).
-    /// (Named `timeouts` so it never collides with tower's own `ServiceBuilder::timeout`.)
     #[cfg(feature = "timeout")]
     fn timeouts(
         self,
@@ -43,7 +47,7 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
 
     /// Follows redirects under `policy` ([`redirect::RedirectLayer`](crate::redirect::RedirectLayer)).
     #[cfg(feature = "redirect")]
-    fn follow_redirects(
+    fn redirects(
         self,
         policy: crate::redirect::Policy,
     ) -> ServiceBuilder<tower_layer::Stack<crate::redirect::RedirectLayer, L>>;
@@ -66,7 +70,7 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     /// Decodes compressed responses with every compiled-in coding and the default limits
     /// ([`decompression::DecompressionLayer`](crate::decompression::DecompressionLayer)).
     #[cfg(feature = "decompression")]
-    fn decompression(
+    fn decompress_responses(
         self,
     ) -> ServiceBuilder<tower_layer::Stack<crate::decompression::DecompressionLayer, L>>;
 
@@ -84,32 +88,33 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     #[cfg(feature = "tracing")]
     fn trace(self) -> ServiceBuilder<tower_layer::Stack<crate::trace::TraceLayer, L>>;
 
-    /// Holds requests to `limiter`'s rate, sleeping on `timer`
+    /// Holds requests to `limiter`'s rate, sleeping on its timer
     /// ([`rate_limit::RateLimitLayer`](crate::rate_limit::RateLimitLayer)).
     #[cfg(feature = "rate-limit")]
-    fn rate_limit(
+    fn request_rate_limit(
         self,
         limiter: crate::rate_limit::RateLimiter,
-        timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<tower_layer::Stack<crate::rate_limit::RateLimitLayer, L>>;
 
-    /// Paces response bodies to `limiter`'s rate, sleeping on `timer`
+    /// Paces response bodies to `limiter`'s rate, sleeping on its timer
     /// ([`bandwidth::BandwidthLayer`](crate::bandwidth::BandwidthLayer)).
     #[cfg(feature = "bandwidth")]
     fn bandwidth_limit(
         self,
         limiter: crate::bandwidth::BandwidthLimiter,
-        timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<tower_layer::Stack<crate::bandwidth::BandwidthLayer, L>>;
 
-    /// Retries failed requests as `config` says, waiting on `timer`
-    /// ([`retry::RetryLayer`](crate::retry::RetryLayer)).
-    /// (Named `retries` so it never collides with tower's own `ServiceBuilder::retry`.)
+    /// Retries failed requests as `config` says, waiting on `timer`, telling errors apart
+    /// with `classify` ([`retry::RetryLayer`](crate::retry::RetryLayer) with its
+    /// [`error_classifier`](crate::retry::RetryLayer::error_classifier)): pass
+    /// [`default_error_class`](crate::retry::default_error_class), or a classifier that knows
+    /// the transport's errors (the `towline` facade's `retry_class` for towline's transport).
     #[cfg(feature = "retry")]
     fn retries(
         self,
         config: crate::retry::RetryConfig,
         timer: crate::time::SharedTimer,
+        classify: fn(&(dyn std::error::Error + 'static)) -> crate::retry::ErrorClass,
     ) -> ServiceBuilder<tower_layer::Stack<crate::retry::RetryLayer, L>>;
 }
 
@@ -142,7 +147,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     }
 
     #[cfg(feature = "redirect")]
-    fn follow_redirects(
+    fn redirects(
         self,
         policy: crate::redirect::Policy,
     ) -> ServiceBuilder<tower_layer::Stack<crate::redirect::RedirectLayer, L>> {
@@ -166,7 +171,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     }
 
     #[cfg(feature = "decompression")]
-    fn decompression(
+    fn decompress_responses(
         self,
     ) -> ServiceBuilder<tower_layer::Stack<crate::decompression::DecompressionLayer, L>> {
         self.layer(crate::decompression::DecompressionLayer::new())
@@ -188,21 +193,19 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     }
 
     #[cfg(feature = "rate-limit")]
-    fn rate_limit(
+    fn request_rate_limit(
         self,
         limiter: crate::rate_limit::RateLimiter,
-        timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<tower_layer::Stack<crate::rate_limit::RateLimitLayer, L>> {
-        self.layer(crate::rate_limit::RateLimitLayer::new(limiter, timer))
+        self.layer(crate::rate_limit::RateLimitLayer::new(limiter))
     }
 
     #[cfg(feature = "bandwidth")]
     fn bandwidth_limit(
         self,
         limiter: crate::bandwidth::BandwidthLimiter,
-        timer: crate::time::SharedTimer,
     ) -> ServiceBuilder<tower_layer::Stack<crate::bandwidth::BandwidthLayer, L>> {
-        self.layer(crate::bandwidth::BandwidthLayer::new(limiter, timer))
+        self.layer(crate::bandwidth::BandwidthLayer::new(limiter))
     }
 
     #[cfg(feature = "retry")]
@@ -210,7 +213,8 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         config: crate::retry::RetryConfig,
         timer: crate::time::SharedTimer,
+        classify: fn(&(dyn std::error::Error + 'static)) -> crate::retry::ErrorClass,
     ) -> ServiceBuilder<tower_layer::Stack<crate::retry::RetryLayer, L>> {
-        self.layer(crate::retry::RetryLayer::new(config, timer))
+        self.layer(crate::retry::RetryLayer::new(config, timer).error_classifier(classify))
     }
 }

@@ -5,7 +5,8 @@
 //! or [`replay::ReplayError`](crate::replay::ReplayError)) or an error passed through from
 //! the service or body below. To classify an error, downcast it; because errors raised
 //! inside a request body come back wrapped in the transport's error, look through the
-//! whole `source()` chain with [`find_cause`].
+//! whole `source()` chain with [`find_cause`]. [`is_timeout`] answers the question several
+//! layers ask (retry, trace) without any of them naming another layer's error type.
 //!
 //! # Example
 //!
@@ -37,7 +38,7 @@
 //! );
 //! ```
 
-use std::error::Error;
+use std::{error::Error, io};
 
 /// The error type at every layer boundary: any error that can cross threads.
 ///
@@ -59,6 +60,48 @@ where
         current = err.source();
     }
     None
+}
+
+/// Whether `err` or an error in its `source()` chain is a timeout: this crate's
+/// `timeout::Elapsed` (with the `timeout` feature), an [`io::Error`] of kind
+/// [`TimedOut`](io::ErrorKind::TimedOut), or a [`hyper::Error`] that
+/// [`is_timeout`](hyper::Error::is_timeout).
+///
+/// Classifiers use it so that any layer's timeout is one class, whichever layer raised it:
+/// the retry layer's default classifier takes it as possibly sent, the trace layer's default
+/// records `error.type = "timeout"`.
+///
+/// ```
+/// use std::io;
+///
+/// use towline_layers::{BoxError, error::is_timeout};
+///
+/// let err: BoxError = Box::new(io::Error::new(io::ErrorKind::TimedOut, "read timed out"));
+/// assert!(is_timeout(&*err));
+/// assert!(!is_timeout(&io::Error::other("refused")));
+/// ```
+pub fn is_timeout(err: &(dyn Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(err) = current {
+        if is_timeout_itself(err) {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
+
+/// [`is_timeout`] for one error, not its sources.
+fn is_timeout_itself(err: &(dyn Error + 'static)) -> bool {
+    #[cfg(feature = "timeout")]
+    if err.is::<crate::timeout::Elapsed>() {
+        return true;
+    }
+    err.downcast_ref::<io::Error>()
+        .is_some_and(|err| err.kind() == io::ErrorKind::TimedOut)
+        || err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_timeout)
 }
 
 #[cfg(test)]
@@ -104,6 +147,20 @@ mod tests {
         let err: BoxError = Box::new(Wrapper(Box::new(Wrapper(Box::new(Leaf)))));
         assert_eq!(find_cause::<Leaf>(&*err), Some(&Leaf));
         assert!(find_cause::<Wrapper>(&*err).is_some());
+    }
+
+    #[test]
+    fn an_io_timeout_anywhere_in_the_chain_is_a_timeout() {
+        let timed_out = || Box::new(io::Error::new(io::ErrorKind::TimedOut, "slow"));
+        assert!(is_timeout(&*timed_out()));
+        let err: BoxError = Box::new(Wrapper(Box::new(Wrapper(timed_out()))));
+        assert!(is_timeout(&*err));
+        let refused: BoxError = Box::new(Wrapper(Box::new(io::Error::new(
+            io::ErrorKind::ConnectionRefused,
+            "refused",
+        ))));
+        assert!(!is_timeout(&*refused));
+        assert!(!is_timeout(&Leaf));
     }
 
     #[test]

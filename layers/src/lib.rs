@@ -124,4 +124,4 @@ mod test_util;
 pub use builder::ServiceBuilderExt;
 pub use error::BoxError;
 
-pub use extensions::{Deadline, EffectiveUri};
+pub use extensions::{Deadline, EffectiveUri, RedirectObserver};

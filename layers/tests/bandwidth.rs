@@ -38,11 +38,11 @@ async fn paced_bodies_arrive_whole_over_http1_and_h2c() -> Result<(), BoxError> 
     let data = payload(512 * 1024);
     let timer: SharedTimer = Arc::new(TokioTimer);
     // 16 MiB/s: the 512 KiB body takes about 30 ms, in pieces of at most 32 KiB.
-    let limiter = BandwidthLimiter::new(16 * 1024 * 1024)?.burst(BURST);
+    let limiter = BandwidthLimiter::new(16 * 1024 * 1024, timer)?.burst(BURST);
     let connector = HttpConnector::new(TokioRuntime, TcpConfig::default());
     let transport = Transport::new(connector, TokioRuntime, TransportConfig::default());
     let client = ServiceBuilder::new()
-        .bandwidth_limit(limiter, timer)
+        .bandwidth_limit(limiter)
         .service(transport);
 
     for h2 in [false, true] {

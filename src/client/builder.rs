@@ -38,6 +38,14 @@ use crate::error::{BoxError, Error, Result};
 #[cfg(feature = "rustls")]
 use crate::tls::{Certificate, Identity, TlsVersion};
 
+/// A limiter the caller made (on a timer of its choosing), or the rate of one the builder
+/// makes on the runtime's timer when it builds the client.
+#[cfg(any(feature = "rate-limit", feature = "bandwidth"))]
+pub(super) enum LimiterSetting<L> {
+    Given(L),
+    PerSecond(u64),
+}
+
 /// The runtime [`Client::new`] and [`ClientBuilder::new`] use.
 #[cfg(feature = "tokio")]
 pub type DefaultRuntime = towline_services::rt::tokio::TokioRuntime;
@@ -70,9 +78,9 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     pub(super) cache: Option<HttpCache>,
     pub(super) retry: RetryConfig,
     #[cfg(feature = "rate-limit")]
-    pub(super) rate_limiter: Option<RateLimiter>,
+    pub(super) rate_limiter: Option<LimiterSetting<RateLimiter>>,
     #[cfg(feature = "bandwidth")]
-    pub(super) bandwidth: Option<BandwidthLimiter>,
+    pub(super) bandwidth: Option<LimiterSetting<BandwidthLimiter>>,
     pub(super) layers: Vec<LayerFn>,
     pub(super) error: Option<Error>,
 }
@@ -162,8 +170,8 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
-    /// Records [`Timings`](towline_layers::timings::Timings) for every request, read with
-    /// [`Response::timings`](crate::Response::timings).
+    /// Records [`RequestTimings`](towline_layers::timings::RequestTimings) for every request,
+    /// read with [`Response::timings`](crate::Response::timings).
     pub fn timings(mut self, enabled: bool) -> Self {
         self.timings = enabled;
         self
@@ -264,39 +272,35 @@ impl<R: Runtime> ClientBuilder<R> {
 
     /// Holds requests to `limiter`'s rate (shared with every clone of the client, and with
     /// other clients given the same limiter); requests over the rate wait their turn, first
-    /// come first served.
+    /// come first served, on the limiter's own timer.
     #[cfg(feature = "rate-limit")]
     pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
-        self.rate_limiter = Some(limiter);
+        self.rate_limiter = Some(LimiterSetting::Given(limiter));
         self
     }
 
     /// At most `requests` requests per second, in bursts of up to `requests`. Zero is a
     /// builder error.
     #[cfg(feature = "rate-limit")]
-    pub fn max_requests_per_sec(self, requests: u64) -> Self {
-        match RateLimiter::new(requests, Duration::from_secs(1)) {
-            Ok(limiter) => self.rate_limiter(limiter),
-            Err(e) => self.fail(Error::builder(e)),
-        }
+    pub fn max_requests_per_sec(mut self, requests: u64) -> Self {
+        self.rate_limiter = Some(LimiterSetting::PerSecond(requests));
+        self
     }
 
     /// Paces response bodies to `limiter`'s rate, shared by every request of the client
-    /// and its clones.
+    /// and its clones, on the limiter's own timer.
     #[cfg(feature = "bandwidth")]
     pub fn bandwidth_limiter(mut self, limiter: BandwidthLimiter) -> Self {
-        self.bandwidth = Some(limiter);
+        self.bandwidth = Some(LimiterSetting::Given(limiter));
         self
     }
 
     /// Downloads at most `bytes_per_sec` bytes per second, over all requests of the client
     /// and its clones. Zero is a builder error.
     #[cfg(feature = "bandwidth")]
-    pub fn max_download_speed(self, bytes_per_sec: u64) -> Self {
-        match BandwidthLimiter::new(bytes_per_sec) {
-            Ok(limiter) => self.bandwidth_limiter(limiter),
-            Err(e) => self.fail(Error::builder(e)),
-        }
+    pub fn max_download_speed(mut self, bytes_per_sec: u64) -> Self {
+        self.bandwidth = Some(LimiterSetting::PerSecond(bytes_per_sec));
+        self
     }
 
     /// Wraps the whole stack in a tower layer (e.g. one of tower-http's). The first layer

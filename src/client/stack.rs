@@ -6,6 +6,8 @@
 //! when unconfigured.
 
 use std::sync::Arc;
+#[cfg(feature = "rate-limit")]
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::Request;
@@ -22,7 +24,7 @@ use tower::layer::util::Identity;
 use tower::util::{BoxCloneSyncService, Either, MapResponse};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 #[cfg(feature = "bandwidth")]
-use towline_layers::bandwidth::BandwidthLayer;
+use towline_layers::bandwidth::{BandwidthLayer, BandwidthLimiter};
 #[cfg(feature = "cache")]
 use towline_layers::cache::CacheLayer;
 #[cfg(feature = "cookies")]
@@ -32,7 +34,7 @@ use towline_layers::exec::SharedExecutor;
 #[cfg(feature = "hsts")]
 use towline_layers::hsts::HstsLayer;
 #[cfg(feature = "rate-limit")]
-use towline_layers::rate_limit::RateLimitLayer;
+use towline_layers::rate_limit::{RateLimitLayer, RateLimiter};
 use towline_layers::redirect::{RedirectBody, RedirectLayer};
 use towline_layers::retry::{RetryBody, RetryLayer};
 use towline_layers::timeout::TimeoutLayer;
@@ -44,6 +46,8 @@ use towline_services::rt::Runtime;
 use towline_services::transport::{ConnectionInfo, Transport};
 
 use super::builder::ClientBuilder;
+#[cfg(any(feature = "rate-limit", feature = "bandwidth"))]
+use super::builder::LimiterSetting;
 use super::{Client, ClientRef, SendFn};
 use crate::body::{Body, ResponseBody};
 use crate::error::{BoxError, Result};
@@ -105,15 +109,24 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     #[cfg(not(feature = "cookies"))]
     let cookies = None::<Identity>;
     #[cfg(feature = "rate-limit")]
-    let rate_limit = builder
-        .rate_limiter
-        .map(|limiter| RateLimitLayer::new(limiter, timer.clone()));
+    let rate_limit = match builder.rate_limiter {
+        Some(LimiterSetting::Given(limiter)) => Some(RateLimitLayer::new(limiter)),
+        Some(LimiterSetting::PerSecond(requests)) => Some(RateLimitLayer::new(
+            RateLimiter::new(requests, Duration::from_secs(1), timer.clone())
+                .map_err(crate::Error::builder)?,
+        )),
+        None => None,
+    };
     #[cfg(not(feature = "rate-limit"))]
     let rate_limit = None::<Identity>;
     #[cfg(feature = "bandwidth")]
-    let bandwidth = builder
-        .bandwidth
-        .map(|limiter| BandwidthLayer::new(limiter, timer.clone()));
+    let bandwidth = match builder.bandwidth {
+        Some(LimiterSetting::Given(limiter)) => Some(BandwidthLayer::new(limiter)),
+        Some(LimiterSetting::PerSecond(bytes)) => Some(BandwidthLayer::new(
+            BandwidthLimiter::new(bytes, timer.clone()).map_err(crate::Error::builder)?,
+        )),
+        None => None,
+    };
     #[cfg(not(feature = "bandwidth"))]
     let bandwidth = None::<Identity>;
     #[cfg(feature = "tracing")]

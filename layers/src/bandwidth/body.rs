@@ -12,7 +12,7 @@ use hyper::rt::Sleep;
 use pin_project_lite::pin_project;
 
 use super::BandwidthLimiter;
-use crate::{BoxError, time::SharedTimer};
+use crate::BoxError;
 
 /// The fewest wake-ups per second a starved body aims for: it waits for a tenth of a second's
 /// worth of bytes (or the rest of its frame, or the bucket, if smaller), so a slow rate gives
@@ -31,7 +31,6 @@ pin_project! {
         #[pin]
         inner: B,
         limiter: BandwidthLimiter,
-        timer: SharedTimer,
         pending: Option<B::Data>,
         sleep: Option<Pin<Box<dyn Sleep>>>,
         sleeping: bool,
@@ -39,11 +38,10 @@ pin_project! {
 }
 
 impl<B: Body> BandwidthBody<B> {
-    pub(super) fn new(inner: B, limiter: BandwidthLimiter, timer: SharedTimer) -> Self {
+    pub(super) fn new(inner: B, limiter: BandwidthLimiter) -> Self {
         Self {
             inner,
             limiter,
-            timer,
             pending: None,
             sleep: None,
             sleeping: false,
@@ -107,14 +105,15 @@ where
                 .clamp(1, this.limiter.burst_size())
                 .min(wanted);
             let wait = this.limiter.wait_duration(step);
-            match this.timer.now().checked_add(wait) {
+            let timer = this.limiter.timer();
+            match timer.now().checked_add(wait) {
                 Some(deadline) => match this.sleep.as_mut() {
-                    Some(sleep) => this.timer.reset(sleep, deadline),
-                    None => *this.sleep = Some(this.timer.sleep_until(deadline)),
+                    Some(sleep) => timer.reset(sleep, deadline),
+                    None => *this.sleep = Some(timer.sleep_until(deadline)),
                 },
                 // A wait past what `Instant` can hold never ends; the timer's own sleep
                 // knows how to represent that.
-                None => *this.sleep = Some(this.timer.sleep(wait)),
+                None => *this.sleep = Some(timer.sleep(wait)),
             }
             *this.sleeping = true;
         }

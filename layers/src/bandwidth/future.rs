@@ -12,7 +12,7 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 
 use super::{BandwidthBody, BandwidthLimiter};
-use crate::{BoxError, time::SharedTimer};
+use crate::BoxError;
 
 pin_project! {
     /// Response future of [`Bandwidth`](super::Bandwidth): wraps the response body in a
@@ -21,17 +21,12 @@ pin_project! {
         #[pin]
         inner: F,
         limiter: BandwidthLimiter,
-        timer: SharedTimer,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F, limiter: BandwidthLimiter, timer: SharedTimer) -> Self {
-        Self {
-            inner,
-            limiter,
-            timer,
-        }
+    pub(super) fn new(inner: F, limiter: BandwidthLimiter) -> Self {
+        Self { inner, limiter }
     }
 }
 
@@ -46,10 +41,8 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = ready!(this.inner.poll(cx)).map_err(Into::into)?;
-        let (limiter, timer) = (this.limiter.clone(), this.timer.clone());
-        Poll::Ready(Ok(
-            response.map(|body| BandwidthBody::new(body, limiter, timer))
-        ))
+        let limiter = this.limiter.clone();
+        Poll::Ready(Ok(response.map(|body| BandwidthBody::new(body, limiter))))
     }
 }
 

@@ -1,11 +1,10 @@
 //! The [`BandwidthLayer`].
 
-use std::{fmt, sync::Arc};
+use std::fmt;
 
 use tower_layer::Layer;
 
 use super::{Bandwidth, BandwidthLimiter};
-use crate::time::SharedTimer;
 
 /// Paces response bodies to a [`BandwidthLimiter`]'s rate.
 ///
@@ -13,15 +12,12 @@ use crate::time::SharedTimer;
 #[derive(Clone)]
 pub struct BandwidthLayer {
     limiter: BandwidthLimiter,
-    timer: SharedTimer,
 }
 
 impl BandwidthLayer {
-    /// A layer over `limiter` whose bodies sleep on `timer`. A limiter without a timer of its
-    /// own takes `timer` as its clock.
-    pub fn new(limiter: BandwidthLimiter, timer: SharedTimer) -> Self {
-        limiter.bind_clock(Arc::clone(&timer));
-        Self { limiter, timer }
+    /// A layer over `limiter`, whose bodies sleep on the limiter's timer.
+    pub fn new(limiter: BandwidthLimiter) -> Self {
+        Self { limiter }
     }
 
     /// The layer's limiter.
@@ -34,7 +30,7 @@ impl<S> Layer<S> for BandwidthLayer {
     type Service = Bandwidth<S>;
 
     fn layer(&self, inner: S) -> Bandwidth<S> {
-        Bandwidth::new(inner, self.limiter.clone(), self.timer.clone())
+        Bandwidth::new(inner, self.limiter.clone())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::{
     fmt,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -25,30 +25,32 @@ pub struct BandwidthLimiter {
 struct Shared {
     bytes_per_sec: u64,
     burst: u64,
-    clock: OnceLock<SharedTimer>,
+    /// The clock the bucket fills by, and the timer bodies sleep on.
+    timer: SharedTimer,
     state: Mutex<State>,
 }
 
 /// The bucket. Tokens are counted in byte-nanoseconds (bytes × 10⁹) so that refills over
 /// any interval are exact: no fraction of a byte is lost to rounding between two readings.
-#[derive(Default)]
 struct State {
-    /// The clock reading that offset zero stands for; set by the first reading.
-    origin: Option<Instant>,
+    /// The clock reading that offset zero stands for: when the (empty) bucket was made.
+    origin: Instant,
     /// When the bucket was last refilled, as an offset from `origin`.
     refilled: Duration,
     tokens: u128,
 }
 
 impl BandwidthLimiter {
-    /// Allows `bytes_per_sec` bytes per second, with a burst of one second's worth.
+    /// Allows `bytes_per_sec` bytes per second, with a burst of one second's worth, reading
+    /// time from `timer` (and, in a [`BandwidthLayer`](super::BandwidthLayer), sleeping on
+    /// it). The bucket starts empty now.
     ///
     /// Fails when `bytes_per_sec` is zero.
-    pub fn new(bytes_per_sec: u64) -> Result<Self, BandwidthConfigError> {
+    pub fn new(bytes_per_sec: u64, timer: SharedTimer) -> Result<Self, BandwidthConfigError> {
         if bytes_per_sec == 0 {
             return Err(BandwidthConfigError::ZeroRate);
         }
-        Ok(Self::build(bytes_per_sec, bytes_per_sec, None))
+        Ok(Self::build(bytes_per_sec, bytes_per_sec, timer))
     }
 
     /// Lets the bucket hold up to `bytes` (at least 1: zero is taken as 1), which is both the
@@ -59,17 +61,13 @@ impl BandwidthLimiter {
         Self::build(
             self.shared.bytes_per_sec,
             bytes.max(1),
-            self.shared.clock.get().cloned(),
+            Arc::clone(&self.shared.timer),
         )
     }
 
-    /// Reads time from `timer`, starting with an empty bucket now. A [`BandwidthLayer`](super::BandwidthLayer) sets its own timer
-    /// when the limiter has none; set one here to use [`try_consume`](Self::try_consume) and
-    /// [`wait_duration`](Self::wait_duration) before or without a layer.
-    ///
-    /// Returns a new limiter with a fresh bucket; clones of `self` are not affected.
-    pub fn timer(self, timer: SharedTimer) -> Self {
-        Self::build(self.shared.bytes_per_sec, self.shared.burst, Some(timer))
+    /// The timer the limiter reads time from and its bodies sleep on.
+    pub fn timer(&self) -> &SharedTimer {
+        &self.shared.timer
     }
 
     /// The configured rate, in bytes per second.
@@ -83,13 +81,10 @@ impl BandwidthLimiter {
     }
 
     /// Takes up to `n` bytes' worth of tokens and returns how many it took (zero when the
-    /// bucket is empty, or when the limiter has no timer to tell time by).
+    /// bucket is empty).
     pub fn try_consume(&self, n: u64) -> u64 {
-        let Some(clock) = self.shared.clock.get() else {
-            return 0;
-        };
         let mut state = lock(&self.shared.state);
-        self.refill(&mut state, clock.now());
+        self.refill(&mut state, self.shared.timer.now());
         let available = u64::try_from(state.tokens / NANOS_PER_SEC).unwrap_or(u64::MAX);
         let taken = n.min(available);
         state.tokens -= u128::from(taken) * NANOS_PER_SEC;
@@ -99,29 +94,18 @@ impl BandwidthLimiter {
     /// How long until `n` bytes can be taken at once; zero when they can now.
     ///
     /// No more than the burst size is ever available at once, so a larger `n` is answered
-    /// for the burst size: take such amounts in pieces. Takes nothing; without a timer it
-    /// returns `Duration::MAX`.
+    /// for the burst size: take such amounts in pieces. Takes nothing.
     pub fn wait_duration(&self, n: u64) -> Duration {
-        let Some(clock) = self.shared.clock.get() else {
-            return Duration::MAX;
-        };
         let mut state = lock(&self.shared.state);
-        self.refill(&mut state, clock.now());
+        self.refill(&mut state, self.shared.timer.now());
         let wanted = u128::from(n.min(self.shared.burst)) * NANOS_PER_SEC;
         let deficit = wanted.saturating_sub(state.tokens);
         // Round up: waking a nanosecond early would find the bucket a fraction short.
         duration_from_nanos(deficit.div_ceil(u128::from(self.shared.bytes_per_sec)))
     }
 
-    /// Gives the limiter `timer` as its clock unless it has one; the (empty) bucket starts
-    /// filling from the first clock's current time.
-    pub(super) fn bind_clock(&self, timer: SharedTimer) {
-        let clock = self.shared.clock.get_or_init(|| timer);
-        lock(&self.shared.state).origin.get_or_insert(clock.now());
-    }
-
     fn refill(&self, state: &mut State, now: Instant) {
-        let now = now.saturating_duration_since(*state.origin.get_or_insert(now));
+        let now = now.saturating_duration_since(state.origin);
         let elapsed = now.saturating_sub(state.refilled);
         state.refilled = state.refilled.max(now);
         let capacity = u128::from(self.shared.burst) * NANOS_PER_SEC;
@@ -131,19 +115,20 @@ impl BandwidthLimiter {
         state.tokens = state.tokens.saturating_add(added).min(capacity);
     }
 
-    fn build(bytes_per_sec: u64, burst: u64, clock: Option<SharedTimer>) -> Self {
-        let limiter = Self {
+    fn build(bytes_per_sec: u64, burst: u64, timer: SharedTimer) -> Self {
+        let state = State {
+            origin: timer.now(),
+            refilled: Duration::ZERO,
+            tokens: 0,
+        };
+        Self {
             shared: Arc::new(Shared {
                 bytes_per_sec,
                 burst,
-                clock: OnceLock::new(),
-                state: Mutex::new(State::default()),
+                timer,
+                state: Mutex::new(state),
             }),
-        };
-        if let Some(timer) = clock {
-            limiter.bind_clock(timer);
         }
-        limiter
     }
 }
 

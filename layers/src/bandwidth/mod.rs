@@ -23,7 +23,7 @@
 //! frame's `Bytes` without copying) and keeps the rest for the next poll — so nothing is
 //! buffered beyond the frame the inner body already produced, and the inner body is not
 //! polled again until that frame is out. When the bucket is empty the body sleeps on the
-//! layer's timer until a tenth of a second's worth of bytes (or the rest of the frame, if
+//! limiter's timer until a tenth of a second's worth of bytes (or the rest of the frame, if
 //! less) has accumulated: one sleep per wait, re-armed in place, and no polling in a loop.
 //! Trailers and the inner body's errors pass through.
 //!
@@ -45,7 +45,7 @@
 //! # async fn main() -> Result<(), BoxError> {
 //! let timer = ManualTimer::new();
 //! let service = ServiceBuilder::new()
-//!     .bandwidth_limit(BandwidthLimiter::new(1000)?, timer.shared())
+//!     .bandwidth_limit(BandwidthLimiter::new(1000, timer.shared())?)
 //!     .service_fn(|_request: http::Request<()>| async {
 //!         Ok::<_, BoxError>(http::Response::new(Full::new(Bytes::from(vec![7; 2500]))))
 //!     });

@@ -10,7 +10,7 @@ use http_body::Body;
 use tower_service::Service;
 
 use super::{BandwidthBody, BandwidthLimiter, ResponseFuture};
-use crate::{BoxError, time::SharedTimer};
+use crate::BoxError;
 
 /// Middleware that paces response bodies to a [`BandwidthLimiter`]; built by
 /// [`BandwidthLayer`](super::BandwidthLayer).
@@ -18,16 +18,11 @@ use crate::{BoxError, time::SharedTimer};
 pub struct Bandwidth<S> {
     inner: S,
     limiter: BandwidthLimiter,
-    timer: SharedTimer,
 }
 
 impl<S> Bandwidth<S> {
-    pub(super) fn new(inner: S, limiter: BandwidthLimiter, timer: SharedTimer) -> Self {
-        Self {
-            inner,
-            limiter,
-            timer,
-        }
+    pub(super) fn new(inner: S, limiter: BandwidthLimiter) -> Self {
+        Self { inner, limiter }
     }
 
     /// Returns a reference to the inner service.
@@ -61,11 +56,7 @@ where
     }
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        ResponseFuture::new(
-            self.inner.call(request),
-            self.limiter.clone(),
-            self.timer.clone(),
-        )
+        ResponseFuture::new(self.inner.call(request), self.limiter.clone())
     }
 }
 

@@ -55,29 +55,25 @@ where
 }
 
 /// A response to any request: `body`, once, through a layer over `limiter`.
-async fn respond<B>(
-    limiter: &BandwidthLimiter,
-    timer: &ManualTimer,
-    body: B,
-) -> Result<BandwidthBody<B>, BoxError>
+async fn respond<B>(limiter: &BandwidthLimiter, body: B) -> Result<BandwidthBody<B>, BoxError>
 where
     B: Body + Send + 'static,
     B::Error: Into<BoxError>,
 {
     let mut body = Some(body);
-    let service = BandwidthLayer::new(limiter.clone(), timer.shared()).layer(service_fn(
-        move |_request: Request<()>| {
+    let service =
+        BandwidthLayer::new(limiter.clone()).layer(service_fn(move |_request: Request<()>| {
             let response = body.take().map(Response::new);
             async move { response.ok_or_else(|| BoxError::from("answers once")) }
-        },
-    ));
+        }));
     Ok(service.oneshot(Request::new(())).await?.into_body())
 }
 
 #[test]
 fn zero_rate_is_an_error() {
+    let timer = ManualTimer::new();
     assert_eq!(
-        BandwidthLimiter::new(0).err(),
+        BandwidthLimiter::new(0, timer.shared()).err(),
         Some(BandwidthConfigError::ZeroRate)
     );
     assert_eq!(
@@ -89,7 +85,7 @@ fn zero_rate_is_an_error() {
 #[test]
 fn consume_and_wait_arithmetic() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let limiter = BandwidthLimiter::new(1000)?.timer(timer.shared());
+    let limiter = BandwidthLimiter::new(1000, timer.shared())?;
     assert_eq!(limiter.try_consume(10), 0, "the bucket starts empty");
     assert_eq!(limiter.wait_duration(500), Duration::from_millis(500));
     assert_eq!(limiter.wait_duration(0), Duration::ZERO);
@@ -109,7 +105,7 @@ fn consume_and_wait_arithmetic() -> Result<(), BoxError> {
     );
 
     // Fractions of a byte are kept, and waits round up to the next whole byte.
-    let thirds = BandwidthLimiter::new(3)?.timer(timer.shared());
+    let thirds = BandwidthLimiter::new(3, timer.shared())?;
     assert_eq!(thirds.try_consume(1), 0);
     timer.advance(Duration::from_nanos(333_333_333));
     assert_eq!(thirds.try_consume(1), 0);
@@ -128,24 +124,20 @@ fn consume_and_wait_arithmetic() -> Result<(), BoxError> {
 #[test]
 fn extreme_amounts_saturate() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let fastest = BandwidthLimiter::new(u64::MAX)?
-        .burst(u64::MAX)
-        .timer(timer.shared());
+    let fastest = BandwidthLimiter::new(u64::MAX, timer.shared())?.burst(u64::MAX);
     assert_eq!(fastest.try_consume(u64::MAX), 0);
     assert_eq!(fastest.wait_duration(u64::MAX), SECOND);
     timer.advance(Duration::MAX);
     assert_eq!(fastest.try_consume(u64::MAX), u64::MAX);
 
-    let slowest = BandwidthLimiter::new(1)?
-        .burst(u64::MAX)
-        .timer(timer.shared());
+    let slowest = BandwidthLimiter::new(1, timer.shared())?.burst(u64::MAX);
     assert_eq!(
         slowest.wait_duration(u64::MAX),
         Duration::from_secs(u64::MAX)
     );
     assert_eq!(slowest.try_consume(u64::MAX), 0);
 
-    let single = BandwidthLimiter::new(5)?.burst(0).timer(timer.shared());
+    let single = BandwidthLimiter::new(5, timer.shared())?.burst(0);
     assert_eq!(single.burst_size(), 1);
     timer.advance(SECOND);
     assert_eq!(single.try_consume(u64::MAX), 1);
@@ -153,26 +145,44 @@ fn extreme_amounts_saturate() -> Result<(), BoxError> {
 }
 
 #[test]
-fn without_a_clock_nothing_passes_until_a_layer_lends_its_timer() -> Result<(), BoxError> {
-    let timer = ManualTimer::new();
-    let limiter = BandwidthLimiter::new(100)?;
-    assert_eq!(limiter.try_consume(1), 0);
-    assert_eq!(limiter.wait_duration(1), Duration::MAX);
+fn two_limiters_on_two_timers_each_follow_their_own_clock() -> Result<(), BoxError> {
+    let (first_timer, second_timer) = (ManualTimer::new(), ManualTimer::new());
+    let first = BandwidthLimiter::new(100, first_timer.shared())?;
+    let second = BandwidthLimiter::new(100, second_timer.shared())?;
+    // Layers built over both change neither clock.
+    let _layers = (
+        BandwidthLayer::new(second.clone()),
+        BandwidthLayer::new(first.clone()),
+    );
+    first_timer.advance(SECOND);
+    assert_eq!(first.try_consume(1000), 100, "the first clock moved");
+    assert_eq!(second.try_consume(1000), 0, "the second clock did not");
+    assert_eq!(second.wait_duration(1), Duration::from_millis(10));
+    second_timer.advance(SECOND / 2);
+    assert_eq!(second.try_consume(1000), 50);
+    assert_eq!(first.try_consume(1000), 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn bodies_sleep_on_their_limiters_timer() -> Result<(), BoxError> {
+    let (timer, other) = (ManualTimer::new(), ManualTimer::new());
+    let limiter = BandwidthLimiter::new(10, timer.shared())?;
+    let _unrelated = BandwidthLimiter::new(10, other.shared())?;
+    let mut body = respond(&limiter, Full::new(Bytes::from_static(b"0123456789"))).await?;
+    assert_eq!(drain(&mut body)?.bytes(), 0);
+    assert_eq!((timer.pending_sleeps(), other.pending_sleeps()), (1, 0));
     timer.advance(SECOND);
-    let _layer = BandwidthLayer::new(limiter.clone(), timer.shared());
-    // The bucket starts filling when the limiter gets its clock, not before.
-    assert_eq!(limiter.wait_duration(1), Duration::from_millis(10));
-    timer.advance(SECOND);
-    assert_eq!(limiter.try_consume(1000), 100);
+    assert_eq!(drain(&mut body)?.bytes(), 10);
     Ok(())
 }
 
 #[tokio::test]
 async fn one_mebibyte_at_64_kib_per_second_takes_16_seconds() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let limiter = BandwidthLimiter::new(64 * KIB as u64)?;
+    let limiter = BandwidthLimiter::new(64 * KIB as u64, timer.shared())?;
     let payload = Bytes::from(vec![0x5a; 1024 * KIB]);
-    let mut body = respond(&limiter, &timer, Full::new(payload)).await?;
+    let mut body = respond(&limiter, Full::new(payload)).await?;
 
     let mut received = drain(&mut body)?;
     assert_eq!(received.bytes(), 0, "nothing before time moves");
@@ -193,9 +203,9 @@ async fn one_mebibyte_at_64_kib_per_second_takes_16_seconds() -> Result<(), BoxE
 #[tokio::test]
 async fn frames_larger_than_the_bucket_are_split() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let limiter = BandwidthLimiter::new(4)?;
+    let limiter = BandwidthLimiter::new(4, timer.shared())?;
     let (sender, inner) = channel();
-    let mut body = respond(&limiter, &timer, inner).await?;
+    let mut body = respond(&limiter, inner).await?;
     sender.data("0123456789");
     sender.data("ab");
     drop(sender);
@@ -218,9 +228,9 @@ async fn frames_larger_than_the_bucket_are_split() -> Result<(), BoxError> {
 #[tokio::test]
 async fn the_inner_body_waits_while_a_frame_is_held() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let limiter = BandwidthLimiter::new(4)?;
+    let limiter = BandwidthLimiter::new(4, timer.shared())?;
     let (sender, inner) = channel();
-    let mut body = respond(&limiter, &timer, inner).await?;
+    let mut body = respond(&limiter, inner).await?;
     sender.data("0123456789");
     sender.data("next");
     timer.advance(SECOND);
@@ -237,9 +247,9 @@ async fn the_inner_body_waits_while_a_frame_is_held() -> Result<(), BoxError> {
 #[tokio::test]
 async fn concurrent_bodies_share_the_rate() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let limiter = BandwidthLimiter::new(1000)?;
-    let mut first = respond(&limiter, &timer, Full::new(Bytes::from(vec![1; 3000]))).await?;
-    let mut second = respond(&limiter, &timer, Full::new(Bytes::from(vec![2; 3000]))).await?;
+    let limiter = BandwidthLimiter::new(1000, timer.shared())?;
+    let mut first = respond(&limiter, Full::new(Bytes::from(vec![1; 3000]))).await?;
+    let mut second = respond(&limiter, Full::new(Bytes::from(vec![2; 3000]))).await?;
 
     let (mut a, mut b) = (0, 0);
     for elapsed in 1..=6 {
@@ -262,9 +272,9 @@ async fn concurrent_bodies_share_the_rate() -> Result<(), BoxError> {
 #[tokio::test]
 async fn trailers_empty_frames_and_errors_pass_through() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let limiter = BandwidthLimiter::new(1000)?;
+    let limiter = BandwidthLimiter::new(1000, timer.shared())?;
     let (sender, inner) = channel();
-    let mut body: BandwidthBody<ChannelBody> = respond(&limiter, &timer, inner).await?;
+    let mut body: BandwidthBody<ChannelBody> = respond(&limiter, inner).await?;
     let probe = Probe::new();
 
     sender.data("");
@@ -298,7 +308,7 @@ async fn trailers_empty_frames_and_errors_pass_through() -> Result<(), BoxError>
 #[tokio::test]
 async fn service_errors_pass_through() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let mut service = BandwidthLayer::new(BandwidthLimiter::new(10)?, timer.shared()).layer(
+    let mut service = BandwidthLayer::new(BandwidthLimiter::new(10, timer.shared())?).layer(
         service_fn(|_request: Request<()>| async {
             Err::<Response<Full<Bytes>>, _>(std::io::Error::other("refused"))
         }),
@@ -311,12 +321,8 @@ async fn service_errors_pass_through() -> Result<(), BoxError> {
 #[test]
 fn size_hint_counts_the_held_frame() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let limiter = BandwidthLimiter::new(4)?.timer(timer.shared());
-    let mut body = BandwidthBody::new(
-        Full::new(Bytes::from_static(b"0123456789")),
-        limiter,
-        timer.shared(),
-    );
+    let limiter = BandwidthLimiter::new(4, timer.shared())?;
+    let mut body = BandwidthBody::new(Full::new(Bytes::from_static(b"0123456789")), limiter);
     assert_eq!(body.size_hint().exact(), Some(10));
     timer.advance(SECOND);
     let probe = Probe::new();

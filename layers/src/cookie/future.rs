@@ -1,4 +1,4 @@
-//! The [`ResponseFuture`] of the [`CookieManager`](super::CookieManager) service.
+//! The [`ResponseFuture`] of the [`Cookie`](super::Cookie) service.
 
 use std::{
     fmt,
@@ -14,7 +14,7 @@ use super::{CookieJar, service::Target};
 use crate::BoxError;
 
 pin_project! {
-    /// Response future of [`CookieManager`](super::CookieManager): stores the cookies the
+    /// Response future of [`Cookie`](super::Cookie): stores the cookies the
     /// response sets, whatever its status, before handing it over.
     pub struct ResponseFuture<F> {
         #[pin]

@@ -2,7 +2,7 @@
 
 use tower_layer::Layer;
 
-use super::{CookieJar, CookieManager};
+use super::{Cookie, CookieJar};
 
 /// Sends the cookies of a [`CookieJar`] with each request and stores the cookies each
 /// response sets.
@@ -26,9 +26,9 @@ impl CookieLayer {
 }
 
 impl<S> Layer<S> for CookieLayer {
-    type Service = CookieManager<S>;
+    type Service = Cookie<S>;
 
-    fn layer(&self, inner: S) -> CookieManager<S> {
-        CookieManager::new(inner, self.jar.clone())
+    fn layer(&self, inner: S) -> Cookie<S> {
+        Cookie::new(inner, self.jar.clone())
     }
 }

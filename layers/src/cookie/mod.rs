@@ -1,7 +1,7 @@
 //! Cookies: send the matching cookies of a [`CookieJar`] with each request, and store the
 //! ones every response sets.
 //!
-//! [`CookieLayer`] wraps any `Service<http::Request<B>>` in a [`CookieManager`]. For each
+//! [`CookieLayer`] wraps any `Service<http::Request<B>>` in a [`Cookie`] service. For each
 //! request it adds the jar's matching cookies to the `Cookie` header; from each response —
 //! whatever its status, so 3xx hops and `304 Not Modified` included — it stores every
 //! `Set-Cookie`. In the default stack it sits under the redirect layer, so every hop sends
@@ -100,5 +100,5 @@ pub use self::{
     future::ResponseFuture,
     jar::{CookieJar, CookieJarError, CookieLimits, RejectReason, SameSite, StoredCookie},
     layer::CookieLayer,
-    service::CookieManager,
+    service::Cookie,
 };

@@ -1,4 +1,4 @@
-//! The [`CookieManager`] service.
+//! The [`Cookie`] service.
 
 use std::task::{Context, Poll};
 
@@ -14,12 +14,12 @@ use crate::BoxError;
 
 /// Middleware that sends and stores cookies; built by [`CookieLayer`](super::CookieLayer).
 #[derive(Debug, Clone)]
-pub struct CookieManager<S> {
+pub struct Cookie<S> {
     inner: S,
     jar: CookieJar,
 }
 
-impl<S> CookieManager<S> {
+impl<S> Cookie<S> {
     /// Wraps `inner`, sending and storing cookies in `jar`.
     pub fn new(inner: S, jar: CookieJar) -> Self {
         Self { inner, jar }
@@ -46,7 +46,7 @@ impl<S> CookieManager<S> {
     }
 }
 
-impl<S, ReqB, ResB> Service<Request<ReqB>> for CookieManager<S>
+impl<S, ReqB, ResB> Service<Request<ReqB>> for Cookie<S>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>>,
     S::Error: Into<BoxError>,

@@ -15,9 +15,10 @@ use tower_service::Service;
 use super::limiter::Reservation;
 use crate::BoxError;
 
-/// A request waiting for its slot, with the readied service that will send it.
+/// A request waiting for its slot, with the service that will send it once readied.
 struct Waiting<S, ReqB> {
-    sleep: Pin<Box<dyn Sleep>>,
+    /// `None` once the slot has come.
+    sleep: Option<Pin<Box<dyn Sleep>>>,
     service: S,
     request: Request<ReqB>,
     reservation: Reservation,
@@ -25,7 +26,8 @@ struct Waiting<S, ReqB> {
 
 pin_project! {
     /// Response future of [`RateLimit`](super::RateLimit): first sleeps until the request's
-    /// slot (when it had to wait), then calls the inner service and awaits its response.
+    /// slot (when it had to wait), then drives the inner service to readiness, calls it and
+    /// awaits its response.
     ///
     /// Dropping it while it waits cancels the request and releases its slot (see the
     /// [module documentation](super#cancellation)).
@@ -61,7 +63,7 @@ where
     ) -> Self {
         Self {
             waiting: Some(Box::new(Waiting {
-                sleep,
+                sleep: Some(sleep),
                 service,
                 request,
                 reservation,
@@ -81,7 +83,17 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if let Some(waiting) = this.waiting.as_mut() {
-            ready!(waiting.sleep.as_mut().poll(cx));
+            if let Some(sleep) = waiting.sleep.as_mut() {
+                ready!(sleep.as_mut().poll(cx));
+                waiting.sleep = None;
+            }
+            // Only now that the slot has come does the request take what the inner service
+            // reserves when it is ready (a concurrency permit, a buffer slot).
+            if let Err(err) = ready!(waiting.service.poll_ready(cx)) {
+                // The slot's time has passed: dropping the reservation gives nothing back.
+                *this.waiting = None;
+                return Poll::Ready(Err(err.into()));
+            }
             if let Some(waiting) = this.waiting.take() {
                 let Waiting {
                     mut service,

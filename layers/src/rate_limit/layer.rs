@@ -5,7 +5,6 @@ use std::fmt;
 use tower_layer::Layer;
 
 use super::{RateLimit, RateLimiter};
-use crate::time::SharedTimer;
 
 /// Holds requests back so that they go out within a [`RateLimiter`]'s limit.
 ///
@@ -13,20 +12,12 @@ use crate::time::SharedTimer;
 #[derive(Clone)]
 pub struct RateLimitLayer {
     limiter: RateLimiter,
-    clock: SharedTimer,
-    timer: SharedTimer,
 }
 
 impl RateLimitLayer {
-    /// A layer over `limiter` that sleeps on `timer`. A limiter without a timer of its own
-    /// takes `timer` as its clock; one that has a clock keeps reading time from it.
-    pub fn new(limiter: RateLimiter, timer: SharedTimer) -> Self {
-        let clock = limiter.bind_clock(std::sync::Arc::clone(&timer));
-        Self {
-            limiter,
-            clock,
-            timer,
-        }
+    /// A layer over `limiter`, whose waits sleep on the limiter's timer.
+    pub fn new(limiter: RateLimiter) -> Self {
+        Self { limiter }
     }
 
     /// The layer's limiter.
@@ -39,12 +30,7 @@ impl<S> Layer<S> for RateLimitLayer {
     type Service = RateLimit<S>;
 
     fn layer(&self, inner: S) -> RateLimit<S> {
-        RateLimit::new(
-            inner,
-            self.limiter.clone(),
-            self.clock.clone(),
-            self.timer.clone(),
-        )
+        RateLimit::new(inner, self.limiter.clone())
     }
 }
 

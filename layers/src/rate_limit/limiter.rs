@@ -3,7 +3,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     fmt,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -39,7 +39,8 @@ struct Shared {
     max_requests: u64,
     per: Duration,
     per_host: bool,
-    clock: OnceLock<SharedTimer>,
+    /// The clock every arrival time is read from, and the timer waits sleep on.
+    timer: SharedTimer,
     state: Mutex<State>,
 }
 
@@ -97,11 +98,17 @@ impl Bucket {
 }
 
 impl RateLimiter {
-    /// Allows `max_requests` requests per `per`, evenly spaced, with a burst of `max_requests`.
+    /// Allows `max_requests` requests per `per`, evenly spaced, with a burst of `max_requests`,
+    /// reading time from `timer` (and, in a [`RateLimitLayer`](super::RateLimitLayer),
+    /// sleeping on it).
     ///
     /// Fails when `max_requests` or `per` is zero, or when the two give more than one request
     /// per nanosecond.
-    pub fn new(max_requests: u64, per: Duration) -> Result<Self, RateLimitConfigError> {
+    pub fn new(
+        max_requests: u64,
+        per: Duration,
+        timer: SharedTimer,
+    ) -> Result<Self, RateLimitConfigError> {
         if max_requests == 0 {
             return Err(RateLimitConfigError::ZeroRate);
         }
@@ -118,7 +125,7 @@ impl RateLimiter {
             max_requests,
             per,
             per_host: false,
-            clock: None,
+            timer,
         }))
     }
 
@@ -144,28 +151,17 @@ impl RateLimiter {
         })
     }
 
-    /// Reads time from `timer`. A [`RateLimitLayer`](super::RateLimitLayer) sets its own timer
-    /// when the limiter has none; set one here to use [`try_acquire`](Self::try_acquire) and
-    /// [`wait_duration`](Self::wait_duration) before or without a layer.
-    ///
-    /// Returns a new limiter with fresh buckets; clones of `self` are not affected.
-    pub fn timer(self, timer: SharedTimer) -> Self {
-        Self::build(Config {
-            clock: Some(timer),
-            ..self.config()
-        })
+    /// The timer the limiter reads time from and its layer sleeps on.
+    pub fn timer(&self) -> &SharedTimer {
+        &self.shared.timer
     }
 
     /// Takes a slot if one is free now, and says whether it did.
     ///
-    /// Uses the shared bucket (never a per-host one). Without a timer (see
-    /// [`timer`](Self::timer)) the limiter cannot tell time and returns `false`.
+    /// Uses the shared bucket (never a per-host one).
     pub fn try_acquire(&self) -> bool {
-        let Some(clock) = self.shared.clock.get() else {
-            return false;
-        };
         let mut state = lock(&self.shared.state);
-        let now = state.offset(clock.now());
+        let now = state.offset(self.shared.timer.now());
         let bucket = &mut state.global;
         if bucket.wait(now, self.shared.tolerance).is_zero() {
             bucket.reserve(now, self.shared.interval, self.shared.tolerance);
@@ -177,35 +173,23 @@ impl RateLimiter {
 
     /// How long until [`try_acquire`](Self::try_acquire) would succeed; zero when it would now.
     ///
-    /// Takes nothing. Uses the shared bucket. Without a timer it returns `Duration::MAX`.
+    /// Takes nothing. Uses the shared bucket.
     pub fn wait_duration(&self) -> Duration {
-        let Some(clock) = self.shared.clock.get() else {
-            return Duration::MAX;
-        };
         let mut state = lock(&self.shared.state);
-        let now = state.offset(clock.now());
+        let now = state.offset(self.shared.timer.now());
         state.global.wait(now, self.shared.tolerance)
     }
 
-    /// The limiter's clock: the one it already has, or else `timer`, which it keeps from now on.
-    pub(super) fn bind_clock(&self, timer: SharedTimer) -> SharedTimer {
-        Arc::clone(self.shared.clock.get_or_init(|| timer))
-    }
-
     /// Reserves the next slot of `host`'s bucket (or the shared one) for a request arriving
-    /// now on `clock`. Returns `None` when the slot is free now, or else how long the request
+    /// now. Returns `None` when the slot is free now, or else how long the request
     /// must wait for it and the reservation to hold meanwhile.
     ///
     /// Slots are handed out in order of arrival, so waiters are released first come, first
     /// served.
-    pub(super) fn reserve(
-        &self,
-        clock: &SharedTimer,
-        host: Option<&Authority>,
-    ) -> Option<(Duration, Reservation)> {
+    pub(super) fn reserve(&self, host: Option<&Authority>) -> Option<(Duration, Reservation)> {
         let shared = &*self.shared;
         let mut state = lock(&shared.state);
-        let now = state.offset(clock.now());
+        let now = state.offset(shared.timer.now());
         let key = host.filter(|_| shared.per_host).cloned();
         let bucket = match &key {
             Some(key) => state.host_bucket(key, now),
@@ -218,7 +202,6 @@ impl RateLimiter {
         }
         let reservation = Reservation {
             shared: Arc::clone(&self.shared),
-            clock: Arc::clone(clock),
             key,
             before,
             tat: bucket.tat,
@@ -236,7 +219,7 @@ impl RateLimiter {
             max_requests: shared.max_requests,
             per: shared.per,
             per_host: shared.per_host,
-            clock: shared.clock.get().cloned(),
+            timer: Arc::clone(&shared.timer),
         }
     }
 
@@ -247,10 +230,6 @@ impl RateLimiter {
                 .as_nanos()
                 .saturating_mul(u128::from(config.burst - 1)),
         );
-        let clock = OnceLock::new();
-        if let Some(timer) = config.clock {
-            clock.get_or_init(|| timer);
-        }
         Self {
             shared: Arc::new(Shared {
                 interval: config.interval,
@@ -259,7 +238,7 @@ impl RateLimiter {
                 max_requests: config.max_requests,
                 per: config.per,
                 per_host: config.per_host,
-                clock,
+                timer: config.timer,
                 state: Mutex::new(State::default()),
             }),
         }
@@ -284,7 +263,7 @@ struct Config {
     max_requests: u64,
     per: Duration,
     per_host: bool,
-    clock: Option<SharedTimer>,
+    timer: SharedTimer,
 }
 
 impl State {
@@ -321,7 +300,6 @@ impl State {
 /// requests behind it expires unused when its time passes.
 pub(super) struct Reservation {
     shared: Arc<Shared>,
-    clock: SharedTimer,
     key: Option<Authority>,
     /// The bucket's theoretical arrival time right before this reservation.
     before: Duration,
@@ -345,7 +323,7 @@ impl Drop for Reservation {
             return;
         }
         let mut state = lock(&self.shared.state);
-        let now = state.offset(self.clock.now());
+        let now = state.offset(self.shared.timer.now());
         if now >= self.release {
             // The slot's time has come and gone: giving it back would hand out time past.
             return;

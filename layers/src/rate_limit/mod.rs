@@ -26,9 +26,12 @@
 //!
 //! Not in `poll_ready`: that only readies the inner service, so the service stays cheap to
 //! clone and to drive from many tasks. In `call`, the request reserves the next slot of its
-//! bucket and learns its release time. A request whose slot is free calls the inner service
-//! at once; otherwise the [`ResponseFuture`] keeps the readied inner service and the request,
-//! sleeps on the layer's timer until the slot (one sleep, no polling loop), then calls it.
+//! bucket and learns its release time. A request whose slot is free calls the readied inner
+//! service at once. Otherwise the service gives up the readiness it was granted — whatever
+//! the inner service reserved in `poll_ready`, such as a concurrency permit, is released, so
+//! a waiting request holds nothing that others need — and the [`ResponseFuture`] keeps a
+//! clone of the inner service and the request, sleeps on the limiter's timer until the slot
+//! (one sleep, no polling loop), then drives the clone to readiness and calls it.
 //! Because slots are reserved in order of arrival, a request that arrived earlier is always
 //! released earlier, even when a later one arrives just as a slot frees.
 //!
@@ -43,9 +46,9 @@
 //!
 //! # Time
 //!
-//! The limiter reads time from one clock for its whole life: the timer given to
-//! [`RateLimiter::timer`], or else the timer of the first [`RateLimitLayer`] built over it.
-//! The layer sleeps on its own timer for the computed duration.
+//! The limiter reads time from the timer it was built with, for its whole life, and the
+//! layer sleeps on that same timer: two limiters built on two timers each follow their own
+//! clock, whichever client or stack they serve.
 //!
 //! # Example
 //!
@@ -59,9 +62,9 @@
 //! # async fn main() -> Result<(), BoxError> {
 //! let timer = ManualTimer::new();
 //! // Two requests per second; a burst of two passes at once.
-//! let limiter = RateLimiter::new(2, Duration::from_secs(1))?;
+//! let limiter = RateLimiter::new(2, Duration::from_secs(1), timer.shared())?;
 //! let mut service = ServiceBuilder::new()
-//!     .rate_limit(limiter.clone(), timer.shared())
+//!     .request_rate_limit(limiter.clone())
 //!     .service_fn(|_request: http::Request<()>| async {
 //!         Ok::<_, BoxError>(http::Response::new(()))
 //!     });

@@ -9,7 +9,7 @@ use http::Request;
 use tower_service::Service;
 
 use super::{RateLimiter, ResponseFuture};
-use crate::{BoxError, time::SharedTimer};
+use crate::BoxError;
 
 /// Middleware that holds each request until its [`RateLimiter`] slot; built by
 /// [`RateLimitLayer`](super::RateLimitLayer).
@@ -17,25 +17,11 @@ use crate::{BoxError, time::SharedTimer};
 pub struct RateLimit<S> {
     inner: S,
     limiter: RateLimiter,
-    /// The limiter's clock, read for arrival times.
-    clock: SharedTimer,
-    /// The timer waits sleep on.
-    timer: SharedTimer,
 }
 
 impl<S> RateLimit<S> {
-    pub(super) fn new(
-        inner: S,
-        limiter: RateLimiter,
-        clock: SharedTimer,
-        timer: SharedTimer,
-    ) -> Self {
-        Self {
-            inner,
-            limiter,
-            clock,
-            timer,
-        }
+    pub(super) fn new(inner: S, limiter: RateLimiter) -> Self {
+        Self { inner, limiter }
     }
 
     /// Returns a reference to the inner service.
@@ -68,12 +54,25 @@ where
     }
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        match self.limiter.reserve(&self.clock, request.uri().authority()) {
-            None => ResponseFuture::calling(inner.call(request)),
+        match self.limiter.reserve(request.uri().authority()) {
+            None => {
+                // The clone-swap idiom: call the service that was readied, leave a clone.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::calling(inner.call(request))
+            }
             Some((wait, reservation)) => {
-                ResponseFuture::waiting(self.timer.sleep(wait), inner, request, reservation)
+                // A request waiting for its slot must not hold what the readied service
+                // reserved (a concurrency permit, a buffer slot): replacing it drops that,
+                // and the future readies its own clone once the slot comes.
+                let inner = self.inner.clone();
+                self.inner = inner.clone();
+                ResponseFuture::waiting(
+                    self.limiter.timer().sleep(wait),
+                    inner,
+                    request,
+                    reservation,
+                )
             }
         }
     }

@@ -11,12 +11,7 @@ use tower::{Service, ServiceBuilder, service_fn};
 use tower_layer::Layer;
 
 use super::*;
-use crate::{
-    BoxError, ServiceBuilderExt,
-    sync::lock,
-    test_util::poll_once,
-    time::{ManualTimer, SharedTimer},
-};
+use crate::{BoxError, ServiceBuilderExt, sync::lock, test_util::poll_once, time::ManualTimer};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -66,23 +61,24 @@ fn logged(log: &Log) -> Vec<String> {
 
 #[test]
 fn zero_rate_zero_period_and_absurd_rates_are_errors() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
     assert_eq!(
-        RateLimiter::new(0, SECOND).err(),
+        RateLimiter::new(0, SECOND, timer.shared()).err(),
         Some(RateLimitConfigError::ZeroRate)
     );
     assert_eq!(
-        RateLimiter::new(10, Duration::ZERO).err(),
+        RateLimiter::new(10, Duration::ZERO, timer.shared()).err(),
         Some(RateLimitConfigError::ZeroPeriod)
     );
     assert_eq!(
-        RateLimiter::new(u64::MAX, SECOND).err(),
+        RateLimiter::new(u64::MAX, SECOND, timer.shared()).err(),
         Some(RateLimitConfigError::RateTooHigh)
     );
     assert_eq!(
         RateLimitConfigError::ZeroPeriod.to_string(),
         "rate limit period must be longer than zero"
     );
-    assert!(RateLimiter::new(1_000_000_000, SECOND).is_ok());
+    assert!(RateLimiter::new(1_000_000_000, SECOND, timer.shared()).is_ok());
     Ok(())
 }
 
@@ -92,7 +88,7 @@ fn burst_passes_at_once_then_the_next_waits_one_interval() -> Result<(), BoxErro
     let log = log();
     // Two per second: a burst of two, then one every 500 ms.
     let mut service =
-        RateLimitLayer::new(RateLimiter::new(2, SECOND)?, timer.shared()).layer(recorder(&log));
+        RateLimitLayer::new(RateLimiter::new(2, SECOND, timer.shared())?).layer(recorder(&log));
 
     for path in ["/1", "/2"] {
         let mut response = call(&mut service, path);
@@ -120,7 +116,7 @@ fn waiters_are_released_first_come_first_served() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
     let log = log();
     let mut service =
-        RateLimitLayer::new(RateLimiter::new(1, SECOND)?, timer.shared()).layer(recorder(&log));
+        RateLimitLayer::new(RateLimiter::new(1, SECOND, timer.shared())?).layer(recorder(&log));
 
     let mut first = call(&mut service, "/0");
     assert!(poll_once(first.as_mut()).is_ready());
@@ -167,12 +163,12 @@ fn waiters_are_released_first_come_first_served() -> Result<(), BoxError> {
 fn clones_of_the_layer_and_services_over_one_limiter_share_the_limit() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
     let log = log();
-    let shared = RateLimiter::new(1, SECOND)?;
-    let layer = RateLimitLayer::new(shared.clone(), timer.shared());
+    let shared = RateLimiter::new(1, SECOND, timer.shared())?;
+    let layer = RateLimitLayer::new(shared.clone());
     let mut a = layer.clone().layer(recorder(&log));
     let mut b = layer.layer(recorder(&log));
     let mut c = ServiceBuilder::new()
-        .rate_limit(shared.clone(), timer.shared())
+        .request_rate_limit(shared.clone())
         .service(recorder(&log));
 
     let mut from_a = call(&mut a, "/a");
@@ -204,7 +200,7 @@ fn clones_of_the_layer_and_services_over_one_limiter_share_the_limit() -> Result
 fn per_host_buckets_are_independent() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
     let log = log();
-    let layer = RateLimitLayer::new(RateLimiter::new(1, SECOND)?.per_host(true), timer.shared());
+    let layer = RateLimitLayer::new(RateLimiter::new(1, SECOND, timer.shared())?.per_host(true));
     let mut service = layer.layer(recorder(&log));
 
     for uri in ["http://a.test/", "http://b.test/", "/no-authority"] {
@@ -222,7 +218,7 @@ fn per_host_buckets_are_independent() -> Result<(), BoxError> {
 
     // Without per-host buckets, every host draws from one.
     let mut global =
-        RateLimitLayer::new(RateLimiter::new(1, SECOND)?, timer.shared()).layer(recorder(&log));
+        RateLimitLayer::new(RateLimiter::new(1, SECOND, timer.shared())?).layer(recorder(&log));
     let mut a = call(&mut global, "http://a.test/");
     let mut b = call(&mut global, "http://b.test/");
     assert!(poll_once(a.as_mut()).is_ready());
@@ -233,11 +229,10 @@ fn per_host_buckets_are_independent() -> Result<(), BoxError> {
 #[test]
 fn per_host_buckets_are_bounded() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let limiter = RateLimiter::new(1, SECOND)?.per_host(true);
-    let clock = limiter.bind_clock(timer.shared());
+    let limiter = RateLimiter::new(1, SECOND, timer.shared())?.per_host(true);
     for i in 0..MAX_HOSTS + 10 {
         let host = http::uri::Authority::try_from(format!("h{i}.test")).ok();
-        if let Some((_, reservation)) = limiter.reserve(&clock, host.as_ref()) {
+        if let Some((_, reservation)) = limiter.reserve(host.as_ref()) {
             reservation.consume();
         }
     }
@@ -246,10 +241,7 @@ fn per_host_buckets_are_bounded() -> Result<(), BoxError> {
     // Once their slots have passed, idle buckets make room for new hosts.
     timer.advance(SECOND);
     let host = http::uri::Authority::from_static("fresh.test");
-    assert!(
-        limiter.reserve(&clock, Some(&host)).is_none(),
-        "a fresh bucket"
-    );
+    assert!(limiter.reserve(Some(&host)).is_none(), "a fresh bucket");
     assert_eq!(limiter.tracked_hosts(), 1);
     Ok(())
 }
@@ -259,7 +251,7 @@ fn cancelled_waiters_do_not_starve_others() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
     let log = log();
     let mut service =
-        RateLimitLayer::new(RateLimiter::new(1, SECOND)?, timer.shared()).layer(recorder(&log));
+        RateLimitLayer::new(RateLimiter::new(1, SECOND, timer.shared())?).layer(recorder(&log));
 
     let mut first = call(&mut service, "/first");
     assert!(poll_once(first.as_mut()).is_ready());
@@ -300,7 +292,7 @@ fn cancelled_waiters_do_not_starve_others() -> Result<(), BoxError> {
 #[test]
 fn standalone_acquire_and_wait() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let limiter = RateLimiter::new(1, SECOND)?.burst(3).timer(timer.shared());
+    let limiter = RateLimiter::new(1, SECOND, timer.shared())?.burst(3);
     assert_eq!(limiter.wait_duration(), Duration::ZERO);
     assert!((0..3).all(|_| limiter.try_acquire()));
     assert!(!limiter.try_acquire(), "a refused attempt takes nothing");
@@ -312,57 +304,57 @@ fn standalone_acquire_and_wait() -> Result<(), BoxError> {
     assert!(!limiter.try_acquire());
 
     // Zero burst means one at a time.
-    let single = RateLimiter::new(1, SECOND)?.burst(0).timer(timer.shared());
+    let single = RateLimiter::new(1, SECOND, timer.shared())?.burst(0);
     assert!(single.try_acquire());
     assert!(!single.try_acquire());
     Ok(())
 }
 
 #[test]
-fn without_a_clock_the_limiter_refuses_and_a_layer_lends_its_timer() -> Result<(), BoxError> {
-    let timer = ManualTimer::new();
-    let limiter = RateLimiter::new(5, SECOND)?;
-    assert!(!limiter.try_acquire());
-    assert_eq!(limiter.wait_duration(), Duration::MAX);
-
-    let _layer = RateLimitLayer::new(limiter.clone(), timer.shared());
-    assert!(limiter.try_acquire());
-    assert_eq!(limiter.wait_duration(), Duration::ZERO);
-    Ok(())
-}
-
-#[test]
-fn a_limiter_keeps_its_own_clock_and_the_layer_sleeps_on_its_timer() -> Result<(), BoxError> {
-    let clock = ManualTimer::new();
-    let sleeper = ManualTimer::new();
+fn two_limiters_on_two_timers_each_follow_their_own_clock() -> Result<(), BoxError> {
+    let (first_timer, second_timer) = (ManualTimer::new(), ManualTimer::new());
+    let first = RateLimiter::new(1, SECOND, first_timer.shared())?;
+    let second = RateLimiter::new(1, SECOND, second_timer.shared())?;
+    // Layers built over both change neither clock.
     let log = log();
-    let limiter = RateLimiter::new(1, SECOND)?.timer(clock.shared());
-    let mut service = RateLimitLayer::new(limiter, sleeper.shared()).layer(recorder(&log));
-    let mut first = call(&mut service, "/1");
-    assert!(poll_once(first.as_mut()).is_ready());
-    let mut second = call(&mut service, "/2");
-    assert_eq!((clock.pending_sleeps(), sleeper.pending_sleeps()), (0, 1));
-    sleeper.advance(SECOND);
-    assert!(poll_once(second.as_mut()).is_ready());
+    let mut first_service = RateLimitLayer::new(first.clone()).layer(recorder(&log));
+    let mut second_service = RateLimitLayer::new(second.clone()).layer(recorder(&log));
+    assert!(first.try_acquire() && second.try_acquire());
+
+    first_timer.advance(SECOND);
+    assert!(first.try_acquire(), "the first clock moved");
+    assert!(!second.try_acquire(), "the second clock did not");
+    assert_eq!(second.wait_duration(), SECOND);
+
+    // Each layer sleeps on its own limiter's timer.
+    let mut from_first = call(&mut first_service, "/first");
+    let mut from_second = call(&mut second_service, "/second");
+    assert_eq!(
+        (first_timer.pending_sleeps(), second_timer.pending_sleeps()),
+        (1, 1)
+    );
+    second_timer.advance(SECOND);
+    assert!(poll_once(from_second.as_mut()).is_ready());
+    assert!(poll_once(from_first.as_mut()).is_pending());
+    first_timer.advance(SECOND);
+    assert!(poll_once(from_first.as_mut()).is_ready());
+    assert_eq!(logged(&log), ["/second", "/first"]);
     Ok(())
 }
 
 #[test]
 fn huge_periods_and_bursts_saturate_instead_of_overflowing() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let limiter = RateLimiter::new(1, Duration::MAX)?
-        .burst(u64::MAX)
-        .timer(timer.shared());
+    let limiter = RateLimiter::new(1, Duration::MAX, timer.shared())?.burst(u64::MAX);
     assert!((0..1000).all(|_| limiter.try_acquire()));
     timer.advance(Duration::MAX);
 
-    let slow = RateLimiter::new(1, Duration::MAX)?.timer(timer.shared());
+    let slow = RateLimiter::new(1, Duration::MAX, timer.shared())?;
     assert!(slow.try_acquire());
     assert!(!slow.try_acquire());
     assert!(slow.wait_duration() > Duration::from_secs(u64::MAX / 2));
-    let clock: SharedTimer = timer.shared();
     for _ in 0..3 {
-        let wait = slow.reserve(&clock, None).map(|(wait, _reservation)| wait);
+        let wait = slow.reserve(None).map(|(wait, _reservation)| wait);
         assert!(wait > Some(Duration::from_secs(u64::MAX / 2)));
     }
     Ok(())
@@ -371,12 +363,94 @@ fn huge_periods_and_bursts_saturate_instead_of_overflowing() -> Result<(), BoxEr
 #[tokio::test]
 async fn inner_errors_pass_through() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
-    let mut service = RateLimitLayer::new(RateLimiter::new(1, SECOND)?, timer.shared()).layer(
+    let mut service = RateLimitLayer::new(RateLimiter::new(1, SECOND, timer.shared())?).layer(
         service_fn(|_request: Request<()>| async {
             Err::<Response<()>, _>(std::io::Error::other("refused"))
         }),
     );
     let err = call(&mut service, "/").await.err();
     assert_eq!(err.map(|err| err.to_string()).as_deref(), Some("refused"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_waiting_request_holds_no_concurrency_permit_below() -> Result<(), BoxError> {
+    use tower::{ServiceExt, limit::ConcurrencyLimitLayer};
+
+    let timer = ManualTimer::new();
+    let log = log();
+    let limiter = RateLimiter::new(1, SECOND, timer.shared())?.per_host(true);
+    let service = ServiceBuilder::new()
+        .layer(RateLimitLayer::new(limiter))
+        .layer(ConcurrencyLimitLayer::new(1))
+        .service(recorder(&log));
+
+    service.clone().oneshot(request("http://a.test/1")).await?;
+    // a.test's next slot is a second away: this request waits for it.
+    let mut waiting = Box::pin(service.clone().oneshot(request("http://a.test/2")));
+    assert!(poll_once(waiting.as_mut()).is_pending());
+    // b.test's slot is free, and the only permit is not held by the waiting request.
+    let mut other = Box::pin(service.clone().oneshot(request("http://b.test/3")));
+    assert!(poll_once(other.as_mut()).is_ready());
+
+    timer.advance(SECOND);
+    assert!(poll_once(waiting.as_mut()).is_ready());
+    assert_eq!(
+        logged(&log),
+        ["http://a.test/1", "http://b.test/3", "http://a.test/2"]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_request_whose_slot_came_waits_for_the_inner_service_to_be_ready() -> Result<(), BoxError>
+{
+    use tower::{ServiceExt, limit::ConcurrencyLimitLayer};
+
+    let timer = ManualTimer::new();
+    let log = log();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let released = Arc::new(Mutex::new(Some(released)));
+    let inner = {
+        let log = Arc::clone(&log);
+        service_fn(move |request: Request<()>| {
+            lock(&log).push(request.uri().to_string());
+            // The first request stays in flight until told to finish.
+            let hold = lock(&released).take();
+            async move {
+                if let Some(hold) = hold {
+                    let _ = hold.await;
+                }
+                Ok::<_, Infallible>(Response::new(()))
+            }
+        })
+    };
+    let service = ServiceBuilder::new()
+        .layer(RateLimitLayer::new(RateLimiter::new(
+            1,
+            SECOND,
+            timer.shared(),
+        )?))
+        .layer(ConcurrencyLimitLayer::new(1))
+        .service(inner);
+
+    let mut first = Box::pin(service.clone().oneshot(request("/first")));
+    assert!(
+        poll_once(first.as_mut()).is_pending(),
+        "in flight, holding the permit"
+    );
+    let mut second = Box::pin(service.clone().oneshot(request("/second")));
+    assert!(poll_once(second.as_mut()).is_pending());
+    timer.advance(SECOND);
+    assert!(
+        poll_once(second.as_mut()).is_pending(),
+        "its slot came, the permit did not"
+    );
+    assert_eq!(logged(&log), ["/first"]);
+
+    let _ = release.send(());
+    assert!(poll_once(first.as_mut()).is_ready());
+    assert!(poll_once(second.as_mut()).is_ready());
+    assert_eq!(logged(&log), ["/first", "/second"]);
     Ok(())
 }

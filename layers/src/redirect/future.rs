@@ -28,7 +28,7 @@ use super::{
     policy::{ActionKind, Attempt},
 };
 use crate::{
-    BoxError, EffectiveUri,
+    BoxError, EffectiveUri, RedirectObserver,
     replay::{ReplayBody, ReplayError},
 };
 use std::sync::Arc;
@@ -239,9 +239,10 @@ impl<S, B> Hops<S, B> {
             }
         }
 
-        // An event inside the request's span when a trace layer sits above this one.
-        #[cfg(feature = "tracing")]
-        crate::trace::record_redirect(&self.current, &uri, status);
+        // A layer above (e.g. the trace layer) asked to be told of each hop.
+        if let Some(observer) = follow.extensions.get::<RedirectObserver>() {
+            observer.redirected(&self.current, &uri, status);
+        }
 
         let mut next = Request::new(body);
         *next.method_mut() = follow.method.clone();

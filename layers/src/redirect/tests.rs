@@ -26,7 +26,7 @@ use tower_service::Service;
 
 use super::{location::resolve, *};
 use crate::{
-    BoxError, EffectiveUri,
+    BoxError, EffectiveUri, RedirectObserver,
     error::find_cause,
     replay::ReplayError,
     sync::lock,
@@ -1560,80 +1560,36 @@ async fn response_future_is_send() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Each followed hop emits the trace module's `following redirect` event.
-#[cfg(feature = "tracing")]
-#[test]
-fn each_followed_hop_records_a_redirect_event() -> Result<(), BoxError> {
-    use tracing::{
-        Event, Metadata, Subscriber,
-        field::{Field, Visit},
-        span::{Attributes, Id, Record},
-        subscriber::Interest,
-    };
-
-    #[derive(Default)]
-    struct Hops(Mutex<Vec<(String, String)>>);
-
-    struct Fields {
-        from: String,
-        to: String,
-    }
-
-    impl Visit for Fields {
-        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-            match field.name() {
-                "redirect.from" => self.from = format!("{value:?}"),
-                "redirect.to" => self.to = format!("{value:?}"),
-                _ => {}
-            }
-        }
-    }
-
-    struct Capture(Arc<Hops>);
-
-    impl Subscriber for Capture {
-        fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
-            // Ask every time: other tests' threads run without this subscriber.
-            Interest::sometimes()
-        }
-        fn enabled(&self, _: &Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            Id::from_u64(1)
-        }
-        fn record(&self, _: &Id, _: &Record<'_>) {}
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, event: &Event<'_>) {
-            let mut fields = Fields {
-                from: String::new(),
-                to: String::new(),
-            };
-            event.record(&mut fields);
-            if !fields.to.is_empty() {
-                lock(&self.0.0).push((fields.from, fields.to));
-            }
-        }
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
-    }
-
-    let hops = Arc::new(Hops::default());
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    tracing::subscriber::with_default(Capture(Arc::clone(&hops)), || {
-        runtime.block_on(async {
-            let (service, _) = mock(chain(2));
-            RedirectLayer::default()
-                .layer(service)
-                .oneshot(get("http://h.test/0"))
-                .await
-        })
-    })?;
+/// Each followed hop is reported to the request's `RedirectObserver`, which travels to
+/// every hop.
+#[tokio::test]
+async fn each_followed_hop_is_reported_to_the_requests_observer() -> Result<(), BoxError> {
+    let hops = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&hops);
+    let mut request = get("http://h.test/0");
+    request.extensions_mut().insert(RedirectObserver::new(
+        move |from: &Uri, to: &Uri, status| {
+            lock(&seen).push((from.to_string(), to.to_string(), status.as_u16()));
+        },
+    ));
+    let (service, _) = mock(chain(2));
+    RedirectLayer::default()
+        .layer(service)
+        .oneshot(request)
+        .await?;
     assert_eq!(
-        *lock(&hops.0),
+        *lock(&hops),
         [
-            ("http://h.test/0".to_owned(), "http://h.test/1".to_owned()),
-            ("http://h.test/1".to_owned(), "http://h.test/2".to_owned()),
+            (
+                "http://h.test/0".to_owned(),
+                "http://h.test/1".to_owned(),
+                302
+            ),
+            (
+                "http://h.test/1".to_owned(),
+                "http://h.test/2".to_owned(),
+                302
+            ),
         ]
     );
     Ok(())

@@ -363,8 +363,9 @@ pub fn is_idempotent(method: &Method) -> bool {
 /// and `std` can name, walking the error's `source()` chain:
 ///
 /// - a [`ReplayError`] (the body could not be sent again): [`ErrorClass::Fatal`];
-/// - this crate's `timeout::Elapsed` (with the `timeout` feature): [`ErrorClass::MaybeSent`]
-///   (checked before I/O errors, so a timeout is never taken for a refused connection);
+/// - a timeout ([`is_timeout`](crate::error::is_timeout): this crate's `timeout::Elapsed`,
+///   an I/O or hyper timeout): [`ErrorClass::MaybeSent`] (checked before the I/O kinds
+///   below, so a timeout is never taken for a refused connection);
 /// - an [`io::Error`] whose kind says the connection never opened (`ConnectionRefused`,
 ///   `AddrNotAvailable`, `NetworkUnreachable`, `HostUnreachable`): [`ErrorClass::NotSent`];
 /// - anything else: [`ErrorClass::MaybeSent`].
@@ -372,8 +373,7 @@ pub fn default_error_class(err: &(dyn Error + 'static)) -> ErrorClass {
     if find_cause::<ReplayError>(err).is_some() {
         return ErrorClass::Fatal;
     }
-    #[cfg(feature = "timeout")]
-    if find_cause::<crate::timeout::Elapsed>(err).is_some() {
+    if crate::error::is_timeout(err) {
         return ErrorClass::MaybeSent;
     }
     match find_cause::<io::Error>(err).map(io::Error::kind) {

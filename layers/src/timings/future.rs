@@ -7,11 +7,11 @@ use std::time::Instant;
 use http::Response;
 use pin_project_lite::pin_project;
 
-use super::{Timings, TimingsBody, TransportPhasesFn};
+use super::{RequestTimings, TimingsBody, TransportPhasesFn};
 use crate::time::SharedTimer;
 
 pin_project! {
-    /// The response future of [`TimingsService`](super::TimingsService).
+    /// The response future of [`Timings`](super::Timings).
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
@@ -54,7 +54,7 @@ where
             .and_then(|read| read(response.extensions()))
             .unwrap_or_default();
         let body_done = Arc::new(OnceLock::new());
-        let timings = Timings {
+        let timings = RequestTimings {
             dns: phases.dns,
             tcp: phases.tcp,
             tls: phases.tls,

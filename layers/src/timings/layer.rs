@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use tower_layer::Layer;
 
-use super::TimingsService;
+use super::Timings;
 use crate::time::SharedTimer;
 
 /// Connection facts a transport left in the response extensions.
@@ -23,7 +23,7 @@ pub struct TransportPhases {
 pub type TransportPhasesFn =
     Arc<dyn Fn(&http::Extensions) -> Option<TransportPhases> + Send + Sync>;
 
-/// Adds [`Timings`](super::Timings) to every response.
+/// Adds [`RequestTimings`](super::RequestTimings) to every response.
 #[derive(Clone)]
 pub struct TimingsLayer {
     timer: SharedTimer,
@@ -55,9 +55,9 @@ impl TimingsLayer {
 }
 
 impl<S> Layer<S> for TimingsLayer {
-    type Service = TimingsService<S>;
+    type Service = Timings<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TimingsService::new(inner, self.timer.clone(), self.phases.clone())
+        Timings::new(inner, self.timer.clone(), self.phases.clone())
     }
 }

@@ -1,7 +1,7 @@
 //! Request timings: connection phases, time to first byte, headers and body completion.
 //!
 //! [`TimingsLayer`] stamps the moment a request enters it, the moment its response head comes
-//! back and the moment the response body ends, and puts a [`Timings`] in the response's
+//! back and the moment the response body ends, and puts a [`RequestTimings`] in the response's
 //! extensions. The connection phases (DNS, TCP, TLS) and the moment the request was handed to
 //! a connection belong to the transport below; this crate does not know the transport, so the
 //! layer reads them through a [`TransportPhasesFn`] given at construction — the `towline`
@@ -15,7 +15,7 @@
 //! use http_body_util::{BodyExt, Full};
 //! use tower::{ServiceBuilder, ServiceExt};
 //! use towline_layers::time::ManualTimer;
-//! use towline_layers::timings::{Timings, TimingsLayer};
+//! use towline_layers::timings::{RequestTimings, TimingsLayer};
 //! use towline_layers::BoxError;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -28,7 +28,7 @@
 //!     });
 //!
 //! let response = service.oneshot(http::Request::new(Full::default())).await?;
-//! let timings = response.extensions().get::<Timings>().cloned().expect("timings");
+//! let timings = response.extensions().get::<RequestTimings>().cloned().expect("timings");
 //! assert!(timings.body_complete().is_none());
 //! response.into_body().collect().await?;
 //! assert!(timings.body_complete().is_some());
@@ -47,12 +47,12 @@ use std::time::Duration;
 pub use body::TimingsBody;
 pub use future::ResponseFuture;
 pub use layer::{TimingsLayer, TransportPhases, TransportPhasesFn};
-pub use service::TimingsService;
+pub use service::Timings;
 
 /// How long the phases of one exchange took. Durations are measured from the moment the
 /// request entered the layer, except the connection phases, which are their own lengths.
 #[derive(Clone, Debug)]
-pub struct Timings {
+pub struct RequestTimings {
     /// Name resolution, when a new connection was made and a name resolved.
     pub dns: Option<Duration>,
     /// TCP connect, when a new connection was made.
@@ -67,7 +67,7 @@ pub struct Timings {
     pub(crate) body: Arc<OnceLock<Duration>>,
 }
 
-impl Timings {
+impl RequestTimings {
     /// From entering the layer to the end of the response body, once the body has been read
     /// to its end.
     pub fn body_complete(&self) -> Option<Duration> {

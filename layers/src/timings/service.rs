@@ -8,21 +8,21 @@ use crate::time::SharedTimer;
 
 /// The service of [`TimingsLayer`](super::TimingsLayer).
 #[derive(Clone)]
-pub struct TimingsService<S> {
+pub struct Timings<S> {
     inner: S,
     timer: SharedTimer,
     phases: Option<TransportPhasesFn>,
 }
 
-impl<S: std::fmt::Debug> std::fmt::Debug for TimingsService<S> {
+impl<S: std::fmt::Debug> std::fmt::Debug for Timings<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TimingsService")
+        f.debug_struct("Timings")
             .field("inner", &self.inner)
             .finish_non_exhaustive()
     }
 }
 
-impl<S> TimingsService<S> {
+impl<S> Timings<S> {
     pub(crate) fn new(inner: S, timer: SharedTimer, phases: Option<TransportPhasesFn>) -> Self {
         Self {
             inner,
@@ -37,7 +37,7 @@ impl<S> TimingsService<S> {
     }
 }
 
-impl<S, ReqB, ResB> Service<Request<ReqB>> for TimingsService<S>
+impl<S, ReqB, ResB> Service<Request<ReqB>> for Timings<S>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>>,
     ResB: http_body::Body,

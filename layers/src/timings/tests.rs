@@ -7,7 +7,7 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use tower::{ServiceBuilder, ServiceExt};
 
-use super::{Timings, TimingsLayer, TransportPhases};
+use super::{RequestTimings, TimingsLayer, TransportPhases};
 use crate::test_util::channel;
 use crate::time::ManualTimer;
 
@@ -52,7 +52,11 @@ async fn reports_connection_phases_first_byte_headers_and_body() {
         .oneshot(Request::new(Full::default()))
         .await
         .unwrap();
-    let timings = response.extensions().get::<Timings>().cloned().unwrap();
+    let timings = response
+        .extensions()
+        .get::<RequestTimings>()
+        .cloned()
+        .unwrap();
     assert_eq!(timings.dns, Some(Duration::from_millis(5)));
     assert_eq!(timings.tcp, Some(Duration::from_millis(10)));
     assert_eq!(timings.tls, Some(Duration::from_millis(15)));
@@ -87,7 +91,7 @@ async fn a_bodiless_response_completes_with_its_head_and_without_transport_phase
         .oneshot(Request::new(Full::default()))
         .await
         .unwrap();
-    let timings = response.extensions().get::<Timings>().unwrap();
+    let timings = response.extensions().get::<RequestTimings>().unwrap();
     assert_eq!(timings.dns, None);
     assert_eq!(timings.time_to_first_byte, None);
     assert_eq!(timings.headers, Duration::from_millis(7));

@@ -11,7 +11,7 @@ use http::Response;
 use pin_project_lite::pin_project;
 use tracing::Span;
 
-use super::{TraceBody, hop, layer::Config, semconv};
+use super::{TraceBody, layer::Config, semconv};
 use crate::BoxError;
 
 pin_project! {
@@ -48,7 +48,6 @@ where
         let this = self.project();
         let polled = {
             let _entered = this.span.as_ref().map(Span::enter);
-            let _context = hop::enter(this.config.hop());
             this.inner.poll(cx)
         };
         let result = ready!(polled);

@@ -5,7 +5,7 @@ use std::fmt;
 use tower_layer::Layer;
 use tracing::Level;
 
-use super::{ErrorClassifier, QueryRedaction, Trace, default_error_type, hop::HopContext};
+use super::{ErrorClassifier, QueryRedaction, Trace, default_error_type};
 
 /// Opens one `tracing` span per request, covering the exchange until the response body ends.
 ///
@@ -21,15 +21,6 @@ pub(super) struct Config {
     pub(super) level: Level,
     pub(super) query: QueryRedaction,
     pub(super) classify: ErrorClassifier,
-}
-
-impl Config {
-    pub(super) fn hop(&self) -> HopContext {
-        HopContext {
-            level: self.level,
-            query: self.query,
-        }
-    }
 }
 
 impl TraceLayer {

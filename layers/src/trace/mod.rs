@@ -49,8 +49,9 @@
 //! A response with a status of 400 or more is a failure of a client request: `error.type` is
 //! its status code as a string (`"404"`, `"503"`). When the request or the response body
 //! fails, `error.type` is the low-cardinality string an [`ErrorClassifier`] gives the error;
-//! the [default](default_error_type) says `timeout` for this crate's `timeout::Elapsed`
-//! anywhere in the error's source chain and `_OTHER` for everything else. A failure also sets
+//! the [default](default_error_type) says `timeout` for a timeout anywhere in the error's
+//! source chain ([`is_timeout`](crate::error::is_timeout): this crate's `timeout::Elapsed`,
+//! an I/O or hyper timeout) and `_OTHER` for everything else. A failure also sets
 //! `otel.status_code = "ERROR"` and emits an event (`request failed` or `response body
 //! failed`) carrying `error.type`.
 //!
@@ -69,15 +70,17 @@
 //!   the start — HEAD, 204, 304 — when the head arrives); the span closes right after.
 //! - `request failed` / `response body failed`, with `error.type`.
 //! - `following redirect`, with `http.response.status_code`, `redirect.from` and
-//!   `redirect.to`, one per hop, emitted by a redirect layer below through
-//!   [`record_redirect`].
+//!   `redirect.to`, one per hop followed by a redirect layer below.
 //!
 //! # Redirect hops
 //!
-//! A redirect layer sits below this one, so every hop happens inside the span. It reports
-//! each hop with [`record_redirect`], which emits the `following redirect` event with both
-//! URIs redacted the way the enclosing [`TraceLayer`] is configured (and with the default
-//! redaction, at `INFO`, when no trace layer encloses the call).
+//! A redirect layer sits below this one, so every hop happens inside the span. The layer
+//! puts a [`RedirectObserver`](crate::extensions::RedirectObserver) in the extensions of
+//! the request it forwards; the redirect layer calls it for each hop it follows, and it
+//! emits the `following redirect` event in the request's span, with both URIs redacted the
+//! way this layer is configured. The observer travels with the request, so the events land
+//! in the right span even when a `Buffer` or a spawned task sits between the two layers. A
+//! span that no subscriber records gets no observer.
 //!
 //! # Example
 //!
@@ -169,7 +172,6 @@ mod tests;
 pub use self::{
     body::TraceBody,
     future::ResponseFuture,
-    hop::record_redirect,
     layer::TraceLayer,
     redact::{QueryRedaction, RedactedUri},
     semconv::{ErrorClassifier, default_error_type},

@@ -13,8 +13,9 @@ use http::{Method, Version};
 /// fits. [`default_error_type`] is the default.
 pub type ErrorClassifier = fn(&(dyn Error + 'static)) -> &'static str;
 
-/// The default [`ErrorClassifier`]: `"timeout"` when this crate's `timeout::Elapsed` is the
-/// error or in its source chain (with the `timeout` feature), `"_OTHER"` otherwise.
+/// The default [`ErrorClassifier`]: `"timeout"` when the error or one in its source chain is
+/// a timeout (see [`is_timeout`](crate::error::is_timeout): this crate's `timeout::Elapsed`,
+/// an I/O or hyper timeout), `"_OTHER"` otherwise.
 ///
 /// A custom classifier can fall back on it:
 ///
@@ -35,17 +36,11 @@ pub type ErrorClassifier = fn(&(dyn Error + 'static)) -> &'static str;
 /// # let _ = layer;
 /// ```
 pub fn default_error_type(err: &(dyn Error + 'static)) -> &'static str {
-    if is_timeout(err) { "timeout" } else { "_OTHER" }
-}
-
-#[cfg(feature = "timeout")]
-fn is_timeout(err: &(dyn Error + 'static)) -> bool {
-    crate::error::find_cause::<crate::timeout::Elapsed>(err).is_some()
-}
-
-#[cfg(not(feature = "timeout"))]
-fn is_timeout(_err: &(dyn Error + 'static)) -> bool {
-    false
+    if crate::error::is_timeout(err) {
+        "timeout"
+    } else {
+        "_OTHER"
+    }
 }
 
 /// `http.request.method`: the method when RFC 9110 (or RFC 5789, PATCH) defines it, else
@@ -131,5 +126,11 @@ mod tests {
     fn the_default_classifier_says_other_for_unknown_errors() {
         let err = std::io::Error::other("connection refused");
         assert_eq!(default_error_type(&err), "_OTHER");
+    }
+
+    #[test]
+    fn the_default_classifier_says_timeout_for_an_io_timeout() {
+        let err = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out");
+        assert_eq!(default_error_type(&err), "timeout");
     }
 }

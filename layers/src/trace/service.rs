@@ -55,11 +55,16 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+    fn call(&mut self, mut request: Request<ReqB>) -> Self::Future {
         let span = request_span(&request, &self.config);
+        // A span no subscriber records would get no hop events either: skip the insert.
+        if !span.is_disabled() {
+            request
+                .extensions_mut()
+                .insert(hop::observer(span.clone(), self.config));
+        }
         let future = {
             let _entered = span.enter();
-            let _context = hop::enter(self.config.hop());
             self.inner.call(request)
         };
         ResponseFuture::new(future, span, self.config)

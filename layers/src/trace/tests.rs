@@ -23,7 +23,7 @@ use tracing::{
 
 use super::*;
 use crate::{
-    BoxError,
+    BoxError, RedirectObserver,
     sync::lock,
     test_util::{Probe, TestBodyError, channel},
 };
@@ -732,7 +732,7 @@ async fn userinfo_and_query_values_never_reach_any_output() {
         let next: Uri = "https://bob:pass@example.net/q?token=secret"
             .parse()
             .unwrap();
-        record_redirect(request.uri(), &next, StatusCode::FOUND);
+        report_hop(&request, request.uri(), &next, StatusCode::FOUND);
         let mut response = Response::new(Full::new(Bytes::from_static(b"x")));
         *response.status_mut() = StatusCode::NOT_FOUND;
         Ok::<_, Infallible>(response)
@@ -792,6 +792,15 @@ async fn the_query_can_be_removed_or_kept_but_userinfo_never() {
 // ---------------------------------------------------------------------------------------
 // Redirect hops.
 
+/// Tells the request's redirect observer of a hop, as a redirect layer would.
+fn report_hop<B>(request: &Request<B>, from: &Uri, to: &Uri, status: StatusCode) {
+    let observer = request
+        .extensions()
+        .get::<RedirectObserver>()
+        .expect("the trace layer inserts a redirect observer");
+    observer.redirected(from, to, status);
+}
+
 /// A stand-in for a redirect layer below the trace layer: two hops, then the final answer.
 fn redirecting_service() -> impl tower::Service<
     Request<Full<Bytes>>,
@@ -803,9 +812,14 @@ fn redirecting_service() -> impl tower::Service<
         let second: Uri = "https://example.com/second?step=2".parse().unwrap();
         let last: Uri = "/last".parse().unwrap();
         tokio::task::yield_now().await;
-        record_redirect(request.uri(), &second, StatusCode::MOVED_PERMANENTLY);
+        report_hop(
+            &request,
+            request.uri(),
+            &second,
+            StatusCode::MOVED_PERMANENTLY,
+        );
         tokio::task::yield_now().await;
-        record_redirect(&second, &last, StatusCode::SEE_OTHER);
+        report_hop(&request, &second, &last, StatusCode::SEE_OTHER);
         Ok(Response::new(Full::new(Bytes::from_static(b"done"))))
     })
 }
@@ -869,19 +883,77 @@ async fn redirect_hops_follow_the_enclosing_layers_redaction() {
     );
 }
 
-#[test]
-fn a_redirect_outside_any_trace_layer_uses_the_defaults() {
+/// Runs each call's future in its own spawned task, as an executor-backed buffer or a
+/// spawning middleware would: the redirect layer below is not polled inside the trace
+/// layer's poll, nor on a stack where the trace layer's span is entered.
+#[cfg(feature = "redirect")]
+#[derive(Clone)]
+struct Spawned<S>(S);
+
+#[cfg(feature = "redirect")]
+impl<S, Req> tower::Service<Req> for Spawned<S>
+where
+    S: tower::Service<Req>,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: Into<BoxError> + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.0.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let task = tokio::spawn(self.0.call(request));
+        Box::pin(async move { task.await?.map_err(Into::into) })
+    }
+}
+
+#[cfg(feature = "redirect")]
+#[tokio::test(flavor = "current_thread")]
+async fn hops_of_a_redirect_layer_in_another_task_are_events_in_the_span() {
+    use crate::redirect::RedirectLayer;
+
     let (recorder, _guard) = Recorder::install();
-    let from: Uri = "http://user:pass@example.com/a?x=1".parse().unwrap();
-    let to: Uri = "http://example.com/b".parse().unwrap();
-    record_redirect(&from, &to, StatusCode::TEMPORARY_REDIRECT);
+    let origin = service_fn(|request: Request<_>| async move {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"done")));
+        if request.uri().path() == "/first" {
+            *response.status_mut() = StatusCode::FOUND;
+            response.headers_mut().insert(
+                http::header::LOCATION,
+                http::HeaderValue::from_static("/second?token=secret"),
+            );
+        }
+        Ok::<_, Infallible>(response)
+    });
+    let service = TraceLayer::new()
+        .level(Level::DEBUG)
+        .layer(Spawned(RedirectLayer::default().layer(origin)));
+    let response = service
+        .oneshot(request(Method::GET, "https://u:p@example.com/first?id=1"))
+        .await
+        .unwrap();
+    response.into_body().collect().await.unwrap();
+
     let hops = recorder.events_named("following redirect");
-    assert_eq!(hops.len(), 1);
-    assert_eq!(hops[0].level, Level::INFO);
-    assert_eq!(hops[0].parent, None);
+    assert_eq!(hops.len(), 1, "{}", recorder.everything());
+    assert_eq!(
+        hops[0].parent,
+        Some(1),
+        "the hop is inside the request span"
+    );
+    assert_eq!(hops[0].level, Level::DEBUG, "at the layer's level");
     assert_eq!(
         hops[0].fields.get("redirect.from").map(String::as_str),
-        Some("http://example.com/a?x=REDACTED")
+        Some("https://example.com/first?id=REDACTED")
+    );
+    assert_eq!(
+        hops[0].fields.get("redirect.to").map(String::as_str),
+        Some("https://example.com/second?token=REDACTED")
     );
 }
 
