@@ -38,12 +38,12 @@ use towline_layers::rate_limit::{RateLimitLayer, RateLimiter};
 use towline_layers::redirect::{RedirectBody, RedirectLayer};
 use towline_layers::retry::{RetryBody, RetryLayer};
 use towline_layers::timeout::TimeoutLayer;
-use towline_layers::timings::{TimingsLayer, TransportPhases};
+use towline_layers::timings::TimingsLayer;
 use towline_services::connect::{HttpConnector, ResolveOverrides};
 #[cfg(feature = "cache")]
 use towline_services::rt::Exec;
 use towline_services::rt::Runtime;
-use towline_services::transport::{ConnectionInfo, Transport};
+use towline_services::transport::Transport;
 
 use super::builder::ClientBuilder;
 #[cfg(any(feature = "rate-limit", feature = "bandwidth"))]
@@ -159,9 +159,9 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
                 .service(optional_body(bandwidth, transport)),
         ));
     let stack = optional(
-        builder.timings.then(|| {
-            TimingsLayer::new(builder.runtime.timer()).transport_phases(Arc::new(transport_phases))
-        }),
+        builder
+            .timings
+            .then(|| TimingsLayer::new(builder.runtime.timer())),
         stack,
     );
     let stack = optional(trace, stack);
@@ -243,18 +243,4 @@ where
         Some(layer) => Either::Left(MapResponse::new(layer.layer(inner), left as fn(_) -> _)),
         None => Either::Right(MapResponse::new(inner, right as fn(_) -> _)),
     }
-}
-
-/// Reads towline's transport facts for the timings layer; a reused connection has no
-/// connection phases.
-fn transport_phases(extensions: &http::Extensions) -> Option<TransportPhases> {
-    let info = extensions.get::<ConnectionInfo>()?;
-    let timings = info.connect_timings();
-    let fresh = !info.is_reused();
-    Some(TransportPhases {
-        dns: timings.dns.filter(|_| fresh),
-        tcp: fresh.then_some(timings.tcp),
-        tls: timings.tls.filter(|_| fresh),
-        request_sent_at: Some(info.request_sent_at()),
-    })
 }

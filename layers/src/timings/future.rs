@@ -7,7 +7,7 @@ use std::time::Instant;
 use http::Response;
 use pin_project_lite::pin_project;
 
-use super::{RequestTimings, TimingsBody, TransportPhasesFn};
+use super::{RequestTimings, TimingsBody, TransportPhases};
 use crate::time::SharedTimer;
 
 pin_project! {
@@ -16,22 +16,15 @@ pin_project! {
         #[pin]
         inner: F,
         timer: SharedTimer,
-        phases: Option<TransportPhasesFn>,
         start: Instant,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(
-        inner: F,
-        timer: SharedTimer,
-        phases: Option<TransportPhasesFn>,
-        start: Instant,
-    ) -> Self {
+    pub(crate) fn new(inner: F, timer: SharedTimer, start: Instant) -> Self {
         Self {
             inner,
             timer,
-            phases,
             start,
         }
     }
@@ -48,10 +41,10 @@ where
         let this = self.project();
         let response = ready!(this.inner.poll(cx))?;
         let headers_at = this.timer.now();
-        let phases = this
-            .phases
-            .as_ref()
-            .and_then(|read| read(response.extensions()))
+        let phases = response
+            .extensions()
+            .get::<TransportPhases>()
+            .copied()
             .unwrap_or_default();
         let body_done = Arc::new(OnceLock::new());
         let timings = RequestTimings {

@@ -3,10 +3,11 @@
 //! [`TimingsLayer`] stamps the moment a request enters it, the moment its response head comes
 //! back and the moment the response body ends, and puts a [`RequestTimings`] in the response's
 //! extensions. The connection phases (DNS, TCP, TLS) and the moment the request was handed to
-//! a connection belong to the transport below; this crate does not know the transport, so the
-//! layer reads them through a [`TransportPhasesFn`] given at construction — the `towline`
-//! facade passes one reading towline's transport, a custom stack passes its own (or none). A
-//! request sent on a pooled connection reports no connection phases, only the transfer.
+//! a connection belong to the transport below, which leaves them in the response's extensions
+//! as a [`TransportPhases`] (towline's transport does; any other transport can): the layer
+//! reads them from there, so a stack built by hand reports what the `towline` client does.
+//! Without them the timings have no connection phases and no time to first byte. A request
+//! sent on a pooled connection reports no connection phases, only the transfer.
 //!
 //! # Example
 //!
@@ -46,8 +47,9 @@ use std::time::Duration;
 
 pub use body::TimingsBody;
 pub use future::ResponseFuture;
-pub use layer::{TimingsLayer, TransportPhases, TransportPhasesFn};
+pub use layer::TimingsLayer;
 pub use service::Timings;
+pub use towline_core::TransportPhases;
 
 /// How long the phases of one exchange took. Durations are measured from the moment the
 /// request entered the layer, except the connection phases, which are their own lengths.

@@ -3,7 +3,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::{ResponseFuture, TimingsBody, TransportPhasesFn};
+use super::{ResponseFuture, TimingsBody};
 use crate::time::SharedTimer;
 
 /// The service of [`TimingsLayer`](super::TimingsLayer).
@@ -11,7 +11,6 @@ use crate::time::SharedTimer;
 pub struct Timings<S> {
     inner: S,
     timer: SharedTimer,
-    phases: Option<TransportPhasesFn>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Timings<S> {
@@ -23,12 +22,8 @@ impl<S: std::fmt::Debug> std::fmt::Debug for Timings<S> {
 }
 
 impl<S> Timings<S> {
-    pub(crate) fn new(inner: S, timer: SharedTimer, phases: Option<TransportPhasesFn>) -> Self {
-        Self {
-            inner,
-            timer,
-            phases,
-        }
+    pub(crate) fn new(inner: S, timer: SharedTimer) -> Self {
+        Self { inner, timer }
     }
 
     /// The wrapped service.
@@ -52,11 +47,6 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let start = self.timer.now();
-        ResponseFuture::new(
-            self.inner.call(request),
-            self.timer.clone(),
-            self.phases.clone(),
-            start,
-        )
+        ResponseFuture::new(self.inner.call(request), self.timer.clone(), start)
     }
 }

@@ -11,14 +11,6 @@ use super::{RequestTimings, TimingsLayer, TransportPhases};
 use crate::test_util::channel;
 use crate::time::ManualTimer;
 
-/// What a transport leaves in the extensions, in this test's own type.
-#[derive(Clone)]
-struct FakeConnection(TransportPhases);
-
-fn phases_reader() -> super::TransportPhasesFn {
-    Arc::new(|extensions: &http::Extensions| extensions.get::<FakeConnection>().map(|c| c.0))
-}
-
 #[tokio::test]
 async fn reports_connection_phases_first_byte_headers_and_body() {
     let timer = ManualTimer::new();
@@ -26,7 +18,7 @@ async fn reports_connection_phases_first_byte_headers_and_body() {
     let (tx, body) = channel();
     let body = Arc::new(std::sync::Mutex::new(Some(body)));
     let service = ServiceBuilder::new()
-        .layer(TimingsLayer::new(timer.shared()).transport_phases(phases_reader()))
+        .layer(TimingsLayer::new(timer.shared()))
         .service_fn(move |_req: Request<Full<Bytes>>| {
             let clock = clock.clone();
             let body = body.clone();
@@ -37,14 +29,13 @@ async fn reports_connection_phases_first_byte_headers_and_body() {
                 clock.advance(Duration::from_millis(20));
                 let body = body.lock().unwrap().take().expect("one request");
                 let mut response = Response::new(body);
-                response
-                    .extensions_mut()
-                    .insert(FakeConnection(TransportPhases {
-                        dns: Some(Duration::from_millis(5)),
-                        tcp: Some(Duration::from_millis(10)),
-                        tls: Some(Duration::from_millis(15)),
-                        request_sent_at: Some(sent),
-                    }));
+                // What a transport leaves for the layer.
+                response.extensions_mut().insert(TransportPhases::fresh(
+                    Some(Duration::from_millis(5)),
+                    Duration::from_millis(10),
+                    Some(Duration::from_millis(15)),
+                    sent,
+                ));
                 Ok::<_, Infallible>(response)
             }
         });
@@ -79,7 +70,7 @@ async fn a_bodiless_response_completes_with_its_head_and_without_transport_phase
     let timer = ManualTimer::new();
     let clock = timer.clone();
     let service = ServiceBuilder::new()
-        .layer(TimingsLayer::new(timer.shared()).transport_phases(phases_reader()))
+        .layer(TimingsLayer::new(timer.shared()))
         .service_fn(move |_req: Request<Full<Bytes>>| {
             let clock = clock.clone();
             async move {

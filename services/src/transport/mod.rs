@@ -17,6 +17,11 @@
 //! costs a clone of the request head for idempotent requests on reused connections — the
 //! price of never losing a GET to a keep-alive race.
 //!
+//! Every response carries two extensions: [`ConnectionInfo`] (addresses, reuse, the
+//! connection's phases) and a [`TransportPhases`] (the same phases and the moment the
+//! request was sent, in the vocabulary the timings layer reads). Errors say whether the
+//! request may have reached the server through [`retry_class`](crate::retry_class).
+//!
 //! The response future is boxed once per request; layers above it are not.
 
 mod body;
@@ -32,6 +37,7 @@ use http::{Method, Request, Response, Uri, Version};
 use http_body::Body;
 use hyper::client::conn::{http1, http2};
 use tower_service::Service;
+use towline_core::TransportPhases;
 
 pub use body::{ResponseBody, SendBody};
 pub use config::{Http1Config, Http2Config, TransportConfig};
@@ -405,7 +411,15 @@ where
                         request_sent,
                     });
                     let mut response = response.map(|body| ResponseBody::new(body, release));
-                    response.extensions_mut().insert(ConnectionInfo {
+                    let phases = if reused {
+                        TransportPhases::reused(sent_at)
+                    } else {
+                        let timings = connected.timings;
+                        TransportPhases::fresh(timings.dns, timings.tcp, timings.tls, sent_at)
+                    };
+                    let extensions = response.extensions_mut();
+                    extensions.insert(phases);
+                    extensions.insert(ConnectionInfo {
                         connected,
                         reused,
                         sent_at,
