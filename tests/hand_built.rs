@@ -1,4 +1,5 @@
-//! A stack composed by hand over the bare transport classifies failures for the retry layer
+//! Stacks composed by hand over the bare transport behave as the client does. The timings
+//! layer reads the transport's phases from the response, and the retry layer classifies failures
 //! exactly as the client does, given the transport's public classifier
 //! (`towline_services::retry_class`): a certificate failure is never retried, a POST the
 //! server refused unprocessed (HTTP/2 `REFUSED_STREAM`) is.
@@ -102,4 +103,40 @@ async fn a_post_refused_unprocessed_is_retried_with_the_transports_classifier() 
         .unwrap();
     unclassified.oneshot(request).await.unwrap_err();
     assert_eq!(server.streams(), 1);
+}
+
+#[tokio::test]
+async fn a_hand_built_timings_layer_reads_the_transports_phases() {
+    use towline::towline_layers::timings::{RequestTimings, TimingsLayer};
+    let server = TestServer::http1();
+    let service = ServiceBuilder::new()
+        .layer(TimingsLayer::new(Arc::new(TokioTimer)))
+        .service(Transport::new(
+            HttpConnector::new(TokioRuntime, TcpConfig::default()),
+            TokioRuntime,
+            TransportConfig::default(),
+        ));
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let request = Request::get(server.url("/"))
+            .body(Full::<Bytes>::default())
+            .unwrap();
+        let response = service.clone().oneshot(request).await.unwrap();
+        let timings = response
+            .extensions()
+            .get::<RequestTimings>()
+            .unwrap()
+            .clone();
+        http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap();
+        seen.push(timings);
+    }
+    // The first request opened the connection: TCP connect and first byte are known.
+    assert!(seen[0].tcp.is_some(), "{:?}", seen[0]);
+    assert!(seen[0].time_to_first_byte.is_some(), "{:?}", seen[0]);
+    // The second reused it: no connection phases, still a first byte.
+    assert_eq!(seen[1].tcp, None, "{:?}", seen[1]);
+    assert!(seen[1].time_to_first_byte.is_some(), "{:?}", seen[1]);
+    assert_eq!(server.connections(), 1);
 }

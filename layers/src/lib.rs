@@ -100,6 +100,7 @@ pub mod exec;
 pub mod extensions;
 #[cfg(feature = "hsts")]
 pub mod hsts;
+pub mod optional;
 #[cfg(feature = "rate-limit")]
 pub mod rate_limit;
 #[cfg(feature = "redirect")]

@@ -9,9 +9,7 @@ use std::sync::Arc;
 #[cfg(feature = "rate-limit")]
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::Request;
-use http_body_util::{BodyExt, Either as EitherBody};
 #[cfg(not(all(
     feature = "hsts",
     feature = "cache",
@@ -21,8 +19,8 @@ use http_body_util::{BodyExt, Either as EitherBody};
     feature = "tracing"
 )))]
 use tower::layer::util::Identity;
-use tower::util::{BoxCloneSyncService, Either, MapResponse};
-use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower::util::BoxCloneSyncService;
+use tower::{ServiceBuilder, ServiceExt};
 #[cfg(feature = "bandwidth")]
 use towline_layers::bandwidth::{BandwidthLayer, BandwidthLimiter};
 #[cfg(feature = "cache")]
@@ -33,6 +31,7 @@ use towline_layers::cookie::CookieLayer;
 use towline_layers::exec::SharedExecutor;
 #[cfg(feature = "hsts")]
 use towline_layers::hsts::HstsLayer;
+use towline_layers::optional::{box_body, optional_body, optional_boxed};
 #[cfg(feature = "rate-limit")]
 use towline_layers::rate_limit::{RateLimitLayer, RateLimiter};
 use towline_layers::redirect::{RedirectBody, RedirectLayer};
@@ -134,7 +133,7 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     #[cfg(not(feature = "tracing"))]
     let trace = None::<Identity>;
     let stack = ServiceBuilder::new()
-        .map_response(erase_body)
+        .map_response(box_body)
         .layer(
             TimeoutLayer::new(builder.runtime.timer())
                 .total(builder.timeout)
@@ -158,13 +157,13 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
                 .option_layer(rate_limit)
                 .service(optional_body(bandwidth, transport)),
         ));
-    let stack = optional(
+    let stack = optional_boxed(
         builder
             .timings
             .then(|| TimingsLayer::new(builder.runtime.timer())),
         stack,
     );
-    let stack = optional(trace, stack);
+    let stack = optional_boxed(trace, stack);
     let send: SendFn = if builder.layers.is_empty() {
         Arc::new(move |request| {
             let stack = stack.clone();
@@ -185,62 +184,4 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
             max_body_size: builder.max_body_size,
         }),
     })
-}
-
-/// Boxes a response body into the facade's [`ResponseBody`].
-fn erase_body<B>(response: http::Response<B>) -> http::Response<ResponseBody>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    response.map(|body| body.map_err(Into::into).boxed_unsync())
-}
-
-/// `inner` under `layer` when it is configured, with the body erased again; `inner` alone
-/// otherwise.
-#[allow(clippy::type_complexity)]
-fn optional<L, S, LB>(
-    layer: Option<L>,
-    inner: S,
-) -> Either<MapResponse<L::Service, fn(http::Response<LB>) -> http::Response<ResponseBody>>, S>
-where
-    L: Layer<S>,
-    L::Service: Service<Request<Body>, Response = http::Response<LB>>,
-    LB: http_body::Body<Data = Bytes> + Send + 'static,
-    LB::Error: Into<BoxError>,
-{
-    match layer {
-        Some(layer) => Either::Left(MapResponse::new(
-            layer.layer(inner),
-            erase_body::<LB> as fn(_) -> _,
-        )),
-        None => Either::Right(inner),
-    }
-}
-
-/// `inner` under `layer` when it is configured, `inner` alone otherwise; both answer with
-/// an [`http_body_util::Either`] body, so a layer deep in the stack costs no box.
-#[allow(clippy::type_complexity)]
-fn optional_body<L, S, ReqB, LB, SB>(
-    layer: Option<L>,
-    inner: S,
-) -> Either<
-    MapResponse<L::Service, fn(http::Response<LB>) -> http::Response<EitherBody<LB, SB>>>,
-    MapResponse<S, fn(http::Response<SB>) -> http::Response<EitherBody<LB, SB>>>,
->
-where
-    L: Layer<S>,
-    L::Service: Service<Request<ReqB>, Response = http::Response<LB>>,
-    S: Service<Request<ReqB>, Response = http::Response<SB>>,
-{
-    fn left<LB, SB>(response: http::Response<LB>) -> http::Response<EitherBody<LB, SB>> {
-        response.map(EitherBody::Left)
-    }
-    fn right<LB, SB>(response: http::Response<SB>) -> http::Response<EitherBody<LB, SB>> {
-        response.map(EitherBody::Right)
-    }
-    match layer {
-        Some(layer) => Either::Left(MapResponse::new(layer.layer(inner), left as fn(_) -> _)),
-        None => Either::Right(MapResponse::new(inner, right as fn(_) -> _)),
-    }
 }
