@@ -11,13 +11,13 @@
 //! Idle connections expire after the idle timeout; a background reaper driven by the
 //! runtime's timer closes them even when no request comes.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
 use http::HeaderValue;
 use hyper::client::conn::{http1, http2};
+use rustc_hash::{FxHashMapSeed, FxSeededState};
 
 use crate::connect::{Connected, Target};
 use crate::error::ConnectError;
@@ -133,84 +133,20 @@ impl<B> Host<B> {
 }
 
 struct State<B> {
-    hosts: HashMap<Target, Host<B>, TargetHasherBuilder>,
+    /// FxHash: every request hashes its target at checkout and again when an HTTP/1
+    /// connection returns; std's SipHash, which `Authority`'s case-insensitive `Hash` feeds
+    /// one byte at a time, cost more than the rest of the checkout. Seeded at random per pool,
+    /// so which authorities collide cannot be known in advance. (foldhash, tried in its
+    /// place, cost more: it folds a full multiply per byte that `Authority` feeds it.)
+    hosts: FxHashMapSeed<Target, Host<B>>,
     reaper_running: bool,
 }
 
-/// Hashes pool keys. Every request hashes its target twice (checkout, and return of an
-/// HTTP/1 connection); with std's SipHash, which `Authority`'s case-insensitive `Hash` feeds
-/// one byte at a time, that cost more than the rest of the checkout. This is a
-/// multiply-and-add hash (as rustc's FxHasher) with a random seed per pool, so which
-/// authorities collide cannot be known in advance; a pool holds few targets at once.
-/// (foldhash, tried in its place, cost more: it folds a full multiply per byte that
-/// `Authority` feeds it.)
-#[derive(Clone, Copy)]
-struct TargetHasherBuilder(u64);
-
-impl TargetHasherBuilder {
-    fn new() -> Self {
-        use std::hash::BuildHasher as _;
-        Self(std::hash::RandomState::new().hash_one(0x0074_6f77_6c69_6e65_u64))
-    }
-}
-
-impl std::hash::BuildHasher for TargetHasherBuilder {
-    type Hasher = TargetHasher;
-
-    fn build_hasher(&self) -> TargetHasher {
-        TargetHasher(self.0)
-    }
-}
-
-struct TargetHasher(u64);
-
-impl TargetHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = self
-            .0
-            .wrapping_add(word)
-            .wrapping_mul(0xf135_7aea_2e62_a9c5);
-    }
-}
-
-impl std::hash::Hasher for TargetHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let mut rest = [0; 8];
-        rest[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.add(u64::from_le_bytes(rest) ^ bytes.len() as u64);
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u16(&mut self, i: u16) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        // The multiply leaves the low bits, which pick the bucket, the weakest.
-        self.0.rotate_left(26)
-    }
+fn random_seed() -> FxSeededState {
+    use std::hash::BuildHasher as _;
+    let seed = std::hash::RandomState::new().hash_one(0x0074_6f77_6c69_6e65_u64);
+    // Only the bits that fit matter: any seed will do, as long as it is not known.
+    FxSeededState::with_seed(seed as usize)
 }
 
 struct Inner<B> {
@@ -264,7 +200,7 @@ impl<B: Send + 'static> Pool<B> {
         Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
-                    hosts: HashMap::with_hasher(TargetHasherBuilder::new()),
+                    hosts: FxHashMapSeed::with_hasher(random_seed()),
                     reaper_running: false,
                 }),
                 config,
