@@ -24,13 +24,38 @@ use crate::error::ConnectError;
 use crate::rt::{BoxFuture, SharedTimer};
 
 /// Pool settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use towline_services::pool::PoolConfig;
+///
+/// let config = PoolConfig::default()
+///     .with_idle_timeout(Some(Duration::from_secs(30)))
+///     .with_max_idle_per_host(4);
+/// assert_eq!(config.max_idle_per_host, 4);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct PoolConfig {
     /// How long an unused connection is kept; `None` keeps it until the server closes it.
     pub idle_timeout: Option<Duration>,
     /// Most idle HTTP/1 connections kept per target; 0 disables pooling, HTTP/2 sharing
     /// included (every request then opens its own connection).
     pub max_idle_per_host: usize,
+}
+
+impl PoolConfig {
+    /// Sets [`idle_timeout`](Self::idle_timeout).
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets [`max_idle_per_host`](Self::max_idle_per_host).
+    pub fn with_max_idle_per_host(mut self, max: usize) -> Self {
+        self.max_idle_per_host = max;
+        self
+    }
 }
 
 impl Default for PoolConfig {
