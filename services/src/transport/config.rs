@@ -97,9 +97,12 @@ pub struct TransportConfig {
     pub http2: Http2Config,
     /// Pool settings.
     pub pool: PoolConfig,
-    /// Bounds DNS + TCP + TLS of one connection attempt.
+    /// Bounds one connection attempt: DNS, TCP, TLS and the HTTP handshake (for HTTP/2,
+    /// until the server's SETTINGS frame arrives).
     pub connect_timeout: Option<Duration>,
-    /// Bounds how long a request waits for a connection another request is opening.
+    /// Bounds how long a request waits for a connection: one another request is opening
+    /// (HTTP/2), or one freed under [`PoolConfig::max_connections_per_host`]. Every wait
+    /// of one request counts against it.
     pub pool_acquire_timeout: Option<Duration>,
     /// The protocol of requests that do not ask for one (see [`Protocol`]).
     pub protocol: Protocol,
