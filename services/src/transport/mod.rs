@@ -564,8 +564,13 @@ where
         let sender = if use_http2 {
             let (io, preface) = preface::watch(io);
             let (sender, connection) = self.http2.handshake(io).await.map_err(handshake_error)?;
+            // The connection's own error says why it ended before the server's preface
+            // (a TLS alert, say): the connect fails with it rather than with a guess.
+            let (ended, why_ended) = futures_channel::oneshot::channel();
             self.runtime.spawn(Box::pin(async move {
-                let _ = connection.await;
+                if let Err(error) = connection.await {
+                    let _ = ended.send(error);
+                }
             }));
             match preface.await {
                 Ok(true) => {}
@@ -576,10 +581,13 @@ where
                     ));
                 }
                 Err(_) => {
-                    return Err(ConnectError::msg(
-                        ConnectErrorKind::Handshake,
-                        "the connection closed before the server's HTTP/2 SETTINGS",
-                    ));
+                    return Err(match why_ended.await {
+                        Ok(error) => handshake_error(error),
+                        Err(_) => ConnectError::msg(
+                            ConnectErrorKind::Handshake,
+                            "the connection closed before the server's HTTP/2 SETTINGS",
+                        ),
+                    });
                 }
             }
             Sender::Http2(sender)
