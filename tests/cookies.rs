@@ -49,10 +49,9 @@ type Stack = tower::util::BoxCloneService<
 
 /// The bare transport, resolving every `hosts` name to `addr`, under a `CookieLayer`.
 fn stack(jar: &CookieJar, addr: SocketAddr, hosts: &[&str]) -> Stack {
-    let tcp = TcpConfig {
-        overrides: ResolveOverrides::new(hosts.iter().map(|host| (*host, vec![addr]))),
-        ..TcpConfig::default()
-    };
+    let tcp = TcpConfig::default().with_overrides(ResolveOverrides::new(
+        hosts.iter().map(|host| (*host, vec![addr])),
+    ));
     let connector = HttpConnector::new(TokioRuntime, tcp);
     let transport: Transport<_, Full<Bytes>, _> =
         Transport::new(connector, TokioRuntime, TransportConfig::default());

@@ -26,10 +26,9 @@ type Stack = tower::util::BoxCloneService<
 /// The bare transport with TLS trusting `pki`, resolving `hosts` to `addr`, under
 /// `HstsLayer` when `store` is given.
 fn stack(pki: &TestPki, store: Option<&HstsStore>, hosts: &[(&str, SocketAddr)]) -> Stack {
-    let tcp = TcpConfig {
-        overrides: ResolveOverrides::new(hosts.iter().map(|(host, addr)| (*host, vec![*addr]))),
-        ..TcpConfig::default()
-    };
+    let tcp = TcpConfig::default().with_overrides(ResolveOverrides::new(
+        hosts.iter().map(|(host, addr)| (*host, vec![*addr])),
+    ));
     let tls = TlsConfig {
         webpki_roots: false,
         native_roots: false,

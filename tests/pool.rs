@@ -129,6 +129,64 @@ async fn bodiless_responses_reuse_the_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cap_makes_concurrent_requests_wait_for_the_one_connection() {
+    let server = TestServer::http1();
+    let client = TokioClient::builder()
+        .pool_max_connections_per_host(1)
+        .build()
+        .unwrap();
+
+    let slow = tokio::spawn({
+        // The connection comes back once the body is read.
+        let send = client
+            .get(server.url("/slow-headers?ms=300"))
+            .unwrap()
+            .send();
+        async move { send.await?.text().await }
+    });
+    wait_until("the slow request to reach the server", || {
+        server.requests() == 1
+    })
+    .await;
+    // Over the cap: this request waits for the slow one's connection instead of opening one.
+    let (connection, reused) = echo(&client, &server).await;
+    assert_eq!((connection, reused), (1, true));
+    assert_eq!(slow.await.unwrap().unwrap(), "slow");
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_waiting_under_the_cap_ends_with_the_pool_acquire_timeout() {
+    let server = TestServer::http1();
+    let client = TokioClient::builder()
+        .pool_max_connections_per_host(1)
+        .pool_acquire_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    // Holds the only connection far longer than the waiter may wait.
+    let _slow = tokio::spawn(
+        client
+            .get(server.url("/slow-headers?ms=60000"))
+            .unwrap()
+            .send(),
+    );
+    wait_until("the slow request to reach the server", || {
+        server.requests() == 1
+    })
+    .await;
+    let error = get(&client, &server.url("/echo")).await.unwrap_err();
+    let transport = towline::towline_layers::error::find_cause::<TransportError>(&error)
+        .expect("a transport error");
+    assert_eq!(
+        transport.kind(),
+        TransportErrorKind::PoolTimeout,
+        "{error:?}"
+    );
+    assert!(error.is_timeout(), "{error:?}");
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_http1_requests_use_separate_connections() {
     let server = TestServer::http1();
     let client = TokioClient::new();

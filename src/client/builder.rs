@@ -371,13 +371,15 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
-    /// Bounds DNS + TCP + TLS of one connection.
+    /// Bounds making one connection: DNS, TCP, TLS and the HTTP handshake (for HTTP/2, until
+    /// the server's first SETTINGS frame).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.transport.connect_timeout = Some(timeout);
         self
     }
 
-    /// Bounds how long a request waits for a connection that another request is opening.
+    /// Bounds how long a request waits for a connection: one another request is opening, or
+    /// one to free up under [`pool_max_connections_per_host`](Self::pool_max_connections_per_host).
     pub fn pool_acquire_timeout(mut self, timeout: Duration) -> Self {
         self.transport.pool_acquire_timeout = Some(timeout);
         self
@@ -394,6 +396,15 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Most idle connections kept per host (0 disables reuse).
     pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
         self.transport.pool.max_idle_per_host = max;
+        self
+    }
+
+    /// Most connections open to one host at once (0, the default: no limit). Requests over
+    /// the limit wait, first come first served, for a connection to come back or close; an
+    /// HTTP/2 connection counts once however many requests share it. The wait counts
+    /// against [`pool_acquire_timeout`](Self::pool_acquire_timeout).
+    pub fn pool_max_connections_per_host(mut self, max: usize) -> Self {
+        self.transport.pool.max_connections_per_host = std::num::NonZeroUsize::new(max);
         self
     }
 

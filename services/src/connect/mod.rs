@@ -33,7 +33,16 @@ pub enum Protocol {
 /// Where a connection goes, and in which protocol: the identity of a pooled connection.
 ///
 /// Equality ignores ASCII case in the authority, as `Authority`'s does.
+///
+/// ```
+/// use http::uri::{Authority, Scheme};
+/// use towline_services::connect::{Protocol, Target};
+///
+/// let target = Target::new(Scheme::HTTPS, Authority::from_static("example.com"), Protocol::Auto);
+/// assert_eq!(target.port(), 443);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Target {
     /// `http` or `https`.
     pub scheme: Scheme,
@@ -67,13 +76,22 @@ impl std::hash::Hash for Target {
 }
 
 impl Target {
+    /// A target from its parts.
+    pub fn new(scheme: Scheme, authority: Authority, protocol: Protocol) -> Self {
+        Self {
+            scheme,
+            authority,
+            protocol,
+        }
+    }
+
     /// Builds a target, failing for URIs without scheme or authority.
     pub fn from_uri(uri: &http::Uri, protocol: Protocol) -> Option<Self> {
-        Some(Self {
-            scheme: uri.scheme()?.clone(),
-            authority: uri.authority()?.clone(),
+        Some(Self::new(
+            uri.scheme()?.clone(),
+            uri.authority()?.clone(),
             protocol,
-        })
+        ))
     }
 
     /// Whether the scheme is `https`.
@@ -99,6 +117,7 @@ impl Target {
 
 /// How long each phase of establishing a connection took.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectTimings {
     /// Name resolution; `None` for IP literals and overridden names.
     pub dns: Option<Duration>,
@@ -109,7 +128,21 @@ pub struct ConnectTimings {
 }
 
 /// Facts about an established connection.
+///
+/// A connector of your own describes its connections with it:
+///
+/// ```
+/// use std::time::Duration;
+/// use towline_services::connect::{ConnectTimings, Connected};
+///
+/// let connected = Connected::default()
+///     .with_remote_addr(([127, 0, 0, 1], 8080).into())
+///     .with_alpn_h2(true)
+///     .with_timings(ConnectTimings::default().with_tcp(Duration::from_millis(3)));
+/// assert!(connected.alpn_h2);
+/// ```
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Connected {
     /// The peer's address.
     pub remote_addr: Option<SocketAddr>,
@@ -119,6 +152,52 @@ pub struct Connected {
     pub alpn_h2: bool,
     /// Phase durations.
     pub timings: ConnectTimings,
+}
+
+impl ConnectTimings {
+    /// Sets [`dns`](Self::dns).
+    pub fn with_dns(mut self, took: Duration) -> Self {
+        self.dns = Some(took);
+        self
+    }
+
+    /// Sets [`tcp`](Self::tcp).
+    pub fn with_tcp(mut self, took: Duration) -> Self {
+        self.tcp = took;
+        self
+    }
+
+    /// Sets [`tls`](Self::tls).
+    pub fn with_tls(mut self, took: Duration) -> Self {
+        self.tls = Some(took);
+        self
+    }
+}
+
+impl Connected {
+    /// Sets [`remote_addr`](Self::remote_addr).
+    pub fn with_remote_addr(mut self, addr: SocketAddr) -> Self {
+        self.remote_addr = Some(addr);
+        self
+    }
+
+    /// Sets [`local_addr`](Self::local_addr).
+    pub fn with_local_addr(mut self, addr: SocketAddr) -> Self {
+        self.local_addr = Some(addr);
+        self
+    }
+
+    /// Sets [`alpn_h2`](Self::alpn_h2).
+    pub fn with_alpn_h2(mut self, h2: bool) -> Self {
+        self.alpn_h2 = h2;
+        self
+    }
+
+    /// Sets [`timings`](Self::timings).
+    pub fn with_timings(mut self, timings: ConnectTimings) -> Self {
+        self.timings = timings;
+        self
+    }
 }
 
 /// Implemented by every connection a connector yields.

@@ -19,7 +19,16 @@ use crate::error::{ConnectError, ConnectErrorKind};
 use crate::rt::{BoxFuture, Runtime, SharedTimer};
 
 /// Socket options and Happy Eyeballs tuning.
+///
+/// ```
+/// use std::time::Duration;
+/// use towline_services::connect::TcpConfig;
+///
+/// let config = TcpConfig::default().with_keepalive(Duration::from_secs(60));
+/// assert_eq!(config.keepalive, Some(Duration::from_secs(60)));
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct TcpConfig {
     /// Disable Nagle's algorithm (on by default: requests are small and latency-bound).
     pub nodelay: bool,
@@ -49,6 +58,36 @@ impl Default for TcpConfig {
 }
 
 impl TcpConfig {
+    /// Sets [`nodelay`](Self::nodelay).
+    pub fn with_nodelay(mut self, enabled: bool) -> Self {
+        self.nodelay = enabled;
+        self
+    }
+
+    /// Sets [`keepalive`](Self::keepalive).
+    pub fn with_keepalive(mut self, idle: Duration) -> Self {
+        self.keepalive = Some(idle);
+        self
+    }
+
+    /// Sets the local address to bind, as [`set_local_address`](Self::set_local_address).
+    pub fn with_local_address(mut self, addr: IpAddr) -> Self {
+        self.set_local_address(addr);
+        self
+    }
+
+    /// Sets [`happy_eyeballs_delay`](Self::happy_eyeballs_delay).
+    pub fn with_happy_eyeballs_delay(mut self, delay: Duration) -> Self {
+        self.happy_eyeballs_delay = delay;
+        self
+    }
+
+    /// Sets [`overrides`](Self::overrides).
+    pub fn with_overrides(mut self, overrides: ResolveOverrides) -> Self {
+        self.overrides = overrides;
+        self
+    }
+
     /// Sets the local address to bind (its family picks which of the two slots it fills).
     pub fn set_local_address(&mut self, addr: IpAddr) {
         match addr {

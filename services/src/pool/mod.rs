@@ -10,27 +10,71 @@
 //! is HTTP/2, or connect on their own if ALPN chose HTTP/1.1 (which is then remembered).
 //! Idle connections expire after the idle timeout; a background reaper driven by the
 //! runtime's timer closes them even when no request comes.
+//!
+//! With [`PoolConfig::max_connections_per_host`], each connection open or being opened holds
+//! a [`Slot`] of its target's [`Limit`]; requests finding every slot taken queue, and each
+//! connection coming back or slot freed goes to the oldest of them.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
 use http::HeaderValue;
 use hyper::client::conn::{http1, http2};
+use rustc_hash::{FxHashMapSeed, FxSeededState};
 
 use crate::connect::{Connected, Target};
 use crate::error::ConnectError;
 use crate::rt::{BoxFuture, SharedTimer};
 
 /// Pool settings.
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use std::time::Duration;
+/// use towline_services::pool::PoolConfig;
+///
+/// let config = PoolConfig::default()
+///     .with_idle_timeout(Some(Duration::from_secs(30)))
+///     .with_max_connections_per_host(NonZeroUsize::new(4));
+/// assert_eq!(config.max_connections_per_host, NonZeroUsize::new(4));
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct PoolConfig {
     /// How long an unused connection is kept; `None` keeps it until the server closes it.
     pub idle_timeout: Option<Duration>,
     /// Most idle HTTP/1 connections kept per target; 0 disables pooling, HTTP/2 sharing
     /// included (every request then opens its own connection).
     pub max_idle_per_host: usize,
+    /// Most connections open (or being opened) per target at once; `None`, the default,
+    /// is unlimited. Requests beyond it wait, first come first served, for a connection
+    /// to come back or close; the wait counts against the transport's pool acquire
+    /// timeout. A shared HTTP/2 connection counts once.
+    pub max_connections_per_host: Option<NonZeroUsize>,
+}
+
+impl PoolConfig {
+    /// Sets [`idle_timeout`](Self::idle_timeout).
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets [`max_idle_per_host`](Self::max_idle_per_host).
+    pub fn with_max_idle_per_host(mut self, max: usize) -> Self {
+        self.max_idle_per_host = max;
+        self
+    }
+
+    /// Sets [`max_connections_per_host`](Self::max_connections_per_host); with
+    /// `NonZeroUsize::new(n)`, 0 means unlimited.
+    pub fn with_max_connections_per_host(mut self, max: Option<NonZeroUsize>) -> Self {
+        self.max_connections_per_host = max;
+        self
+    }
 }
 
 impl Default for PoolConfig {
@@ -38,6 +82,7 @@ impl Default for PoolConfig {
         Self {
             idle_timeout: Some(Duration::from_secs(90)),
             max_idle_per_host: 256,
+            max_connections_per_host: None,
         }
     }
 }
@@ -57,6 +102,9 @@ pub(crate) struct PooledConn<B> {
     /// The `Host` header for HTTP/1 requests to this connection's target, computed once per
     /// pooled target rather than per request; `None` when not known yet.
     pub(crate) host_header: Option<HeaderValue>,
+    /// The connection's place under the per-target cap; `None` without a cap, and for the
+    /// clones of a shared HTTP/2 connection (the pool's entry holds its slot).
+    pub(crate) slot: Option<Slot<B>>,
 }
 
 impl<B> PooledConn<B> {
@@ -74,22 +122,101 @@ struct Idle<B> {
     sender: http1::SendRequest<B>,
     connected: Arc<Connected>,
     since: Instant,
+    slot: Option<Slot<B>>,
 }
 
 struct Shared2<B> {
     sender: http2::SendRequest<B>,
     connected: Arc<Connected>,
     last_used: Instant,
+    /// Held for as long as the pool shares the connection.
+    _slot: Option<Slot<B>>,
 }
 
-/// What a request waiting for another request's connect learns.
+/// What a waiting request learns.
 pub(crate) enum Waited<B> {
-    /// The connection is HTTP/2 and shared.
-    Shared(PooledConn<B>),
+    /// A connection: the HTTP/2 one another request made, or an HTTP/1 one handed over
+    /// under the per-target cap.
+    Conn(PooledConn<B>),
+    /// A slot freed under the per-target cap: connect with it.
+    Slot(Slot<B>),
     /// Connect on your own (ALPN chose HTTP/1.1, or the connecting request went away).
     Retry,
     /// The connect failed.
     Failed(ConnectError),
+}
+
+/// The per-target connection cap.
+struct Limit<B> {
+    max: usize,
+    state: Mutex<LimitState<B>>,
+}
+
+struct LimitState<B> {
+    /// Connections open or being opened, each holding a [`Slot`].
+    open: usize,
+    /// Requests waiting for a connection or a slot, oldest first.
+    queue: VecDeque<oneshot::Sender<Waited<B>>>,
+}
+
+impl<B> Limit<B> {
+    fn new(max: NonZeroUsize) -> Self {
+        Self {
+            max: max.get(),
+            state: Mutex::new(LimitState {
+                open: 0,
+                queue: VecDeque::new(),
+            }),
+        }
+    }
+}
+
+fn lock_limit<B>(limit: &Limit<B>) -> MutexGuard<'_, LimitState<B>> {
+    // Every update is a counter step or a queue push or pop: nothing half-done to find.
+    limit.state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Gives `waited` to the oldest request still waiting, or hands it back when none is.
+fn offer<B>(state: &mut LimitState<B>, mut waited: Waited<B>) -> Result<(), Waited<B>> {
+    while let Some(waiter) = state.queue.pop_front() {
+        match waiter.send(waited) {
+            Ok(()) => return Ok(()),
+            // That request gave up waiting (its acquire timed out, or it was dropped).
+            Err(back) => waited = back,
+        }
+    }
+    Err(waited)
+}
+
+/// One connection's place under its target's cap; dropping it (the connection closed, or
+/// its connect failed) passes the place to the oldest waiting request, or frees it.
+///
+/// A slot's drop takes only its limit's lock, never the pool's, so it may be dropped with
+/// the pool locked.
+pub(crate) struct Slot<B> {
+    limit: Option<Arc<Limit<B>>>,
+}
+
+impl<B> Drop for Slot<B> {
+    fn drop(&mut self) {
+        let Some(limit) = self.limit.take() else {
+            return;
+        };
+        let mut state = lock_limit(&limit);
+        let passed = Slot {
+            limit: Some(limit.clone()),
+        };
+        let Err(unwanted) = offer(&mut state, Waited::Slot(passed)) else {
+            return;
+        };
+        state.open = state.open.saturating_sub(1);
+        drop(state);
+        // Nobody wanted the place: it is freed above, so the slot offered must not free it
+        // again. (`offer` hands back what it was given: always this slot.)
+        if let Waited::Slot(mut unwanted) = unwanted {
+            unwanted.limit = None;
+        }
+    }
 }
 
 struct Host<B> {
@@ -98,6 +225,8 @@ struct Host<B> {
     waiters: Option<Vec<oneshot::Sender<Waited<B>>>>,
     http1_negotiated: bool,
     host_header: Option<HeaderValue>,
+    /// Present once a request went to this target under a per-target cap.
+    limit: Option<Arc<Limit<B>>>,
 }
 
 impl<B> Default for Host<B> {
@@ -108,13 +237,23 @@ impl<B> Default for Host<B> {
             waiters: None,
             http1_negotiated: false,
             host_header: None,
+            limit: None,
         }
     }
 }
 
 impl<B> Host<B> {
     fn is_empty(&self) -> bool {
-        self.idle.is_empty() && self.http2.is_none() && self.waiters.is_none()
+        // A limit some slot still points to must outlive this entry's idle and shared
+        // connections: a fresh entry would count from zero. Slots are only made with the
+        // pool locked, so a count of one (this entry's) cannot grow behind our back.
+        self.idle.is_empty()
+            && self.http2.is_none()
+            && self.waiters.is_none()
+            && self
+                .limit
+                .as_ref()
+                .is_none_or(|limit| Arc::strong_count(limit) == 1)
     }
 
     fn expire(&mut self, now: Instant, idle_timeout: Option<Duration>) {
@@ -133,84 +272,20 @@ impl<B> Host<B> {
 }
 
 struct State<B> {
-    hosts: HashMap<Target, Host<B>, TargetHasherBuilder>,
+    /// FxHash: every request hashes its target at checkout and again when an HTTP/1
+    /// connection returns; std's SipHash, which `Authority`'s case-insensitive `Hash` feeds
+    /// one byte at a time, cost more than the rest of the checkout. Seeded at random per pool,
+    /// so which authorities collide cannot be known in advance. (foldhash, tried in its
+    /// place, cost more: it folds a full multiply per byte that `Authority` feeds it.)
+    hosts: FxHashMapSeed<Target, Host<B>>,
     reaper_running: bool,
 }
 
-/// Hashes pool keys. Every request hashes its target twice (checkout, and return of an
-/// HTTP/1 connection); with std's SipHash, which `Authority`'s case-insensitive `Hash` feeds
-/// one byte at a time, that cost more than the rest of the checkout. This is a
-/// multiply-and-add hash (as rustc's FxHasher) with a random seed per pool, so which
-/// authorities collide cannot be known in advance; a pool holds few targets at once.
-/// (foldhash, tried in its place, cost more: it folds a full multiply per byte that
-/// `Authority` feeds it.)
-#[derive(Clone, Copy)]
-struct TargetHasherBuilder(u64);
-
-impl TargetHasherBuilder {
-    fn new() -> Self {
-        use std::hash::BuildHasher as _;
-        Self(std::hash::RandomState::new().hash_one(0x0074_6f77_6c69_6e65_u64))
-    }
-}
-
-impl std::hash::BuildHasher for TargetHasherBuilder {
-    type Hasher = TargetHasher;
-
-    fn build_hasher(&self) -> TargetHasher {
-        TargetHasher(self.0)
-    }
-}
-
-struct TargetHasher(u64);
-
-impl TargetHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = self
-            .0
-            .wrapping_add(word)
-            .wrapping_mul(0xf135_7aea_2e62_a9c5);
-    }
-}
-
-impl std::hash::Hasher for TargetHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let mut rest = [0; 8];
-        rest[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.add(u64::from_le_bytes(rest) ^ bytes.len() as u64);
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u16(&mut self, i: u16) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        // The multiply leaves the low bits, which pick the bucket, the weakest.
-        self.0.rotate_left(26)
-    }
+fn random_seed() -> FxSeededState {
+    use std::hash::BuildHasher as _;
+    let seed = std::hash::RandomState::new().hash_one(0x0074_6f77_6c69_6e65_u64);
+    // Only the bits that fit matter: any seed will do, as long as it is not known.
+    FxSeededState::with_seed(seed as usize)
 }
 
 struct Inner<B> {
@@ -264,7 +339,7 @@ impl<B: Send + 'static> Pool<B> {
         Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
-                    hosts: HashMap::with_hasher(TargetHasherBuilder::new()),
+                    hosts: FxHashMapSeed::with_hasher(random_seed()),
                     reaper_running: false,
                 }),
                 config,
@@ -302,6 +377,7 @@ impl<B: Send + 'static> Pool<B> {
                     connected: h2.connected.clone(),
                     reused: true,
                     host_header: None,
+                    slot: None,
                 });
             }
             host.http2 = None;
@@ -318,6 +394,7 @@ impl<B: Send + 'static> Pool<B> {
                     connected: idle.connected,
                     reused: true,
                     host_header: host.host_header.clone(),
+                    slot: idle.slot,
                 });
             }
         }
@@ -325,13 +402,54 @@ impl<B: Send + 'static> Pool<B> {
     }
 
     /// A connect that neither waits for nor holds back anyone (plain HTTP/1, or a replay on
-    /// a fresh connection); an HTTP/2 connection it makes is still shared.
+    /// a fresh connection); an HTTP/2 connection it makes is still shared. Under a
+    /// per-target cap it may have to wait for a slot.
     pub(crate) fn ungated(&self, target: &Target) -> Checkout<B> {
+        if self.inner.config.max_connections_per_host.is_none() {
+            return self.connect_with(target, None);
+        }
+        self.ungated_locked(&mut lock(&self.inner), target)
+    }
+
+    fn ungated_locked(&self, state: &mut State<B>, target: &Target) -> Checkout<B> {
+        match self.slot_or_queue(state, target) {
+            Ok(slot) => self.connect_with(target, slot),
+            Err(queued) => Checkout::Wait(queued),
+        }
+    }
+
+    /// An ungated connect holding `slot`.
+    pub(crate) fn connect_with(&self, target: &Target, slot: Option<Slot<B>>) -> Checkout<B> {
         Checkout::Connect(ConnectGuard {
             pool: Arc::downgrade(&self.inner),
             target: Some(target.clone()),
             gated: false,
+            slot,
         })
+    }
+
+    /// A slot for a new connection to `target` (`None` when there is no cap), or a place in
+    /// its queue when every slot is taken.
+    fn slot_or_queue(
+        &self,
+        state: &mut State<B>,
+        target: &Target,
+    ) -> Result<Option<Slot<B>>, oneshot::Receiver<Waited<B>>> {
+        let Some(max) = self.inner.config.max_connections_per_host else {
+            return Ok(None);
+        };
+        let host = state.hosts.entry(target.clone()).or_default();
+        let limit = host.limit.get_or_insert_with(|| Arc::new(Limit::new(max)));
+        let mut limit_state = lock_limit(limit);
+        if limit_state.open < limit.max {
+            limit_state.open += 1;
+            return Ok(Some(Slot {
+                limit: Some(limit.clone()),
+            }));
+        }
+        let (tx, rx) = oneshot::channel();
+        limit_state.queue.push_back(tx);
+        Err(rx)
     }
 
     fn connect_or_wait(&self, state: &mut State<B>, target: &Target, gate: bool) -> Checkout<B> {
@@ -339,35 +457,38 @@ impl<B: Send + 'static> Pool<B> {
             if state.hosts.get(target).is_some_and(Host::is_empty) {
                 state.hosts.remove(target);
             }
-            return self.ungated(target);
+            return self.ungated_locked(state, target);
         }
         let host = state.hosts.entry(target.clone()).or_default();
         if host.http1_negotiated {
-            return self.ungated(target);
+            return self.ungated_locked(state, target);
         }
         if let Some(waiters) = &mut host.waiters {
             let (tx, rx) = oneshot::channel();
             waiters.push(tx);
             return Checkout::Wait(rx);
         }
-        host.waiters = Some(Vec::new());
+        let slot = match self.slot_or_queue(state, target) {
+            Ok(slot) => slot,
+            Err(queued) => return Checkout::Wait(queued),
+        };
+        if let Some(host) = state.hosts.get_mut(target) {
+            host.waiters = Some(Vec::new());
+        }
         Checkout::Connect(ConnectGuard {
             pool: Arc::downgrade(&self.inner),
             target: Some(target.clone()),
             gated: true,
+            slot,
         })
     }
 
     /// Returns an HTTP/1 connection whose response finished; `request_sent` says whether
     /// its request body had been sent to its end.
-    pub(crate) fn put_http1(
-        &self,
-        target: Target,
-        mut sender: http1::SendRequest<B>,
-        connected: Arc<Connected>,
-        host_header: Option<HeaderValue>,
-        request_sent: bool,
-    ) {
+    pub(crate) fn put_http1(&self, target: Target, conn: PooledConn<B>, request_sent: bool) {
+        let Sender::Http1(sender) = &conn.sender else {
+            return;
+        };
         if self.inner.config.max_idle_per_host == 0 || sender.is_closed() {
             return;
         }
@@ -376,7 +497,7 @@ impl<B: Send + 'static> Pool<B> {
             // noticed yet; rather than spawn a task to wait, the connection goes back as it
             // is and the next checkout waits for readiness (`PooledConn::ready`), which is
             // then immediate.
-            self.insert_idle(target, sender, connected, host_header);
+            self.insert_idle(target, conn);
             return;
         }
         // The server answered before the request body was sent to its end (an early
@@ -384,35 +505,48 @@ impl<B: Send + 'static> Pool<B> {
         // be never. Put in the pool now, it would make the next request wait for the
         // upload; so it goes back only once ready, and the next request connects meanwhile.
         let pool = Arc::downgrade(&self.inner);
+        let mut conn = conn;
         (self.inner.spawn)(Box::pin(async move {
-            if sender.ready().await.is_ok()
+            if conn.ready().await.is_ok()
                 && let Some(inner) = pool.upgrade()
             {
-                Pool { inner }.insert_idle(target, sender, connected, host_header);
+                Pool { inner }.insert_idle(target, conn);
             }
         }));
     }
 
-    fn insert_idle(
-        &self,
-        target: Target,
-        sender: http1::SendRequest<B>,
-        connected: Arc<Connected>,
-        host_header: Option<HeaderValue>,
-    ) {
+    /// Puts an HTTP/1 connection back: to the oldest request queued under the target's cap,
+    /// or with the idle ones.
+    fn insert_idle(&self, target: Target, conn: PooledConn<B>) {
         let since = self.inner.timer.now();
         let mut state = lock(&self.inner);
         let host = state.hosts.entry(target).or_default();
+        let conn = match &host.limit {
+            Some(limit) => {
+                let offered = offer(&mut lock_limit(limit), Waited::Conn(conn));
+                match offered {
+                    Ok(()) => return,
+                    Err(Waited::Conn(conn)) => conn,
+                    // `offer` hands back what it was given.
+                    Err(_) => return,
+                }
+            }
+            None => conn,
+        };
+        let Sender::Http1(sender) = conn.sender else {
+            return;
+        };
         if host.idle.len() >= self.inner.config.max_idle_per_host {
             return;
         }
         if host.host_header.is_none() {
-            host.host_header = host_header;
+            host.host_header = conn.host_header;
         }
         host.idle.push(Idle {
             sender,
-            connected,
+            connected: conn.connected,
             since,
+            slot: conn.slot,
         });
         self.ensure_reaper(&mut state);
     }
@@ -455,6 +589,8 @@ pub(crate) struct ConnectGuard<B> {
     /// Taken once the guard is settled.
     target: Option<Target>,
     gated: bool,
+    /// The new connection's place under the per-target cap; freed if the connect fails.
+    slot: Option<Slot<B>>,
 }
 
 impl<B: Send + 'static> ConnectGuard<B> {
@@ -482,39 +618,44 @@ impl<B: Send + 'static> ConnectGuard<B> {
         waiters
     }
 
-    /// The new connection is HTTP/2: share it with the pool (unless the target already has
-    /// a working one) and with every waiter.
-    pub(crate) fn finish_http2(
-        mut self,
-        sender: &http2::SendRequest<B>,
-        connected: &Arc<Connected>,
-        now: Instant,
-    ) {
+    /// The new connection `conn` is HTTP/2: share it with the pool (unless the target
+    /// already has a working one, in which case `conn` keeps its own slot) and with every
+    /// waiter.
+    pub(crate) fn finish_http2(mut self, conn: &mut PooledConn<B>, now: Instant) {
+        let Sender::Http2(sender) = &conn.sender else {
+            return;
+        };
         let pooling = self
             .pool
             .upgrade()
             .is_some_and(|inner| inner.config.max_idle_per_host > 0);
+        let mut slot = self.slot.take();
         let waiters = self.settle(|host| {
             if pooling && !host.http2.as_ref().is_some_and(|h2| h2.sender.is_ready()) {
                 host.http2 = Some(Shared2 {
                     sender: sender.clone(),
-                    connected: connected.clone(),
+                    connected: conn.connected.clone(),
                     last_used: now,
+                    _slot: slot.take(),
                 });
             }
         });
         for waiter in waiters {
-            let _ = waiter.send(Waited::Shared(PooledConn {
+            let _ = waiter.send(Waited::Conn(PooledConn {
                 sender: Sender::Http2(sender.clone()),
-                connected: connected.clone(),
+                connected: conn.connected.clone(),
                 reused: false,
                 host_header: None,
+                slot: None,
             }));
         }
+        conn.slot = slot;
     }
 
-    /// ALPN chose HTTP/1.1: waiters connect on their own, and later requests need no gate.
-    pub(crate) fn finish_http1(mut self) {
+    /// ALPN chose HTTP/1.1 for `conn`: waiters connect on their own, and later requests
+    /// need no gate.
+    pub(crate) fn finish_http1(mut self, conn: &mut PooledConn<B>) {
+        conn.slot = self.slot.take();
         if !self.gated {
             self.target = None;
             return;

@@ -96,6 +96,15 @@ pub(crate) async fn timeout<F: Future>(
     future: F,
 ) -> Option<F::Output> {
     let mut sleep = timer.sleep(duration);
+    until(sleep.as_mut(), future).await
+}
+
+/// Runs `future` until it completes or `sleep` ends; `None` means the sleep ended first.
+/// A sleep shared by several calls makes one deadline for all of them.
+pub(crate) async fn until<F: Future>(
+    mut sleep: Pin<&mut dyn hyper::rt::Sleep>,
+    future: F,
+) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
     std::future::poll_fn(|cx| {
         if let std::task::Poll::Ready(output) = future.as_mut().poll(cx) {

@@ -5,19 +5,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
+use crate::connect::Target;
+use crate::pool::{Pool, PooledConn, Slot};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::client::conn::http1;
 
-use crate::connect::{Connected, Target};
-use crate::pool::Pool;
-
-/// The body sent on a connection: the caller's, or nothing when an empty-bodied request is
-/// replayed on a fresh connection.
-#[derive(Debug)]
+/// The body sent on a connection: the caller's, or nothing when it is empty (an empty body
+/// has nothing to send, and an empty-bodied request replayed on a fresh connection has no
+/// body left).
+///
+/// hyper's HTTP/2 connections take only `Unpin` bodies; a caller's body need not be, so it
+/// is pinned on the heap: one allocation per request that has a body to send, beside the
+/// flag below.
 pub struct SendBody<B> {
-    body: Option<B>,
+    body: Option<Pin<Box<B>>>,
     /// Set once the body has been sent to its end; `None` when it was empty from the start.
     /// An HTTP/1 connection whose response has ended is free only once its request body has
     /// been sent too (see `Pool::put_http1`).
@@ -27,12 +29,22 @@ pub struct SendBody<B> {
 impl<B: Body> SendBody<B> {
     /// The caller's body.
     pub(crate) fn new(body: B) -> Self {
-        // One small allocation, and only for requests with a body.
-        let sent = (!body.is_end_stream()).then(|| Arc::new(AtomicBool::new(false)));
-        Self {
-            body: Some(body),
-            sent,
+        if body.is_end_stream() {
+            return Self::empty();
         }
+        Self {
+            body: Some(Box::pin(body)),
+            // One small allocation, and only for requests with a body.
+            sent: Some(Arc::new(AtomicBool::new(false))),
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for SendBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendBody")
+            .field("empty", &self.body.is_none())
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,7 +80,7 @@ impl SentFlag {
     }
 }
 
-impl<B: Body + Unpin> Body for SendBody<B> {
+impl<B: Body> Body for SendBody<B> {
     type Data = B::Data;
     type Error = B::Error;
 
@@ -80,7 +92,7 @@ impl<B: Body + Unpin> Body for SendBody<B> {
         let Some(body) = &mut this.body else {
             return Poll::Ready(None);
         };
-        let polled = Pin::new(body).poll_frame(cx);
+        let polled = body.as_mut().poll_frame(cx);
         if let Poll::Ready(None) = polled {
             this.mark_sent();
         }
@@ -89,7 +101,7 @@ impl<B: Body + Unpin> Body for SendBody<B> {
 
     fn is_end_stream(&self) -> bool {
         // hyper asks this after every frame and stops polling once it says so.
-        let ended = self.body.as_ref().is_none_or(Body::is_end_stream);
+        let ended = self.body.as_ref().is_none_or(|body| body.is_end_stream());
         if ended {
             self.mark_sent();
         }
@@ -99,7 +111,7 @@ impl<B: Body + Unpin> Body for SendBody<B> {
     fn size_hint(&self) -> SizeHint {
         self.body
             .as_ref()
-            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+            .map_or_else(|| SizeHint::with_exact(0), |body| body.size_hint())
     }
 }
 
@@ -107,9 +119,7 @@ impl<B: Body + Unpin> Body for SendBody<B> {
 pub(crate) struct Release<B> {
     pub(crate) pool: Pool<SendBody<B>>,
     pub(crate) target: Target,
-    pub(crate) sender: http1::SendRequest<SendBody<B>>,
-    pub(crate) connected: Arc<Connected>,
-    pub(crate) host_header: Option<http::HeaderValue>,
+    pub(crate) conn: PooledConn<SendBody<B>>,
     pub(crate) reusable: bool,
     /// Whether the request body has been sent to its end.
     pub(crate) request_sent: SentFlag,
@@ -118,13 +128,8 @@ pub(crate) struct Release<B> {
 impl<B: Send + 'static> Release<B> {
     fn release(self) {
         if self.reusable {
-            self.pool.put_http1(
-                self.target,
-                self.sender,
-                self.connected,
-                self.host_header,
-                self.request_sent.is_sent(),
-            );
+            self.pool
+                .put_http1(self.target, self.conn, self.request_sent.is_sent());
         }
     }
 }
@@ -134,6 +139,9 @@ impl<B: Send + 'static> Release<B> {
 pub struct ResponseBody<B: Send + 'static> {
     inner: Incoming,
     release: Option<Release<B>>,
+    /// The place under the per-target cap of an HTTP/2 connection the pool does not keep:
+    /// the connection lasts as long as this response.
+    _slot: Option<Slot<SendBody<B>>>,
 }
 
 impl<B: Send + 'static> std::fmt::Debug for ResponseBody<B> {
@@ -145,8 +153,16 @@ impl<B: Send + 'static> std::fmt::Debug for ResponseBody<B> {
 }
 
 impl<B: Send + 'static> ResponseBody<B> {
-    pub(crate) fn new(inner: Incoming, release: Option<Release<B>>) -> Self {
-        let mut body = Self { inner, release };
+    pub(crate) fn new(
+        inner: Incoming,
+        release: Option<Release<B>>,
+        slot: Option<Slot<SendBody<B>>>,
+    ) -> Self {
+        let mut body = Self {
+            inner,
+            release,
+            _slot: slot,
+        };
         if body.inner.is_end_stream() {
             body.finish();
         }

@@ -6,7 +6,11 @@ use crate::connect::Protocol;
 use crate::pool::PoolConfig;
 
 /// HTTP/1.1 settings.
+///
+/// Start from `Default` and change what you need, with the `with_` setters or by assigning
+/// the public fields.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Http1Config {
     /// Largest response head accepted, in bytes (hyper's default is about 400 KiB).
     pub max_header_size: Option<usize>,
@@ -20,7 +24,18 @@ pub struct Http1Config {
 
 /// HTTP/2 settings, tuned for throughput by default: large initial windows so a single
 /// stream can fill a fast link without waiting for WINDOW_UPDATEs.
+///
+/// ```
+/// use std::time::Duration;
+/// use towline_services::transport::Http2Config;
+///
+/// let config = Http2Config::default()
+///     .with_adaptive_window(true)
+///     .with_keep_alive_interval(Duration::from_secs(30));
+/// assert!(config.adaptive_window);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Http2Config {
     /// Initial stream-level flow-control window (default 2 MiB).
     pub initial_stream_window_size: u32,
@@ -62,7 +77,19 @@ impl Default for Http2Config {
 }
 
 /// Everything the transport is configured with.
+///
+/// ```
+/// use std::time::Duration;
+/// use towline_services::pool::PoolConfig;
+/// use towline_services::transport::TransportConfig;
+///
+/// let config = TransportConfig::default()
+///     .with_connect_timeout(Duration::from_secs(5))
+///     .with_pool(PoolConfig::default().with_max_idle_per_host(8));
+/// assert_eq!(config.pool.max_idle_per_host, 8);
+/// ```
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct TransportConfig {
     /// HTTP/1.1 settings.
     pub http1: Http1Config,
@@ -70,10 +97,139 @@ pub struct TransportConfig {
     pub http2: Http2Config,
     /// Pool settings.
     pub pool: PoolConfig,
-    /// Bounds DNS + TCP + TLS of one connection attempt.
+    /// Bounds one connection attempt: DNS, TCP, TLS and the HTTP handshake (for HTTP/2,
+    /// until the server's SETTINGS frame arrives).
     pub connect_timeout: Option<Duration>,
-    /// Bounds how long a request waits for a connection another request is opening.
+    /// Bounds how long a request waits for a connection: one another request is opening
+    /// (HTTP/2), or one freed under [`PoolConfig::max_connections_per_host`]. Every wait
+    /// of one request counts against it.
     pub pool_acquire_timeout: Option<Duration>,
     /// The protocol of requests that do not ask for one (see [`Protocol`]).
     pub protocol: Protocol,
+}
+
+impl Http1Config {
+    /// Sets [`max_header_size`](Self::max_header_size).
+    pub fn with_max_header_size(mut self, bytes: usize) -> Self {
+        self.max_header_size = Some(bytes);
+        self
+    }
+
+    /// Sets [`max_headers`](Self::max_headers).
+    pub fn with_max_headers(mut self, count: usize) -> Self {
+        self.max_headers = Some(count);
+        self
+    }
+
+    /// Sets [`title_case_headers`](Self::title_case_headers).
+    pub fn with_title_case_headers(mut self, enabled: bool) -> Self {
+        self.title_case_headers = enabled;
+        self
+    }
+
+    /// Sets [`allow_obsolete_multiline_headers`](Self::allow_obsolete_multiline_headers).
+    pub fn with_allow_obsolete_multiline_headers(mut self, enabled: bool) -> Self {
+        self.allow_obsolete_multiline_headers = enabled;
+        self
+    }
+}
+
+impl Http2Config {
+    /// Sets [`initial_stream_window_size`](Self::initial_stream_window_size).
+    pub fn with_initial_stream_window_size(mut self, bytes: u32) -> Self {
+        self.initial_stream_window_size = bytes;
+        self
+    }
+
+    /// Sets [`initial_connection_window_size`](Self::initial_connection_window_size).
+    pub fn with_initial_connection_window_size(mut self, bytes: u32) -> Self {
+        self.initial_connection_window_size = bytes;
+        self
+    }
+
+    /// Sets [`adaptive_window`](Self::adaptive_window).
+    pub fn with_adaptive_window(mut self, enabled: bool) -> Self {
+        self.adaptive_window = enabled;
+        self
+    }
+
+    /// Sets [`max_frame_size`](Self::max_frame_size).
+    pub fn with_max_frame_size(mut self, bytes: u32) -> Self {
+        self.max_frame_size = Some(bytes);
+        self
+    }
+
+    /// Sets [`keep_alive_interval`](Self::keep_alive_interval).
+    pub fn with_keep_alive_interval(mut self, interval: Duration) -> Self {
+        self.keep_alive_interval = Some(interval);
+        self
+    }
+
+    /// Sets [`keep_alive_timeout`](Self::keep_alive_timeout).
+    pub fn with_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// Sets [`keep_alive_while_idle`](Self::keep_alive_while_idle).
+    pub fn with_keep_alive_while_idle(mut self, enabled: bool) -> Self {
+        self.keep_alive_while_idle = enabled;
+        self
+    }
+
+    /// Sets [`max_header_list_size`](Self::max_header_list_size).
+    pub fn with_max_header_list_size(mut self, bytes: u32) -> Self {
+        self.max_header_list_size = Some(bytes);
+        self
+    }
+
+    /// Sets [`max_send_buf_size`](Self::max_send_buf_size).
+    pub fn with_max_send_buf_size(mut self, bytes: usize) -> Self {
+        self.max_send_buf_size = Some(bytes);
+        self
+    }
+
+    /// Sets [`max_concurrent_reset_streams`](Self::max_concurrent_reset_streams).
+    pub fn with_max_concurrent_reset_streams(mut self, count: usize) -> Self {
+        self.max_concurrent_reset_streams = Some(count);
+        self
+    }
+}
+
+impl TransportConfig {
+    /// Sets the HTTP/1.1 settings.
+    pub fn with_http1(mut self, http1: Http1Config) -> Self {
+        self.http1 = http1;
+        self
+    }
+
+    /// Sets the HTTP/2 settings.
+    pub fn with_http2(mut self, http2: Http2Config) -> Self {
+        self.http2 = http2;
+        self
+    }
+
+    /// Sets the pool settings.
+    pub fn with_pool(mut self, pool: PoolConfig) -> Self {
+        self.pool = pool;
+        self
+    }
+
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`pool_acquire_timeout`](Self::pool_acquire_timeout).
+    pub fn with_pool_acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_acquire_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`protocol`](Self::protocol).
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
 }

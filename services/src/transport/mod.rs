@@ -26,6 +26,7 @@
 
 mod body;
 mod config;
+mod preface;
 
 use std::error::Error as StdError;
 use std::future::poll_fn;
@@ -45,7 +46,7 @@ pub use config::{Http1Config, Http2Config, TransportConfig};
 use crate::connect::{ConnectTimings, Connected, Connection, Protocol, Target};
 use crate::error::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
 use crate::pool::{Checkout, Pool, PooledConn, Sender, Waited};
-use crate::rt::{BoxFuture, Exec, Runtime, SharedTimer, TimerHandle, timeout};
+use crate::rt::{BoxFuture, Exec, Runtime, SharedTimer, TimerHandle, timeout, until};
 use body::Release;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
@@ -190,7 +191,7 @@ where
     C::Future: Send + 'static,
     IO: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send + 'static,
     R: Runtime,
-    B: Body + Send + Unpin + 'static,
+    B: Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
@@ -334,7 +335,7 @@ where
     C::Future: Send + 'static,
     IO: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send + 'static,
     R: Runtime,
-    B: Body + Send + Unpin + 'static,
+    B: Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
@@ -365,6 +366,7 @@ where
                 connected,
                 reused,
                 host_header,
+                slot,
             } = conn;
             // A reused connection may have died under us; an HTTP/2 one may refuse streams
             // (GOAWAY, REFUSED_STREAM) even when fresh, since others share it.
@@ -398,19 +400,30 @@ where
             };
             let mut error = match result {
                 Ok(response) => {
-                    let release = h1_sender.map(|sender| Release {
+                    // An HTTP/1 connection's slot returns to the pool with it; an HTTP/2
+                    // one the pool does not keep lasts as long as this response.
+                    let (release, h2_slot) = match h1_sender {
+                        Some(sender) => (Some((sender, slot)), None),
+                        None => (None, slot),
+                    };
+                    let release = release.map(|(sender, slot)| Release {
                         pool: self.pool.clone(),
                         target: target.clone(),
-                        sender,
-                        connected: connected.clone(),
-                        host_header,
+                        conn: PooledConn {
+                            sender: Sender::Http1(sender),
+                            connected: connected.clone(),
+                            reused: true,
+                            host_header,
+                            slot,
+                        },
                         reusable: !(request_closes
                             || asks_to_close(response.headers())
                             || response.status() == http::StatusCode::SWITCHING_PROTOCOLS
                             || is_connect && response.status().is_success()),
                         request_sent,
                     });
-                    let mut response = response.map(|body| ResponseBody::new(body, release));
+                    let mut response =
+                        response.map(|body| ResponseBody::new(body, release, h2_slot));
                     let phases = if reused {
                         TransportPhases::reused(sent_at)
                     } else {
@@ -469,11 +482,14 @@ where
             Protocol::Http1 => false,
             Protocol::Auto => target.is_https(),
         };
+        // One deadline for every wait of this acquire, started by the first.
+        let mut deadline = None;
+        let mut next = None;
         loop {
-            let checkout = if fresh_only {
-                self.pool.ungated(target)
-            } else {
-                self.pool.checkout(target, may_be_http2)
+            let checkout = match next.take() {
+                Some(checkout) => checkout,
+                None if fresh_only => self.pool.ungated(target),
+                None => self.pool.checkout(target, may_be_http2),
             };
             match checkout {
                 Checkout::Ready(mut conn) => {
@@ -484,28 +500,31 @@ where
                 Checkout::Wait(waiting) => {
                     let waited = match self.config.pool_acquire_timeout {
                         Some(limit) => {
-                            timeout(&self.timer, limit, waiting).await.ok_or_else(|| {
+                            let sleep = deadline.get_or_insert_with(|| self.timer.sleep(limit));
+                            until(sleep.as_mut(), waiting).await.ok_or_else(|| {
                                 TransportError::new(TransportErrorKind::PoolTimeout, None)
                             })?
                         }
                         None => waiting.await,
                     };
                     match waited {
-                        Ok(Waited::Shared(conn)) => return Ok(conn),
+                        Ok(Waited::Conn(conn)) => next = Some(Checkout::Ready(conn)),
+                        Ok(Waited::Slot(slot)) => {
+                            next = Some(self.pool.connect_with(target, Some(slot)))
+                        }
                         Ok(Waited::Failed(error)) => return Err(error.into()),
-                        Ok(Waited::Retry) | Err(_) => continue,
+                        Ok(Waited::Retry) | Err(_) => {}
                     }
                 }
                 // Boxed: connecting (DNS, Happy Eyeballs, TLS, handshake) is a large future
                 // that would otherwise be part of every request's future, and be moved with
                 // it, even when the pool has a connection ready.
                 Checkout::Connect(guard) => match Box::pin(self.connect(target)).await {
-                    Ok(conn) => {
-                        match &conn.sender {
-                            Sender::Http2(sender) => {
-                                guard.finish_http2(sender, &conn.connected, self.timer.now())
-                            }
-                            Sender::Http1(_) => guard.finish_http1(),
+                    Ok(mut conn) => {
+                        if matches!(conn.sender, Sender::Http2(_)) {
+                            guard.finish_http2(&mut conn, self.timer.now());
+                        } else {
+                            guard.finish_http1(&mut conn);
                         }
                         return Ok(conn);
                     }
@@ -518,28 +537,31 @@ where
         }
     }
 
+    /// Makes a connection, within the connect timeout.
     async fn connect(&self, target: &Target) -> Result<PooledConn<SendBody<B>>, ConnectError> {
-        let mut connector = self.connector.clone();
-        let connecting = async {
-            poll_fn(|cx| connector.poll_ready(cx))
-                .await
-                .map_err(into_connect_error)?;
-            connector
-                .call(target.clone())
-                .await
-                .map_err(into_connect_error)
-        };
-        let io = match self.config.connect_timeout {
-            Some(limit) => timeout(&self.timer, limit, connecting)
+        match self.config.connect_timeout {
+            Some(limit) => timeout(&self.timer, limit, self.establish(target))
                 .await
                 .ok_or_else(|| {
                     ConnectError::msg(
                         ConnectErrorKind::Timeout,
                         format!("no connection within {limit:?}"),
                     )
-                })??,
-            None => connecting.await?,
-        };
+                })?,
+            None => self.establish(target).await,
+        }
+    }
+
+    /// Connects (DNS, TCP, TLS through the connector) and completes the HTTP handshake.
+    async fn establish(&self, target: &Target) -> Result<PooledConn<SendBody<B>>, ConnectError> {
+        let mut connector = self.connector.clone();
+        poll_fn(|cx| connector.poll_ready(cx))
+            .await
+            .map_err(into_connect_error)?;
+        let io = connector
+            .call(target.clone())
+            .await
+            .map_err(into_connect_error)?;
         let connected = Arc::new(io.connected());
         let use_http2 = match target.protocol {
             Protocol::Http2 => true,
@@ -554,10 +576,34 @@ where
         }
         let handshake_error = |e: hyper::Error| ConnectError::new(ConnectErrorKind::Handshake, e);
         let sender = if use_http2 {
+            let (io, preface) = preface::watch(io);
             let (sender, connection) = self.http2.handshake(io).await.map_err(handshake_error)?;
+            // The connection's own error says why it ended before the server's preface
+            // (a TLS alert, say): the connect fails with it rather than with a guess.
+            let (ended, why_ended) = futures_channel::oneshot::channel();
             self.runtime.spawn(Box::pin(async move {
-                let _ = connection.await;
+                if let Err(error) = connection.await {
+                    let _ = ended.send(error);
+                }
             }));
+            match preface.await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(ConnectError::msg(
+                        ConnectErrorKind::Handshake,
+                        "the server's first HTTP/2 frame was not SETTINGS",
+                    ));
+                }
+                Err(_) => {
+                    return Err(match why_ended.await {
+                        Ok(error) => handshake_error(error),
+                        Err(_) => ConnectError::msg(
+                            ConnectErrorKind::Handshake,
+                            "the connection closed before the server's HTTP/2 SETTINGS",
+                        ),
+                    });
+                }
+            }
             Sender::Http2(sender)
         } else {
             let (mut sender, connection) =
@@ -573,6 +619,7 @@ where
             connected,
             reused: false,
             host_header: None,
+            slot: None,
         })
     }
 }
