@@ -12,7 +12,7 @@
 //! runtime's timer closes them even when no request comes.
 //!
 //! With [`PoolConfig::max_connections_per_host`], each connection open or being opened holds
-//! a [`Slot`] of its target's [`Limit`]; requests finding every slot taken queue, and each
+//! a `Slot` of its target's `Limit`; requests finding every slot taken queue, and each
 //! connection coming back or slot freed goes to the oldest of them.
 
 use std::collections::VecDeque;
