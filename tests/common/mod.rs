@@ -100,8 +100,8 @@ pub(crate) fn info(response: &Response) -> ConnectionInfo {
     response
         .extensions()
         .get::<ConnectionInfo>()
+        .copied()
         .expect("every response carries ConnectionInfo")
-        .clone()
 }
 
 /// `pki`'s CA certificate.

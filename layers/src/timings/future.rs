@@ -7,7 +7,7 @@ use std::time::Instant;
 use http::Response;
 use pin_project_lite::pin_project;
 
-use super::{RequestTimings, TimingsBody, TransportPhases};
+use super::{ConnectionInfo, RequestTimings, TimingsBody};
 use crate::time::SharedTimer;
 
 pin_project! {
@@ -41,19 +41,18 @@ where
         let this = self.project();
         let response = ready!(this.inner.poll(cx))?;
         let headers_at = this.timer.now();
-        let phases = response
-            .extensions()
-            .get::<TransportPhases>()
-            .copied()
-            .unwrap_or_default();
+        let connection = response.extensions().get::<ConnectionInfo>();
+        // A reused connection's phases belong to an earlier request.
+        let phases = connection
+            .filter(|info| !info.is_reused())
+            .map(ConnectionInfo::connect_timings);
         let body_done = Arc::new(OnceLock::new());
         let timings = RequestTimings {
-            dns: phases.dns,
-            tcp: phases.tcp,
-            tls: phases.tls,
-            time_to_first_byte: phases
-                .request_sent_at
-                .map(|sent| headers_at.saturating_duration_since(sent)),
+            dns: phases.and_then(|phases| phases.dns),
+            tcp: phases.map(|phases| phases.tcp),
+            tls: phases.and_then(|phases| phases.tls),
+            time_to_first_byte: connection
+                .map(|info| headers_at.saturating_duration_since(info.request_sent_at())),
             headers: headers_at.saturating_duration_since(*this.start),
             body: body_done.clone(),
         };

@@ -4,7 +4,7 @@
 //! back and the moment the response body ends, and puts a [`RequestTimings`] in the response's
 //! extensions. The connection phases (DNS, TCP, TLS) and the moment the request was handed to
 //! a connection belong to the transport below, which leaves them in the response's extensions
-//! as a [`TransportPhases`] (towline's transport does; any other transport can): the layer
+//! as a [`ConnectionInfo`] (towline's transport does; any other transport can): the layer
 //! reads them from there, so a stack built by hand reports what the `towline` client does.
 //! Without them the timings have no connection phases and no time to first byte. A request
 //! sent on a pooled connection reports no connection phases, only the transfer.
@@ -49,7 +49,7 @@ pub use body::TimingsBody;
 pub use future::ResponseFuture;
 pub use layer::TimingsLayer;
 pub use service::Timings;
-pub use towline_core::TransportPhases;
+pub use towline_core::{ConnectTimings, ConnectionInfo};
 
 /// How long the phases of one exchange took. Durations are measured from the moment the
 /// request entered the layer, except the connection phases, which are their own lengths.

@@ -7,7 +7,7 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use tower::{ServiceBuilder, ServiceExt};
 
-use super::{RequestTimings, TimingsLayer, TransportPhases};
+use super::{ConnectTimings, ConnectionInfo, RequestTimings, TimingsLayer};
 use crate::test_util::channel;
 use crate::time::ManualTimer;
 
@@ -30,12 +30,13 @@ async fn reports_connection_phases_first_byte_headers_and_body() {
                 let body = body.lock().unwrap().take().expect("one request");
                 let mut response = Response::new(body);
                 // What a transport leaves for the layer.
-                response.extensions_mut().insert(TransportPhases::fresh(
-                    Some(Duration::from_millis(5)),
-                    Duration::from_millis(10),
-                    Some(Duration::from_millis(15)),
-                    sent,
-                ));
+                let timings = ConnectTimings::default()
+                    .with_dns(Duration::from_millis(5))
+                    .with_tcp(Duration::from_millis(10))
+                    .with_tls(Duration::from_millis(15));
+                response
+                    .extensions_mut()
+                    .insert(ConnectionInfo::new(timings, sent));
                 Ok::<_, Infallible>(response)
             }
         });

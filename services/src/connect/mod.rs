@@ -11,7 +11,6 @@ pub mod tcp;
 pub mod tls;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
 
@@ -115,17 +114,7 @@ impl Target {
     }
 }
 
-/// How long each phase of establishing a connection took.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ConnectTimings {
-    /// Name resolution; `None` for IP literals and overridden names.
-    pub dns: Option<Duration>,
-    /// TCP connect, including Happy Eyeballs racing.
-    pub tcp: Duration,
-    /// The TLS handshake; `None` for plain connections.
-    pub tls: Option<Duration>,
-}
+pub use towline_core::ConnectTimings;
 
 /// Facts about an established connection.
 ///
@@ -152,26 +141,6 @@ pub struct Connected {
     pub alpn_h2: bool,
     /// Phase durations.
     pub timings: ConnectTimings,
-}
-
-impl ConnectTimings {
-    /// Sets [`dns`](Self::dns).
-    pub fn with_dns(mut self, took: Duration) -> Self {
-        self.dns = Some(took);
-        self
-    }
-
-    /// Sets [`tcp`](Self::tcp).
-    pub fn with_tcp(mut self, took: Duration) -> Self {
-        self.tcp = took;
-        self
-    }
-
-    /// Sets [`tls`](Self::tls).
-    pub fn with_tls(mut self, took: Duration) -> Self {
-        self.tls = Some(took);
-        self
-    }
 }
 
 impl Connected {

@@ -254,10 +254,12 @@ where
                     remote_addr: Some(remote_addr),
                     local_addr,
                     alpn_h2: false,
-                    timings: ConnectTimings {
-                        dns,
-                        tcp: tcp_start.elapsed(),
-                        tls: None,
+                    timings: {
+                        let timings = ConnectTimings::default().with_tcp(tcp_start.elapsed());
+                        match dns {
+                            Some(took) => timings.with_dns(took),
+                            None => timings,
+                        }
                     },
                 },
             })

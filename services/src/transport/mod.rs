@@ -17,10 +17,10 @@
 //! costs a clone of the request head for idempotent requests on reused connections — the
 //! price of never losing a GET to a keep-alive race.
 //!
-//! Every response carries two extensions: [`ConnectionInfo`] (addresses, reuse, the
-//! connection's phases) and a [`TransportPhases`] (the same phases and the moment the
-//! request was sent, in the vocabulary the timings layer reads). Errors say whether the
-//! request may have reached the server through [`retry_class`](crate::retry_class).
+//! Every response carries a [`ConnectionInfo`] in its extensions (addresses, reuse, the
+//! connection's phases and the moment the request was sent), which the timings layer
+//! reads. Errors say whether the request may have reached the server through
+//! [`retry_class`](crate::retry_class).
 //!
 //! The response future is boxed once per request; layers above it are not.
 
@@ -38,12 +38,11 @@ use http::{Method, Request, Response, Uri, Version};
 use http_body::Body;
 use hyper::client::conn::{http1, http2};
 use tower_service::Service;
-use towline_core::TransportPhases;
 
 pub use body::{ResponseBody, SendBody};
 pub use config::{Http1Config, Http2Config, TransportConfig};
 
-use crate::connect::{ConnectTimings, Connected, Connection, Protocol, Target};
+use crate::connect::{Connection, Protocol, Target};
 use crate::error::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
 use crate::pool::{Checkout, Pool, PooledConn, Sender, Waited};
 use crate::rt::{BoxFuture, Exec, Runtime, SharedTimer, TimerHandle, timeout, until};
@@ -51,41 +50,7 @@ use body::Release;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
-/// Facts about the connection a response came over, in the response's extensions.
-#[derive(Clone, Debug)]
-pub struct ConnectionInfo {
-    connected: Arc<Connected>,
-    reused: bool,
-    sent_at: std::time::Instant,
-}
-
-impl ConnectionInfo {
-    /// The peer's address.
-    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
-        self.connected.remote_addr
-    }
-
-    /// Our side's address.
-    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
-        self.connected.local_addr
-    }
-
-    /// Whether an earlier request already used this connection.
-    pub fn is_reused(&self) -> bool {
-        self.reused
-    }
-
-    /// How long DNS, TCP and TLS took when the connection was made.
-    pub fn connect_timings(&self) -> ConnectTimings {
-        self.connected.timings
-    }
-
-    /// When the request was handed to the connection, on the transport's timer clock: the
-    /// start of "time to first byte".
-    pub fn request_sent_at(&self) -> std::time::Instant {
-        self.sent_at
-    }
-}
+pub use towline_core::ConnectionInfo;
 
 struct Inner<C, B, R> {
     connector: C,
@@ -424,19 +389,15 @@ where
                     });
                     let mut response =
                         response.map(|body| ResponseBody::new(body, release, h2_slot));
-                    let phases = if reused {
-                        TransportPhases::reused(sent_at)
-                    } else {
-                        let timings = connected.timings;
-                        TransportPhases::fresh(timings.dns, timings.tcp, timings.tls, sent_at)
-                    };
-                    let extensions = response.extensions_mut();
-                    extensions.insert(phases);
-                    extensions.insert(ConnectionInfo {
-                        connected,
-                        reused,
-                        sent_at,
-                    });
+                    let mut info =
+                        ConnectionInfo::new(connected.timings, sent_at).with_reused(reused);
+                    if let Some(addr) = connected.remote_addr {
+                        info = info.with_remote_addr(addr);
+                    }
+                    if let Some(addr) = connected.local_addr {
+                        info = info.with_local_addr(addr);
+                    }
+                    response.extensions_mut().insert(info);
                     return Ok(response);
                 }
                 Err(error) => error,
