@@ -192,6 +192,11 @@ impl Response {
         let Some(first) = self.chunk().await? else {
             return Ok(Bytes::new());
         };
+        // The common case, a body in one frame: the body says it has ended (every layer's
+        // body finishes its work on that frame), so it is not polled again for its end.
+        if self.body.is_end_stream() {
+            return Ok(first);
+        }
         let Some(second) = self.chunk().await? else {
             return Ok(first);
         };

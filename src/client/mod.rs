@@ -27,6 +27,10 @@ use crate::request::RequestBuilder;
 use crate::response::Response;
 use builder::ClientBuilder;
 
+/// Headers the layers may add to a request (Accept-Encoding, Cookie, Authorization, …),
+/// reserved up front in its header map.
+const LAYER_HEADERS: usize = 4;
+
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 pub(crate) type SendFn = Arc<
     dyn Fn(Request<Body>) -> BoxFuture<std::result::Result<http::Response<ResponseBody>, BoxError>>
@@ -188,8 +192,15 @@ impl ClientRef {
             return Err(Error::builder("URL has no host"));
         }
         if request.headers().is_empty() {
-            // The usual case: one copy of the defaults beats hashing each one in.
-            request.headers_mut().clone_from(&self.default_headers);
+            // The usual case. Room for the headers layers add (Accept-Encoding, Cookie, …)
+            // is reserved here: a copy of the defaults would be full, and the first header a
+            // layer inserts would reallocate the map.
+            let mut headers =
+                HeaderMap::with_capacity(self.default_headers.len() + LAYER_HEADERS);
+            for (name, value) in &self.default_headers {
+                headers.append(name.clone(), value.clone());
+            }
+            *request.headers_mut() = headers;
             return Ok(request);
         }
         let mut last = None;
