@@ -63,3 +63,6 @@ impl fmt::Display for PolledAfterCompletion {
 }
 
 impl Error for PolledAfterCompletion {}
+
+#[cfg(all(test, feature = "redirect", feature = "retry"))]
+mod tests;
