@@ -125,7 +125,7 @@ struct Cursor {
 struct Shared<B> {
     source: Source<B>,
     /// Recorded frames, in order; complete up to `frames_read` unless `capped`.
-    log: Vec<Recorded>,
+    log: Log,
     /// Frames read from the original body so far.
     frames_read: usize,
     /// Data bytes read from the original body so far.
@@ -142,6 +142,35 @@ enum Source<B> {
     Live(Pin<Box<B>>),
     Ended,
     Failed,
+}
+
+/// The recorded frames. The first is kept apart so that a buffered body, one frame long,
+/// is recorded without an allocation.
+#[derive(Debug, Default)]
+struct Log {
+    first: Option<Recorded>,
+    rest: Vec<Recorded>,
+}
+
+impl Log {
+    fn get(&self, index: usize) -> Option<&Recorded> {
+        match index.checked_sub(1) {
+            None => self.first.as_ref(),
+            Some(index) => self.rest.get(index),
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn push(&mut self, recorded: Recorded) {
+        if self.first.is_none() {
+            self.first = Some(recorded);
+        } else {
+            self.rest.push(recorded);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -182,7 +211,7 @@ impl<B: Body> ReplayBody<B> {
         Self {
             shared: Arc::new(Mutex::new(Shared {
                 source: Source::Live(Box::pin(body)),
-                log: Vec::new(),
+                log: Log::default(),
                 frames_read: 0,
                 bytes_read: 0,
                 cap: max_replay_bytes,
@@ -265,9 +294,9 @@ pub(crate) trait FromReplay<B> {
     fn from_replay(body: ReplayBody<B>) -> Self;
 }
 
-/// What a [`ReplaySource`] holds: something that hands out fresh replays of one recording.
+/// What a [`ReplaySource`] holds: the recording, seen as a maker of replays of type `T`.
 #[cfg(any(feature = "redirect", feature = "retry"))]
-pub(crate) trait Replays<T>: Send + Sync {
+trait Replays<T>: Send + Sync {
     /// A fresh replay, or why there can be none.
     fn replay(self: Arc<Self>) -> Result<T, ReplayError>;
 }
@@ -292,11 +321,6 @@ pub(crate) struct ReplaySource<T> {
 
 #[cfg(any(feature = "redirect", feature = "retry"))]
 impl<T> ReplaySource<T> {
-    /// A source over anything that hands out replays.
-    pub(crate) fn new(recording: Arc<dyn Replays<T>>) -> Self {
-        Self { recording }
-    }
-
     /// A fresh replay of the recorded body, or why there can be none.
     pub(crate) fn replay(&self) -> Result<T, ReplayError> {
         Arc::clone(&self.recording).replay()
@@ -403,7 +427,7 @@ impl<B> Shared<B> {
             Some(recorded) => self.log.push(recorded),
             None => {
                 self.capped = true;
-                self.log = Vec::new();
+                self.log = Log::default();
             }
         }
     }

@@ -86,11 +86,12 @@ where
             return ResponseFuture::new(future, Hops::new(config, current, fragment, None));
         }
 
+        let (body, kept) = Kept::first(body, config.max_replay_body_bytes, &mut parts.extensions);
         // What later hops are built from, copied before this layer marks the request.
         let mut head = RequestHead::from_parts(&parts);
+        kept.mark(&mut parts.extensions);
         // The head's URI would be a second copy of `current`; each hop sets its own.
         let current = mem::take(&mut head.uri);
-        let (body, kept) = Kept::first(body, config.max_replay_body_bytes, &mut parts.extensions);
 
         // The clone-swap idiom: call the service that was readied, leave a fresh clone.
         let clone = self.inner.clone();

@@ -1,7 +1,5 @@
 //! [`Kept`]: how a re-sending layer keeps the request body for its later attempts.
 
-use std::sync::Arc;
-
 use http::{Extensions, Request};
 use http_body::Body;
 use towline_core::RequestHead;
@@ -9,14 +7,16 @@ use towline_core::RequestHead;
 use super::ResendBody;
 use crate::{
     BoxError,
-    replay::{ReplayBody, ReplayError, ReplaySource, Replays, len_u64},
+    replay::{ReplayBody, ReplayError, ReplaySource, len_u64},
 };
 
 /// What a re-sending layer sends its later attempts' bodies from.
 pub(crate) enum Kept<B> {
-    /// Fresh replays of the recorded body: the layer's own recording, or one a re-sending
-    /// layer above made.
+    /// Fresh replays of this layer's own recording of the body.
     Replay(ReplaySource<ResendBody<B>>),
+    /// Fresh replays of a re-sending layer above's recording, which the body this layer
+    /// received is already one of.
+    Reused(ReplaySource<B>),
     /// The body is empty (or a redirect dropped it): every later attempt sends an empty body.
     Empty,
     /// The body cannot be sent again: it is known from the start to exceed the replay cap.
@@ -32,18 +32,24 @@ where
     /// later attempts send.
     ///
     /// `extensions` are those of the request the first attempt sends: a layer above may have
-    /// left a [`ReplaySource`] of this body there, which is then reused rather than recording
-    /// the body again under `cap`; and the source of this layer's attempts goes there, for
-    /// the re-sending layers below.
+    /// left a [`ReplaySource`] of this body there, which is then taken and reused rather
+    /// than recording the body again under `cap` (no layer below has this body type, and a
+    /// copy of the head need not carry it). The caller [`mark`](Self::mark)s the request
+    /// once it has copied the head.
+    ///
+    /// A layer that reuses a recording does not pass it on: a third re-sending layer below
+    /// it would record the body again.
     pub(crate) fn first(body: B, cap: usize, extensions: &mut Extensions) -> (ResendBody<B>, Self) {
         if body.is_end_stream() {
             // Every attempt sends an empty body, which needs no recording.
             return (ResendBody::original(body), Self::Empty);
         }
-        if let Some(above) = extensions.get::<ReplaySource<B>>() {
-            let source = above.clone().lift();
-            extensions.insert(source.clone());
-            return (ResendBody::original(body), Self::Replay(source));
+        if let Some(above) = extensions.remove::<ReplaySource<B>>() {
+            if extensions.is_empty() {
+                // Free the map, so that copying the head copies nothing.
+                *extensions = Extensions::new();
+            }
+            return (ResendBody::original(body), Self::Reused(above));
         }
         if body.size_hint().lower() > len_u64(cap) {
             // Known to be too large to record: sent once as it is.
@@ -52,7 +58,6 @@ where
         }
         let body = ReplayBody::new(body, cap);
         let source = body.source();
-        extensions.insert(source.clone());
         (ResendBody::replay(body), Self::Replay(source))
     }
 }
@@ -62,6 +67,7 @@ impl<B> Kept<B> {
     pub(crate) fn body(&self) -> Result<ResendBody<B>, ReplayError> {
         match self {
             Self::Replay(source) => source.replay(),
+            Self::Reused(source) => source.replay().map(ResendBody::original),
             Self::Empty => Ok(ResendBody::empty()),
             Self::Unreplayable(err) => Err(err.clone()),
         }
@@ -69,34 +75,22 @@ impl<B> Kept<B> {
 }
 
 impl<B: 'static> Kept<B> {
-    /// The next attempt's request: `head` and `body`, with the source of this layer's
-    /// replays for the re-sending layers below.
+    /// Leaves the source of this layer's replays in the extensions of a request it sends,
+    /// for the re-sending layers below.
+    pub(crate) fn mark(&self, extensions: &mut Extensions) {
+        if let Self::Replay(source) = self {
+            extensions.insert(source.clone());
+        }
+    }
+
+    /// The next attempt's request: `head` and `body`, [marked](Self::mark).
     pub(crate) fn request(
         &self,
         head: &RequestHead,
         body: ResendBody<B>,
     ) -> Request<ResendBody<B>> {
         let mut request = head.to_request(body);
-        if let Self::Replay(source) = self {
-            request.extensions_mut().insert(source.clone());
-        }
+        self.mark(request.extensions_mut());
         request
-    }
-}
-
-/// Hands out the replays of a source from a layer above as the original body of this
-/// layer's attempts.
-struct Lifted<B>(ReplaySource<B>);
-
-impl<B> Replays<ResendBody<B>> for Lifted<B> {
-    fn replay(self: Arc<Self>) -> Result<ResendBody<B>, ReplayError> {
-        self.0.replay().map(ResendBody::original)
-    }
-}
-
-impl<B: 'static> ReplaySource<B> {
-    /// The same recording, for the layers below one that sends its replays unchanged.
-    fn lift(self) -> ReplaySource<ResendBody<B>> {
-        ReplaySource::new(Arc::new(Lifted(self)))
     }
 }

@@ -19,13 +19,14 @@
 //!   the last outcome), and no attempt sends an empty or truncated body.
 //! - **Recorded once.** A re-sending layer that records a body leaves, in the extensions of
 //!   every request it sends, a handle on the recording keyed by its [`ResendBody`] type. A
-//!   re-sending layer below (retry under redirect, in the `towline` client) whose body type
-//!   that is finds it, sends the body it received unchanged, and builds its own later
-//!   attempts from fresh replays of the same recording, so a streaming body is recorded
-//!   once however many such layers it passes. The cap of the layer that records applies
-//!   (the outermost one that sees the body); the caps of the layers below it do not. Only
-//!   this crate can build a non-empty `ResendBody`, so the handle always describes the
-//!   body it travels with.
+//!   re-sending layer right below it (retry under redirect, in the `towline` client), whose
+//!   body type that is, takes it, sends the body it received unchanged, and builds its own
+//!   later attempts from fresh replays of the same recording, so the body is recorded once.
+//!   The cap of the layer that records applies; the cap of the one below does not. Only
+//!   this crate can build a non-empty `ResendBody`, so the handle always describes the body
+//!   it travels with. The handle goes one level down: a layer that reuses a recording does
+//!   not pass it on (that would cost every request with a body an allocation more), so a
+//!   third re-sending layer below would record the body again.
 //! - **The head.** The layer copies the request's head (method, URI, version, headers,
 //!   extensions) once, into a [`RequestHead`](towline_core::RequestHead), and builds each
 //!   later attempt from it; a redirect changes method, URI and headers for its hop.

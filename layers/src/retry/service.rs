@@ -85,9 +85,10 @@ where
             .extensions
             .get::<Deadline>()
             .map(|Deadline(deadline)| *deadline);
+        let (body, kept) = Kept::first(body, config.max_replay_bytes, &mut parts.extensions);
         // What later attempts are built from, copied before this layer marks the request.
         let template = RequestHead::from_parts(&parts);
-        let (body, kept) = Kept::first(body, config.max_replay_bytes, &mut parts.extensions);
+        kept.mark(&mut parts.extensions);
 
         // The clone-swap idiom: call the service that was readied, leave a fresh clone.
         let clone = self.inner.clone();
