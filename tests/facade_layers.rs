@@ -45,7 +45,8 @@ use towline::towline_layers::decompression::{
 };
 use towline::towline_layers::error::find_cause;
 use towline::towline_layers::hsts::{HstsLayer, HstsStore};
-use towline::towline_layers::redirect::{Policy, RedirectBody, RedirectError, RedirectHistory};
+use towline::towline_layers::redirect::{Policy, RedirectError, RedirectHistory};
+use towline::towline_layers::resend::ResendBody;
 use towline::towline_layers::{BoxError, EffectiveUri, ServiceBuilderExt};
 use towline::towline_services::connect::tls::{Certificate, TlsConfig, TlsConnector};
 use towline::towline_services::connect::{HttpConnector, TcpConfig};
@@ -477,7 +478,7 @@ impl Stack for Facade {
     }
 }
 
-type ComposedResponse = http::Response<DecompressionBody<ResponseBody<RedirectBody<Full<Bytes>>>>>;
+type ComposedResponse = http::Response<DecompressionBody<ResponseBody<ResendBody<Full<Bytes>>>>>;
 
 /// The bare transport under the layers, assembled by hand.
 struct Composed(BoxCloneService<Request<Full<Bytes>>, ComposedResponse, BoxError>);
@@ -512,8 +513,8 @@ impl Stack for Composed {
             HttpConnector::new(TokioRuntime, TcpConfig::default()),
             tls.build().unwrap(),
         );
-        // The redirect layer hands the layers below it `RedirectBody<B>`.
-        let transport: Transport<_, RedirectBody<Full<Bytes>>, _> =
+        // The redirect layer hands the layers below it `ResendBody<B>`.
+        let transport: Transport<_, ResendBody<Full<Bytes>>, _> =
             Transport::new(connector, TokioRuntime, TransportConfig::default());
         let policy = match config.redirects {
             Redirects::Follow => Policy::default(),

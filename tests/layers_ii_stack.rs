@@ -18,7 +18,8 @@ use tower_http::set_header::SetRequestHeaderLayer;
 use towline::towline_layers::ServiceBuilderExt;
 use towline::towline_layers::cache::{CacheStatus, HttpCache};
 use towline::towline_layers::exec::SharedExecutor;
-use towline::towline_layers::retry::{RetryBody, RetryConfig, RetryCount};
+use towline::towline_layers::resend::ResendBody;
+use towline::towline_layers::retry::{RetryConfig, RetryCount};
 use towline::towline_services::connect::{HttpConnector, TcpConfig};
 use towline::towline_services::rt::tokio::TokioRuntime;
 use towline::towline_services::rt::{Exec, Runtime};
@@ -59,7 +60,7 @@ async fn cache_retry_rate_and_bandwidth_compose_over_the_bare_transport() {
 
     let timer = TokioRuntime.timer();
     let executor: SharedExecutor = Arc::new(Exec(TokioRuntime));
-    let transport: Transport<_, RetryBody<Full<Bytes>>, _> = Transport::new(
+    let transport: Transport<_, ResendBody<Full<Bytes>>, _> = Transport::new(
         HttpConnector::new(TokioRuntime, TcpConfig::default()),
         TokioRuntime,
         TransportConfig::default(),

@@ -12,10 +12,10 @@ use serde_json::Value;
 use tower::{ServiceBuilder, ServiceExt};
 use towline::towline_layers::error::find_cause;
 use towline::towline_layers::redirect::{
-    Fragment, Policy, RedirectBody, RedirectError, RedirectErrorKind, RedirectHistory,
-    RedirectLayer,
+    Fragment, Policy, RedirectError, RedirectErrorKind, RedirectHistory, RedirectLayer,
 };
 use towline::towline_layers::replay::ReplayError;
+use towline::towline_layers::resend::ResendBody;
 use towline::towline_layers::{BoxError, EffectiveUri};
 use towline::towline_services::connect::{HttpConnector, TcpConfig};
 use towline::towline_services::rt::tokio::TokioRuntime;
@@ -23,14 +23,14 @@ use towline::towline_services::transport::{ResponseBody, Transport, TransportCon
 use towline_test_support::{TestServer, response};
 
 type Body = Full<Bytes>;
-type Resp = Response<ResponseBody<RedirectBody<Body>>>;
+type Resp = Response<ResponseBody<ResendBody<Body>>>;
 
 /// The bare transport with `layer` on top.
 fn stack(
     layer: RedirectLayer,
 ) -> impl tower::Service<Request<Body>, Response = Resp, Error = BoxError> + Clone {
     let connector = HttpConnector::new(TokioRuntime, TcpConfig::default());
-    let transport: Transport<_, RedirectBody<Body>, _> =
+    let transport: Transport<_, ResendBody<Body>, _> =
         Transport::new(connector, TokioRuntime, TransportConfig::default());
     ServiceBuilder::new().layer(layer).service(transport)
 }

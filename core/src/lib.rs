@@ -11,13 +11,18 @@
 //!   long making it took and when the request was handed to it. The transport puts it in
 //!   each response's extensions; the timings layer reads it from there, whichever transport
 //!   is below it, and the `towline` client reads the peer's address from it.
+//! - [`RequestHead`]: what a request is sent again from. The redirect and retry layers keep
+//!   one per request for their later attempts, and the transport one for replaying an
+//!   idempotent request that a reused connection lost.
 //!
-//! Both are plain data: no runtime, no dependency.
+//! All are plain data: no runtime, and no dependency but `http`.
 
 #![deny(unsafe_code)]
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use http::{Extensions, HeaderMap, Method, Request, Uri, Version, request};
 
 /// How a failed attempt may be retried: whether the request can have reached the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,5 +150,101 @@ impl ConnectionInfo {
     /// start of "time to first byte".
     pub fn request_sent_at(&self) -> Instant {
         self.sent_at
+    }
+}
+
+/// A request without its body: method, URI, version, headers and extensions.
+///
+/// A layer or service that may send a request again copies its head once, before the
+/// request goes on, and builds each later attempt from the copy with a fresh body. The
+/// fields are public so that an attempt can differ from the first (a redirect changes the
+/// method, URI and headers).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct RequestHead {
+    /// The request method.
+    pub method: Method,
+    /// The request URI.
+    pub uri: Uri,
+    /// The HTTP version.
+    pub version: Version,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The request extensions.
+    pub extensions: Extensions,
+}
+
+impl RequestHead {
+    /// Copies the head of `request`.
+    pub fn from_request<B>(request: &Request<B>) -> Self {
+        Self {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
+            headers: request.headers().clone(),
+            extensions: request.extensions().clone(),
+        }
+    }
+
+    /// Copies the head of a request taken apart with [`Request::into_parts`].
+    pub fn from_parts(parts: &request::Parts) -> Self {
+        Self {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            version: parts.version,
+            headers: parts.headers.clone(),
+            extensions: parts.extensions.clone(),
+        }
+    }
+
+    /// A request with a copy of this head and `body`: the next attempt, while the head is
+    /// kept for the ones after it.
+    pub fn to_request<B>(&self, body: B) -> Request<B> {
+        self.clone().into_request(body)
+    }
+
+    /// A request with this head and `body`: the last attempt, which needs no copy.
+    pub fn into_request<B>(self, body: B) -> Request<B> {
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.version_mut() = self.version;
+        *request.headers_mut() = self.headers;
+        *request.extensions_mut() = self.extensions;
+        request
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{Method, Request, Version};
+
+    use super::RequestHead;
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Marker(u8);
+
+    #[test]
+    fn a_request_rebuilt_from_its_head_is_the_same_request() -> Result<(), http::Error> {
+        let mut request = Request::builder()
+            .method(Method::PUT)
+            .uri("http://example.test/upload")
+            .version(Version::HTTP_2)
+            .header("content-type", "text/plain")
+            .body("first")?;
+        request.extensions_mut().insert(Marker(7));
+
+        let head = RequestHead::from_request(&request);
+        let (parts, _) = request.into_parts();
+        let from_parts = RequestHead::from_parts(&parts);
+        for again in [head.to_request("second"), from_parts.into_request("second")] {
+            assert_eq!(again.method(), Method::PUT);
+            assert_eq!(again.uri(), "http://example.test/upload");
+            assert_eq!(again.version(), Version::HTTP_2);
+            assert_eq!(again.headers(), &parts.headers);
+            assert_eq!(again.extensions().get::<Marker>(), Some(&Marker(7)));
+            assert_eq!(*again.body(), "second");
+        }
+        Ok(())
     }
 }

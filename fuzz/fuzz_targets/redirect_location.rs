@@ -35,7 +35,8 @@ use towline_fuzz::{Reader, block_on, drain};
 use towline_layers::{
     EffectiveUri,
     error::find_cause,
-    redirect::{Fragment, Policy, RedirectBody, RedirectErrorKind, RedirectHistory, RedirectLayer},
+    redirect::{Fragment, Policy, RedirectErrorKind, RedirectHistory, RedirectLayer},
+    resend::ResendBody,
 };
 
 const URIS: &[&str] = &[
@@ -140,7 +141,7 @@ fuzz_target!(|data: &[u8]| {
 
     let mock = {
         let script = Arc::clone(&script);
-        tower::service_fn(move |request: Request<RedirectBody<Full<Bytes>>>| {
+        tower::service_fn(move |request: Request<ResendBody<Full<Bytes>>>| {
             let (parts, body) = request.into_parts();
             let drained = drain(body, 1 << 20);
             assert!(drained.error.is_none(), "request body failed: {:?}", drained.error);

@@ -12,8 +12,10 @@
 //!
 //! Each layer module follows tower-http's names: `FooLayer` (the [`Layer`]), `Foo<S>` (the
 //! [`Service`]), `ResponseFuture<F>` (a named, pin-projected future: no boxed future per
-//! request) and `FooBody<B>` when a body is wrapped. Every layer sits behind its own cargo
-//! feature; the shared pieces ([`error`], [`time`], [`replay`], [`exec`]) are always compiled.
+//! request) and `FooBody<B>` when a body is wrapped (except [`resend::ResendBody`], which
+//! every layer that sends a request again shares). Every layer sits behind its own cargo
+//! feature; the shared pieces ([`error`], [`time`], [`replay`], [`exec`]) are always
+//! compiled, and [`resend`] with either layer that sends a request again.
 //!
 //! A layer that wraps the response body changes the response type, so `option_layer` cannot
 //! switch it off (the two arms of its `Either` would differ). Such layers are instead cheap
@@ -42,7 +44,9 @@
 //! request body in [`replay::ReplayBody`], which records what it sends up to a byte cap and
 //! lets a clone replay it. Buffered bodies replay at the cost of a reference count; streaming
 //! bodies replay lazily up to the cap, and past it replay fails with a clear
-//! [`replay::ReplayError`], never with a silently empty body.
+//! [`replay::ReplayError`], never with a silently empty body. What such layers share — the
+//! body they send, recording a body once however many of them it passes, draining — is the
+//! contract in [`resend`].
 //!
 //! # Example
 //!

@@ -60,6 +60,7 @@ use std::{
 use bytes::{Buf, Bytes};
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
+use towline_core::RequestHead;
 
 use crate::{BoxError, sync::lock};
 
@@ -124,7 +125,7 @@ struct Cursor {
 struct Shared<B> {
     source: Source<B>,
     /// Recorded frames, in order; complete up to `frames_read` unless `capped`.
-    log: Vec<Recorded>,
+    log: Log,
     /// Frames read from the original body so far.
     frames_read: usize,
     /// Data bytes read from the original body so far.
@@ -141,6 +142,35 @@ enum Source<B> {
     Live(Pin<Box<B>>),
     Ended,
     Failed,
+}
+
+/// The recorded frames. The first is kept apart so that a buffered body, one frame long,
+/// is recorded without an allocation.
+#[derive(Debug, Default)]
+struct Log {
+    first: Option<Recorded>,
+    rest: Vec<Recorded>,
+}
+
+impl Log {
+    fn get(&self, index: usize) -> Option<&Recorded> {
+        match index.checked_sub(1) {
+            None => self.first.as_ref(),
+            Some(index) => self.rest.get(index),
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn push(&mut self, recorded: Recorded) {
+        if self.first.is_none() {
+            self.first = Some(recorded);
+        } else {
+            self.rest.push(recorded);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -165,7 +195,9 @@ impl Recorded {
     }
 }
 
-fn len_u64(len: usize) -> u64 {
+/// A length as the `u64` body sizes are counted in (saturating on a platform where `usize`
+/// is wider).
+pub(crate) fn len_u64(len: usize) -> u64 {
     u64::try_from(len).unwrap_or(u64::MAX)
 }
 
@@ -179,7 +211,7 @@ impl<B: Body> ReplayBody<B> {
         Self {
             shared: Arc::new(Mutex::new(Shared {
                 source: Source::Live(Box::pin(body)),
-                log: Vec::new(),
+                log: Log::default(),
                 frames_read: 0,
                 bytes_read: 0,
                 cap: max_replay_bytes,
@@ -206,17 +238,25 @@ impl<B> ReplayBody<B> {
     /// A clone taken now can still fail later, when it is polled, if the body outgrows the
     /// cap in the meantime; it then yields that error instead of a truncated body.
     pub fn try_clone(&self) -> Result<Self, ReplayError> {
-        let mut shared = lock(&self.shared);
-        if shared.capped {
-            return Err(ReplayError::CapExceeded { cap: shared.cap });
-        }
-        if matches!(shared.source, Source::Failed) {
-            return Err(ReplayError::SourceFailed);
-        }
-        let id = shared.next_id;
-        shared.next_id += 1;
+        Self::replay_of(Arc::clone(&self.shared))
+    }
+
+    /// A new handle on `shared` that starts from the first recorded frame.
+    fn replay_of(shared: Arc<Mutex<Shared<B>>>) -> Result<Self, ReplayError> {
+        let id = {
+            let mut state = lock(&shared);
+            if state.capped {
+                return Err(ReplayError::CapExceeded { cap: state.cap });
+            }
+            if matches!(state.source, Source::Failed) {
+                return Err(ReplayError::SourceFailed);
+            }
+            let id = state.next_id;
+            state.next_id += 1;
+            id
+        };
         Ok(Self {
-            shared: Arc::clone(&self.shared),
+            shared,
             cursor: Cursor {
                 id,
                 pos: 0,
@@ -237,6 +277,65 @@ impl<B> ReplayBody<B> {
     }
 }
 
+#[cfg(any(feature = "redirect", feature = "retry"))]
+impl<B: Send + 'static> ReplayBody<B> {
+    /// A source of fresh replays of this body, each wrapped as `T`.
+    pub(crate) fn source<T: FromReplay<B>>(&self) -> ReplaySource<T> {
+        // The shared state itself is the source: no allocation beyond a reference count.
+        let recording: Arc<dyn Replays<T>> = Arc::clone(&self.shared) as _;
+        ReplaySource { recording }
+    }
+}
+
+/// The body type a [`ReplaySource`] hands out a body's replays as.
+#[cfg(any(feature = "redirect", feature = "retry"))]
+pub(crate) trait FromReplay<B> {
+    /// Wraps a fresh replay.
+    fn from_replay(body: ReplayBody<B>) -> Self;
+}
+
+/// What a [`ReplaySource`] holds: the recording, seen as a maker of replays of type `T`.
+#[cfg(any(feature = "redirect", feature = "retry"))]
+trait Replays<T>: Send + Sync {
+    /// A fresh replay, or why there can be none.
+    fn replay(self: Arc<Self>) -> Result<T, ReplayError>;
+}
+
+#[cfg(any(feature = "redirect", feature = "retry"))]
+impl<B: Send, T: FromReplay<B>> Replays<T> for Mutex<Shared<B>> {
+    fn replay(self: Arc<Self>) -> Result<T, ReplayError> {
+        ReplayBody::replay_of(self).map(T::from_replay)
+    }
+}
+
+/// A clonable handle that hands out fresh replays of one recorded body as the body type
+/// `T`, whatever body was recorded.
+///
+/// Keyed by `T` in a request's extensions, it tells a re-sending layer whose request body
+/// type is `T` that the body it receives is already recorded (see
+/// [`resend`](crate::resend)).
+#[cfg(any(feature = "redirect", feature = "retry"))]
+pub(crate) struct ReplaySource<T> {
+    recording: Arc<dyn Replays<T>>,
+}
+
+#[cfg(any(feature = "redirect", feature = "retry"))]
+impl<T> ReplaySource<T> {
+    /// A fresh replay of the recorded body, or why there can be none.
+    pub(crate) fn replay(&self) -> Result<T, ReplayError> {
+        Arc::clone(&self.recording).replay()
+    }
+}
+
+#[cfg(any(feature = "redirect", feature = "retry"))]
+impl<T> Clone for ReplaySource<T> {
+    fn clone(&self) -> Self {
+        Self {
+            recording: Arc::clone(&self.recording),
+        }
+    }
+}
+
 /// Clones a request whose body is a [`ReplayBody`], for sending it again.
 ///
 /// Method, URI, version, headers and extensions are copied; the body is
@@ -245,13 +344,7 @@ pub fn try_clone_request<B>(
     request: &http::Request<ReplayBody<B>>,
 ) -> Result<http::Request<ReplayBody<B>>, ReplayError> {
     let body = request.body().try_clone()?;
-    let mut clone = http::Request::new(body);
-    *clone.method_mut() = request.method().clone();
-    *clone.uri_mut() = request.uri().clone();
-    *clone.version_mut() = request.version();
-    *clone.headers_mut() = request.headers().clone();
-    *clone.extensions_mut() = request.extensions().clone();
-    Ok(clone)
+    Ok(RequestHead::from_request(request).into_request(body))
 }
 
 impl<B> Shared<B>
@@ -334,7 +427,7 @@ impl<B> Shared<B> {
             Some(recorded) => self.log.push(recorded),
             None => {
                 self.capped = true;
-                self.log = Vec::new();
+                self.log = Log::default();
             }
         }
     }

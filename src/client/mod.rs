@@ -195,8 +195,7 @@ impl ClientRef {
             // The usual case. Room for the headers layers add (Accept-Encoding, Cookie, …)
             // is reserved here: a copy of the defaults would be full, and the first header a
             // layer inserts would reallocate the map.
-            let mut headers =
-                HeaderMap::with_capacity(self.default_headers.len() + LAYER_HEADERS);
+            let mut headers = HeaderMap::with_capacity(self.default_headers.len() + LAYER_HEADERS);
             for (name, value) in &self.default_headers {
                 headers.append(name.clone(), value.clone());
             }

@@ -34,8 +34,9 @@ use towline_layers::hsts::HstsLayer;
 use towline_layers::optional::{box_body, optional_body, optional_boxed};
 #[cfg(feature = "rate-limit")]
 use towline_layers::rate_limit::{RateLimitLayer, RateLimiter};
-use towline_layers::redirect::{RedirectBody, RedirectLayer};
-use towline_layers::retry::{RetryBody, RetryLayer};
+use towline_layers::redirect::RedirectLayer;
+use towline_layers::resend::ResendBody;
+use towline_layers::retry::RetryLayer;
 use towline_layers::timeout::TimeoutLayer;
 use towline_layers::timings::TimingsLayer;
 use towline_services::connect::{HttpConnector, ResolveOverrides};
@@ -69,7 +70,7 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
         connector,
         builder.tls.build().map_err(crate::Error::builder)?,
     );
-    let transport: Transport<_, RetryBody<RedirectBody<Body>>, R> =
+    let transport: Transport<_, ResendBody<ResendBody<Body>>, R> =
         Transport::new(connector, builder.runtime.clone(), builder.transport);
     let timer = builder.runtime.timer();
     // The order, outermost first: trace, timings, total timeout (it also gives

@@ -6,20 +6,21 @@ use std::{
     future::Future,
     mem,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll, ready},
 };
 
-use crate::resend::poll_drain;
 use http::{
-    Extensions, HeaderMap, Method, Request, Response, Uri, Version,
+    Request, Response, Uri,
     header::{LOCATION, REFERER},
 };
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tower_service::Service;
+use towline_core::RequestHead;
 
 use super::{
-    Fragment, RedirectBody, RedirectError, RedirectErrorKind, RedirectHistory,
+    Fragment, RedirectError, RedirectErrorKind, RedirectHistory,
     layer::Config,
     location::{
         Resolved, is_http, is_https, is_redirect, next_method, referer, resolve, same_origin,
@@ -29,27 +30,22 @@ use super::{
 };
 use crate::{
     BoxError, EffectiveUri, RedirectObserver,
-    replay::{ReplayBody, ReplayError},
+    resend::{Drain, Kept, PolledAfterCompletion, ResendBody},
 };
-use std::sync::Arc;
 
-/// How much of a redirect response's body is read (and discarded) before the next hop, so
-/// that its HTTP/1 connection can go back to the pool. A longer body is dropped unread,
-/// which closes its connection.
-pub const MAX_DRAIN_BYTES: usize = 64 * 1024;
-
-type InnerFuture<S, ReqB> = <S as Service<Request<RedirectBody<ReqB>>>>::Future;
+type InnerFuture<S, ReqB> = <S as Service<Request<ResendBody<ReqB>>>>::Future;
 
 pin_project! {
     /// Response future of [`Redirect`](super::Redirect): sends the request, and as long as
     /// the policy says so, drains each redirect response and sends the next hop.
     ///
     /// Without a redirect it only polls the inner future. Each followed hop drains the
-    /// previous response's body (up to [`MAX_DRAIN_BYTES`]), readies the inner service and
+    /// previous response's body (up to
+    /// [`MAX_DRAIN_BYTES`](crate::resend::MAX_DRAIN_BYTES)), readies the inner service and
     /// calls it again; no future is boxed.
     pub struct ResponseFuture<S, ReqB, ResB>
     where
-        S: Service<Request<RedirectBody<ReqB>>>,
+        S: Service<Request<ResendBody<ReqB>>>,
     {
         #[pin]
         state: State<InnerFuture<S, ReqB>, ResB, ReqB>,
@@ -68,13 +64,12 @@ pin_project! {
         // Reading the redirect response's body to its end (capped) before the next hop.
         Draining {
             #[pin]
-            body: ResB,
-            drained: usize,
-            next: Option<Request<RedirectBody<ReqB>>>,
+            drain: Drain<ResB>,
+            next: Option<Request<ResendBody<ReqB>>>,
         },
         // Waiting for the inner service to be ready for the next hop.
         Readying {
-            next: Option<Request<RedirectBody<ReqB>>>,
+            next: Option<Request<ResendBody<ReqB>>>,
         },
         // The future has returned its output.
         Done,
@@ -97,31 +92,10 @@ pub(super) struct Hops<S, B> {
 /// The request as the next hop will send it, and the service that sends it.
 pub(super) struct Follow<S, B> {
     pub(super) service: S,
-    pub(super) method: Method,
-    pub(super) version: Version,
-    pub(super) headers: HeaderMap,
-    pub(super) extensions: Extensions,
+    /// The next hop's head, but for its URI: the URI of the request in flight is
+    /// `Hops::current`, and each hop's comes from its `Location`.
+    pub(super) head: RequestHead,
     pub(super) body: Kept<B>,
-}
-
-/// The handle a redirect that keeps the request body sends it again from.
-pub(super) enum Kept<B> {
-    /// A never-polled clone of the body being sent; each hop takes a fresh clone from it.
-    Replay(ReplayBody<B>),
-    /// The body is empty (or a redirect dropped it).
-    Empty,
-    /// The body could not be recorded from the start (its size is known to exceed the cap).
-    Unreplayable(ReplayError),
-}
-
-impl<B> Kept<B> {
-    fn replay(&self) -> Result<RedirectBody<B>, ReplayError> {
-        match self {
-            Self::Replay(body) => body.try_clone().map(RedirectBody::replay),
-            Self::Empty => Ok(RedirectBody::empty()),
-            Self::Unreplayable(err) => Err(err.clone()),
-        }
-    }
 }
 
 /// What to do with a response.
@@ -131,11 +105,11 @@ enum Step<ResB, ReqB> {
     /// Drain `body`, then send `next`.
     Follow {
         body: ResB,
-        next: Request<RedirectBody<ReqB>>,
+        next: Request<ResendBody<ReqB>>,
     },
 }
 
-impl<S, B> Hops<S, B> {
+impl<S, B: 'static> Hops<S, B> {
     pub(super) fn new(
         config: Arc<Config>,
         current: Uri,
@@ -176,7 +150,7 @@ impl<S, B> Hops<S, B> {
 
         let action = self.config.policy.redirect(Attempt {
             status,
-            method: &follow.method,
+            method: &follow.head.method,
             current: &self.current,
             next: &uri,
             headers: response.headers(),
@@ -199,9 +173,9 @@ impl<S, B> Hops<S, B> {
             return Err(self.fail(RedirectErrorKind::InsecureRedirect, Some(uri), None));
         }
 
-        let (method, keep_body) = next_method(status, &follow.method);
+        let (method, keep_body) = next_method(status, &follow.head.method);
         let body = if keep_body {
-            match follow.body.replay() {
+            match follow.body.body() {
                 Ok(body) => body,
                 Err(err) => {
                     return Err(self.fail(
@@ -212,7 +186,7 @@ impl<S, B> Hops<S, B> {
                 }
             }
         } else {
-            RedirectBody::empty()
+            ResendBody::empty()
         };
 
         let Some(follow) = self.follow.as_mut() else {
@@ -221,35 +195,31 @@ impl<S, B> Hops<S, B> {
         if !keep_body {
             // Free what was recorded of the body: no later hop can send it.
             follow.body = Kept::Empty;
-            strip_body_headers(&mut follow.headers);
+            strip_body_headers(&mut follow.head.headers);
         }
-        follow.method = method;
+        follow.head.method = method;
         if !same_origin(&self.current, &uri) {
             // Once removed, credentials stay removed, even if a later hop comes back.
-            strip_credentials(&mut follow.headers);
+            strip_credentials(&mut follow.head.headers);
         }
         if self.config.referer {
             match referer(&self.current, &uri) {
                 Some(value) => {
-                    follow.headers.insert(REFERER, value);
+                    follow.head.headers.insert(REFERER, value);
                 }
                 None => {
-                    follow.headers.remove(REFERER);
+                    follow.head.headers.remove(REFERER);
                 }
             }
         }
 
         // A layer above (e.g. the trace layer) asked to be told of each hop.
-        if let Some(observer) = follow.extensions.get::<RedirectObserver>() {
+        if let Some(observer) = follow.head.extensions.get::<RedirectObserver>() {
             observer.redirected(&self.current, &uri, status);
         }
 
-        let mut next = Request::new(body);
-        *next.method_mut() = follow.method.clone();
+        let mut next = follow.body.request(&follow.head, body);
         *next.uri_mut() = uri.clone();
-        *next.version_mut() = follow.version;
-        *next.headers_mut() = follow.headers.clone();
-        *next.extensions_mut() = follow.extensions.clone();
 
         let previous = mem::replace(&mut self.current, uri);
         self.history.push(previous);
@@ -289,7 +259,7 @@ impl<S, B> Hops<S, B> {
 
 impl<S, ReqB, ResB> ResponseFuture<S, ReqB, ResB>
 where
-    S: Service<Request<RedirectBody<ReqB>>>,
+    S: Service<Request<ResendBody<ReqB>>>,
 {
     pub(super) fn new(future: InnerFuture<S, ReqB>, hops: Hops<S, ReqB>) -> Self {
         Self {
@@ -299,22 +269,11 @@ where
     }
 }
 
-/// The error of a [`ResponseFuture`] polled again after it completed.
-#[derive(Debug)]
-struct PolledAfterCompletion;
-
-impl fmt::Display for PolledAfterCompletion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("redirect response future polled after it completed")
-    }
-}
-
-impl std::error::Error for PolledAfterCompletion {}
-
 impl<S, ReqB, ResB> Future for ResponseFuture<S, ReqB, ResB>
 where
-    S: Service<Request<RedirectBody<ReqB>>, Response = Response<ResB>>,
+    S: Service<Request<ResendBody<ReqB>>, Response = Response<ResB>>,
     S::Error: Into<BoxError>,
+    ReqB: 'static,
     ResB: Body,
 {
     type Output = Result<Response<ResB>, BoxError>;
@@ -330,18 +289,11 @@ where
                         .and_then(|response| this.hops.on_response(response));
                     match step {
                         Ok(Step::Follow { body, next }) => {
-                            if body.is_end_stream()
-                                || body.size_hint().lower() > len_u64(MAX_DRAIN_BYTES)
-                            {
-                                // Nothing to read, or too much: drop the body now.
-                                this.state.set(State::Readying { next: Some(next) });
-                            } else {
-                                this.state.set(State::Draining {
-                                    body,
-                                    drained: 0,
-                                    next: Some(next),
-                                });
-                            }
+                            let next = Some(next);
+                            this.state.set(match Drain::start(body) {
+                                Some(drain) => State::Draining { drain, next },
+                                None => State::Readying { next },
+                            });
                         }
                         Ok(Step::Done(response)) => {
                             this.state.set(State::Done);
@@ -353,12 +305,8 @@ where
                         }
                     }
                 }
-                StateProj::Draining {
-                    body,
-                    drained,
-                    next,
-                } => {
-                    ready!(poll_drain(body, drained, MAX_DRAIN_BYTES, cx));
+                StateProj::Draining { drain, next } => {
+                    ready!(drain.poll(cx));
                     let next = next.take();
                     this.state.set(State::Readying { next });
                 }
@@ -384,13 +332,9 @@ where
     }
 }
 
-fn len_u64(len: usize) -> u64 {
-    u64::try_from(len).unwrap_or(u64::MAX)
-}
-
 impl<S, ReqB, ResB> fmt::Debug for ResponseFuture<S, ReqB, ResB>
 where
-    S: Service<Request<RedirectBody<ReqB>>>,
+    S: Service<Request<ResendBody<ReqB>>>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {

@@ -69,7 +69,8 @@ impl RedirectLayer {
     /// than this makes such a redirect fail with
     /// [`RedirectErrorKind::BodyNotReplayable`](super::RedirectErrorKind); it is never sent
     /// empty or truncated. Buffered bodies cost only a reference count to record, but are
-    /// bound by the cap too.
+    /// bound by the cap too. A re-sending layer below (a retry layer) replays the same
+    /// recording under this cap (see [`resend`](crate::resend)).
     pub fn max_replay_body_bytes(mut self, max: usize) -> Self {
         Arc::make_mut(&mut self.config).max_replay_body_bytes = max;
         self

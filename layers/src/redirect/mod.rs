@@ -48,26 +48,22 @@
 //! - **Referer** ([`RedirectLayer::referer`], off by default): the URI that redirected, in
 //!   full without userinfo within one origin, its origin only across origins, and no
 //!   `Referer` from https to http.
-//! - **Draining**: before the next hop, the redirect response's body is read and discarded,
-//!   up to [`MAX_DRAIN_BYTES`] (64 KiB), so that an HTTP/1 connection goes back to the pool
-//!   and the next hop can reuse it. A longer body is dropped, which closes its connection.
-//!   The drain is not timed: a total timeout above this layer bounds it.
+//! - **Draining**: before the next hop, the redirect response's body is drained up to
+//!   [`MAX_DRAIN_BYTES`] (64 KiB), as every re-sending layer does (see
+//!   [`resend`](crate::resend)).
 //! - Version and extensions carry over to every hop; headers are the caller's, minus what
 //!   the rules above remove.
 //!
 //! # The request body
 //!
-//! The service takes `Request<B>` for any body `B` and calls its inner service with
-//! `Request<`[`RedirectBody<B>`]`>`, the way tower-http's `FollowRedirect` changes the body
-//! type. A redirect that keeps the body sends it again through the crate's shared
-//! [`ReplayBody`](crate::replay::ReplayBody): the body is recorded as it is sent, up to
-//! [`RedirectLayer::max_replay_body_bytes`] (1 MiB by default; a buffered body costs only a
-//! reference count). When the body cannot be replayed — it outgrew the cap, or reading it
-//! failed — the redirect fails with
+//! The service takes `Request<B>` and calls its inner service with
+//! `Request<`[`ResendBody<B>`](crate::resend::ResendBody)`>`, under the contract every
+//! re-sending layer follows (see [`resend`](crate::resend)). A redirect that keeps the body
+//! sends a replay of it, recorded up to [`RedirectLayer::max_replay_body_bytes`] (1 MiB by
+//! default); one that cannot be replayed fails with
 //! [`BodyNotReplayable`](RedirectErrorKind::BodyNotReplayable), whose source is the
-//! [`ReplayError`](crate::replay::ReplayError); the body is never sent empty or truncated.
-//! An empty request body (`is_end_stream()`) is passed on unwrapped, and so is every body
-//! under [`Policy::none`].
+//! [`ReplayError`](crate::replay::ReplayError). Under [`Policy::none`] the body passes
+//! through as it is.
 //!
 //! # The final response
 //!
@@ -91,7 +87,8 @@
 //! use http_body_util::Full;
 //! use tower::{ServiceBuilder, ServiceExt};
 //! use towline_layers::{
-//!     redirect::{Policy, RedirectBody, RedirectHistory, RedirectLayer},
+//!     redirect::{Policy, RedirectHistory, RedirectLayer},
+//!     resend::ResendBody,
 //!     BoxError, EffectiveUri,
 //! };
 //!
@@ -99,7 +96,7 @@
 //! # async fn main() -> Result<(), BoxError> {
 //! let service = ServiceBuilder::new()
 //!     .layer(RedirectLayer::new(Policy::limited(5)).referer(true))
-//!     .service_fn(|request: Request<RedirectBody<Full<Bytes>>>| async move {
+//!     .service_fn(|request: Request<ResendBody<Full<Bytes>>>| async move {
 //!         let response = if request.uri().path() == "/old" {
 //!             Response::builder()
 //!                 .status(StatusCode::MOVED_PERMANENTLY)
@@ -124,7 +121,6 @@
 //! # }
 //! ```
 
-mod body;
 mod error;
 mod future;
 mod layer;
@@ -137,13 +133,13 @@ mod tests;
 use http::Uri;
 
 pub use self::{
-    body::RedirectBody,
     error::{RedirectError, RedirectErrorKind},
-    future::{MAX_DRAIN_BYTES, ResponseFuture},
+    future::ResponseFuture,
     layer::{DEFAULT_MAX_REPLAY_BODY_BYTES, RedirectLayer},
     policy::{Action, Attempt, Policy},
     service::Redirect,
 };
+pub use crate::resend::MAX_DRAIN_BYTES;
 
 /// The redirects a response went through: the URIs that answered with the redirects
 /// followed, oldest first, starting with the original request's URI. Empty when no redirect

@@ -10,20 +10,22 @@ use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
+use towline_core::RequestHead;
+
 use super::{
-    Fragment, RedirectBody, ResponseFuture,
-    future::{Follow, Hops, Kept},
+    Fragment, ResponseFuture,
+    future::{Follow, Hops},
     layer::Config,
 };
 use crate::{
     BoxError,
-    replay::{ReplayBody, ReplayError},
+    resend::{Kept, ResendBody},
 };
 
 /// Middleware that follows redirects; built by [`RedirectLayer`](super::RedirectLayer).
 ///
-/// It takes `Request<B>` and calls the inner service with `Request<RedirectBody<B>>`,
-/// so that a redirect can send the body again (see [`RedirectBody`]).
+/// It takes `Request<B>` and calls the inner service with `Request<ResendBody<B>>`, so
+/// that a redirect can send the body again (see [`resend`](crate::resend)).
 #[derive(Clone)]
 pub struct Redirect<S> {
     inner: S,
@@ -53,9 +55,9 @@ impl<S> Redirect<S> {
 
 impl<S, ReqB, ResB> Service<Request<ReqB>> for Redirect<S>
 where
-    S: Service<Request<RedirectBody<ReqB>>, Response = Response<ResB>> + Clone,
+    S: Service<Request<ResendBody<ReqB>>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
-    ReqB: Body,
+    ReqB: Body + Send + 'static,
     ReqB::Error: Into<BoxError>,
     ResB: Body,
 {
@@ -69,8 +71,7 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let config = Arc::clone(&self.config);
-        let (parts, body) = request.into_parts();
-        let current = parts.uri.clone();
+        let (mut parts, body) = request.into_parts();
         let fragment = parts
             .extensions
             .get::<Fragment>()
@@ -78,38 +79,19 @@ where
 
         if config.policy.is_none() {
             // Nothing will be followed: no replay, no copy of the request, no service clone.
+            let current = parts.uri.clone();
             let future = self
                 .inner
-                .call(Request::from_parts(parts, RedirectBody::original(body)));
+                .call(Request::from_parts(parts, ResendBody::original(body)));
             return ResponseFuture::new(future, Hops::new(config, current, fragment, None));
         }
 
-        let cap = config.max_replay_body_bytes;
-        let (body, kept) = if body.is_end_stream() {
-            // An empty body needs no recording: a hop that keeps it sends an empty body.
-            (RedirectBody::original(body), Kept::Empty)
-        } else if body.size_hint().lower() > u64::try_from(cap).unwrap_or(u64::MAX) {
-            // Known to be too large to record: sent as it is, and a redirect that must send
-            // it again fails.
-            (
-                RedirectBody::original(body),
-                Kept::Unreplayable(ReplayError::CapExceeded { cap }),
-            )
-        } else {
-            let body = ReplayBody::new(body, cap);
-            let kept = match body.try_clone() {
-                Ok(handle) => Kept::Replay(handle),
-                Err(err) => Kept::Unreplayable(err),
-            };
-            (RedirectBody::replay(body), kept)
-        };
-        // What later hops are built from; the request itself goes to the inner service.
-        let (method, version, headers, extensions) = (
-            parts.method.clone(),
-            parts.version,
-            parts.headers.clone(),
-            parts.extensions.clone(),
-        );
+        let (body, kept) = Kept::first(body, config.max_replay_body_bytes, &mut parts.extensions);
+        // What later hops are built from, copied before this layer marks the request.
+        let mut head = RequestHead::from_parts(&parts);
+        kept.mark(&mut parts.extensions);
+        // The head's URI would be a second copy of `current`; each hop sets its own.
+        let current = mem::take(&mut head.uri);
 
         // The clone-swap idiom: call the service that was readied, leave a fresh clone.
         let clone = self.inner.clone();
@@ -117,10 +99,7 @@ where
         let future = service.call(Request::from_parts(parts, body));
         let follow = Follow {
             service,
-            method,
-            version,
-            headers,
-            extensions,
+            head,
             body: kept,
         };
         ResponseFuture::new(future, Hops::new(config, current, fragment, Some(follow)))

@@ -29,6 +29,7 @@ use crate::{
     BoxError, EffectiveUri, RedirectObserver,
     error::find_cause,
     replay::ReplayError,
+    resend::ResendBody,
     sync::lock,
     test_util::{Probe, channel},
 };
@@ -66,7 +67,7 @@ type Log = Arc<Mutex<Vec<Seen>>>;
 /// The mock inner service: answers with test bodies, fails with `BoxError`, `Send` futures.
 trait MockService<B>:
     Service<
-        Request<RedirectBody<B>>,
+        Request<ResendBody<B>>,
         Response = Response<TestBody>,
         Error = BoxError,
         Future: Send + 'static,
@@ -76,7 +77,7 @@ trait MockService<B>:
 
 impl<B, T> MockService<B> for T where
     T: Service<
-            Request<RedirectBody<B>>,
+            Request<ResendBody<B>>,
             Response = Response<TestBody>,
             Error = BoxError,
             Future: Send + 'static,
@@ -94,7 +95,7 @@ where
     let log: Log = Arc::default();
     let service = service_fn({
         let log = Arc::clone(&log);
-        move |request: Request<RedirectBody<B>>| {
+        move |request: Request<ResendBody<B>>| {
             let log = Arc::clone(&log);
             let route = route.clone();
             async move {
@@ -730,7 +731,7 @@ async fn body_unread_before_an_early_307_is_replayed_in_full() -> Result<(), Box
     // Answers /a without reading the body, as a server responding early would.
     let service = service_fn({
         let bodies = Arc::clone(&bodies);
-        move |request: Request<RedirectBody<crate::test_util::ChannelBody>>| {
+        move |request: Request<ResendBody<crate::test_util::ChannelBody>>| {
             let bodies = Arc::clone(&bodies);
             async move {
                 if request.uri().path() == "/a" {
@@ -1498,7 +1499,7 @@ impl std::error::Error for Broken {}
 
 #[tokio::test]
 async fn inner_errors_pass_through_unchanged() -> Result<(), BoxError> {
-    let service = service_fn(|request: Request<RedirectBody<Full<Bytes>>>| async move {
+    let service = service_fn(|request: Request<ResendBody<Full<Bytes>>>| async move {
         if request.uri().path() == "/a" {
             Ok(redirect(302, "/b"))
         } else {

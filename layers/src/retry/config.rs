@@ -262,7 +262,8 @@ impl RetryConfig {
 
     /// How many bytes of a request body are kept so that a retry can send it again
     /// ([`DEFAULT_MAX_REPLAY_BYTES`] by default). A larger body is sent once and not
-    /// retried.
+    /// retried. A body that a re-sending layer above (a redirect layer) already records is
+    /// not recorded again: that layer's cap applies instead (see [`resend`](crate::resend)).
     pub fn max_replay_bytes(mut self, max: usize) -> Self {
         self.max_replay_bytes = max;
         self

@@ -10,25 +10,22 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::resend::poll_drain;
 use http::{Request, Response, header::RETRY_AFTER};
 use http_body::Body;
 use hyper::rt::Sleep;
 use pin_project_lite::pin_project;
 use tower_service::Service;
+use towline_core::RequestHead;
 
 use super::{
-    AttemptOutcome, RetryAttempt, RetryBody, RetryConfig, RetryCount, layer::Shared,
-    parse_retry_after,
+    AttemptOutcome, RetryAttempt, RetryConfig, RetryCount, layer::Shared, parse_retry_after,
 };
-use crate::{BoxError, replay::ReplayBody};
+use crate::{
+    BoxError,
+    resend::{Drain, Kept, PolledAfterCompletion, ResendBody},
+};
 
-/// How much of a retried response's body is read (and discarded) before the next attempt,
-/// so that its HTTP/1 connection can go back to the pool. A longer body is dropped unread,
-/// which closes its connection.
-pub const MAX_DRAIN_BYTES: usize = 64 * 1024;
-
-type InnerFuture<S, ReqB> = <S as Service<Request<RetryBody<ReqB>>>>::Future;
+type InnerFuture<S, ReqB> = <S as Service<Request<ResendBody<ReqB>>>>::Future;
 
 pin_project! {
     /// Response future of [`Retry`](super::Retry): sends the request and, while the policy
@@ -40,7 +37,7 @@ pin_project! {
     /// boxed; with retries on, the state is one allocation, and each retry's sleep another.
     pub struct ResponseFuture<S, ReqB, ResB>
     where
-        S: Service<Request<RetryBody<ReqB>>>,
+        S: Service<Request<ResendBody<ReqB>>>,
     {
         #[pin]
         state: State<InnerFuture<S, ReqB>, ResB>,
@@ -59,8 +56,7 @@ pin_project! {
         // Reading the failed response's body to its end (capped) before the next attempt.
         Draining {
             #[pin]
-            body: ResB,
-            drained: usize,
+            drain: Drain<ResB>,
         },
         // Waiting out the backoff.
         Sleeping {
@@ -73,29 +69,19 @@ pin_project! {
     }
 }
 
-/// The handle each retry takes its request body from.
-pub(super) enum Kept<B> {
-    /// A never-polled clone of the body being sent; each retry takes a fresh clone of it.
-    Replay(ReplayBody<B>),
-    /// The body is empty: each retry sends an empty body.
-    Empty,
-    /// The body cannot be sent again: it is known to exceed the replay cap.
-    Unreplayable,
-}
-
 /// The per-request state of a request that may be retried.
 pub(super) struct Retrying<S, B> {
     service: S,
     config: Arc<RetryConfig>,
     shared: Arc<Shared>,
     /// Method, URI, version, headers and extensions of every attempt.
-    template: Request<()>,
+    template: RequestHead,
     body: Kept<B>,
     deadline: Option<Instant>,
     /// Retries sent so far.
     retries: u32,
     /// The request of the next attempt, and the wait before it.
-    next: Option<(Request<RetryBody<B>>, Duration)>,
+    next: Option<(Request<ResendBody<B>>, Duration)>,
 }
 
 /// What an attempt's outcome leads to.
@@ -106,12 +92,12 @@ enum Plan {
     Retry,
 }
 
-impl<S, B> Retrying<S, B> {
+impl<S, B: 'static> Retrying<S, B> {
     pub(super) fn new(
         service: S,
         config: Arc<RetryConfig>,
         shared: Arc<Shared>,
-        template: Request<()>,
+        template: RequestHead,
         body: Kept<B>,
         deadline: Option<Instant>,
     ) -> Self {
@@ -134,7 +120,7 @@ impl<S, B> Retrying<S, B> {
             AttemptOutcome::Error(_) => None,
         };
         let attempt = RetryAttempt {
-            method: self.template.method(),
+            method: &self.template.method,
             attempt: self.retries,
             outcome,
         };
@@ -157,25 +143,15 @@ impl<S, B> Retrying<S, B> {
         {
             return Plan::Finish { success: false };
         }
-        let body = match &self.body {
-            Kept::Replay(body) => match body.try_clone() {
-                Ok(body) => RetryBody::replay(body),
-                Err(_) => return Plan::Finish { success: false },
-            },
-            Kept::Empty => RetryBody::empty(),
-            Kept::Unreplayable => return Plan::Finish { success: false },
+        let Ok(body) = self.body.body() else {
+            return Plan::Finish { success: false };
         };
         if let Some(budget) = &self.config.budget
-            && !budget.withdraw(self.template.uri().authority(), now)
+            && !budget.withdraw(self.template.uri.authority(), now)
         {
             return Plan::Finish { success: false };
         }
-        let mut next = Request::new(body);
-        *next.method_mut() = self.template.method().clone();
-        *next.uri_mut() = self.template.uri().clone();
-        *next.version_mut() = self.template.version();
-        *next.headers_mut() = self.template.headers().clone();
-        *next.extensions_mut() = self.template.extensions().clone();
+        let next = self.body.request(&self.template, body);
         self.retries += 1;
         self.next = Some((next, wait));
         Plan::Retry
@@ -183,7 +159,7 @@ impl<S, B> Retrying<S, B> {
 
     fn deposit(&self) {
         if let Some(budget) = &self.config.budget {
-            budget.deposit(self.template.uri().authority(), self.shared.timer.now());
+            budget.deposit(self.template.uri.authority(), self.shared.timer.now());
         }
     }
 
@@ -200,7 +176,7 @@ impl<S, B> Retrying<S, B> {
 
 impl<S, ReqB, ResB> ResponseFuture<S, ReqB, ResB>
 where
-    S: Service<Request<RetryBody<ReqB>>>,
+    S: Service<Request<ResendBody<ReqB>>>,
 {
     pub(super) fn new(
         future: InnerFuture<S, ReqB>,
@@ -213,22 +189,11 @@ where
     }
 }
 
-/// The error of a [`ResponseFuture`] polled again after it completed.
-#[derive(Debug)]
-struct PolledAfterCompletion;
-
-impl fmt::Display for PolledAfterCompletion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("retry response future polled after it completed")
-    }
-}
-
-impl std::error::Error for PolledAfterCompletion {}
-
 impl<S, ReqB, ResB> Future for ResponseFuture<S, ReqB, ResB>
 where
-    S: Service<Request<RetryBody<ReqB>>, Response = Response<ResB>>,
+    S: Service<Request<ResendBody<ReqB>>, Response = Response<ResB>>,
     S::Error: Into<BoxError>,
+    ReqB: 'static,
     ResB: Body,
 {
     type Output = Result<Response<ResB>, BoxError>;
@@ -251,16 +216,10 @@ where
                             });
                             match plan {
                                 Plan::Retry => {
-                                    let body = response.into_body();
-                                    if body.is_end_stream()
-                                        || body.size_hint().lower() > len_u64(MAX_DRAIN_BYTES)
-                                    {
-                                        // Nothing to read, or too much: drop the body now.
-                                        let next = retrying.wait();
-                                        this.state.set(next);
-                                    } else {
-                                        this.state.set(State::Draining { body, drained: 0 });
-                                    }
+                                    this.state.set(match Drain::start(response.into_body()) {
+                                        Some(drain) => State::Draining { drain },
+                                        None => retrying.wait(),
+                                    });
                                 }
                                 Plan::Finish { success } => {
                                     if success {
@@ -291,8 +250,8 @@ where
                         }
                     }
                 }
-                StateProj::Draining { body, drained } => {
-                    ready!(poll_drain(body, drained, MAX_DRAIN_BYTES, cx));
+                StateProj::Draining { drain } => {
+                    ready!(drain.poll(cx));
                     let next = match this.retrying.as_ref() {
                         Some(retrying) => retrying.wait(),
                         None => State::Done,
@@ -326,13 +285,9 @@ where
     }
 }
 
-fn len_u64(len: usize) -> u64 {
-    u64::try_from(len).unwrap_or(u64::MAX)
-}
-
 impl<S, ReqB, ResB> fmt::Debug for ResponseFuture<S, ReqB, ResB>
 where
-    S: Service<Request<RetryBody<ReqB>>>,
+    S: Service<Request<ResendBody<ReqB>>>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {

@@ -32,8 +32,8 @@
 //! multipliers or retry counts give `max_backoff`, never a panic. Waits run on the layer's
 //! [`SharedTimer`](crate::time::SharedTimer).
 //!
-//! Before waiting, the failed response's body is read to its end (up to
-//! [`MAX_DRAIN_BYTES`]) and dropped, so that an HTTP/1 connection can return to the pool.
+//! Before waiting, the failed response's body is drained up to [`MAX_DRAIN_BYTES`], as every
+//! re-sending layer does (see [`resend`](crate::resend)).
 //!
 //! # Client default and per-request configuration
 //!
@@ -46,17 +46,16 @@
 //!
 //! # Request bodies
 //!
-//! The layer sends [`RetryBody`]s: the caller's body as it is when no retry is possible,
-//! or wrapped in a [`ReplayBody`](crate::replay::ReplayBody) that records up to
-//! [`RetryConfig::max_replay_bytes`] so that a retry can replay it. A body that outgrows the
-//! cap (or fails) cannot be replayed, and then the request is not retried: the last response
-//! or error is returned, a retry never sends an empty or truncated body. An empty body needs
-//! no recording: each attempt sends an empty body.
+//! The layer sends [`ResendBody`](crate::resend::ResendBody)s under the contract every
+//! re-sending layer follows (see [`resend`](crate::resend)): a body is recorded up to
+//! [`RetryConfig::max_replay_bytes`] so that a retry can replay it, unless a re-sending layer
+//! above (a redirect layer) already records it, whose cap then applies. A body that cannot be
+//! replayed is not retried: the last response or error is returned.
 //!
 //! # Why not tower's `retry` module
 //!
 //! `tower::retry::Retry` calls its inner service with the very request type it receives, so
-//! it cannot wrap bodies in [`RetryBody`]; it asks its `Policy` to clone the request before
+//! it cannot wrap bodies in [`ResendBody`](crate::resend::ResendBody); it asks its `Policy` to clone the request before
 //! every attempt, including the first, where this layer takes a cheap replay handle and
 //! copies the head once; and its policy future is where a wait would go, which would need a
 //! named future per policy. Its `retry::backoff` is bound to tokio's timer, where layers take
@@ -77,7 +76,8 @@
 //! use http_body_util::Full;
 //! use tower::{ServiceBuilder, ServiceExt};
 //! use towline_layers::{
-//!     retry::{Jitter, RetryBody, RetryConfig, RetryCount, RetryLayer},
+//!     resend::ResendBody,
+//!     retry::{Jitter, RetryConfig, RetryCount, RetryLayer},
 //!     time::ManualTimer,
 //!     BoxError,
 //! };
@@ -94,7 +94,7 @@
 //!     .layer(RetryLayer::new(config, timer.shared()))
 //!     .service_fn({
 //!         let calls = Arc::clone(&calls);
-//!         move |_request: http::Request<RetryBody<Full<Bytes>>>| {
+//!         move |_request: http::Request<ResendBody<Full<Bytes>>>| {
 //!             // A server that fails once, then answers.
 //!             let status = if calls.fetch_add(1, Ordering::SeqCst) == 0 { 503 } else { 200 };
 //!             async move {
@@ -117,7 +117,6 @@
 //! # }
 //! ```
 
-mod body;
 mod budget;
 mod config;
 mod future;
@@ -128,17 +127,17 @@ mod service;
 mod tests;
 
 pub use self::{
-    body::RetryBody,
     budget::{BudgetScope, DEFAULT_MAX_HOSTS, RetryBudget},
     config::{
         AttemptOutcome, DEFAULT_MAX_REPLAY_BYTES, ErrorClass, Jitter, RetryAttempt, RetryConfig,
         RetryDecision, RetryStatuses, default_error_class, is_idempotent,
     },
-    future::{MAX_DRAIN_BYTES, ResponseFuture},
+    future::ResponseFuture,
     layer::RetryLayer,
     retry_after::{MAX_RETRY_AFTER, MAX_RETRY_AFTER_LEN, parse_retry_after},
     service::Retry,
 };
+pub use crate::resend::MAX_DRAIN_BYTES;
 
 /// A response extension: how many times the retry layer sent the request again before this
 /// response (0 when the first attempt's response is returned).

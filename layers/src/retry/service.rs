@@ -10,17 +10,18 @@ use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use super::{
-    ResponseFuture, RetryBody, RetryConfig,
-    future::{Kept, Retrying},
-    layer::Shared,
+use towline_core::RequestHead;
+
+use super::{ResponseFuture, RetryConfig, future::Retrying, layer::Shared};
+use crate::{
+    BoxError, Deadline,
+    resend::{Kept, ResendBody},
 };
-use crate::{BoxError, Deadline, replay::ReplayBody};
 
 /// Middleware that retries failed requests; built by [`RetryLayer`](super::RetryLayer).
 ///
-/// It takes `Request<B>` and calls the inner service with `Request<RetryBody<B>>`, so that
-/// a retry can send the body again (see [`RetryBody`]).
+/// It takes `Request<B>` and calls the inner service with `Request<ResendBody<B>>`, so that
+/// a retry can send the body again (see [`resend`](crate::resend)).
 #[derive(Clone)]
 pub struct Retry<S> {
     inner: S,
@@ -50,9 +51,9 @@ impl<S> Retry<S> {
 
 impl<S, ReqB, ResB> Service<Request<ReqB>> for Retry<S>
 where
-    S: Service<Request<RetryBody<ReqB>>, Response = Response<ResB>> + Clone,
+    S: Service<Request<ResendBody<ReqB>>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
-    ReqB: Body,
+    ReqB: Body + Send + 'static,
     ReqB::Error: Into<BoxError>,
     ResB: Body,
 {
@@ -71,40 +72,23 @@ where
             None if self.shared.config.max_retries == 0 => None,
             None => Some(Arc::clone(&self.shared.config)),
         };
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let Some(config) = config else {
             // Retries are off for this request: no replay, no copy, no service clone.
             let future = self
                 .inner
-                .call(Request::from_parts(parts, RetryBody::original(body)));
+                .call(Request::from_parts(parts, ResendBody::original(body)));
             return ResponseFuture::new(future, None);
         };
 
-        let cap = config.max_replay_bytes;
-        let (body, kept) = if body.is_end_stream() {
-            // Every attempt sends an empty body, which needs no recording.
-            (RetryBody::original(body), Kept::Empty)
-        } else if body.size_hint().lower() > u64::try_from(cap).unwrap_or(u64::MAX) {
-            // Known to be too large to keep: sent once, never retried.
-            (RetryBody::original(body), Kept::Unreplayable)
-        } else {
-            let body = ReplayBody::new(body, cap);
-            let kept = body.try_clone().map_or(Kept::Unreplayable, Kept::Replay);
-            (RetryBody::replay(body), kept)
-        };
         let deadline = parts
             .extensions
             .get::<Deadline>()
             .map(|Deadline(deadline)| *deadline);
-        let template = {
-            let mut template = Request::new(());
-            *template.method_mut() = parts.method.clone();
-            *template.uri_mut() = parts.uri.clone();
-            *template.version_mut() = parts.version;
-            *template.headers_mut() = parts.headers.clone();
-            *template.extensions_mut() = parts.extensions.clone();
-            template
-        };
+        let (body, kept) = Kept::first(body, config.max_replay_bytes, &mut parts.extensions);
+        // What later attempts are built from, copied before this layer marks the request.
+        let template = RequestHead::from_parts(&parts);
+        kept.mark(&mut parts.extensions);
 
         // The clone-swap idiom: call the service that was readied, leave a fresh clone.
         let clone = self.inner.clone();

@@ -24,6 +24,7 @@ use super::*;
 use crate::{
     BoxError, Deadline,
     replay::ReplayError,
+    resend::ResendBody,
     sync::lock,
     test_util::channel,
     time::{ManualTimer, TimerClock},
@@ -103,7 +104,7 @@ impl Mock {
     }
 }
 
-impl<B> Service<Request<RetryBody<B>>> for Mock
+impl<B> Service<Request<ResendBody<B>>> for Mock
 where
     B: Body + Send + 'static,
     B::Error: Into<BoxError>,
@@ -116,7 +117,7 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request<RetryBody<B>>) -> Self::Future {
+    fn call(&mut self, request: Request<ResendBody<B>>) -> Self::Future {
         let kind = if request.body().is_replay() {
             "replay"
         } else if request.body().is_empty() {

@@ -38,6 +38,7 @@ use http::{Method, Request, Response, Uri, Version};
 use http_body::Body;
 use hyper::client::conn::{http1, http2};
 use tower_service::Service;
+use towline_core::RequestHead;
 
 pub use body::{ResponseBody, SendBody};
 pub use config::{Http1Config, Http2Config, TransportConfig};
@@ -343,16 +344,8 @@ where
                 host_header.or_else(|| host_header_for(&target))
             };
             prepare(&mut request, http2, &target, host_header.as_ref());
-            let replay_head =
-                (may_replay && idempotent && request.body().is_end_stream()).then(|| {
-                    let mut head = Request::new(());
-                    *head.method_mut() = request.method().clone();
-                    *head.uri_mut() = request.uri().clone();
-                    *head.version_mut() = request.version();
-                    *head.headers_mut() = request.headers().clone();
-                    *head.extensions_mut() = request.extensions().clone();
-                    head
-                });
+            let replay_head = (may_replay && idempotent && request.body().is_end_stream())
+                .then(|| RequestHead::from_request(&request));
             let is_connect = request.method() == Method::CONNECT;
             let sent_at = self.timer.now();
             let request_sent = request.body().sent_flag();
@@ -420,7 +413,7 @@ where
                             TransportError::new(kind, Some(error.into_error().into())).into()
                         );
                     };
-                    request = head.map(|()| SendBody::empty());
+                    request = head.into_request(SendBody::empty());
                     fresh_only = true;
                     continue;
                 }

@@ -1,5 +1,4 @@
-//! What layers that may send a request again (redirect, retry) send to their inner service,
-//! and how they empty a response before sending again.
+//! [`ResendBody`], what a re-sending layer sends its inner service.
 
 use std::{
     fmt,
@@ -11,17 +10,19 @@ use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::{BoxError, replay::ReplayBody};
+use crate::{
+    BoxError,
+    replay::{FromReplay, ReplayBody},
+};
 
 pin_project! {
-    /// The request body a layer that may send a request again hands its inner service:
-    /// the caller's body as it is, when the layer will never need it again; the caller's body
-    /// wrapped in a [`ReplayBody`], so that a later attempt can send it again; or empty (the
-    /// caller's body was empty, or a redirect dropped it). Its data is [`Bytes`] and its
-    /// error a [`BoxError`].
+    /// The request body a re-sending layer (redirect, retry) hands its inner service: the
+    /// body it received as it is, when it will never need it again or a layer above already
+    /// records it; that body wrapped in a [`ReplayBody`], so that a later attempt can send it
+    /// again; or empty (the body was empty, or a redirect dropped it). Its data is [`Bytes`]
+    /// and its error a [`BoxError`].
     ///
-    /// The redirect and retry layers name it [`RedirectBody`](crate::redirect::RedirectBody)
-    /// and [`RetryBody`](crate::retry::RetryBody).
+    /// See the [module documentation](super) for when each applies.
     pub struct ResendBody<B> {
         #[pin]
         kind: Kind<B>,
@@ -71,6 +72,12 @@ impl<B> ResendBody<B> {
     /// Whether this body replays the caller's body through a [`ReplayBody`].
     pub fn is_replay(&self) -> bool {
         matches!(self.kind, Kind::Replay { .. })
+    }
+}
+
+impl<B> FromReplay<B> for ResendBody<B> {
+    fn from_replay(body: ReplayBody<B>) -> Self {
+        Self::replay(body)
     }
 }
 
@@ -124,27 +131,4 @@ impl<B> fmt::Debug for ResendBody<B> {
             Kind::Empty => f.write_str("ResendBody::Empty"),
         }
     }
-}
-
-/// Reads `body` to its end, or until more than `cap` bytes were read (`drained` counts them
-/// across calls), so that the connection of a response that is not handed on can be reused.
-/// An error ends the drain: that connection is not reused anyway.
-pub(crate) fn poll_drain<B: Body>(
-    mut body: Pin<&mut B>,
-    drained: &mut usize,
-    cap: usize,
-    cx: &mut Context<'_>,
-) -> Poll<()> {
-    while *drained <= cap && !body.is_end_stream() {
-        match ready!(body.as_mut().poll_frame(cx)) {
-            Some(Ok(frame)) => {
-                // A frame counts for at least one byte, so that a body of endless empty
-                // frames cannot hold the drain forever.
-                let len = frame.data_ref().map_or(0, Buf::remaining).max(1);
-                *drained = drained.saturating_add(len);
-            }
-            Some(Err(_)) | None => break,
-        }
-    }
-    Poll::Ready(())
 }
