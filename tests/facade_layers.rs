@@ -382,13 +382,11 @@ fn redirect_history(error: &(dyn StdError + 'static)) -> Vec<String> {
 }
 
 fn history_of(extensions: &http::Extensions) -> Vec<String> {
+    // No history: no redirect was followed.
     extensions
         .get::<RedirectHistory>()
-        .expect("every response leaving the redirect layer has a history")
-        .uris()
-        .iter()
-        .map(ToString::to_string)
-        .collect()
+        .map(|history| history.uris().iter().map(ToString::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// A client stack the scenarios run against.
@@ -564,15 +562,15 @@ impl Stack for Composed {
         if request.no_decompression {
             http_request.extensions_mut().insert(NoDecompression);
         }
+        let sent_to = http_request.uri().to_string();
         let response = within(self.0.clone().oneshot(http_request))
             .await
             .map_err(|e| Self::failure(&*e))?;
+        // A response that was not redirected (nor upgraded) came from where it was sent.
         let url = response
             .extensions()
             .get::<EffectiveUri>()
-            .expect("every response leaving the redirect layer has its URI")
-            .0
-            .to_string();
+            .map_or(sent_to, |effective| effective.0.to_string());
         let history = history_of(response.extensions());
         let (parts, body) = response.into_parts();
         let body = within(body.collect())

@@ -91,11 +91,11 @@ fn effective_uri(resp: &Resp) -> String {
         .to_string()
 }
 
+/// The redirects followed; a response that was not redirected carries no history.
 fn history(resp: &Resp) -> Vec<String> {
     resp.extensions()
         .get::<RedirectHistory>()
-        .unwrap()
-        .uris()
+        .map_or(&[][..], RedirectHistory::uris)
         .iter()
         .map(ToString::to_string)
         .collect()

@@ -230,13 +230,17 @@ impl<S, B: 'static> Hops<S, B> {
         })
     }
 
-    /// Marks the final response with the URI it came from and the redirects that led there.
+    /// Marks a redirected response with the URI it came from and the redirects that led
+    /// there. A response that was not redirected is left as it is: its URI is the request's
+    /// (or the one a layer below recorded), and two extension inserts per request are saved.
     fn finish<ResB>(&mut self, mut response: Response<ResB>) -> Response<ResB> {
         // Release the recorded request body and the service clone now.
         self.follow = None;
         let extensions = response.extensions_mut();
-        extensions.insert(EffectiveUri(mem::take(&mut self.current)));
-        extensions.insert(RedirectHistory(mem::take(&mut self.history)));
+        if !self.history.is_empty() {
+            extensions.insert(EffectiveUri(mem::take(&mut self.current)));
+            extensions.insert(RedirectHistory(mem::take(&mut self.history)));
+        }
         if let Some(fragment) = self.fragment.take() {
             extensions.insert(Fragment(fragment));
         }

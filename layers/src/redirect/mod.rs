@@ -67,10 +67,12 @@
 //!
 //! # The final response
 //!
-//! Every response that leaves the layer carries, in its extensions, an
-//! [`EffectiveUri`](crate::EffectiveUri) (the URI it came from), a [`RedirectHistory`] (the
-//! URIs that answered with the redirects followed, oldest first, starting with the original
-//! URI; empty when none was followed) and, when one is in effect, a [`Fragment`].
+//! A response that the layer reached by following redirects carries, in its extensions, an
+//! [`EffectiveUri`](crate::EffectiveUri) (the URI it came from) and a [`RedirectHistory`]
+//! (the URIs that answered with the redirects followed, oldest first, starting with the
+//! original URI). A response that was not redirected carries neither (its URI is the
+//! request's, unless a layer below, such as HSTS, recorded another `EffectiveUri`), so the
+//! common case costs nothing. Either way a [`Fragment`] in effect is carried along.
 //!
 //! # Errors
 //!
