@@ -468,26 +468,73 @@ impl Conn {
     }
 }
 
+/// The layers `towline_all_layers` configures, by the names `TOWLINE_BENCH_LAYERS` takes.
+const IDLE_LAYERS: [&str; 9] = [
+    "timeouts",
+    "timings",
+    "trace",
+    "cookies",
+    "hsts",
+    "referer",
+    "retry",
+    "rate_limit",
+    "bandwidth",
+];
+
 /// The `towline_all_layers` client: the facade with every layer that exists configured but
 /// idle (nothing in these exchanges makes them act). On top of the default stack (redirect
 /// policy, decompression, the timeout layer): total and read timeouts (armed on every request
 /// and body wait), timings, a tracing span per request (no subscriber installed), a cookie
 /// store, HSTS, `Referer` on redirects, retries (3, every response is a 200), a rate limit
 /// of 10^9 requests per second and a download limit of 1 TB/s (both far above what a loop
-/// reaches, so they count but never wait). Add each new layer here as it lands, and to
-/// `ALL_LAYERS` in `run.sh`.
-fn towline_all_layers(builder: towline::TokioClientBuilder) -> towline::TokioClientBuilder {
+/// reaches, so they count but never wait). Add each new layer here and to [`IDLE_LAYERS`]
+/// as it lands, and to `ALL_LAYERS` in `run.sh`.
+///
+/// `TOWLINE_BENCH_LAYERS=a,b` (names from [`IDLE_LAYERS`]) configures only those, so that
+/// `benches/layer_costs.sh` can count what each layer costs on its own.
+fn towline_all_layers(mut builder: towline::TokioClientBuilder) -> towline::TokioClientBuilder {
+    let only = std::env::var("TOWLINE_BENCH_LAYERS").ok();
+    let wanted = |layer: &str| {
+        only.as_deref()
+            .is_none_or(|only| only.split(',').any(|name| name == layer))
+    };
+    if let Some(unknown) = only
+        .iter()
+        .flat_map(|only| only.split(','))
+        .find(|name| !IDLE_LAYERS.contains(name))
+    {
+        panic!("TOWLINE_BENCH_LAYERS: no layer {unknown:?}; the layers are {IDLE_LAYERS:?}");
+    }
+    if wanted("timeouts") {
+        builder = builder
+            .timeout(Duration::from_secs(60))
+            .read_timeout(Duration::from_secs(30));
+    }
+    if wanted("timings") {
+        builder = builder.timings(true);
+    }
+    if wanted("trace") {
+        builder = builder.trace(towline::towline_layers::trace::TraceLayer::new());
+    }
+    if wanted("cookies") {
+        builder = builder.cookie_store(true);
+    }
+    if wanted("hsts") {
+        builder = builder.hsts(true);
+    }
+    if wanted("referer") {
+        builder = builder.referer(true);
+    }
+    if wanted("retry") {
+        builder = builder.retry(towline::RetryConfig::new());
+    }
+    if wanted("rate_limit") {
+        builder = builder.max_requests_per_sec(1_000_000_000);
+    }
+    if wanted("bandwidth") {
+        builder = builder.max_download_speed(1_000_000_000_000);
+    }
     builder
-        .timeout(Duration::from_secs(60))
-        .read_timeout(Duration::from_secs(30))
-        .timings(true)
-        .trace(towline::towline_layers::trace::TraceLayer::new())
-        .cookie_store(true)
-        .hsts(true)
-        .referer(true)
-        .retry(towline::RetryConfig::new())
-        .max_requests_per_sec(1_000_000_000)
-        .max_download_speed(1_000_000_000_000)
 }
 
 async fn build(kind: Kind, proto: Proto, pooled: bool, server: &BenchServer) -> Conn {
