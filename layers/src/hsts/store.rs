@@ -5,7 +5,10 @@ use std::{
     collections::HashMap,
     fmt,
     net::IpAddr,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, SystemTime},
 };
 
@@ -204,7 +207,15 @@ pub(super) fn upgrade_uri(uri: &Uri) -> Option<Uri> {
 /// policies and then the one that lapses first make room.
 #[derive(Clone)]
 pub struct HstsStore {
-    inner: Arc<Mutex<State>>,
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// How many hosts the store holds (lapsed ones included), kept after every change: while
+    /// it is zero — until the first HSTS response, for most clients — a request is let
+    /// through without normalising its host or taking the lock.
+    stored: AtomicUsize,
 }
 
 struct State {
@@ -222,26 +233,28 @@ impl HstsStore {
     /// An empty store on the system clock.
     pub fn new() -> Self {
         Self {
-            inner: Arc::new(Mutex::new(State {
-                hosts: KnownHosts::new(10_000),
-                clock: SystemClock::shared(),
-            })),
+            inner: Arc::new(Shared {
+                state: Mutex::new(State {
+                    hosts: KnownHosts::new(10_000),
+                    clock: SystemClock::shared(),
+                }),
+                stored: AtomicUsize::new(0),
+            }),
         }
     }
 
     /// Measures policy lifetimes on `clock` from now on.
     pub fn with_clock(self, clock: SharedWallClock) -> Self {
-        lock(&self.inner).clock = clock;
+        lock(&self.inner.state).clock = clock;
         self
     }
 
     /// Keeps at most `max_entries` hosts, evicting at once what no longer fits.
     pub fn with_max_entries(self, max_entries: usize) -> Self {
-        {
-            let mut state = lock(&self.inner);
+        self.change(|state| {
             let now = state.clock.now();
             state.hosts.set_max_entries(max_entries, now);
-        }
+        });
         self
     }
 
@@ -252,44 +265,48 @@ impl HstsStore {
         let Some(host) = normalize_host(host) else {
             return false;
         };
-        let mut state = lock(&self.inner);
-        let now = state.clock.now();
-        state.hosts.record(
-            host,
-            StsDirectives {
-                max_age,
-                include_subdomains,
-            },
-            now,
-        );
+        self.change(|state| {
+            let now = state.clock.now();
+            state.hosts.record(
+                host,
+                StsDirectives {
+                    max_age,
+                    include_subdomains,
+                },
+                now,
+            );
+        });
         true
     }
 
     /// Forgets `host`'s own policy. Returns whether there was one.
     pub fn remove(&self, host: &str) -> bool {
         normalize_host(host)
-            .is_some_and(|host| lock(&self.inner).hosts.hosts.remove(&host).is_some())
+            .is_some_and(|host| self.change(|state| state.hosts.hosts.remove(&host).is_some()))
     }
 
     /// Forgets every host.
     pub fn clear(&self) {
-        lock(&self.inner).hosts.hosts.clear();
+        self.change(|state| state.hosts.hosts.clear());
     }
 
     /// Whether requests to `host` are upgraded to HTTPS now: it, or a parent domain with
     /// `includeSubDomains`, has a policy that has not lapsed.
     pub fn is_known(&self, host: &str) -> bool {
+        if self.inner.stored.load(Ordering::Acquire) == 0 {
+            return false;
+        }
         let Some(host) = normalize_host(host) else {
             return false;
         };
-        let state = lock(&self.inner);
+        let state = lock(&self.inner.state);
         let now = state.clock.now();
         state.hosts.is_known(&host, now)
     }
 
     /// The policies that have not lapsed, by host name.
     pub fn entries(&self) -> Vec<HstsEntry> {
-        let state = lock(&self.inner);
+        let state = lock(&self.inner.state);
         let now = state.clock.now();
         state.hosts.entries(now)
     }
@@ -328,15 +345,26 @@ impl HstsStore {
         let Some(host) = normalize_host(host) else {
             return;
         };
-        let mut state = lock(&self.inner);
-        let now = state.clock.now();
-        state.hosts.record(host, directives, now);
+        self.change(|state| {
+            let now = state.clock.now();
+            state.hosts.record(host, directives, now);
+        });
+    }
+
+    /// Runs `change` on the locked state, then records how many hosts it left.
+    fn change<R>(&self, change: impl FnOnce(&mut State) -> R) -> R {
+        let mut state = lock(&self.inner.state);
+        let changed = change(&mut state);
+        self.inner
+            .stored
+            .store(state.hosts.hosts.len(), Ordering::Release);
+        changed
     }
 }
 
 impl fmt::Debug for HstsStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = lock(&self.inner);
+        let state = lock(&self.inner.state);
         f.debug_struct("HstsStore")
             .field("hosts", &state.hosts.hosts.len())
             .field("max_entries", &state.hosts.max_entries)
