@@ -9,7 +9,7 @@
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), towline::Error> {
 //! let client = towline::TokioClient::new();
-//! let text = client.get("https://example.com/")?.send().await?.text().await?;
+//! let text = client.get("https://example.com/").send().await?.text().await?;
 //! println!("{text}");
 //! # Ok(())
 //! # }
@@ -84,6 +84,32 @@ pub use towline_layers::rate_limit::RateLimiter;
 pub use towline_layers::retry::{Jitter, RetryBudget, RetryConfig, RetryCount};
 pub use towline_services;
 pub use towline_services::transport::{ConnectionInfo, Http1Config, Http2Config};
+
+/// Sends a GET request to `url` on a new default [`Client`] and returns the response.
+///
+/// A shortcut for one-off requests: each call builds a client, so nothing (connections,
+/// cookies, the HSTS store) is shared between calls. Build a [`Client`] once and reuse it to
+/// send more than one request.
+///
+/// # Errors
+///
+/// As [`RequestBuilder::send`]: a bad URL is a builder error ([`Error::is_builder`]), found
+/// before any socket opens; then connect, timeout and transport errors. An error status
+/// (4xx, 5xx) is not an error. Where [`Client::new`] would panic (TLS enabled with no root
+/// certificate source), this returns that error instead.
+///
+/// ```no_run
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), towline::Error> {
+/// let body = towline::get("https://example.com/").await?.text().await?;
+/// println!("{body}");
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub async fn get<U: IntoUrl>(url: U) -> Result<Response> {
+    Client::builder().build()?.get(url).send().await
+}
 
 /// A client on the tokio runtime: [`Client`], whose `new` and `builder` use tokio.
 #[cfg(feature = "tokio")]

@@ -23,7 +23,9 @@ use crate::response::Response;
 pub struct RequestBuilder {
     client: Client,
     method: Method,
-    url: url::Url,
+    /// Absent only when starting the request failed; `error` then says why, and the
+    /// methods that edit the URL leave it absent rather than invent one.
+    url: Option<url::Url>,
     /// `url` as the request target, while it is known to match `url`.
     uri: Option<Uri>,
     headers: HeaderMap,
@@ -49,7 +51,7 @@ impl RequestBuilder {
         Self {
             client,
             method,
-            url,
+            url: Some(url),
             uri: Some(uri),
             headers: HeaderMap::new(),
             body: Body::empty(),
@@ -57,6 +59,24 @@ impl RequestBuilder {
             timeout: None,
             extensions: http::Extensions::new(),
             error: None,
+        }
+    }
+
+    /// A request that could not be started (its URL did not parse, say): `error` is
+    /// reported by [`send`](Self::send) and [`build`](Self::build), before any socket opens,
+    /// so a `Client`'s request methods need not return a `Result`.
+    pub(crate) fn failed(client: Client, method: Method, error: Error) -> Self {
+        Self {
+            client,
+            method,
+            url: None,
+            uri: None,
+            headers: HeaderMap::new(),
+            body: Body::empty(),
+            version: None,
+            timeout: None,
+            extensions: http::Extensions::new(),
+            error: Some(error),
         }
     }
 
@@ -119,11 +139,14 @@ impl RequestBuilder {
         if encoded.is_empty() {
             return self;
         }
-        let merged = match self.url.query() {
+        let Some(url) = self.url.as_mut() else {
+            return self;
+        };
+        let merged = match url.query() {
             Some(existing) if !existing.is_empty() => format!("{existing}&{encoded}"),
             _ => encoded,
         };
-        self.url.set_query(Some(&merged));
+        url.set_query(Some(&merged));
         self.uri = None;
         self
     }
@@ -256,7 +279,13 @@ impl RequestBuilder {
         if let Some(error) = error {
             return (client, Err(error));
         }
-        let uri = match uri.map_or_else(|| request_uri(&url), Ok) {
+        let uri = match (uri, url) {
+            (Some(uri), _) => Ok(uri),
+            (None, Some(url)) => request_uri(&url),
+            // `failed` is the only way to have no URL, and it always sets `error`.
+            (None, None) => Err(Error::builder("request has no URL")),
+        };
+        let uri = match uri {
             Ok(uri) => uri,
             Err(e) => return (client, Err(e)),
         };

@@ -93,61 +93,51 @@ impl Client {
 
 impl Client {
     /// Starts a GET request.
-    pub fn get(&self, url: impl IntoUrl) -> Result<RequestBuilder> {
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::GET, url)
     }
 
     /// Starts a HEAD request.
-    pub fn head(&self, url: impl IntoUrl) -> Result<RequestBuilder> {
+    pub fn head(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::HEAD, url)
     }
 
     /// Starts a POST request.
-    pub fn post(&self, url: impl IntoUrl) -> Result<RequestBuilder> {
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::POST, url)
     }
 
     /// Starts a PUT request.
-    pub fn put(&self, url: impl IntoUrl) -> Result<RequestBuilder> {
+    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::PUT, url)
     }
 
     /// Starts a PATCH request.
-    pub fn patch(&self, url: impl IntoUrl) -> Result<RequestBuilder> {
+    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::PATCH, url)
     }
 
     /// Starts a DELETE request.
-    pub fn delete(&self, url: impl IntoUrl) -> Result<RequestBuilder> {
+    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::DELETE, url)
     }
 
-    /// Starts a request with any method. The URL is checked here, before any socket opens.
-    pub fn request(&self, method: Method, url: impl IntoUrl) -> Result<RequestBuilder> {
-        // The request target drops the fragment by itself; it changes only when
-        // credentials are taken out of the URL below.
-        let (mut url, mut uri) = url.into_url_and_uri()?;
-        url.set_fragment(None);
-        let credentials = (!url.username().is_empty()).then(|| {
-            let decode = |part: &str| {
-                percent_encoding::percent_decode_str(part)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (decode(url.username()), url.password().map(decode))
-        });
-        // Credentials in the URL become Basic auth, as curl and browsers do; they are
-        // removed from the URL so they never reach logs or the request line.
-        if credentials.is_some() || url.password().is_some() {
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            uri = request_uri(&url)?;
+    /// Starts a request with any method.
+    ///
+    /// The URL is checked here; a bad one is kept in the builder and reported by
+    /// [`RequestBuilder::send`] or [`RequestBuilder::build`] as a builder error
+    /// ([`Error::is_builder`]), before any socket opens.
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
+        match start(url) {
+            Ok((url, uri, credentials)) => {
+                let builder = RequestBuilder::new(self.clone(), method, url, uri);
+                match credentials {
+                    Some((username, password)) => builder.basic_auth(username, password),
+                    None => builder,
+                }
+            }
+            Err(error) => RequestBuilder::failed(self.clone(), method, error),
         }
-        let builder = RequestBuilder::new(self.clone(), method, url, uri);
-        Ok(match credentials {
-            Some((username, password)) => builder.basic_auth(username, password),
-            None => builder,
-        })
     }
 
     /// Sends a request built elsewhere (e.g. with [`RequestBuilder::build`]).
@@ -167,6 +157,33 @@ impl Client {
             Ok(Response::new(response, uri, inner.max_body_size))
         }
     }
+}
+
+/// A user name and optional password taken out of a request URL.
+type Credentials = (String, Option<String>);
+
+/// The URL to send, its request target and the credentials taken out of it.
+fn start(url: impl IntoUrl) -> Result<(url::Url, http::Uri, Option<Credentials>)> {
+    // The request target drops the fragment by itself; it changes only when
+    // credentials are taken out of the URL below.
+    let (mut url, mut uri) = url.into_url_and_uri()?;
+    url.set_fragment(None);
+    let credentials = (!url.username().is_empty()).then(|| {
+        let decode = |part: &str| {
+            percent_encoding::percent_decode_str(part)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        (decode(url.username()), url.password().map(decode))
+    });
+    // Credentials in the URL become Basic auth, as curl and browsers do; they are
+    // removed from the URL so they never reach logs or the request line.
+    if credentials.is_some() || url.password().is_some() {
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        uri = request_uri(&url)?;
+    }
+    Ok((url, uri, credentials))
 }
 
 impl ClientRef {
