@@ -53,14 +53,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     for label in ["GET https /echo (ALPN)", "GET https /echo again"] {
         let start = Instant::now();
-        let response = client.get(https.url("/echo?tour=1"))?.send().await?;
+        let response = client.get(https.url("/echo?tour=1")).send().await?;
         let (head, body) = split(response).await?;
         describe(label, &head, body, start.elapsed());
     }
 
     let start = Instant::now();
     let response = client
-        .post(https.url("/json"))?
+        .post(https.url("/json"))
         .json(&serde_json::json!({ "hello": "towline", "layers": ["timeout"] }))
         .send()
         .await?;
@@ -72,14 +72,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "GET http/1.1 /bytes/1000000 again",
     ] {
         let start = Instant::now();
-        let response = client.get(http1.url("/bytes/1000000"))?.send().await?;
+        let response = client.get(http1.url("/bytes/1000000")).send().await?;
         let (head, body) = split(response).await?;
         describe(label, &head, body, start.elapsed());
     }
 
     let start = Instant::now();
     let response = client
-        .get(h2c.url("/chunks?n=8&size=4096"))?
+        .get(h2c.url("/chunks?n=8&size=4096"))
         .version(Version::HTTP_2)
         .send()
         .await?;
@@ -93,7 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let start = Instant::now();
     let outcome = client
-        .get(http1.url("/slow-headers?ms=2000"))?
+        .get(http1.url("/slow-headers?ms=2000"))
         .timeout(Duration::from_millis(100))
         .send()
         .await;
@@ -109,7 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
 
     let status = client
-        .get(http1.url("/status/404"))?
+        .get(http1.url("/status/404"))
         .send()
         .await?
         .error_for_status();
@@ -149,14 +149,14 @@ async fn layers_ii(http1: &TestServer) -> Result<(), Box<dyn std::error::Error +
     println!();
     for label in ["GET /cacheable (cache)", "GET /cacheable again"] {
         let start = Instant::now();
-        let response = client.get(cacheable.url("/cacheable"))?.send().await?;
+        let response = client.get(cacheable.url("/cacheable")).send().await?;
         let status = response.extensions().get::<CacheStatus>().copied();
         let (head, body) = split(response).await?;
         describe(label, &head, body, start.elapsed());
         println!("{:<34} cache: {status:?}", "");
     }
     let start = Instant::now();
-    let response = client.get(http1.url("/status/503"))?.send().await?;
+    let response = client.get(http1.url("/status/503")).send().await?;
     let retries = response
         .extensions()
         .get::<RetryCount>()
@@ -169,7 +169,7 @@ async fn layers_ii(http1: &TestServer) -> Result<(), Box<dyn std::error::Error +
         start.elapsed()
     );
     let start = Instant::now();
-    let response = client.get(http1.url("/bytes/1000000"))?.send().await?;
+    let response = client.get(http1.url("/bytes/1000000")).send().await?;
     let (head, body) = split(response).await?;
     describe(
         "GET /bytes/1000000 at 4 MiB/s",

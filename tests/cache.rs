@@ -51,7 +51,7 @@ fn origin(
 }
 
 async fn get_text(client: &TokioClient, url: &str) -> (StatusCode, Option<String>, String) {
-    let response = within(client.get(url).unwrap().send()).await.unwrap();
+    let response = within(client.get(url).send()).await.unwrap();
     let age = response
         .headers()
         .get("age")

@@ -70,11 +70,11 @@ async fn every_method_reaches_the_server() {
     let url = server.url("/m");
 
     let shortcuts = [
-        (Method::GET, client.get(&url).unwrap()),
-        (Method::POST, client.post(&url).unwrap()),
-        (Method::PUT, client.put(&url).unwrap()),
-        (Method::PATCH, client.patch(&url).unwrap()),
-        (Method::DELETE, client.delete(&url).unwrap()),
+        (Method::GET, client.get(&url)),
+        (Method::POST, client.post(&url)),
+        (Method::PUT, client.put(&url)),
+        (Method::PATCH, client.patch(&url)),
+        (Method::DELETE, client.delete(&url)),
     ];
     for (method, builder) in shortcuts {
         let resp = builder.send().await.unwrap();
@@ -85,12 +85,7 @@ async fn every_method_reaches_the_server() {
 
     let purge = Method::from_bytes(b"PURGE").unwrap();
     for method in [Method::OPTIONS, purge, Method::GET] {
-        let resp = client
-            .request(method.clone(), &url)
-            .unwrap()
-            .send()
-            .await
-            .unwrap();
+        let resp = client.request(method.clone(), &url).send().await.unwrap();
         assert_eq!(resp.headers()["x-method"], method.as_str());
         assert_eq!(resp.text().await.unwrap(), method.as_str());
     }
@@ -101,7 +96,7 @@ async fn every_method_reaches_the_server() {
 async fn head_reaches_the_server_and_returns_no_body() {
     let server = method_server();
     let client = TokioClient::new();
-    let resp = client.head(server.url("/m")).unwrap().send().await.unwrap();
+    let resp = client.head(server.url("/m")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["x-method"], "HEAD");
     // The server announces the length the GET body would have ("HEAD" = 4 bytes)...
@@ -159,7 +154,6 @@ async fn query_params_merge_with_the_existing_query() {
     let client = TokioClient::new();
     let resp = client
         .get(server.url("/echo?a=1"))
-        .unwrap()
         .query(&[("b", "x y"), ("c", "&="), ("d", "é")])
         .query(&[("e", "+%")])
         .send()
@@ -171,7 +165,6 @@ async fn query_params_merge_with_the_existing_query() {
     // Without an existing query, the encoded params become the query.
     let resp = client
         .get(server.url("/echo"))
-        .unwrap()
         .query(&[("only", "1 2")])
         .send()
         .await
@@ -182,7 +175,6 @@ async fn query_params_merge_with_the_existing_query() {
     let empty: [(&str, &str); 0] = [];
     let resp = client
         .get(server.url("/echo?keep=me"))
-        .unwrap()
         .query(&empty)
         .send()
         .await
@@ -191,7 +183,7 @@ async fn query_params_merge_with_the_existing_query() {
 }
 
 #[tokio::test]
-async fn bad_urls_fail_at_request_time_without_connecting() {
+async fn bad_urls_fail_at_send_and_build_without_connecting() {
     let server = TestServer::http1();
     let client = TokioClient::new();
     let port = server.addr().port();
@@ -206,19 +198,44 @@ async fn bad_urls_fail_at_request_time_without_connecting() {
         format!("http:///127.0.0.1:{port}/echo"),
     ];
     // Collected rather than panicking at the first, so one run shows every URL
-    // that slips through; an accepted URL is only built, never sent.
+    // that slips through.
     let mut accepted = Vec::new();
     for url in &bad {
-        match client.get(url.as_str()) {
-            Ok(builder) => {
-                let parsed = builder.build().map(|r| r.uri().to_string());
-                accepted.push(format!("{url:?} -> {parsed:?}"));
-            }
+        match client.get(url.as_str()).build() {
+            Ok(request) => accepted.push(format!("build: {url:?} -> {}", request.uri())),
             Err(error) => assert!(error.is_builder(), "{url:?}: {error:?}"),
         }
-        if let Err(error) = client.request(Method::POST, url.as_str()) {
-            assert!(error.is_builder(), "{url:?}: {error:?}");
-        }
+        let url_error = match client.get(url.as_str()).send().await {
+            Ok(response) => {
+                accepted.push(format!("send: {url:?} -> {}", response.status()));
+                continue;
+            }
+            Err(error) => error,
+        };
+        assert!(url_error.is_builder(), "{url:?}: {url_error:?}");
+
+        // The rest of the builder is harmless on a failed start, and the URL's error,
+        // the first one found, is the one reported.
+        let error = client
+            .request(Method::POST, url.as_str())
+            .query(&[("a", "b")])
+            .header("x-bad", "line\nbreak")
+            .header_str("x-ok", "1")
+            .headers(HeaderMap::new())
+            .form(&[("c", "d")])
+            .json(&json!({"e": 1}))
+            .body("body")
+            .bearer_auth("token")
+            .basic_auth("user", Some("password"))
+            .timeout(std::time::Duration::from_secs(1))
+            .version(Version::HTTP_11)
+            .retry(towline::RetryConfig::disabled())
+            .no_decompression()
+            .send()
+            .await
+            .unwrap_err();
+        assert!(error.is_builder(), "{url:?}: {error:?}");
+        assert_eq!(error.to_string(), url_error.to_string(), "{url:?}");
     }
 
     // A request built elsewhere with an unsupported scheme is refused before connecting.
@@ -249,7 +266,6 @@ async fn invalid_header_fails_at_send_as_builder_error() {
 
     let error = client
         .get(server.url("/echo"))
-        .unwrap()
         .header("x-bad", "line\nbreak")
         .send()
         .await
@@ -258,7 +274,6 @@ async fn invalid_header_fails_at_send_as_builder_error() {
 
     let error = client
         .get(server.url("/echo"))
-        .unwrap()
         .header("bad name", "v")
         .send()
         .await
@@ -267,7 +282,6 @@ async fn invalid_header_fails_at_send_as_builder_error() {
 
     let error = client
         .get(server.url("/echo"))
-        .unwrap()
         .header_str("x-ok", "fine")
         .header_str("x-bad", "nul\0byte")
         .build()
@@ -294,7 +308,6 @@ async fn form_body_and_content_type() {
     let client = TokioClient::new();
     let resp = client
         .post(server.url("/echo"))
-        .unwrap()
         .form(&[("name", "a b"), ("sym", "&=+"), ("u", "é")])
         .send()
         .await
@@ -315,7 +328,6 @@ async fn explicit_content_type_wins_over_form_and_json() {
     let client = TokioClient::new();
     let resp = client
         .post(server.url("/echo"))
-        .unwrap()
         .header("content-type", "application/vnd.custom+json")
         .json(&json!({"k": 1}))
         .send()
@@ -337,7 +349,6 @@ async fn json_round_trip() {
 
     let resp = client
         .post(server.url("/json"))
-        .unwrap()
         .json(&sent)
         .send()
         .await
@@ -353,7 +364,6 @@ async fn json_round_trip() {
     // The request carried the JSON content type.
     let resp = client
         .post(server.url("/echo"))
-        .unwrap()
         .json(&sent)
         .send()
         .await
@@ -383,7 +393,6 @@ async fn streaming_request_body_is_sent_chunked() {
     });
     let resp = client
         .put(server.url("/echo"))
-        .unwrap()
         .body_stream(body)
         .send()
         .await
@@ -406,7 +415,6 @@ async fn streaming_request_body_is_sent_chunked() {
     );
     let resp = client
         .post(server.url("/echo"))
-        .unwrap()
         .body_stream(StreamBody::new(frames))
         .send()
         .await
@@ -422,7 +430,6 @@ async fn in_memory_body_is_sent_with_content_length() {
     let client = TokioClient::new();
     let resp = client
         .post(server.url("/echo"))
-        .unwrap()
         .body("hello body")
         .send()
         .await
@@ -452,7 +459,6 @@ async fn default_headers_user_agent_and_accept() {
     let client = TokioClient::new();
     let resp = client
         .get(&url)
-        .unwrap()
         .header("user-agent", "mine/1.0")
         .header("accept", "text/plain")
         .send()
@@ -494,7 +500,6 @@ async fn default_headers_map_replaces_the_defaults() {
     // A request header of the same name replaces all default values of it.
     let resp = client
         .get(&url)
-        .unwrap()
         .header("x-multi", "mine")
         .send()
         .await
@@ -537,7 +542,6 @@ async fn repeated_headers_arrive_in_order_and_headers_map_replaces() {
 
     let resp = client
         .get(&url)
-        .unwrap()
         .header("x-a", "1")
         .header("x-b", "only")
         .header("x-a", "2")
@@ -556,7 +560,6 @@ async fn repeated_headers_arrive_in_order_and_headers_map_replaces() {
     replacement.insert("user-agent", HeaderValue::from_static("from-map"));
     let resp = client
         .get(&url)
-        .unwrap()
         .header("x-a", "1")
         .header("x-a", "2")
         .header("x-b", "kept")
@@ -579,7 +582,6 @@ async fn basic_and_bearer_auth() {
 
     let resp = client
         .get(&url)
-        .unwrap()
         .basic_auth("alice", Some("open sesame"))
         .send()
         .await
@@ -591,7 +593,6 @@ async fn basic_and_bearer_auth() {
 
     let resp = client
         .get(&url)
-        .unwrap()
         .basic_auth("bob", None::<&str>)
         .send()
         .await
@@ -604,7 +605,6 @@ async fn basic_and_bearer_auth() {
     // bearer_auth replaces an earlier Authorization rather than adding a second one.
     let resp = client
         .get(&url)
-        .unwrap()
         .basic_auth("bob", Some("x"))
         .bearer_auth("tok.123")
         .send()
@@ -691,7 +691,7 @@ async fn error_display_redacts_userinfo() {
     // A connect error shows the URL redacted too.
     let dead = closed_addr();
     let url = format!("http://alice:s3cr3t@{dead}/path");
-    let error = client.get(&url).unwrap().send().await.unwrap_err();
+    let error = client.get(&url).send().await.unwrap_err();
     assert!(error.is_connect(), "{error:?}");
     let shown = error.to_string();
     assert!(!shown.contains("alice"), "{shown}");
@@ -704,7 +704,7 @@ async fn connect_refused_is_a_connect_error_and_the_client_recovers() {
     let dead = closed_addr();
     let client = TokioClient::new();
     let url = format!("http://{dead}/echo");
-    let error = client.get(&url).unwrap().send().await.unwrap_err();
+    let error = client.get(&url).send().await.unwrap_err();
     assert!(error.is_connect(), "{error:?}");
     assert!(!error.is_builder(), "{error:?}");
     assert!(!error.is_request(), "{error:?}");
@@ -719,7 +719,7 @@ async fn connect_refused_is_a_connect_error_and_the_client_recovers() {
     assert_eq!(echo["query"], "after=refused");
 
     // And fails the same way again for the dead address.
-    let error = client.get(&url).unwrap().send().await.unwrap_err();
+    let error = client.get(&url).send().await.unwrap_err();
     assert!(error.is_connect(), "{error:?}");
 }
 
@@ -858,7 +858,6 @@ async fn trailers_over_http1_with_te_trailers() {
     let client = TokioClient::new();
     let mut resp = client
         .get(server.url("/trailers"))
-        .unwrap()
         .header("te", "trailers")
         .send()
         .await
@@ -947,7 +946,6 @@ async fn remote_addr_and_url() {
     // Query params added by the builder are in the response URL.
     let resp = client
         .get(server.url("/echo"))
-        .unwrap()
         .query(&[("a", "b c")])
         .send()
         .await
@@ -1029,7 +1027,6 @@ async fn client_builder_layer_adds_tower_http_layer() {
 
     let resp = client
         .get(server.url("/echo"))
-        .unwrap()
         .header("x-layer", "from-request")
         .header("x-maybe", "mine")
         .send()
@@ -1092,7 +1089,6 @@ async fn per_request_http2_version_uses_h2c() {
 
     let resp = client
         .get(h2.url("/echo"))
-        .unwrap()
         .version(Version::HTTP_2)
         .send()
         .await
@@ -1110,7 +1106,6 @@ async fn per_request_http2_version_uses_h2c() {
     // The HTTP/2 connection is pooled: a second HTTP/2 request reuses it.
     let resp = client
         .get(h2.url("/echo"))
-        .unwrap()
         .version(Version::HTTP_2)
         .send()
         .await
@@ -1129,7 +1124,6 @@ async fn explicit_http11_version_reuses_the_plain_http_connection() {
     assert_eq!(echo_of(resp).await["connection_id"], 1);
     let resp = client
         .get(h1.url("/echo"))
-        .unwrap()
         .version(Version::HTTP_11)
         .send()
         .await

@@ -443,10 +443,7 @@ impl Stack for Facade {
     }
 
     async fn send(&self, request: Req) -> Result<Reply, Failure> {
-        let mut builder = self
-            .0
-            .request(request.method, request.url.as_str())
-            .unwrap();
+        let mut builder = self.0.request(request.method, request.url.as_str());
         for (name, value) in request.headers {
             builder = builder.header(name, value);
         }
@@ -1065,7 +1062,7 @@ scenarios!(
 async fn facade_redirect_error_carries_the_request_url() {
     let server = app_server(None);
     let client = TokioClient::builder().max_redirects(2).build().unwrap();
-    let error = within(client.get(server.url("/hop/0")).unwrap().send())
+    let error = within(client.get(server.url("/hop/0")).send())
         .await
         .unwrap_err();
     assert!(error.is_redirect(), "{error:?}");
@@ -1087,9 +1084,7 @@ async fn facade_corrupt_gzip_fails_text_and_chunk_as_decode_errors() {
     let server = app_server(None);
     let client = TokioClient::new();
     let url = server.url("/encoded/corrupt");
-    let response = within(client.get(url.as_str()).unwrap().send())
-        .await
-        .unwrap();
+    let response = within(client.get(url.as_str()).send()).await.unwrap();
     let error = within(response.text()).await.unwrap_err();
     assert!(error.is_decode() && !error.is_body(), "{error:?}");
     assert!(
@@ -1097,9 +1092,7 @@ async fn facade_corrupt_gzip_fails_text_and_chunk_as_decode_errors() {
         "{error:?}"
     );
 
-    let mut response = within(client.get(url.as_str()).unwrap().send())
-        .await
-        .unwrap();
+    let mut response = within(client.get(url.as_str()).send()).await.unwrap();
     let error = loop {
         match within(response.chunk()).await {
             Ok(Some(_)) => {}
@@ -1115,9 +1108,7 @@ async fn facade_timings_are_recorded_when_enabled() {
     let server = app_server(None);
     let client = TokioClient::builder().timings(true).build().unwrap();
     let url = server.url("/hop/0");
-    let mut response = within(client.get(url.as_str()).unwrap().send())
-        .await
-        .unwrap();
+    let mut response = within(client.get(url.as_str()).send()).await.unwrap();
     assert_eq!(response.url().to_string(), server.url("/hop/3"));
     let timings = response.timings().cloned().expect("timings recorded");
     assert!(timings.time_to_first_byte.is_some(), "{timings:?}");
@@ -1126,7 +1117,7 @@ async fn facade_timings_are_recorded_when_enabled() {
     assert!(timings.body_complete().is_some(), "{timings:?}");
 
     // With decompression in between, the decoded body still completes the timings.
-    let response = within(client.get(server.url("/encoded/gzip")).unwrap().send())
+    let response = within(client.get(server.url("/encoded/gzip")).send())
         .await
         .unwrap();
     let timings = response.timings().cloned().expect("timings recorded");
@@ -1134,9 +1125,7 @@ async fn facade_timings_are_recorded_when_enabled() {
     assert!(timings.body_complete().is_some(), "{timings:?}");
 
     let untimed = TokioClient::new();
-    let response = within(untimed.get(url.as_str()).unwrap().send())
-        .await
-        .unwrap();
+    let response = within(untimed.get(url.as_str()).send()).await.unwrap();
     assert!(response.timings().is_none());
 }
 

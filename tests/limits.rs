@@ -38,7 +38,7 @@ async fn the_rate_limiter_is_shared_with_the_client_and_its_clones() {
         .unwrap();
     let clone = client.clone();
     for client in [&client, &clone] {
-        let response = within(client.get(server.url("/status/204")).unwrap().send())
+        let response = within(client.get(server.url("/status/204")).send())
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -56,7 +56,7 @@ async fn bodies_arrive_whole_through_the_bandwidth_limit() {
             builder = builder.http2_prior_knowledge();
         }
         let client = builder.build().unwrap();
-        let response = within(client.get(server.url("/bytes/300000")).unwrap().send())
+        let response = within(client.get(server.url("/bytes/300000")).send())
             .await
             .unwrap();
         let body = within(response.bytes()).await.unwrap();
@@ -76,7 +76,7 @@ async fn the_client_paces_bodies_with_the_limiter_it_was_given() {
         .bandwidth_limiter(limiter.clone())
         .build()
         .unwrap();
-    let response = within(client.get(server.url("/bytes/65536")).unwrap().send())
+    let response = within(client.get(server.url("/bytes/65536")).send())
         .await
         .unwrap();
     assert_eq!(within(response.bytes()).await.unwrap().len(), 65_536);

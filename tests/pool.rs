@@ -39,7 +39,7 @@ async fn sequential_requests_with_bodies_reuse_one_connection() {
     let server = TestServer::http1();
     let client = TokioClient::new();
     for i in 0..6 {
-        let request = client.post(server.url("/echo")).unwrap();
+        let request = client.post(server.url("/echo"));
         // In-memory and streamed bodies alike: the connection is free once both the
         // request body and the response body are done.
         let request = if i % 2 == 0 {
@@ -109,12 +109,7 @@ async fn bodiless_responses_reuse_the_connection() {
     // None of these bodies is read: a response that cannot have a body hands its
     // connection back at once.
     for _ in 0..2 {
-        let head = client
-            .head(server.url("/echo"))
-            .unwrap()
-            .send()
-            .await
-            .unwrap();
+        let head = client.head(server.url("/echo")).send().await.unwrap();
         assert_eq!(head.status(), 200);
         let no_content = get(&client, &server.url("/no-content")).await.unwrap();
         assert_eq!(no_content.status(), 204);
@@ -138,10 +133,7 @@ async fn a_connection_cap_makes_concurrent_requests_wait_for_the_one_connection(
 
     let slow = tokio::spawn({
         // The connection comes back once the body is read.
-        let send = client
-            .get(server.url("/slow-headers?ms=300"))
-            .unwrap()
-            .send();
+        let send = client.get(server.url("/slow-headers?ms=300")).send();
         async move { send.await?.text().await }
     });
     wait_until("the slow request to reach the server", || {
@@ -164,12 +156,7 @@ async fn a_request_waiting_under_the_cap_ends_with_the_pool_acquire_timeout() {
         .build()
         .unwrap();
     // Holds the only connection far longer than the waiter may wait.
-    let _slow = tokio::spawn(
-        client
-            .get(server.url("/slow-headers?ms=60000"))
-            .unwrap()
-            .send(),
-    );
+    let _slow = tokio::spawn(client.get(server.url("/slow-headers?ms=60000")).send());
     wait_until("the slow request to reach the server", || {
         server.requests() == 1
     })
@@ -191,12 +178,7 @@ async fn concurrent_http1_requests_use_separate_connections() {
     let server = TestServer::http1();
     let client = TokioClient::new();
 
-    let slow = tokio::spawn(
-        client
-            .get(server.url("/slow-headers?ms=300"))
-            .unwrap()
-            .send(),
-    );
+    let slow = tokio::spawn(client.get(server.url("/slow-headers?ms=300")).send());
     // The slow request holds connection 1 from here until its response.
     wait_until("the slow request to reach the server", || {
         server.requests() == 1
@@ -269,7 +251,7 @@ async fn max_idle_one_keeps_one_of_three_connections() {
 
     let mut wave = JoinSet::new();
     for _ in 0..3 {
-        let request = client.get(server.url("/slow-headers?ms=200")).unwrap();
+        let request = client.get(server.url("/slow-headers?ms=200"));
         wave.spawn(async move { request.send().await?.text().await });
     }
     // Three requests in the handler at once: HTTP/1 connections are exclusive, so three.
@@ -302,7 +284,7 @@ async fn http2_multiplexes_concurrent_requests_on_one_connection() {
 
     let mut requests = JoinSet::new();
     for _ in 0..20 {
-        let request = client.get(server.url("/slow-headers?ms=100")).unwrap();
+        let request = client.get(server.url("/slow-headers?ms=100"));
         requests.spawn(async move {
             let response = request.send().await?;
             let version = response.version();
@@ -378,7 +360,7 @@ async fn a_second_wave_of_concurrent_requests_reuses_the_first_waves_connections
     for wave in 0..2 {
         let mut requests = JoinSet::new();
         for _ in 0..WAVE {
-            let request = client.get(server.url("/echo")).unwrap();
+            let request = client.get(server.url("/echo"));
             requests.spawn(async move { request.send().await?.bytes().await });
         }
         while let Some(done) = requests.join_next().await {
@@ -410,11 +392,7 @@ async fn a_connection_still_uploading_is_not_handed_to_the_next_request() {
     assert!(upload.send_data("the first part").await);
     let response = tokio::time::timeout(
         Duration::from_secs(5),
-        client
-            .post(server.url("/upload"))
-            .unwrap()
-            .body_stream(body)
-            .send(),
+        client.post(server.url("/upload")).body_stream(body).send(),
     )
     .await
     .unwrap()
@@ -425,7 +403,7 @@ async fn a_connection_still_uploading_is_not_handed_to_the_next_request() {
     // next request must not wait for it.
     let next = tokio::time::timeout(
         Duration::from_secs(5),
-        client.get(server.url("/next")).unwrap().send(),
+        client.get(server.url("/next")).send(),
     )
     .await
     .expect("the next request waited for the unfinished upload")
@@ -478,10 +456,9 @@ async fn request_with_body_is_not_replayed(reuse: Reuse, streaming: bool) {
     let request = if streaming {
         client
             .get(server.url("/b"))
-            .unwrap()
             .body_stream(Full::new(Bytes::from_static(b"payload")))
     } else {
-        client.post(server.url("/b")).unwrap().body("payload")
+        client.post(server.url("/b")).body("payload")
     };
     let error = request
         .send()
@@ -544,7 +521,6 @@ async fn a_refused_http2_post_reports_that_it_was_not_processed() {
         .unwrap();
     let error = client
         .post(server.url("/"))
-        .unwrap()
         .body("payload")
         .send()
         .await

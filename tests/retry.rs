@@ -47,9 +47,7 @@ fn quick() -> RetryConfig {
 async fn client_retry_config_retries_until_success() {
     let (server, seen) = flaky(2);
     let client = TokioClient::builder().retry(quick()).build().unwrap();
-    let response = within(client.get(server.url("/x")).unwrap().send())
-        .await
-        .unwrap();
+    let response = within(client.get(server.url("/x")).send()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.extensions().get::<RetryCount>(),
@@ -62,9 +60,7 @@ async fn client_retry_config_retries_until_success() {
 async fn retries_are_off_unless_configured() {
     let (server, seen) = flaky(1);
     let client = TokioClient::new();
-    let response = within(client.get(server.url("/x")).unwrap().send())
-        .await
-        .unwrap();
+    let response = within(client.get(server.url("/x")).send()).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(seen.load(Ordering::SeqCst), 1);
 }
@@ -73,7 +69,7 @@ async fn retries_are_off_unless_configured() {
 async fn a_request_can_turn_retries_on_or_off() {
     let (server, seen) = flaky(1);
     let client = TokioClient::new();
-    let response = within(client.get(server.url("/x")).unwrap().retry(quick()).send())
+    let response = within(client.get(server.url("/x")).retry(quick()).send())
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -84,7 +80,6 @@ async fn a_request_can_turn_retries_on_or_off() {
     let response = within(
         client
             .get(server.url("/x"))
-            .unwrap()
             .retry(RetryConfig::disabled())
             .send(),
     )
@@ -98,15 +93,9 @@ async fn a_request_can_turn_retries_on_or_off() {
 async fn post_is_retried_with_its_body_only_when_opted_in() {
     let (server, seen) = flaky(1);
     let client = TokioClient::builder().retry(quick()).build().unwrap();
-    let response = within(
-        client
-            .post(server.url("/x"))
-            .unwrap()
-            .body("payload")
-            .send(),
-    )
-    .await
-    .unwrap();
+    let response = within(client.post(server.url("/x")).body("payload").send())
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(seen.load(Ordering::SeqCst), 1);
 
@@ -115,15 +104,9 @@ async fn post_is_retried_with_its_body_only_when_opted_in() {
         .retry(quick().retry_non_idempotent(true))
         .build()
         .unwrap();
-    let response = within(
-        client
-            .post(server.url("/x"))
-            .unwrap()
-            .body("payload")
-            .send(),
-    )
-    .await
-    .unwrap();
+    let response = within(client.post(server.url("/x")).body("payload").send())
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(&response.bytes().await.unwrap()[..], b"payload");
     assert_eq!(seen.load(Ordering::SeqCst), 2);
@@ -149,15 +132,13 @@ fn closes_first_connection() -> RawServer {
 async fn a_connection_lost_after_sending_is_retried_for_get_but_not_for_post() {
     let server = closes_first_connection();
     let client = TokioClient::builder().retry(quick()).build().unwrap();
-    let response = within(client.get(server.url("/x")).unwrap().send())
-        .await
-        .unwrap();
+    let response = within(client.get(server.url("/x")).send()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(server.connections(), 2);
 
     // The request may have been processed: a POST is not sent again.
     let server = closes_first_connection();
-    let error = within(client.post(server.url("/x")).unwrap().body("x").send())
+    let error = within(client.post(server.url("/x")).body("x").send())
         .await
         .unwrap_err();
     assert!(error.is_request(), "{error}");
@@ -185,7 +166,6 @@ async fn a_refused_connection_is_retried_even_for_post() {
     let error = within(
         client
             .post(format!("http://127.0.0.1:{port}/x"))
-            .unwrap()
             .body("x")
             .send(),
     )

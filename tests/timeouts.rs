@@ -123,7 +123,6 @@ async fn request_timeout_overrides_the_clients() {
     let error = within(
         patient
             .get(server.url("/slow-headers?ms=3000"))
-            .unwrap()
             .timeout(200 * MS)
             .send(),
     )
@@ -136,7 +135,6 @@ async fn request_timeout_overrides_the_clients() {
     let response = within(
         hasty
             .get(server.url("/slow-headers?ms=1000"))
-            .unwrap()
             .timeout(Duration::from_secs(600))
             .send(),
     )
@@ -155,7 +153,6 @@ async fn timed_out_connections_do_not_go_back_to_the_pool() {
     let response = within(
         client
             .get(server.url(&format!("/chunks?n=2&size=10&delay_ms={NEVER}")))
-            .unwrap()
             .timeout(HEAD_ROOM)
             .send(),
     )
@@ -171,7 +168,6 @@ async fn timed_out_connections_do_not_go_back_to_the_pool() {
     let error = within(
         client
             .get(server.url(&format!("/slow-headers?ms={NEVER}")))
-            .unwrap()
             .timeout(200 * MS)
             .send(),
     )
@@ -195,7 +191,7 @@ async fn pool_acquire_timeout_while_another_request_connects() {
         .build()
         .unwrap();
 
-    let mut first = pin!(client.get(blackhole.url("/first")).unwrap().send());
+    let mut first = pin!(client.get(blackhole.url("/first")).send());
     // One poll takes the connect slot; the TCP connect then hangs.
     poll_fn(|cx| {
         assert!(first.as_mut().poll(cx).is_pending());

@@ -255,11 +255,7 @@ async fn https_only_refuses_plain_http_without_connecting() {
         .build()
         .unwrap();
 
-    let result = match client.get(plain.url("/echo")) {
-        Ok(builder) => builder.send().await.map(|_| ()),
-        Err(error) => Err(error),
-    };
-    let error = result.unwrap_err();
+    let error = client.get(plain.url("/echo")).send().await.unwrap_err();
     assert!(error.is_builder(), "{error:?}");
     assert_eq!(plain.connections(), 0);
 
@@ -281,7 +277,7 @@ async fn h2c_prior_knowledge_against_http1_server_fails_cleanly() {
         .build()
         .unwrap();
 
-    let outcome = tokio::time::timeout(NO_HANG, client.get(h1.url("/echo")).unwrap().send()).await;
+    let outcome = tokio::time::timeout(NO_HANG, client.get(h1.url("/echo")).send()).await;
     let error = match outcome {
         Err(_) => panic!("h2c prior knowledge against an HTTP/1 server hung"),
         Ok(Ok(resp)) => panic!(
@@ -300,15 +296,9 @@ async fn h2c_prior_knowledge_against_http1_server_fails_cleanly() {
     assert_eq!(echo_of(resp).await["version"], "HTTP/2.0");
 
     // ...and with HTTP/1.1 asked for per request, against the HTTP/1 server.
-    let resp = within(
-        client
-            .get(h1.url("/echo"))
-            .unwrap()
-            .version(Version::HTTP_11)
-            .send(),
-    )
-    .await
-    .unwrap();
+    let resp = within(client.get(h1.url("/echo")).version(Version::HTTP_11).send())
+        .await
+        .unwrap();
     assert_eq!(resp.version(), Version::HTTP_11);
     assert_eq!(echo_of(resp).await["version"], "HTTP/1.1");
 }

@@ -130,7 +130,7 @@ fn one_span_per_request_across_redirects_without_secrets() {
                 "http://alice:s3cret@{}/start?token=topsecret",
                 server.addr()
             );
-            let response = client.get(&url).unwrap().send().await.unwrap();
+            let response = client.get(&url).send().await.unwrap();
             assert_eq!(response.status(), 404);
             response.bytes().await.unwrap();
         });

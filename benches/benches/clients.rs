@@ -453,8 +453,8 @@ impl Conn {
             }
             Self::Towline(client) => {
                 let builder = match op {
-                    Op::Post { body } => client.post(ep.parsed.clone())?.body(body.clone()),
-                    _ => client.get(ep.parsed.clone())?,
+                    Op::Post { body } => client.post(ep.parsed.clone()).body(body.clone()),
+                    _ => client.get(ep.parsed.clone()),
                 };
                 let response = builder.send().await?;
                 check_head(response.status(), response.version(), ep)?;

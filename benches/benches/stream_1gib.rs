@@ -55,7 +55,7 @@ async fn stream(client: &str, addr: SocketAddr, len: u64) -> Result<u64, BoxErro
     match client {
         "towline" => {
             let client = towline::TokioClient::builder().http1_only().build()?;
-            let mut response = client.get(&url)?.send().await?.error_for_status()?;
+            let mut response = client.get(&url).send().await?.error_for_status()?;
             while let Some(chunk) = response.chunk().await? {
                 received += chunk.len() as u64;
             }

@@ -28,7 +28,7 @@ pub(crate) async fn within<T>(future: impl Future<Output = T>) -> T {
 
 /// Sends a GET to `url`, bounded by [`within`].
 pub(crate) async fn get(client: &TokioClient, url: &str) -> towline::Result<Response> {
-    within(client.get(url)?.send()).await
+    within(client.get(url).send()).await
 }
 
 /// Polls `condition` every 5 ms for up to 5 s: for server-side facts the client cannot
