@@ -23,7 +23,7 @@ use tower_http::set_header::SetRequestHeaderLayer;
 use towline::TokioClient;
 use towline_test_support::{TestServer, body_channel, response};
 
-use common::{closed_addr, echo_of, get, header_values, pattern};
+use common::{closed_addr, echo_of, get, header_values, pattern, within};
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -257,6 +257,27 @@ async fn bad_urls_fail_at_send_and_build_without_connecting() {
         accepted.is_empty(),
         "URLs accepted by client.get: {accepted:#?}"
     );
+}
+
+#[tokio::test]
+async fn the_get_shortcut_sends_one_get_on_a_default_client() {
+    let server = TestServer::http1();
+
+    let response = within(towline::get(server.url("/echo?one=shot")))
+        .await
+        .unwrap();
+    let echo = echo_of(response).await;
+    assert_eq!(echo["method"], "GET");
+    assert_eq!(echo["query"], "one=shot");
+    assert_eq!(
+        header_values(&echo, "user-agent"),
+        [towline::DEFAULT_USER_AGENT]
+    );
+    assert_eq!(server.requests(), 1);
+
+    let error = within(towline::get("not a url")).await.unwrap_err();
+    assert!(error.is_builder(), "{error:?}");
+    assert_eq!(server.connections(), 1);
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ fn client() -> &'static TokioClient {
 }
 
 fn send(max: Option<u64>) -> towline::Response {
-    let mut response = block_on(client().get("http://example.test/").unwrap().send())
+    let mut response = block_on(client().get("http://example.test/").send())
         .expect("the mock always answers");
     response.set_max_body_size(max);
     response

@@ -76,19 +76,31 @@ fuzz_target!(|data: &[u8]| {
         }
     };
 
-    let builder = match client.request(method.clone(), url.as_str()) {
-        Ok(builder) => {
+    // Without headers, a request fails to build only on its URL; the builder keeps that
+    // error until `build` or `send`.
+    match client.request(method.clone(), url.as_str()).build() {
+        Ok(_) => {
             let parsed = url::Url::parse(&url).expect("an accepted URL parses");
             assert!(matches!(parsed.scheme(), "http" | "https"), "{url:?}");
             assert!(parsed.host_str().is_some_and(|h| !h.is_empty()), "{url:?}");
-            builder
         }
         Err(err) => {
+            assert!(err.is_builder(), "{err:?}");
             no_leak(err.to_string());
             no_leak(format!("{err:?}"));
+            let mut builder = client.request(method.clone(), url.as_str());
+            for (name, value) in &headers {
+                builder = builder.header_str(name, value);
+            }
+            let sent = block_on(builder.send());
+            let err = sent.err().expect("a request with an invalid URL was sent");
+            no_leak(err.to_string());
+            no_leak(format!("{err:?}"));
+            assert!(SEEN.lock().unwrap().is_empty(), "an invalid URL reached the stack");
             return;
         }
-    };
+    }
+    let builder = client.request(method.clone(), url.as_str());
     let parsed = url::Url::parse(&url).expect("an accepted URL parses");
 
     let mut valid_headers = true;
