@@ -7,12 +7,13 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use http::{StatusCode, Uri};
+use http::StatusCode;
 use towline_layers::decompression::DecompressionError;
 use towline_layers::error::find_cause as find;
 use towline_layers::redirect::RedirectError;
 use towline_layers::timeout::Elapsed;
 use towline_services::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
+use url::Url;
 
 /// A boxed error, as layers and services return.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -34,7 +35,7 @@ enum Kind {
 /// An error of the towline client.
 pub struct Error {
     kind: Kind,
-    uri: Option<Uri>,
+    url: Option<Box<Url>>,
     source: Option<BoxError>,
 }
 
@@ -42,7 +43,7 @@ impl Error {
     fn new(kind: Kind, source: Option<BoxError>) -> Self {
         Self {
             kind,
-            uri: None,
+            url: None,
             source,
         }
     }
@@ -65,8 +66,8 @@ impl Error {
         Self::new(Kind::Decode, Some(source.into()))
     }
 
-    pub(crate) fn from_status(status: StatusCode, uri: Uri) -> Self {
-        Self::new(Kind::Status(status), None).with_uri(uri)
+    pub(crate) fn from_status(status: StatusCode, url: Url) -> Self {
+        Self::new(Kind::Status(status), None).with_url(url)
     }
 
     /// Classifies an error returned by the service stack.
@@ -85,14 +86,29 @@ impl Error {
         Self::new(kind, Some(source))
     }
 
-    pub(crate) fn with_uri(mut self, uri: Uri) -> Self {
-        self.uri = Some(uri);
+    /// The URL of the request that failed, if known.
+    pub fn url(&self) -> Option<&Url> {
+        self.url.as_deref()
+    }
+
+    /// The URL of the request that failed, mutably (for example to take secrets out of it
+    /// before logging).
+    pub fn url_mut(&mut self) -> Option<&mut Url> {
+        self.url.as_deref_mut()
+    }
+
+    /// This error, about a request to `url`.
+    #[must_use]
+    pub fn with_url(mut self, url: Url) -> Self {
+        self.url = Some(Box::new(url));
         self
     }
 
-    /// The URL of the request that failed, if known.
-    pub fn url(&self) -> Option<&Uri> {
-        self.uri.as_ref()
+    /// This error without its URL (for example before it goes where the URL must not).
+    #[must_use]
+    pub fn without_url(mut self) -> Self {
+        self.url = None;
+        self
     }
 
     /// The status code, for errors made by `error_for_status`.
@@ -169,26 +185,19 @@ impl Error {
     }
 }
 
-/// Writes `uri` without its userinfo, so credentials never reach logs.
-pub(crate) struct Redacted<'a>(pub(crate) &'a Uri);
+/// Writes a URL without its userinfo, so credentials never reach logs.
+pub(crate) struct Redacted<'a>(pub(crate) &'a Url);
 
 impl fmt::Display for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let uri = self.0;
-        if let Some(scheme) = uri.scheme_str() {
-            write!(f, "{scheme}://")?;
+        let url = self.0;
+        if url.username().is_empty() && url.password().is_none() {
+            return f.write_str(url.as_str());
         }
-        if let Some(authority) = uri.authority() {
-            let host_port = authority
-                .as_str()
-                .rsplit_once('@')
-                .map_or(authority.as_str(), |(_, host_port)| host_port);
-            f.write_str(host_port)?;
-        }
-        match uri.path_and_query() {
-            Some(path) => f.write_str(path.as_str()),
-            None => Ok(()),
-        }
+        let mut redacted = url.clone();
+        let _ = redacted.set_username("");
+        let _ = redacted.set_password(None);
+        f.write_str(redacted.as_str())
     }
 }
 
@@ -210,8 +219,8 @@ impl fmt::Display for Error {
                 write!(f, "{prefix} ({status})")?;
             }
         }
-        if let Some(uri) = &self.uri {
-            write!(f, " for url ({})", Redacted(uri))?;
+        if let Some(url) = &self.url {
+            write!(f, " for url ({})", Redacted(url))?;
         }
         if let Some(source) = &self.source {
             write!(f, ": {source}")?;
@@ -224,8 +233,8 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("towline::Error");
         debug.field("kind", &self.kind);
-        if let Some(uri) = &self.uri {
-            debug.field("url", &format_args!("{}", Redacted(uri)));
+        if let Some(url) = &self.url {
+            debug.field("url", &format_args!("{}", Redacted(url)));
         }
         if let Some(source) = &self.source {
             debug.field("source", source);
@@ -248,10 +257,8 @@ mod tests {
 
     #[test]
     fn display_redacts_userinfo() {
-        let uri: Uri = "https://alice:s3cret@example.com:8443/path?q=1"
-            .parse()
-            .unwrap();
-        let error = Error::from_status(StatusCode::NOT_FOUND, uri);
+        let url = Url::parse("https://alice:s3cret@example.com:8443/path?q=1").unwrap();
+        let error = Error::from_status(StatusCode::NOT_FOUND, url);
         let shown = error.to_string();
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(!shown.contains("alice"), "{shown}");

@@ -84,6 +84,7 @@ pub use towline_layers::rate_limit::RateLimiter;
 pub use towline_layers::retry::{Jitter, RetryBudget, RetryConfig, RetryCount};
 pub use towline_services;
 pub use towline_services::transport::{ConnectionInfo, Http1Config, Http2Config};
+pub use url::{self, Url};
 
 /// Sends a GET request to `url` on a new default [`Client`] and returns the response.
 ///

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Uri, Version};
 use towline_layers::decompression::NoDecompression;
+use towline_layers::redirect::Fragment;
 use towline_layers::retry::RetryConfig;
 use towline_layers::timeout::RequestTimeout;
 use towline_services::connect::Protocol;
@@ -260,10 +261,12 @@ impl RequestBuilder {
 
     /// Builds the request without sending it.
     pub fn build(self) -> Result<Request<Body>> {
-        self.build_split().1
+        self.build_split().1.map(|(request, _)| request)
     }
 
-    fn build_split(self) -> (Client, Result<Request<Body>>) {
+    /// The client, and the request with the URL it was made from (with the fragment, which
+    /// also travels in the request's extensions for the redirect layer).
+    fn build_split(self) -> (Client, Result<(Request<Body>, url::Url)>) {
         let Self {
             client,
             method,
@@ -279,13 +282,11 @@ impl RequestBuilder {
         if let Some(error) = error {
             return (client, Err(error));
         }
-        let uri = match (uri, url) {
-            (Some(uri), _) => Ok(uri),
-            (None, Some(url)) => request_uri(&url),
-            // `failed` is the only way to have no URL, and it always sets `error`.
-            (None, None) => Err(Error::builder("request has no URL")),
+        // `failed` is the only way to have no URL, and it always sets `error`.
+        let Some(url) = url else {
+            return (client, Err(Error::builder("request has no URL")));
         };
-        let uri = match uri {
+        let uri = match uri.map_or_else(|| request_uri(&url), Ok) {
             Ok(uri) => uri,
             Err(e) => return (client, Err(e)),
         };
@@ -308,13 +309,18 @@ impl RequestBuilder {
         if let Some(timeout) = timeout {
             request.extensions_mut().insert(RequestTimeout(timeout));
         }
-        (client, Ok(request))
+        if let Some(fragment) = url.fragment() {
+            request
+                .extensions_mut()
+                .insert(Fragment(fragment.to_owned()));
+        }
+        (client, Ok((request, url)))
     }
 
     /// Sends the request.
     pub fn send(self) -> impl Future<Output = Result<Response>> + Send + 'static {
         let (client, request) = self.build_split();
-        let sent = request.map(|request| client.execute(request));
+        let sent = request.map(|(request, url)| client.send(request, url));
         async move { sent?.await }
     }
 }

@@ -4,10 +4,12 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use http::{Extensions, HeaderMap, StatusCode, Uri, Version};
+use http::{Extensions, HeaderMap, StatusCode, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
+use towline_layers::redirect::Fragment;
 use towline_services::transport::ConnectionInfo;
+use url::Url;
 
 use crate::body::ResponseBody;
 use crate::error::{Error, Result};
@@ -21,7 +23,7 @@ const PRESIZE_LIMIT: u64 = 8 * 1024 * 1024;
 pub struct Response {
     head: http::response::Parts,
     body: ResponseBody,
-    uri: Uri,
+    url: Url,
     max_body_size: Option<u64>,
     trailers: Option<HeaderMap>,
     received: u64,
@@ -32,7 +34,7 @@ impl fmt::Debug for Response {
         f.debug_struct("Response")
             .field(
                 "url",
-                &format_args!("{}", crate::error::Redacted(&self.uri)),
+                &format_args!("{}", crate::error::Redacted(&self.url)),
             )
             .field("status", &self.head.status)
             .field("version", &self.head.version)
@@ -42,20 +44,28 @@ impl fmt::Debug for Response {
 }
 
 impl Response {
+    /// The response to a request for `url` (with its fragment, which was never sent).
     pub(crate) fn new(
         response: http::Response<ResponseBody>,
-        uri: Uri,
+        mut url: Url,
         max_body_size: Option<u64>,
     ) -> Self {
         let (head, body) = response.into_parts();
-        let uri = head
-            .extensions
-            .get::<towline_layers::EffectiveUri>()
-            .map_or(uri, |effective| effective.0.clone());
+        // Only a response that came from elsewhere (redirected, or upgraded to https) says
+        // where; its URL is parsed then, and only then.
+        if let Some(effective) = head.extensions.get::<towline_layers::EffectiveUri>()
+            && let Ok(effective) = Url::parse(&effective.0.to_string())
+        {
+            url = effective;
+        }
+        // The fragment in effect after the redirects: a `Location` with its own replaces it.
+        if let Some(Fragment(fragment)) = head.extensions.get::<Fragment>() {
+            url.set_fragment(Some(fragment));
+        }
         Self {
             head,
             body,
-            uri,
+            url,
             max_body_size,
             trailers: None,
             received: 0,
@@ -88,9 +98,11 @@ impl Response {
         self.body.size_hint().exact()
     }
 
-    /// The final URL (after redirects, when a redirect layer followed any).
-    pub fn url(&self) -> &Uri {
-        &self.uri
+    /// The final URL: the request's, or where the redirects led, with the fragment in
+    /// effect (the request's, unless a `Location` brought its own, as RFC 9110 §10.2.2 says).
+    /// The fragment is never sent; it is kept here as a browser keeps it.
+    pub fn url(&self) -> &Url {
+        &self.url
     }
 
     /// The address of the server the response came from.
@@ -146,12 +158,12 @@ impl Response {
     fn status_error(&self) -> Option<Error> {
         let status = self.status();
         (status.is_client_error() || status.is_server_error())
-            .then(|| Error::from_status(status, self.uri.clone()))
+            .then(|| Error::from_status(status, self.url.clone()))
     }
 
     fn too_large(&self, max: u64) -> Error {
         Error::body(format!("response body exceeds the maximum of {max} bytes"))
-            .with_uri(self.uri.clone())
+            .with_url(self.url.clone())
     }
 
     /// The next chunk of the body; `None` at its end. Trailers are kept for
@@ -161,7 +173,7 @@ impl Response {
             let Some(frame) = self.body.frame().await else {
                 return Ok(None);
             };
-            let frame = frame.map_err(|e| Error::body(e).with_uri(self.uri.clone()))?;
+            let frame = frame.map_err(|e| Error::body(e).with_url(self.url.clone()))?;
             match frame.into_data() {
                 Ok(data) => {
                     self.received = self.received.saturating_add(data.len() as u64);
@@ -240,16 +252,16 @@ impl Response {
     /// The body parsed as JSON.
     #[cfg(feature = "json")]
     pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T> {
-        let uri = self.uri.clone();
+        let url = self.url.clone();
         let bytes = self.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::decode(e).with_uri(uri))
+        serde_json::from_slice(&bytes).map_err(|e| Error::decode(e).with_url(url))
     }
 
     /// The body as a stream of byte chunks.
     pub fn into_bytes_stream(self) -> BytesStream {
         BytesStream {
             body: self.body,
-            uri: self.uri,
+            url: self.url,
         }
     }
 
@@ -280,7 +292,7 @@ fn decode_text(bytes: &[u8], charset: &str) -> Result<String> {
 /// The body of a [`Response`] as a `Stream` of byte chunks (trailers are skipped).
 pub struct BytesStream {
     body: ResponseBody,
-    uri: Uri,
+    url: Url,
 }
 
 impl fmt::Debug for BytesStream {
@@ -302,7 +314,7 @@ impl Stream for BytesStream {
                 std::task::Poll::Ready(Some(Ok(frame))) => frame,
                 std::task::Poll::Ready(Some(Err(e))) => {
                     return std::task::Poll::Ready(Some(Err(
-                        Error::body(e).with_uri(this.uri.clone())
+                        Error::body(e).with_url(this.url.clone())
                     )));
                 }
                 std::task::Poll::Ready(None) => return std::task::Poll::Ready(None),

@@ -960,9 +960,10 @@ async fn remote_addr_and_url() {
     assert_eq!(resp.url().to_string(), url);
     assert!(resp.extensions().get::<towline::ConnectionInfo>().is_some());
 
-    // The fragment is not part of the request URL.
+    // The fragment is never sent, but the response's URL keeps it.
     let resp = get(&client, &server.url("/echo#frag")).await.unwrap();
-    assert_eq!(resp.url().to_string(), server.url("/echo"));
+    assert_eq!(resp.url().to_string(), server.url("/echo#frag"));
+    assert_eq!(echo_of(resp).await["path"], "/echo");
 
     // Query params added by the builder are in the response URL.
     let resp = client
@@ -972,6 +973,62 @@ async fn remote_addr_and_url() {
         .await
         .unwrap();
     assert_eq!(resp.url().to_string(), server.url("/echo?a=b+c"));
+}
+
+#[tokio::test]
+async fn the_fragment_follows_redirects_unless_a_location_brings_its_own() {
+    let server = TestServer::http1();
+    let client = TokioClient::new();
+    // A Location without a fragment: the request's carries over (RFC 9110 §10.2.2).
+    let start = format!("{}#frag", server.url("/redirect?to=/echo&status=302"));
+    let resp = client.get(start).send().await.unwrap();
+    assert_eq!(resp.url().to_string(), server.url("/echo#frag"));
+    assert_eq!(resp.url().fragment(), Some("frag"));
+    assert_eq!(echo_of(resp).await["path"], "/echo");
+    // A Location with its own fragment replaces it.
+    let jump = format!(
+        "{}#frag",
+        server.url("/redirect?to=/echo%23other&status=302")
+    );
+    let resp = client.get(jump).send().await.unwrap();
+    assert_eq!(resp.url().to_string(), server.url("/echo#other"));
+    // Without a fragment anywhere, none appears.
+    let plain = server.url("/redirect?to=/echo&status=302");
+    let resp = client.get(plain).send().await.unwrap();
+    assert_eq!(resp.url().to_string(), server.url("/echo"));
+    assert_eq!(server.requests(), 6);
+}
+
+#[tokio::test]
+async fn errors_carry_the_url_and_can_drop_or_change_it() {
+    let server = TestServer::http1();
+    let client = TokioClient::new();
+    let url = server.url("/status/404#here");
+    let error = client
+        .get(url.as_str())
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap_err();
+    assert_eq!(error.url().map(towline::Url::as_str), Some(url.as_str()));
+    let mut error = error;
+    if let Some(url) = error.url_mut() {
+        url.set_query(Some("token=REDACTED"));
+    }
+    assert_eq!(
+        error.url().and_then(towline::Url::query),
+        Some("token=REDACTED")
+    );
+    assert!(error.to_string().contains("token=REDACTED"), "{error}");
+    let error = error.without_url();
+    assert_eq!(error.url(), None);
+    assert!(!error.to_string().contains("/status/404"), "{error}");
+    let error = error.with_url(towline::Url::parse("http://example.com/").unwrap());
+    assert_eq!(
+        error.url().map(towline::Url::as_str),
+        Some("http://example.com/")
+    );
 }
 
 #[tokio::test]

@@ -140,21 +140,36 @@ impl Client {
         }
     }
 
-    /// Sends a request built elsewhere (e.g. with [`RequestBuilder::build`]).
+    /// Sends a request built elsewhere (e.g. with [`RequestBuilder::build`]). A
+    /// [`Fragment`](towline_layers::redirect::Fragment) in its extensions is kept for [`Response::url`] (and followed across
+    /// redirects), as the builder's requests do.
     pub fn execute(
         &self,
         request: Request<Body>,
     ) -> impl Future<Output = Result<Response>> + Send + 'static + use<> {
+        let url = url::Url::parse(&request.uri().to_string())
+            .map_err(|e| Error::builder(format!("request URI is not a URL: {e}")));
+        let sent = url.map(|url| self.send(request, url));
+        async move { sent?.await }
+    }
+
+    /// Sends `request`, a request for `url`: the URL the response reports (with its
+    /// fragment), which the request target was made from.
+    pub(crate) fn send(
+        &self,
+        request: Request<Body>,
+        url: url::Url,
+    ) -> impl Future<Output = Result<Response>> + Send + 'static + use<> {
         let inner = self.inner.clone();
         async move {
-            let uri = request.uri().clone();
-            let request = inner
-                .prepare(request)
-                .map_err(|e| e.with_uri(uri.clone()))?;
-            let response = (inner.send)(request)
-                .await
-                .map_err(|e| Error::from_service(e).with_uri(uri.clone()))?;
-            Ok(Response::new(response, uri, inner.max_body_size))
+            let request = match inner.prepare(request) {
+                Ok(request) => request,
+                Err(error) => return Err(error.with_url(url)),
+            };
+            match (inner.send)(request).await {
+                Ok(response) => Ok(Response::new(response, url, inner.max_body_size)),
+                Err(error) => Err(Error::from_service(error).with_url(url)),
+            }
         }
     }
 }
@@ -164,10 +179,10 @@ type Credentials = (String, Option<String>);
 
 /// The URL to send, its request target and the credentials taken out of it.
 fn start(url: impl IntoUrl) -> Result<(url::Url, http::Uri, Option<Credentials>)> {
-    // The request target drops the fragment by itself; it changes only when
-    // credentials are taken out of the URL below.
+    // The request target drops the fragment by itself (it is never sent); the URL keeps it
+    // for the redirect layer and `Response::url`. The target changes only when credentials
+    // are taken out of the URL below.
     let (mut url, mut uri) = url.into_url_and_uri()?;
-    url.set_fragment(None);
     let credentials = (!url.username().is_empty()).then(|| {
         let decode = |part: &str| {
             percent_encoding::percent_decode_str(part)
