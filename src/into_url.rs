@@ -19,6 +19,17 @@ pub trait IntoUrl {
         let uri = request_uri(&url)?;
         Ok((url, uri))
     }
+
+    /// As [`into_url_and_uri`](Self::into_url_and_uri), a relative reference resolved
+    /// against `base` (a client's base URL) when there is one.
+    #[doc(hidden)]
+    fn into_url_and_uri_on(self, base: Option<&url::Url>) -> Result<(url::Url, Uri)>
+    where
+        Self: Sized,
+    {
+        let _ = base;
+        self.into_url_and_uri()
+    }
 }
 
 /// The request target `url` is sent as. The URL standard allows characters in a host (`"`,
@@ -53,6 +64,19 @@ impl IntoUrl for &str {
         self.into_url_and_uri().map(|(url, _)| url)
     }
 
+    fn into_url_and_uri_on(self, base: Option<&url::Url>) -> Result<(url::Url, Uri)> {
+        if let Some(base) = base
+            && url::Url::parse(self) == Err(url::ParseError::RelativeUrlWithoutBase)
+        {
+            // Error messages never quote the input: it may carry credentials.
+            return base
+                .join(self)
+                .map_err(|e| Error::builder(format!("invalid URL: {e}")))?
+                .into_url_and_uri();
+        }
+        self.into_url_and_uri()
+    }
+
     fn into_url_and_uri(self) -> Result<(url::Url, Uri)> {
         // The URL standard skips extra slashes (`http:///host` parses as `http://host/`);
         // a client must not guess which host was meant, so the authority must be explicit.
@@ -78,6 +102,10 @@ impl IntoUrl for String {
     fn into_url_and_uri(self) -> Result<(url::Url, Uri)> {
         self.as_str().into_url_and_uri()
     }
+
+    fn into_url_and_uri_on(self, base: Option<&url::Url>) -> Result<(url::Url, Uri)> {
+        self.as_str().into_url_and_uri_on(base)
+    }
 }
 
 impl IntoUrl for &String {
@@ -87,6 +115,10 @@ impl IntoUrl for &String {
 
     fn into_url_and_uri(self) -> Result<(url::Url, Uri)> {
         self.as_str().into_url_and_uri()
+    }
+
+    fn into_url_and_uri_on(self, base: Option<&url::Url>) -> Result<(url::Url, Uri)> {
+        self.as_str().into_url_and_uri_on(base)
     }
 }
 

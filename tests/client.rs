@@ -1032,6 +1032,63 @@ async fn errors_carry_the_url_and_can_drop_or_change_it() {
 }
 
 #[tokio::test]
+async fn relative_urls_resolve_against_the_base_url() {
+    let server = TestServer::http1();
+    let other = TestServer::http1();
+    let client = TokioClient::builder()
+        .base_url(server.url("/echo/api/"))
+        .build()
+        .unwrap();
+    // Under a base that ends with `/`, a relative path is appended; the query is kept.
+    let echo = echo_of(client.get("users?id=7").send().await.unwrap()).await;
+    assert_eq!(
+        (echo["path"].as_str(), echo["query"].as_str()),
+        (Some("/echo/api/users"), Some("id=7"))
+    );
+    // A reference starting with `/` replaces the whole path.
+    let echo = echo_of(client.get("/echo").send().await.unwrap()).await;
+    assert_eq!(echo["path"], "/echo");
+    // An absolute URL overrides the base.
+    let resp = client.get(other.url("/echo")).send().await.unwrap();
+    assert_eq!(resp.url().to_string(), other.url("/echo"));
+    assert_eq!((server.requests(), other.requests()), (2, 1));
+
+    // Without the trailing slash the base's last segment is replaced (RFC 3986).
+    let client = TokioClient::builder()
+        .base_url(server.url("/echo/api"))
+        .build()
+        .unwrap();
+    let echo = echo_of(client.get("users").send().await.unwrap()).await;
+    assert_eq!(echo["path"], "/echo/users");
+}
+
+#[tokio::test]
+async fn a_base_url_client_refuses_other_schemes_before_connecting() {
+    let server = TestServer::http1();
+    let client = TokioClient::builder()
+        .base_url(server.url("/"))
+        .build()
+        .unwrap();
+    for url in [
+        "ftp://example.com/file",
+        "file:///etc/passwd",
+        "mailto:someone@example.com",
+    ] {
+        let error = client.get(url).send().await.unwrap_err();
+        assert!(error.is_builder(), "{url}: {error:?}");
+    }
+    assert_eq!(server.connections(), 0);
+    // A base that is not an http(s) URL with a host is a builder error.
+    for base in ["ftp://example.com/", "not a url"] {
+        let error = TokioClient::builder().base_url(base).build().unwrap_err();
+        assert!(error.is_builder(), "{base}: {error:?}");
+    }
+    // Without a base, a relative URL is still an error.
+    let error = TokioClient::new().get("users").send().await.unwrap_err();
+    assert!(error.is_builder(), "{error:?}");
+}
+
+#[tokio::test]
 async fn into_http_keeps_head_and_body() {
     let server = TestServer::http1();
     let client = TokioClient::new();

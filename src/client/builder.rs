@@ -61,6 +61,7 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     pub(super) tls: towline_services::connect::tls::TlsConfig,
     pub(super) default_headers: HeaderMap,
     pub(super) https_only: bool,
+    pub(super) base_url: Option<url::Url>,
     pub(super) max_body_size: Option<u64>,
     pub(super) timeout: Option<Duration>,
     pub(super) read_timeout: Option<Duration>,
@@ -130,6 +131,7 @@ impl<R: Runtime> ClientBuilder<R> {
             tls: Default::default(),
             default_headers,
             https_only: false,
+            base_url: None,
             max_body_size: None,
             timeout: None,
             read_timeout: None,
@@ -324,6 +326,24 @@ impl<R: Runtime> ClientBuilder<R> {
             BoxCloneSyncService::new(service)
         }));
         self
+    }
+
+    /// Resolves relative request URLs (`client.get("users/7")`) against `url`, by RFC 3986:
+    /// a reference replaces the base's last path segment, so a base meant as a directory
+    /// ends with `/` (`users` against `http://h/api/` is `http://h/api/users`, against
+    /// `http://h/api` it is `http://h/users`); a reference starting with `/` replaces the
+    /// whole path; an absolute URL is used as it is (and a scheme other than http or https
+    /// fails when sent, before any connection). The base must be an http or https URL with
+    /// a host.
+    pub fn base_url(self, url: impl crate::IntoUrl) -> Self {
+        match url.into_url() {
+            Ok(url) => {
+                let mut this = self;
+                this.base_url = Some(url);
+                this
+            }
+            Err(e) => self.fail(e),
+        }
     }
 
     // ---- headers ----

@@ -51,6 +51,7 @@ pub(crate) struct ClientRef {
     pub(crate) default_headers: HeaderMap,
     pub(crate) https_only: bool,
     pub(crate) max_body_size: Option<u64>,
+    pub(crate) base_url: Option<url::Url>,
 }
 
 impl fmt::Debug for Client {
@@ -128,7 +129,7 @@ impl Client {
     /// [`RequestBuilder::send`] or [`RequestBuilder::build`] as a builder error
     /// ([`Error::is_builder`]), before any socket opens.
     pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
-        match start(url) {
+        match start(url, self.inner.base_url.as_ref()) {
             Ok((url, uri, credentials)) => {
                 let builder = RequestBuilder::new(self.clone(), method, url, uri);
                 match credentials {
@@ -178,11 +179,14 @@ impl Client {
 type Credentials = (String, Option<String>);
 
 /// The URL to send, its request target and the credentials taken out of it.
-fn start(url: impl IntoUrl) -> Result<(url::Url, http::Uri, Option<Credentials>)> {
+fn start(
+    url: impl IntoUrl,
+    base: Option<&url::Url>,
+) -> Result<(url::Url, http::Uri, Option<Credentials>)> {
     // The request target drops the fragment by itself (it is never sent); the URL keeps it
     // for the redirect layer and `Response::url`. The target changes only when credentials
     // are taken out of the URL below.
-    let (mut url, mut uri) = url.into_url_and_uri()?;
+    let (mut url, mut uri) = url.into_url_and_uri_on(base)?;
     let credentials = (!url.username().is_empty()).then(|| {
         let decode = |part: &str| {
             percent_encoding::percent_decode_str(part)

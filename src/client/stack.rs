@@ -183,6 +183,7 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
             default_headers: builder.default_headers,
             https_only: builder.https_only,
             max_body_size: builder.max_body_size,
+            base_url: builder.base_url,
         }),
     })
 }
