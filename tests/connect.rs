@@ -128,6 +128,22 @@ async fn connect_timings_report_dns_only_for_names_and_tls_only_for_https() {
     assert!(named_timings.dns.is_some(), "{named_timings:?}");
     assert_eq!(named_timings.tls, None, "{named_timings:?}");
     assert_eq!(echo_of(named).await["connection_id"], 2);
+
+    // A name answered by the override map: a DNS phase of zero length, not an absent one.
+    let overridden = TokioClient::builder()
+        .resolve("overridden.test", server.addr())
+        .build()
+        .unwrap();
+    let resp = get(&overridden, &format!("http://overridden.test:{port}/echo"))
+        .await
+        .unwrap();
+    let overridden_timings = timings(&resp);
+    assert_eq!(
+        overridden_timings.dns,
+        Some(std::time::Duration::ZERO),
+        "{overridden_timings:?}"
+    );
+    echo_of(resp).await;
 }
 
 #[tokio::test]

@@ -43,7 +43,8 @@ pub enum ErrorClass {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectTimings {
-    /// Name resolution; `None` for IP literals and overridden names.
+    /// Name resolution; zero for a name answered by a resolve override, `None` for an IP
+    /// literal (nothing was resolved).
     pub dns: Option<Duration>,
     /// TCP connect, including Happy Eyeballs racing.
     pub tcp: Duration,

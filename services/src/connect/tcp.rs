@@ -225,7 +225,9 @@ where
             let (addrs, dns) = if let Ok(ip) = host.parse::<IpAddr>() {
                 (vec![SocketAddr::new(ip, port)], None)
             } else if let Some(addrs) = config.overrides.lookup(host, port) {
-                (addrs, None)
+                // A name was resolved, from the map: a DNS phase of no length (as curl
+                // reports for `--resolve`), so timing consumers see the phase.
+                (addrs, Some(std::time::Duration::ZERO))
             } else {
                 std::future::poll_fn(|cx| resolver.poll_ready(cx))
                     .await
