@@ -1139,6 +1139,12 @@ async fn client_is_a_tower_service() {
         .unwrap();
     let error = client.oneshot(request).await.unwrap_err();
     assert!(error.is_connect(), "{error:?}");
+    // ... and name the request's URL.
+    let expected = format!("http://{dead}/");
+    assert_eq!(
+        error.url().map(towline::Url::as_str),
+        Some(expected.as_str())
+    );
 }
 
 #[tokio::test]

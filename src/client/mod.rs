@@ -264,8 +264,28 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let response = self.execute(request.map(Body::wrap));
-        Box::pin(async move { response.await.map(Response::into_http) })
+        let inner = self.inner.clone();
+        let request = request.map(Body::wrap);
+        // The caller gets an `http::Response`, which has no URL: unlike `execute`, the request's
+        // URI becomes a `Url` only to describe an error, never on the way to a response.
+        let uri = request.uri().clone();
+        Box::pin(async move {
+            let request = match inner.prepare(request) {
+                Ok(request) => request,
+                Err(error) => return Err(with_request_url(error, &uri)),
+            };
+            (inner.send)(request)
+                .await
+                .map_err(|error| with_request_url(Error::from_service(error), &uri))
+        })
+    }
+}
+
+/// `error`, about a request to `uri` (when that parses as a URL).
+fn with_request_url(error: Error, uri: &http::Uri) -> Error {
+    match url::Url::parse(&uri.to_string()) {
+        Ok(url) => error.with_url(url),
+        Err(_) => error,
     }
 }
 
