@@ -154,6 +154,24 @@ impl Error {
                 .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut)
     }
 
+    /// The server may have acted on the request and no response came back: the connection
+    /// ended after the request was written (on a fresh or a reused connection, over HTTP/1.1
+    /// or HTTP/2), the response head was unreadable, or a total or per-attempt timeout ended
+    /// the call before a response (the client cannot tell how far the request got). False
+    /// when the request certainly was not processed (a failed connect, a pool timeout, an
+    /// HTTP/2 stream the server refused, a builder error) and when a response came (status,
+    /// redirect, body and decode errors).
+    ///
+    /// This is the answer the client's retry layer acts on (it is
+    /// [`towline_services::retry_class`] saying `MaybeSent`): a request that is not
+    /// idempotent is retried only when this is false.
+    pub fn is_maybe_processed(&self) -> bool {
+        self.kind == Kind::Request
+            && self.source.as_deref().is_some_and(|source| {
+                towline_services::retry_class(source) == towline_services::ErrorClass::MaybeSent
+            })
+    }
+
     /// The TLS handshake failed (untrusted certificate, protocol mismatch, ...).
     pub fn is_tls(&self) -> bool {
         let Some(source) = self.source.as_deref() else {

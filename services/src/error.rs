@@ -119,9 +119,11 @@ pub enum TransportErrorKind {
     InvalidUri,
     /// Sending the request or receiving the response head failed.
     Request,
-    /// A reused connection was closed by the peer after the request was written, so the
-    /// server may have acted on it; it was not replayed (not idempotent, or its body cannot
-    /// be sent again).
+    /// The connection was closed by the peer after the request was written, so the server
+    /// may have acted on it. On a reused connection the transport sends an idempotent
+    /// request with an empty or in-memory body again first; this is returned when it could
+    /// not (not idempotent, a streaming body, or a fresh connection, where the server and
+    /// not a keep-alive race ended it).
     ConnectionClosedAmbiguous,
     /// The pool acquire timeout elapsed while waiting for a connection.
     PoolTimeout,
@@ -161,7 +163,7 @@ impl fmt::Display for TransportError {
             TransportErrorKind::InvalidUri => "request URI has no scheme or authority",
             TransportErrorKind::Request => "error sending request",
             TransportErrorKind::ConnectionClosedAmbiguous => {
-                "connection closed after the request was sent; not replayed because it may have been processed"
+                "connection closed after the request was sent; the server may have processed it"
             }
             TransportErrorKind::PoolTimeout => "timed out waiting for a pooled connection",
             TransportErrorKind::Refused => {

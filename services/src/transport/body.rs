@@ -1,29 +1,69 @@
 //! The request and response bodies as the transport sees them.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use crate::connect::Target;
 use crate::pool::{Pool, PooledConn, Slot};
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-/// The body sent on a connection: the caller's, or nothing when it is empty (an empty body
-/// has nothing to send, and an empty-bodied request replayed on a fresh connection has no
-/// body left).
+/// The body sent on a connection: the caller's, the bytes kept from it for a replay, or
+/// nothing when it is empty (an empty body has nothing to send, and an empty-bodied request
+/// replayed on a fresh connection has no body left).
 ///
 /// hyper's HTTP/2 connections take only `Unpin` bodies; a caller's body need not be, so it
 /// is pinned on the heap: one allocation per request that has a body to send, beside the
-/// flag below.
+/// shared state below.
+///
+/// # Keeping a body for a replay
+///
+/// When the transport may have to send an idempotent request again (on a reused or an
+/// HTTP/2 connection), it asks the body to keep what it sends ([`SendBody::keep`]). A body
+/// held in memory — `Full`, `String`, `Bytes`, the `towline` client's buffered body — is
+/// sent in one data frame and ends; that frame is kept (a reference count for `Bytes`, one
+/// copy for other buffers) and the request can be sent again byte for byte. A body that
+/// sends a second frame or trailers is a stream: nothing of it is kept, and it is never
+/// sent again.
 pub struct SendBody<B> {
-    body: Option<Pin<Box<B>>>,
-    /// Set once the body has been sent to its end; `None` when it was empty from the start.
-    /// An HTTP/1 connection whose response has ended is free only once its request body has
-    /// been sent too (see `Pool::put_http1`).
-    sent: Option<Arc<AtomicBool>>,
+    source: Source<B>,
+    /// Whether the body has been sent to its end, and what was kept of it; `None` when it
+    /// was empty from the start. An HTTP/1 connection whose response has ended is free only
+    /// once its request body has been sent too (see `Pool::put_http1`).
+    state: Option<Arc<SendState>>,
+}
+
+enum Source<B> {
+    Empty,
+    Caller(Pin<Box<B>>),
+    Kept(Option<Bytes>),
+}
+
+struct SendState {
+    sent: AtomicBool,
+    kept: Mutex<Kept>,
+}
+
+/// What a body asked to keep itself holds.
+enum Kept {
+    /// Not asked to keep anything.
+    Off,
+    /// Asked, nothing sent yet.
+    Waiting,
+    /// The one data frame sent so far.
+    One(Bytes),
+    /// More than one frame, or trailers: a stream, not kept.
+    Stream,
+}
+
+impl SendState {
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        // The lock guards plain data no panic can leave half-written.
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl<B: Body> SendBody<B> {
@@ -33,17 +73,26 @@ impl<B: Body> SendBody<B> {
             return Self::empty();
         }
         Self {
-            body: Some(Box::pin(body)),
-            // One small allocation, and only for requests with a body.
-            sent: Some(Arc::new(AtomicBool::new(false))),
+            source: Source::Caller(Box::pin(body)),
+            state: Some(SendState::shared()),
         }
+    }
+}
+
+impl SendState {
+    /// One small allocation, and only for requests with a body.
+    fn shared() -> Arc<Self> {
+        Arc::new(Self {
+            sent: AtomicBool::new(false),
+            kept: Mutex::new(Kept::Off),
+        })
     }
 }
 
 impl<B> std::fmt::Debug for SendBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SendBody")
-            .field("empty", &self.body.is_none())
+            .field("empty", &self.state.is_none())
             .finish_non_exhaustive()
     }
 }
@@ -52,36 +101,123 @@ impl<B> SendBody<B> {
     /// No body.
     pub(crate) fn empty() -> Self {
         Self {
-            body: None,
-            sent: None,
+            source: Source::Empty,
+            state: None,
         }
     }
 
-    /// Tells, later, whether this body has been sent to its end.
+    /// The bytes kept from an earlier send of a body, to send again.
+    pub(crate) fn kept(bytes: Bytes) -> Self {
+        Self {
+            source: Source::Kept(Some(bytes)),
+            state: Some(SendState::shared()),
+        }
+    }
+
+    /// Whether there is nothing to send.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.state.is_none()
+    }
+
+    /// Asks the body to keep what it sends, for one replay (see the type's docs).
+    pub(crate) fn keep(&self) {
+        if let Some(state) = &self.state {
+            *state.kept() = Kept::Waiting;
+        }
+    }
+
+    /// Tells, later, whether this body has been sent to its end, and hands over what it
+    /// kept.
     pub(crate) fn sent_flag(&self) -> SentFlag {
-        SentFlag(self.sent.clone())
+        SentFlag(self.state.clone())
     }
 
     fn mark_sent(&self) {
-        if let Some(sent) = &self.sent {
-            sent.store(true, Ordering::Release);
+        if let Some(state) = &self.state {
+            state.sent.store(true, Ordering::Release);
         }
     }
 }
 
-/// Whether a request body handed to a connection has been sent to its end.
-pub(crate) struct SentFlag(Option<Arc<AtomicBool>>);
+/// Whether a request body handed to a connection has been sent to its end, and the bytes it
+/// kept for a replay.
+pub(crate) struct SentFlag(Option<Arc<SendState>>);
 
 impl SentFlag {
     pub(crate) fn is_sent(&self) -> bool {
         self.0
             .as_ref()
-            .is_none_or(|sent| sent.load(Ordering::Acquire))
+            .is_none_or(|state| state.sent.load(Ordering::Acquire))
+    }
+
+    /// Drops what was kept and keeps nothing more: the response came, no replay will.
+    pub(crate) fn stop_keeping(&self) {
+        if let Some(state) = &self.0 {
+            *state.kept() = Kept::Off;
+        }
+    }
+
+    /// The whole body, when it was kept: sent to its end in one data frame.
+    pub(crate) fn take_kept(&self) -> Option<Bytes> {
+        let state = self.0.as_ref()?;
+        if !state.sent.load(Ordering::Acquire) {
+            return None;
+        }
+        match std::mem::replace(&mut *state.kept(), Kept::Off) {
+            Kept::One(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+}
+
+/// A data frame of a [`SendBody`]: the caller's buffer, or bytes kept for a replay.
+#[derive(Debug)]
+pub enum SendData<D> {
+    /// The caller's buffer, as its body produced it.
+    Body(D),
+    /// Bytes kept for a replay.
+    Kept(Bytes),
+}
+
+impl<D: Buf> Buf for SendData<D> {
+    fn remaining(&self) -> usize {
+        match self {
+            Self::Body(data) => data.remaining(),
+            Self::Kept(bytes) => bytes.remaining(),
+        }
+    }
+
+    fn chunk(&self) -> &[u8] {
+        match self {
+            Self::Body(data) => data.chunk(),
+            Self::Kept(bytes) => bytes.chunk(),
+        }
+    }
+
+    fn advance(&mut self, count: usize) {
+        match self {
+            Self::Body(data) => data.advance(count),
+            Self::Kept(bytes) => bytes.advance(count),
+        }
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [std::io::IoSlice<'a>]) -> usize {
+        match self {
+            Self::Body(data) => data.chunks_vectored(dst),
+            Self::Kept(bytes) => bytes.chunks_vectored(dst),
+        }
+    }
+
+    fn copy_to_bytes(&mut self, len: usize) -> Bytes {
+        match self {
+            Self::Body(data) => data.copy_to_bytes(len),
+            Self::Kept(bytes) => bytes.copy_to_bytes(len),
+        }
     }
 }
 
 impl<B: Body> Body for SendBody<B> {
-    type Data = B::Data;
+    type Data = SendData<B::Data>;
     type Error = B::Error;
 
     fn poll_frame(
@@ -89,19 +225,59 @@ impl<B: Body> Body for SendBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.get_mut();
-        let Some(body) = &mut this.body else {
-            return Poll::Ready(None);
+        let body = match &mut this.source {
+            Source::Empty => return Poll::Ready(None),
+            Source::Kept(bytes) => {
+                let Some(bytes) = bytes.take() else {
+                    this.mark_sent();
+                    return Poll::Ready(None);
+                };
+                return Poll::Ready(Some(Ok(Frame::data(SendData::Kept(bytes)))));
+            }
+            Source::Caller(body) => body,
         };
-        let polled = body.as_mut().poll_frame(cx);
-        if let Poll::Ready(None) = polled {
-            this.mark_sent();
-        }
-        polled
+        let frame = match body.as_mut().poll_frame(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => {
+                this.mark_sent();
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(error))),
+            Poll::Ready(Some(Ok(frame))) => frame,
+        };
+        let Some(state) = &this.state else {
+            return Poll::Ready(Some(Ok(frame.map_data(SendData::Body))));
+        };
+        let mut kept = state.kept();
+        let frame = match (&*kept, frame.into_data()) {
+            (Kept::Off | Kept::Stream, Ok(data)) => Frame::data(SendData::Body(data)),
+            (_, Ok(data)) if !data.has_remaining() => Frame::data(SendData::Body(data)),
+            (Kept::Waiting, Ok(mut data)) => {
+                let bytes = data.copy_to_bytes(data.remaining());
+                *kept = Kept::One(bytes.clone());
+                Frame::data(SendData::Kept(bytes))
+            }
+            (Kept::One(_), Ok(data)) => {
+                *kept = Kept::Stream;
+                Frame::data(SendData::Body(data))
+            }
+            (_, Err(frame)) => {
+                if !matches!(*kept, Kept::Off) {
+                    *kept = Kept::Stream;
+                }
+                frame.map_data(SendData::Body)
+            }
+        };
+        Poll::Ready(Some(Ok(frame)))
     }
 
     fn is_end_stream(&self) -> bool {
         // hyper asks this after every frame and stops polling once it says so.
-        let ended = self.body.as_ref().is_none_or(|body| body.is_end_stream());
+        let ended = match &self.source {
+            Source::Empty => true,
+            Source::Kept(bytes) => bytes.is_none(),
+            Source::Caller(body) => body.is_end_stream(),
+        };
         if ended {
             self.mark_sent();
         }
@@ -109,9 +285,13 @@ impl<B: Body> Body for SendBody<B> {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body
-            .as_ref()
-            .map_or_else(|| SizeHint::with_exact(0), |body| body.size_hint())
+        match &self.source {
+            Source::Empty => SizeHint::with_exact(0),
+            Source::Kept(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Source::Caller(body) => body.size_hint(),
+        }
     }
 }
 

@@ -8,14 +8,20 @@
 //! in absolute form.
 //!
 //! Stale connections: a request handed back unsent by a pooled connection is sent again on
-//! a fresh connection, once. When a reused connection dies after the request was written,
-//! the server may have acted on it: only an idempotent request with an empty body is sent
-//! again; any other gets [`TransportErrorKind::ConnectionClosedAmbiguous`]. A stream that an
-//! HTTP/2 server refused (REFUSED_STREAM, or a graceful GOAWAY) was not processed: an
-//! idempotent empty-bodied request is sent again; any other gets
-//! [`TransportErrorKind::Refused`], which a retry layer may resend. Doing this
-//! costs a clone of the request head for idempotent requests on reused connections — the
-//! price of never losing a GET to a keep-alive race.
+//! a fresh connection, once. When a reused connection dies after the request was written
+//! (the keep-alive race: the server closed it as the request went out), the server may have
+//! acted on it: an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) whose body
+//! is empty or was held in memory — sent in one data frame, which the transport kept (see
+//! [`SendBody`]) — is sent again on a fresh connection, once, byte for byte; a
+//! non-idempotent request, or one with a streaming body, gets
+//! [`TransportErrorKind::ConnectionClosedAmbiguous`]. A connection that dies after the
+//! request was written is that same error on a fresh connection, where nothing is sent
+//! again (the server, not a keep-alive race, ended it). A stream that an HTTP/2 server
+//! refused (REFUSED_STREAM, or a graceful GOAWAY) was not processed: an idempotent request
+//! with an empty or kept body is sent again; any other gets [`TransportErrorKind::Refused`],
+//! which a retry layer may resend. Doing this costs a clone of the request head for
+//! idempotent requests on reused and HTTP/2 connections — the price of never losing a GET
+//! or a PUT to a keep-alive race.
 //!
 //! Every response carries a [`ConnectionInfo`] in its extensions (addresses, reuse, the
 //! connection's phases and the moment the request was sent), which the timings layer
@@ -40,7 +46,7 @@ use hyper::client::conn::{http1, http2};
 use tower_service::Service;
 use towline_core::RequestHead;
 
-pub use body::{ResponseBody, SendBody};
+pub use body::{ResponseBody, SendBody, SendData};
 pub use config::{Http1Config, Http2Config, TransportConfig};
 
 use crate::connect::{Connection, Protocol, Target};
@@ -344,8 +350,13 @@ where
                 host_header.or_else(|| host_header_for(&target))
             };
             prepare(&mut request, http2, &target, host_header.as_ref());
-            let replay_head = (may_replay && idempotent && request.body().is_end_stream())
-                .then(|| RequestHead::from_request(&request));
+            let replay_head = if may_replay && idempotent {
+                request.body().keep();
+                Some(RequestHead::from_request(&request))
+            } else {
+                None
+            };
+            let had_body = !request.body().is_empty();
             let is_connect = request.method() == Method::CONNECT;
             let sent_at = self.timer.now();
             let request_sent = request.body().sent_flag();
@@ -358,6 +369,9 @@ where
             };
             let mut error = match result {
                 Ok(response) => {
+                    if replay_head.is_some() && had_body {
+                        request_sent.stop_keeping();
+                    }
                     // An HTTP/1 connection's slot returns to the pool with it; an HTTP/2
                     // one the pool does not keep lasts as long as this response.
                     let (release, h2_slot) = match h1_sender {
@@ -403,26 +417,33 @@ where
                 }
                 let refused = refused_unprocessed(error.error());
                 if refused || reused && closed_under_us(error.error()) {
-                    let Some(head) = replay_head else {
-                        let kind = if refused {
-                            TransportErrorKind::Refused
-                        } else {
-                            TransportErrorKind::ConnectionClosedAmbiguous
-                        };
-                        return Err(
-                            TransportError::new(kind, Some(error.into_error().into())).into()
-                        );
+                    let body = if had_body {
+                        request_sent.take_kept().map(SendBody::kept)
+                    } else {
+                        Some(SendBody::empty())
                     };
-                    request = head.into_request(SendBody::empty());
-                    fresh_only = true;
-                    continue;
+                    if let (Some(head), Some(body)) = (replay_head, body) {
+                        request = head.into_request(body);
+                        fresh_only = true;
+                        continue;
+                    }
+                    if refused {
+                        return Err(TransportError::new(
+                            TransportErrorKind::Refused,
+                            Some(error.into_error().into()),
+                        )
+                        .into());
+                    }
                 }
             }
-            return Err(TransportError::new(
-                TransportErrorKind::Request,
-                Some(error.into_error().into()),
-            )
-            .into());
+            // The server read the request, then the connection ended: whether it acted on
+            // it is unknown, on a fresh connection as on a reused one.
+            let kind = if closed_under_us(error.error()) {
+                TransportErrorKind::ConnectionClosedAmbiguous
+            } else {
+                TransportErrorKind::Request
+            };
+            return Err(TransportError::new(kind, Some(error.into_error().into())).into());
         }
     }
 
