@@ -11,6 +11,7 @@ use http::StatusCode;
 use towline_layers::decompression::DecompressionError;
 use towline_layers::error::find_cause as find;
 use towline_layers::redirect::RedirectError;
+use towline_layers::retry::AttemptElapsed;
 use towline_layers::timeout::Elapsed;
 use towline_services::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
 use url::Url;
@@ -141,12 +142,13 @@ impl Error {
         self.kind == Kind::Redirect
     }
 
-    /// A timeout elapsed: total, read, connect or pool acquire.
+    /// A timeout elapsed: total, per-attempt, read, connect, write or pool acquire.
     pub fn is_timeout(&self) -> bool {
         let Some(source) = self.source.as_deref() else {
             return false;
         };
         find::<Elapsed>(source).is_some()
+            || find::<AttemptElapsed>(source).is_some()
             || find::<ConnectError>(source).is_some_and(ConnectError::is_timeout)
             || find::<TransportError>(source)
                 .is_some_and(|e| e.kind() == TransportErrorKind::PoolTimeout)

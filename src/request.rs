@@ -9,7 +9,7 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Uri, Version};
 use towline_layers::decompression::NoDecompression;
 use towline_layers::redirect::Fragment;
-use towline_layers::retry::RetryConfig;
+use towline_layers::retry::{AttemptTimeout, RetryConfig};
 use towline_layers::timeout::RequestTimeout;
 use towline_services::connect::Protocol;
 
@@ -235,6 +235,13 @@ impl RequestBuilder {
     /// Total timeout for this request, replacing the client's.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// The longest each attempt of this request may wait for its response head, replacing
+    /// the client's [`attempt_timeout`](crate::ClientBuilder::attempt_timeout).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.extensions.insert(AttemptTimeout(timeout));
         self
     }
 

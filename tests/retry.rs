@@ -174,3 +174,100 @@ async fn a_refused_connection_is_retried_even_for_post() {
     assert!(error.is_connect(), "{error}");
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
 }
+
+/// A server whose first request stalls (no answer for a minute) and later ones answer `200`
+/// with the request body; it counts requests.
+fn first_attempt_stalls() -> (TestServer, Arc<AtomicUsize>) {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let server = TestServer::builder()
+        .handler({
+            let seen = seen.clone();
+            move |req: http::Request<Bytes>| {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n == 0 {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                    response(200, req.into_body())
+                }
+            }
+        })
+        .build();
+    (server, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_attempt_is_ended_and_retried_within_the_total_timeout() {
+    let (server, seen) = first_attempt_stalls();
+    let client = TokioClient::builder()
+        .timeout(Duration::from_millis(400))
+        .attempt_timeout(Duration::from_millis(150))
+        .retry(RetryConfig::new().initial_backoff(Duration::from_millis(1)))
+        .build()
+        .unwrap();
+    let response = within(client.get(server.url("/")).send()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.extensions().get::<RetryCount>(),
+        Some(&RetryCount(1))
+    );
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_attempt_timeout_the_stalled_attempt_uses_the_whole_budget() {
+    let (server, seen) = first_attempt_stalls();
+    let client = TokioClient::builder()
+        .timeout(Duration::from_millis(400))
+        .retry(RetryConfig::new().initial_backoff(Duration::from_millis(1)))
+        .build()
+        .unwrap();
+    let error = within(client.get(server.url("/")).send())
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_request_attempt_timeout_applies_to_that_request() {
+    let (server, seen) = first_attempt_stalls();
+    let client = TokioClient::builder()
+        .timeout(Duration::from_millis(400))
+        .retry(RetryConfig::new().initial_backoff(Duration::from_millis(1)))
+        .build()
+        .unwrap();
+    let response = within(
+        client
+            .get(server.url("/"))
+            .attempt_timeout(Duration::from_millis(150))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        response.extensions().get::<RetryCount>(),
+        Some(&RetryCount(1))
+    );
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_post_is_not_sent_again_and_may_have_been_processed() {
+    let (server, seen) = first_attempt_stalls();
+    let client = TokioClient::builder()
+        .attempt_timeout(Duration::from_millis(150))
+        .retry(RetryConfig::new().initial_backoff(Duration::from_millis(1)))
+        .build()
+        .unwrap();
+    let error = within(client.post(server.url("/")).body("x").send())
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(error.is_maybe_processed(), "{error:?}");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        1,
+        "a POST that may have arrived is not resent"
+    );
+}

@@ -97,6 +97,10 @@ fn is_timeout_itself(err: &(dyn Error + 'static)) -> bool {
     if err.is::<crate::timeout::Elapsed>() {
         return true;
     }
+    #[cfg(feature = "retry")]
+    if err.is::<crate::retry::AttemptElapsed>() {
+        return true;
+    }
     err.downcast_ref::<io::Error>()
         .is_some_and(|err| err.kind() == io::ErrorKind::TimedOut)
         || err

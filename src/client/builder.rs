@@ -65,6 +65,7 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     pub(super) max_body_size: Option<u64>,
     pub(super) timeout: Option<Duration>,
     pub(super) read_timeout: Option<Duration>,
+    pub(super) attempt_timeout: Option<Duration>,
     pub(super) timings: bool,
     #[cfg(feature = "tracing")]
     pub(super) trace: Option<TraceLayer>,
@@ -135,6 +136,7 @@ impl<R: Runtime> ClientBuilder<R> {
             max_body_size: None,
             timeout: None,
             read_timeout: None,
+            attempt_timeout: None,
             timings: false,
             #[cfg(feature = "tracing")]
             trace: None,
@@ -382,6 +384,18 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Total timeout of a request: from sending until the response body is read to its end.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// The longest each attempt may wait for its response head (none by default): a slow
+    /// attempt is dropped so the retry layer can send the request again within the total
+    /// [`timeout`](Self::timeout). The dropped attempt may have reached the server, so only
+    /// requests a retry may resend go again (idempotent methods, unless the retry
+    /// configuration says otherwise), and only with retries on ([`retry`](Self::retry));
+    /// without them it ends the one attempt with a timeout error. A retry configuration's
+    /// own [`RetryConfig::attempt_timeout`] wins over this one.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
         self
     }
 

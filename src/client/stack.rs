@@ -73,6 +73,12 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     let transport: Transport<_, ResendBody<ResendBody<Body>>, R> =
         Transport::new(connector, builder.runtime.clone(), builder.transport);
     let timer = builder.runtime.timer();
+    let retry = match builder.attempt_timeout {
+        Some(limit) if builder.retry.get_attempt_timeout().is_none() => {
+            builder.retry.attempt_timeout(limit)
+        }
+        _ => builder.retry,
+    };
     // The order, outermost first: trace, timings, total timeout (it also gives
     // the retry layer its deadline), decompression (above redirect, so redirect bodies
     // are drained undecoded, and above the cache, so the cache keeps encoded bytes),
@@ -151,7 +157,7 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
             cache,
             ServiceBuilder::new()
                 .layer(
-                    RetryLayer::new(builder.retry, timer.clone())
+                    RetryLayer::new(retry, timer.clone())
                         .error_classifier(towline_services::retry_class),
                 )
                 .option_layer(cookies)

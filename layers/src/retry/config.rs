@@ -156,6 +156,7 @@ pub struct RetryConfig {
     pub(super) budget: Option<RetryBudget>,
     retry_non_idempotent: bool,
     pub(super) max_replay_bytes: usize,
+    pub(super) attempt_timeout: Option<Duration>,
 }
 
 impl RetryConfig {
@@ -175,6 +176,7 @@ impl RetryConfig {
             budget: None,
             retry_non_idempotent: false,
             max_replay_bytes: DEFAULT_MAX_REPLAY_BYTES,
+            attempt_timeout: None,
         }
     }
 
@@ -182,6 +184,25 @@ impl RetryConfig {
     /// requests through untouched.
     pub fn disabled() -> Self {
         Self::new().max_retries(0)
+    }
+
+    /// The longest an attempt may wait for its response head (none by default): an attempt
+    /// still waiting then is dropped and fails with [`AttemptElapsed`](super::AttemptElapsed),
+    /// which the error classifiers call [`ErrorClass::MaybeSent`] (the request may have
+    /// reached the server), so an idempotent request is sent again while retries, the budget
+    /// and the request's deadline allow. Unlike the timeout layer's total timeout, which
+    /// bounds the whole call, this gives each attempt its own share of it. The response body
+    /// is not bounded by it. It applies even with `max_retries` 0, as a response-head
+    /// timeout for the one attempt. An [`AttemptTimeout`](super::AttemptTimeout) in a
+    /// request's extensions replaces it for that request.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// The per-attempt timeout, if one is set.
+    pub fn get_attempt_timeout(&self) -> Option<Duration> {
+        self.attempt_timeout
     }
 
     /// How many times a request may be sent again after its first attempt (3 by default).
@@ -348,6 +369,7 @@ impl fmt::Debug for RetryConfig {
             .field("budget", &self.budget)
             .field("retry_non_idempotent", &self.retry_non_idempotent)
             .field("max_replay_bytes", &self.max_replay_bytes)
+            .field("attempt_timeout", &self.attempt_timeout)
             .finish_non_exhaustive()
     }
 }

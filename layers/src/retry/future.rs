@@ -18,7 +18,8 @@ use tower_service::Service;
 use towline_core::RequestHead;
 
 use super::{
-    AttemptOutcome, RetryAttempt, RetryConfig, RetryCount, layer::Shared, parse_retry_after,
+    AttemptElapsed, AttemptOutcome, RetryAttempt, RetryConfig, RetryCount, layer::Shared,
+    parse_retry_after,
 };
 use crate::{
     BoxError,
@@ -82,6 +83,9 @@ pub(super) struct Retrying<S, B> {
     retries: u32,
     /// The request of the next attempt, and the wait before it.
     next: Option<(Request<ResendBody<B>>, Duration)>,
+    attempt_timeout: Option<Duration>,
+    /// The current attempt's timeout, armed once the attempt is pending.
+    attempt_sleep: Option<Pin<Box<dyn Sleep>>>,
 }
 
 /// What an attempt's outcome leads to.
@@ -100,6 +104,7 @@ impl<S, B: 'static> Retrying<S, B> {
         template: RequestHead,
         body: Kept<B>,
         deadline: Option<Instant>,
+        attempt_timeout: Option<Duration>,
     ) -> Self {
         Self {
             service,
@@ -110,7 +115,21 @@ impl<S, B: 'static> Retrying<S, B> {
             deadline,
             retries: 0,
             next: None,
+            attempt_timeout,
+            attempt_sleep: None,
         }
+    }
+
+    /// For a pending attempt: the error that ends it, once its timeout has elapsed.
+    fn attempt_elapsed(&mut self, cx: &mut Context<'_>) -> Option<AttemptElapsed> {
+        let after = self.attempt_timeout?;
+        let timer = &self.shared.timer;
+        let sleep = self.attempt_sleep.get_or_insert_with(|| timer.sleep(after));
+        if sleep.as_mut().poll(cx).is_pending() {
+            return None;
+        }
+        self.attempt_sleep = None;
+        Some(AttemptElapsed::new(after))
     }
 
     /// Decides whether to retry after `outcome`, and if so prepares the next attempt.
@@ -203,11 +222,24 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Sending { future } => {
-                    let polled = ready!(future.poll(cx));
+                    let polled = match future.poll(cx) {
+                        Poll::Ready(polled) => polled.map_err(Into::into),
+                        Poll::Pending => {
+                            let elapsed = this
+                                .retrying
+                                .as_mut()
+                                .and_then(|retrying| retrying.attempt_elapsed(cx));
+                            match elapsed {
+                                Some(elapsed) => Err(elapsed.into()),
+                                None => return Poll::Pending,
+                            }
+                        }
+                    };
                     let Some(retrying) = this.retrying.as_mut() else {
                         this.state.set(State::Done);
-                        return Poll::Ready(polled.map_err(Into::into));
+                        return Poll::Ready(polled);
                     };
+                    retrying.attempt_sleep = None;
                     match polled {
                         Ok(mut response) => {
                             let plan = retrying.plan(AttemptOutcome::Response {
@@ -234,20 +266,17 @@ where
                                 }
                             }
                         }
-                        Err(err) => {
-                            let err = err.into();
-                            match retrying.plan(AttemptOutcome::Error(&*err)) {
-                                Plan::Retry => {
-                                    let next = retrying.wait();
-                                    this.state.set(next);
-                                }
-                                Plan::Finish { .. } => {
-                                    *this.retrying = None;
-                                    this.state.set(State::Done);
-                                    return Poll::Ready(Err(err));
-                                }
+                        Err(err) => match retrying.plan(AttemptOutcome::Error(&*err)) {
+                            Plan::Retry => {
+                                let next = retrying.wait();
+                                this.state.set(next);
                             }
-                        }
+                            Plan::Finish { .. } => {
+                                *this.retrying = None;
+                                this.state.set(State::Done);
+                                return Poll::Ready(Err(err));
+                            }
+                        },
                     }
                 }
                 StateProj::Draining { drain } => {

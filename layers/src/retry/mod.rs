@@ -44,6 +44,13 @@
 //! nothing is cloned, and the response gets no [`RetryCount`]. That keeps a layer that is
 //! always in the stack, for the sake of per-request retries, nearly free.
 //!
+//! # Per-attempt timeout
+//!
+//! [`RetryConfig::attempt_timeout`] (or an [`AttemptTimeout`] request extension) ends an
+//! attempt that has not had its response head in time, with [`AttemptElapsed`], which is
+//! then classified like any error (`MaybeSent`: retried for idempotent methods). Its timer is
+//! armed the first time an attempt is pending, so attempts answered at once never arm it.
+//!
 //! # Request bodies
 //!
 //! The layer sends [`ResendBody`](crate::resend::ResendBody)s under the contract every
@@ -138,6 +145,41 @@ pub use self::{
     service::Retry,
 };
 pub use crate::resend::MAX_DRAIN_BYTES;
+
+/// A request extension: the per-attempt timeout for this request, replacing
+/// [`RetryConfig::attempt_timeout`] (the `towline` facade's `RequestBuilder::attempt_timeout`
+/// inserts one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttemptTimeout(pub std::time::Duration);
+
+/// An attempt waited longer than its [`attempt timeout`](RetryConfig::attempt_timeout) for
+/// a response head and was dropped.
+///
+/// Displays as, for example, `attempt timed out after 150ms`. The `towline` facade's
+/// `Error::is_timeout` is true for it, and so is [`is_timeout`](crate::error::is_timeout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptElapsed {
+    after: std::time::Duration,
+}
+
+impl AttemptElapsed {
+    pub(crate) fn new(after: std::time::Duration) -> Self {
+        Self { after }
+    }
+
+    /// The attempt timeout that elapsed.
+    pub fn duration(&self) -> std::time::Duration {
+        self.after
+    }
+}
+
+impl std::fmt::Display for AttemptElapsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "attempt timed out after {:?}", self.after)
+    }
+}
+
+impl std::error::Error for AttemptElapsed {}
 
 /// A response extension: how many times the retry layer sent the request again before this
 /// response (0 when the first attempt's response is returned).

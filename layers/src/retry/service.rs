@@ -12,7 +12,7 @@ use tower_service::Service;
 
 use towline_core::RequestHead;
 
-use super::{ResponseFuture, RetryConfig, future::Retrying, layer::Shared};
+use super::{AttemptTimeout, ResponseFuture, RetryConfig, future::Retrying, layer::Shared};
 use crate::{
     BoxError, Deadline,
     resend::{Kept, ResendBody},
@@ -66,11 +66,16 @@ where
     }
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        let config = match request.extensions().get::<RetryConfig>() {
-            Some(config) if config.max_retries == 0 => None,
-            Some(config) => Some(Arc::new(config.clone())),
-            None if self.shared.config.max_retries == 0 => None,
-            None => Some(Arc::clone(&self.shared.config)),
+        let extensions = request.extensions();
+        let attempt_timeout = extensions
+            .get::<AttemptTimeout>()
+            .map(|AttemptTimeout(t)| *t);
+        let active = |config: &RetryConfig| {
+            config.max_retries > 0 || attempt_timeout.or(config.attempt_timeout).is_some()
+        };
+        let config = match extensions.get::<RetryConfig>() {
+            Some(config) => active(config).then(|| Arc::new(config.clone())),
+            None => active(&self.shared.config).then(|| Arc::clone(&self.shared.config)),
         };
         let (mut parts, body) = request.into_parts();
         let Some(config) = config else {
@@ -94,6 +99,7 @@ where
         let clone = self.inner.clone();
         let mut service = mem::replace(&mut self.inner, clone);
         let future = service.call(Request::from_parts(parts, body));
+        let attempt_timeout = attempt_timeout.or(config.attempt_timeout);
         let retrying = Retrying::new(
             service,
             config,
@@ -101,6 +107,7 @@ where
             template,
             kept,
             deadline,
+            attempt_timeout,
         );
         ResponseFuture::new(future, Some(Box::new(retrying)))
     }

@@ -1038,3 +1038,75 @@ async fn errors_pass_through_when_not_retried() -> Result<(), BoxError> {
     assert_eq!(mock.calls(), 3);
     Ok(())
 }
+
+/// A service whose first `stalls` calls never answer and whose later ones answer `200`.
+fn stalls_first(
+    stalls: usize,
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+) -> impl Service<
+    Request<ResendBody<Full<Bytes>>>,
+    Response = Response<Full<Bytes>>,
+    Error = BoxError,
+    Future = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, BoxError>> + Send>>,
+> + Clone {
+    tower::service_fn(move |_request: Request<ResendBody<Full<Bytes>>>| {
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            if n < stalls {
+                std::future::pending::<()>().await;
+            }
+            Ok::<_, BoxError>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+        }) as Pin<Box<dyn Future<Output = _> + Send>>
+    })
+}
+
+#[tokio::test]
+async fn an_attempt_past_its_timeout_is_dropped_and_retried() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let config = exact().attempt_timeout(150 * MS);
+    let service = RetryLayer::new(config, timer.shared()).layer(stalls_first(1, calls.clone()));
+    let mut call = tokio::spawn(service.oneshot(Request::new(Full::new(Bytes::new()))));
+    timer.wait_for_sleeps(1).await;
+    timer.advance(150 * MS - Duration::from_nanos(1));
+    tokio::task::yield_now().await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "not ended before its timeout"
+    );
+    timer.advance(Duration::from_nanos(1));
+    // The backoff before the retry.
+    timer.wait_for_sleeps(1).await;
+    timer.advance(100 * MS);
+    let response = (&mut call).await??;
+    assert_eq!(
+        response.extensions().get::<RetryCount>(),
+        Some(&RetryCount(1))
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_attempt_timeout_without_retries_ends_the_one_attempt() -> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let service = RetryLayer::new(RetryConfig::disabled(), timer.shared())
+        .layer(stalls_first(1, calls.clone()));
+    let mut request = Request::new(Full::new(Bytes::new()));
+    request.extensions_mut().insert(AttemptTimeout(50 * MS));
+    let mut call = tokio::spawn(service.oneshot(request));
+    timer.wait_for_sleeps(1).await;
+    timer.advance(50 * MS);
+    let error = (&mut call).await?.expect_err("the attempt timed out");
+    assert!(crate::error::is_timeout(&*error), "{error}");
+    assert_eq!(
+        error
+            .downcast_ref::<AttemptElapsed>()
+            .map(AttemptElapsed::duration),
+        Some(50 * MS)
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    Ok(())
+}
