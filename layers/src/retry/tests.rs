@@ -1039,6 +1039,8 @@ async fn errors_pass_through_when_not_retried() -> Result<(), BoxError> {
     Ok(())
 }
 
+type StallFuture = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, BoxError>> + Send>>;
+
 /// A service whose first `stalls` calls never answer and whose later ones answer `200`.
 fn stalls_first(
     stalls: usize,
@@ -1047,7 +1049,7 @@ fn stalls_first(
     Request<ResendBody<Full<Bytes>>>,
     Response = Response<Full<Bytes>>,
     Error = BoxError,
-    Future = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, BoxError>> + Send>>,
+    Future = StallFuture,
 > + Clone {
     tower::service_fn(move |_request: Request<ResendBody<Full<Bytes>>>| {
         let n = calls.fetch_add(1, Ordering::SeqCst);
@@ -1056,7 +1058,7 @@ fn stalls_first(
                 std::future::pending::<()>().await;
             }
             Ok::<_, BoxError>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-        }) as Pin<Box<dyn Future<Output = _> + Send>>
+        }) as StallFuture
     })
 }
 
