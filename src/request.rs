@@ -12,6 +12,7 @@ use towline_layers::redirect::Fragment;
 use towline_layers::retry::{AttemptTimeout, RetryConfig};
 use towline_layers::timeout::RequestTimeout;
 use towline_services::connect::Protocol;
+use towline_services::transport::WriteTimeout;
 
 use crate::body::Body;
 use crate::client::Client;
@@ -242,6 +243,14 @@ impl RequestBuilder {
     /// the client's [`attempt_timeout`](crate::ClientBuilder::attempt_timeout).
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.extensions.insert(AttemptTimeout(timeout));
+        self
+    }
+
+    /// The write timeout of this request, replacing the client's
+    /// [`write_timeout`](crate::ClientBuilder::write_timeout) on HTTP/1 connections (an
+    /// HTTP/2 connection's writes are shared by its streams and keep the client's).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.extensions.insert(WriteTimeout(timeout));
         self
     }
 

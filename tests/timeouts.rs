@@ -216,3 +216,66 @@ async fn pool_acquire_timeout_while_another_request_connects() {
     })
     .await;
 }
+
+/// A server that reads a request head and then never reads again, holding the connection.
+fn stops_reading() -> towline_test_support::RawServer {
+    towline_test_support::RawServer::spawn(|mut conn| async move {
+        if conn.read_request_head().await.is_some() {
+            tokio::time::sleep(NO_HANG * 6).await;
+        }
+    })
+}
+
+/// An upload far larger than the socket buffers can absorb.
+fn huge_upload() -> Vec<u8> {
+    vec![b'x'; 64 * 1024 * 1024]
+}
+
+fn write_timed_out(error: &towline::Error) -> bool {
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        let inner = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref);
+        if inner.is_some_and(|inner| {
+            inner
+                .downcast_ref::<towline::towline_services::transport::WriteTimedOut>()
+                .is_some()
+        }) {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+#[tokio::test]
+async fn write_timeout_ends_an_upload_the_server_stopped_reading() {
+    let server = stops_reading();
+    let client = TokioClient::builder()
+        .write_timeout(200 * MS)
+        .build()
+        .unwrap();
+    let error = within(client.put(server.url("/upload")).body(huge_upload()).send())
+        .await
+        .expect_err("the upload cannot finish");
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(write_timed_out(&error), "names the write phase: {error:?}");
+    assert!(error.to_string().contains("write timed out"), "{error}");
+}
+
+#[tokio::test]
+async fn a_per_request_write_timeout_applies_to_that_request() {
+    let server = stops_reading();
+    let client = TokioClient::new();
+    let error = within(
+        client
+            .put(server.url("/upload"))
+            .body(huge_upload())
+            .write_timeout(200 * MS)
+            .send(),
+    )
+    .await
+    .expect_err("the upload cannot finish");
+    assert!(error.is_timeout() && write_timed_out(&error), "{error:?}");
+}

@@ -169,7 +169,15 @@ impl fmt::Display for TransportError {
             TransportErrorKind::Refused => {
                 "the server refused the request without processing it; it is safe to send again"
             }
-        })
+        })?;
+        // hyper's errors do not show their causes: name every one, so the message says what
+        // failed ("error writing a body to connection: write timed out ...").
+        let mut cause = self.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
     }
 }
 

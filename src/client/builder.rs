@@ -399,6 +399,15 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// The longest a write to a connection may stay pending (none by default): an upload
+    /// to a server that stops reading then fails with a timeout error (`is_timeout`)
+    /// instead of hanging. On HTTP/2 it bounds the connection's socket writes; a peer that
+    /// withholds flow-control window is bounded by the total timeout instead.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.write_timeout = Some(timeout);
+        self
+    }
+
     /// Longest gap between two chunks of a response body.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = Some(timeout);

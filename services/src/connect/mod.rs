@@ -141,6 +141,8 @@ pub struct Connected {
     pub alpn_h2: bool,
     /// Phase durations.
     pub timings: ConnectTimings,
+    /// The connection's write timeout, which the transport sets per request.
+    pub(crate) write_limit: std::sync::Arc<crate::transport::WriteLimit>,
 }
 
 impl Connected {

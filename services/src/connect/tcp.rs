@@ -263,6 +263,7 @@ where
                             None => timings,
                         }
                     },
+                    write_limit: Default::default(),
                 },
             })
         })

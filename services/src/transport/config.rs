@@ -104,6 +104,10 @@ pub struct TransportConfig {
     /// (HTTP/2), or one freed under [`PoolConfig::max_connections_per_host`]. Every wait
     /// of one request counts against it.
     pub pool_acquire_timeout: Option<Duration>,
+    /// The longest a write to a connection may stay pending (a peer that stops reading):
+    /// the request then fails with a `TimedOut` I/O error (see
+    /// [`WriteTimeout`](super::WriteTimeout), which sets it per request on HTTP/1).
+    pub write_timeout: Option<Duration>,
     /// The protocol of requests that do not ask for one (see [`Protocol`]).
     pub protocol: Protocol,
 }
@@ -224,6 +228,12 @@ impl TransportConfig {
     /// Sets [`pool_acquire_timeout`](Self::pool_acquire_timeout).
     pub fn with_pool_acquire_timeout(mut self, timeout: Duration) -> Self {
         self.pool_acquire_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`write_timeout`](Self::write_timeout).
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = Some(timeout);
         self
     }
 

@@ -33,6 +33,7 @@
 mod body;
 mod config;
 mod preface;
+mod write_timeout;
 
 use std::error::Error as StdError;
 use std::future::poll_fn;
@@ -48,6 +49,9 @@ use towline_core::RequestHead;
 
 pub use body::{ResponseBody, SendBody, SendData};
 pub use config::{Http1Config, Http2Config, TransportConfig};
+pub(crate) use write_timeout::WriteLimit;
+use write_timeout::WriteTimeoutIo;
+pub use write_timeout::{WriteTimedOut, WriteTimeout};
 
 use crate::connect::{Connection, Protocol, Target};
 use crate::error::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
@@ -349,6 +353,14 @@ where
             } else {
                 host_header.or_else(|| host_header_for(&target))
             };
+            if !http2 {
+                let limit = request.extensions().get::<WriteTimeout>();
+                connected.write_limit.set(
+                    limit
+                        .map(|WriteTimeout(limit)| *limit)
+                        .or(self.config.write_timeout),
+                );
+            }
             prepare(&mut request, http2, &target, host_header.as_ref());
             let replay_head = if may_replay && idempotent {
                 request.body().keep();
@@ -537,7 +549,12 @@ where
             .call(target.clone())
             .await
             .map_err(into_connect_error)?;
-        let connected = Arc::new(io.connected());
+        let mut connected = io.connected();
+        // Each connection its own limit, whatever a connector's `Connected` was cloned from.
+        connected.write_limit = Arc::default();
+        connected.write_limit.set(self.config.write_timeout);
+        let connected = Arc::new(connected);
+        let io = WriteTimeoutIo::new(io, connected.write_limit.clone(), self.timer.clone());
         let use_http2 = match target.protocol {
             Protocol::Http2 => true,
             Protocol::Http1 => false,
