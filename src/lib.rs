@@ -60,6 +60,12 @@ mod response;
 #[cfg(feature = "rustls")]
 pub mod tls;
 
+/// Name resolution: a resolver of your own for [`ClientBuilder::dns_resolver`], in the shape
+/// reqwest's `dns` module has, and the address families of [`ClientBuilder::ip_strategy`].
+pub mod dns {
+    pub use towline_services::connect::dns::{Addrs, IpStrategy, Name, Resolve, Resolving};
+}
+
 pub use body::{Body, ResponseBody};
 pub use client::Client;
 #[cfg(feature = "tokio")]

@@ -461,3 +461,110 @@ async fn facade_timings_report_connection_phases_only_for_new_connections() {
         .unwrap();
     assert!(get(&untimed, &url).await.unwrap().timings().is_none());
 }
+
+// ---------------------------------------------------------------------------
+// resolvers and address families
+// ---------------------------------------------------------------------------
+
+/// Resolves every name to 127.0.0.1 and counts the names it was asked.
+#[derive(Clone, Default)]
+struct CountingResolver {
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl towline::dns::Resolve for CountingResolver {
+    fn resolve(&self, name: towline::dns::Name) -> towline::dns::Resolving {
+        self.asked.lock().unwrap().push(name.as_str().to_owned());
+        Box::pin(async {
+            let addrs: towline::dns::Addrs =
+                Box::new(std::iter::once(SocketAddr::from(([127, 0, 0, 1], 0))));
+            Ok(addrs)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_custom_resolver_answers_names_but_never_literals_or_overrides() {
+    let server = TestServer::http1();
+    let port = server.addr().port();
+    let resolver = CountingResolver::default();
+    let client = TokioClient::builder()
+        .dns_resolver(Arc::new(resolver.clone()))
+        .resolve("overridden.test", server.addr())
+        .build()
+        .unwrap();
+    for url in [
+        format!("http://custom.test:{port}/echo"),
+        format!("http://127.0.0.1:{port}/echo"),
+        format!("http://overridden.test:{port}/echo"),
+    ] {
+        let response = within(client.get(&url).send()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+    }
+    assert_eq!(*resolver.asked.lock().unwrap(), ["custom.test"]);
+}
+
+#[tokio::test]
+async fn a_failing_resolver_is_a_dns_connect_error() {
+    struct Failing;
+    impl towline::dns::Resolve for Failing {
+        fn resolve(&self, _name: towline::dns::Name) -> towline::dns::Resolving {
+            Box::pin(async { Err("no such zone".into()) })
+        }
+    }
+    let client = TokioClient::builder()
+        .dns_resolver(Failing)
+        .build()
+        .unwrap();
+    let error = within(client.get("http://nowhere.test/").send())
+        .await
+        .unwrap_err();
+    assert!(error.is_connect(), "{error:?}");
+    assert!(error.to_string().contains("dns"), "{error}");
+}
+
+#[tokio::test]
+async fn ip_strategy_keeps_only_the_allowed_family() {
+    let server = TestServer::http1();
+    let port = server.addr().port();
+    // The name has an IPv6 address where nothing listens, and the server's IPv4 one.
+    let both = [
+        SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], port)),
+        server.addr(),
+    ];
+    let url = format!("http://dual.test:{port}/");
+
+    let v4 = TokioClient::builder()
+        .resolve_to_addrs("dual.test", &both)
+        .ip_strategy(towline::dns::IpStrategy::Ipv4Only)
+        .build()
+        .unwrap();
+    let response = within(v4.get(&url).send()).await.unwrap();
+    assert_eq!(info(&response).remote_addr(), Some(server.addr()));
+
+    let v6 = TokioClient::builder()
+        .resolve_to_addrs("dual.test", &both)
+        .ip_strategy(towline::dns::IpStrategy::Ipv6Only)
+        .build()
+        .unwrap();
+    let error = within(v6.get(&url).send()).await.unwrap_err();
+    // Only [::1] is tried, where nothing listens: a TCP failure, not the IPv4 server.
+    assert!(error.is_connect(), "{error:?}");
+    assert_eq!(server.connections(), 1);
+
+    let only_v4 = TokioClient::builder()
+        .resolve("v4only.test", server.addr())
+        .ip_strategy(towline::dns::IpStrategy::Ipv6Only)
+        .build()
+        .unwrap();
+    let error = within(only_v4.get(format!("http://v4only.test:{port}/")).send())
+        .await
+        .unwrap_err();
+    assert!(error.is_connect(), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("no IPv6 address found for v4only.test"),
+        "{error}"
+    );
+}

@@ -27,7 +27,7 @@ use towline_layers::redirect::Policy;
 use towline_layers::retry::RetryConfig;
 #[cfg(feature = "tracing")]
 use towline_layers::trace::TraceLayer;
-use towline_services::connect::{Protocol, TcpConfig};
+use towline_services::connect::{DynResolver, IpStrategy, Protocol, Resolve, TcpConfig};
 use towline_services::rt::Runtime;
 use towline_services::transport::{Http1Config, Http2Config, TransportConfig};
 
@@ -57,6 +57,7 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     pub(super) transport: TransportConfig,
     pub(super) tcp: TcpConfig,
     pub(super) resolve: Vec<(String, Vec<SocketAddr>)>,
+    pub(super) resolver: Option<DynResolver>,
     #[cfg(feature = "rustls")]
     pub(super) tls: towline_services::connect::tls::TlsConfig,
     pub(super) default_headers: HeaderMap,
@@ -128,6 +129,7 @@ impl<R: Runtime> ClientBuilder<R> {
             transport: TransportConfig::default(),
             tcp: TcpConfig::default(),
             resolve: Vec::new(),
+            resolver: None,
             #[cfg(feature = "rustls")]
             tls: Default::default(),
             default_headers,
@@ -513,6 +515,22 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Delay before Happy Eyeballs tries the next address (default 250 ms).
     pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
         self.tcp.happy_eyeballs_delay = delay;
+        self
+    }
+
+    /// Resolves names with `resolver` instead of the system's (`getaddrinfo`). IP literals
+    /// never reach it, and names given to [`resolve`](Self::resolve) are answered from
+    /// that map first. Takes a resolver or an `Arc` of one, as reqwest's does.
+    pub fn dns_resolver(mut self, resolver: impl Resolve) -> Self {
+        self.resolver = Some(DynResolver::new(resolver));
+        self
+    }
+
+    /// Which address families to connect to (both, by default), applied to every host's
+    /// addresses before Happy Eyeballs: `Ipv4Only` is curl's `-4`, `Ipv6Only` its `-6`. A
+    /// host with no address of an allowed family fails with a DNS error.
+    pub fn ip_strategy(mut self, strategy: IpStrategy) -> Self {
+        self.tcp.ip_strategy = strategy;
         self
     }
 

@@ -39,7 +39,7 @@ use towline_layers::resend::ResendBody;
 use towline_layers::retry::RetryLayer;
 use towline_layers::timeout::TimeoutLayer;
 use towline_layers::timings::TimingsLayer;
-use towline_services::connect::{HttpConnector, ResolveOverrides};
+use towline_services::connect::{DynResolver, GaiResolver, HttpConnector, ResolveOverrides};
 #[cfg(feature = "cache")]
 use towline_services::rt::Exec;
 use towline_services::rt::Runtime;
@@ -64,7 +64,12 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     if !builder.resolve.is_empty() {
         tcp.overrides = ResolveOverrides::new(builder.resolve);
     }
-    let connector = HttpConnector::new(builder.runtime.clone(), tcp);
+    // One resolver type whichever resolver is used, so the stack's type does not depend on
+    // it; the system resolver's lookup is boxed either way.
+    let resolver = builder
+        .resolver
+        .unwrap_or_else(|| DynResolver::new(GaiResolver::new(builder.runtime.clone())));
+    let connector = HttpConnector::with_resolver(builder.runtime.clone(), resolver, tcp);
     #[cfg(feature = "rustls")]
     let connector = towline_services::connect::tls::TlsConnector::new(
         connector,

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 
 use http::uri::{Authority, Scheme};
 
-pub use dns::{GaiResolver, Name, ResolveOverrides};
+pub use dns::{DynResolver, GaiResolver, IpStrategy, Name, Resolve, ResolveOverrides};
 pub use tcp::{HttpConnector, TcpConfig, TcpConnection};
 
 /// Which HTTP protocol a request asks for.

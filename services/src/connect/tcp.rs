@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tower_service::Service;
 
-use super::dns::{GaiResolver, Name, ResolveOverrides};
+use super::dns::{GaiResolver, IpStrategy, Name, ResolveOverrides};
 use super::{ConnectTimings, Connected, Connection, Target};
 use crate::error::{ConnectError, ConnectErrorKind};
 use crate::rt::{BoxFuture, Runtime, SharedTimer};
@@ -42,6 +42,8 @@ pub struct TcpConfig {
     pub happy_eyeballs_delay: Duration,
     /// Static host → address overrides.
     pub overrides: ResolveOverrides,
+    /// The address families to connect to (both, by default).
+    pub ip_strategy: IpStrategy,
 }
 
 impl Default for TcpConfig {
@@ -53,6 +55,7 @@ impl Default for TcpConfig {
             local_ipv6: None,
             happy_eyeballs_delay: Duration::from_millis(250),
             overrides: ResolveOverrides::default(),
+            ip_strategy: IpStrategy::Both,
         }
     }
 }
@@ -85,6 +88,12 @@ impl TcpConfig {
     /// Sets [`overrides`](Self::overrides).
     pub fn with_overrides(mut self, overrides: ResolveOverrides) -> Self {
         self.overrides = overrides;
+        self
+    }
+
+    /// Sets [`ip_strategy`](Self::ip_strategy).
+    pub fn with_ip_strategy(mut self, strategy: IpStrategy) -> Self {
+        self.ip_strategy = strategy;
         self
     }
 
@@ -243,6 +252,19 @@ where
                 return Err(ConnectError::msg(
                     ConnectErrorKind::Dns,
                     format!("no addresses found for {host}"),
+                ));
+            }
+            let addrs = config.ip_strategy.apply(addrs);
+            if addrs.is_empty() {
+                let family = match config.ip_strategy {
+                    IpStrategy::Ipv6Only => "IPv6",
+                    _ => "IPv4",
+                };
+                return Err(ConnectError::msg(
+                    ConnectErrorKind::Dns,
+                    format!(
+                        "no {family} address found for {host} (the client connects over {family} only)"
+                    ),
                 ));
             }
             let tcp_start = Instant::now();
