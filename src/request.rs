@@ -12,6 +12,7 @@ use towline_layers::redirect::Fragment;
 use towline_layers::retry::{AttemptTimeout, RetryConfig};
 use towline_layers::timeout::RequestTimeout;
 use towline_services::connect::Protocol;
+use towline_services::connect::unix::UnixSocket;
 use towline_services::transport::WriteTimeout;
 
 use crate::body::Body;
@@ -251,6 +252,13 @@ impl RequestBuilder {
     /// HTTP/2 connection's writes are shared by its streams and keep the client's).
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.extensions.insert(WriteTimeout(timeout));
+        self
+    }
+
+    /// Sends this request over the Unix domain socket at `path`, in place of the network or
+    /// the client's [`unix_socket`](crate::ClientBuilder::unix_socket).
+    pub fn unix_socket(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.extensions.insert(UnixSocket::new(path));
         self
     }
 

@@ -59,6 +59,15 @@ impl Runtime for ManualRuntime {
         TokioRuntime.connect(socket, addr)
     }
 
+    type UnixStream = <TokioRuntime as Runtime>::UnixStream;
+
+    fn connect_unix(
+        &self,
+        path: std::sync::Arc<std::path::Path>,
+    ) -> BoxFuture<'static, io::Result<Self::UnixStream>> {
+        TokioRuntime.connect_unix(path)
+    }
+
     fn spawn_blocking<T, F>(&self, f: F) -> BoxFuture<'static, io::Result<T>>
     where
         F: FnOnce() -> T + Send + 'static,

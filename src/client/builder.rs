@@ -27,6 +27,7 @@ use towline_layers::redirect::Policy;
 use towline_layers::retry::RetryConfig;
 #[cfg(feature = "tracing")]
 use towline_layers::trace::TraceLayer;
+use towline_services::connect::unix::UnixSocket;
 use towline_services::connect::{DynResolver, IpStrategy, Protocol, Resolve, TcpConfig};
 use towline_services::rt::Runtime;
 use towline_services::transport::{Http1Config, Http2Config, TransportConfig};
@@ -58,6 +59,7 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     pub(super) tcp: TcpConfig,
     pub(super) resolve: Vec<(String, Vec<SocketAddr>)>,
     pub(super) resolver: Option<DynResolver>,
+    pub(super) unix_socket: Option<UnixSocket>,
     #[cfg(feature = "rustls")]
     pub(super) tls: towline_services::connect::tls::TlsConfig,
     pub(super) default_headers: HeaderMap,
@@ -130,6 +132,7 @@ impl<R: Runtime> ClientBuilder<R> {
             tcp: TcpConfig::default(),
             resolve: Vec::new(),
             resolver: None,
+            unix_socket: None,
             #[cfg(feature = "rustls")]
             tls: Default::default(),
             default_headers,
@@ -515,6 +518,18 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Delay before Happy Eyeballs tries the next address (default 250 ms).
     pub fn happy_eyeballs_delay(mut self, delay: Duration) -> Self {
         self.tcp.happy_eyeballs_delay = delay;
+        self
+    }
+
+    /// Sends every request over the Unix domain socket at `path` instead of the network
+    /// (a request's own [`RequestBuilder::unix_socket`](crate::RequestBuilder::unix_socket)
+    /// wins). The URL still names the host for the `Host` header and picks the scheme:
+    /// `http://localhost/v1.43/containers/json` over `/var/run/docker.sock` speaks
+    /// HTTP/1.1, or h2c with [`http2_prior_knowledge`](Self::http2_prior_knowledge).
+    /// Connections are pooled per socket path. Unix platforms only; elsewhere requests
+    /// fail with a connect error.
+    pub fn unix_socket(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.unix_socket = Some(UnixSocket::new(path));
         self
     }
 

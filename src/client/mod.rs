@@ -19,6 +19,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request};
 use tower::Service;
+use towline_services::connect::unix::UnixSocket;
 
 use crate::body::{Body, ResponseBody};
 use crate::error::{BoxError, Error, Result};
@@ -51,6 +52,7 @@ pub(crate) struct ClientRef {
     pub(crate) default_headers: HeaderMap,
     pub(crate) https_only: bool,
     pub(crate) max_body_size: Option<u64>,
+    pub(crate) unix_socket: Option<UnixSocket>,
     pub(crate) base_url: Option<url::Url>,
 }
 
@@ -226,6 +228,11 @@ impl ClientRef {
         }
         if request.uri().host().is_none_or(str::is_empty) {
             return Err(Error::builder("URL has no host"));
+        }
+        if let Some(socket) = &self.unix_socket
+            && request.extensions().get::<UnixSocket>().is_none()
+        {
+            request.extensions_mut().insert(socket.clone());
         }
         if request.headers().is_empty() {
             // The usual case. Room for the headers layers add (Accept-Encoding, Cookie, …)

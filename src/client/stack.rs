@@ -39,6 +39,7 @@ use towline_layers::resend::ResendBody;
 use towline_layers::retry::RetryLayer;
 use towline_layers::timeout::TimeoutLayer;
 use towline_layers::timings::TimingsLayer;
+use towline_services::connect::unix::UnixConnector;
 use towline_services::connect::{DynResolver, GaiResolver, HttpConnector, ResolveOverrides};
 #[cfg(feature = "cache")]
 use towline_services::rt::Exec;
@@ -70,6 +71,7 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
         .resolver
         .unwrap_or_else(|| DynResolver::new(GaiResolver::new(builder.runtime.clone())));
     let connector = HttpConnector::with_resolver(builder.runtime.clone(), resolver, tcp);
+    let connector = UnixConnector::new(connector, builder.runtime.clone());
     #[cfg(feature = "rustls")]
     let connector = towline_services::connect::tls::TlsConnector::new(
         connector,
@@ -195,6 +197,7 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
             https_only: builder.https_only,
             max_body_size: builder.max_body_size,
             base_url: builder.base_url,
+            unix_socket: builder.unix_socket,
         }),
     })
 }

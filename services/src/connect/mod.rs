@@ -2,13 +2,15 @@
 //!
 //! [`HttpConnector`] resolves the host ([`dns`]) and races TCP attempts per RFC 8305
 //! ([`tcp`]); `TlsConnector` (feature `rustls`) wraps any connector and adds TLS with ALPN
-//! for `https` targets. Every connection reports what it is through [`Connection`]: the peer
+//! for `https` targets; [`UnixConnector`](unix::UnixConnector) sends targets that name a
+//! Unix domain socket there instead of to the network. Every connection reports what it is through [`Connection`]: the peer
 //! address, whether ALPN chose HTTP/2, and how long each phase took.
 
 pub mod dns;
 pub mod tcp;
 #[cfg(feature = "rustls")]
 pub mod tls;
+pub mod unix;
 
 use std::net::SocketAddr;
 
@@ -49,6 +51,9 @@ pub struct Target {
     pub authority: Authority,
     /// The protocol the connection must speak.
     pub protocol: Protocol,
+    /// The Unix domain socket to connect to instead of the authority's host (see
+    /// [`unix`]); connections to different sockets are never shared.
+    pub unix_socket: Option<std::sync::Arc<std::path::Path>>,
 }
 
 impl PartialEq for Target {
@@ -59,6 +64,7 @@ impl PartialEq for Target {
             // then `Authority`'s own case-insensitive comparison.
             && (self.authority.as_str() == other.authority.as_str()
                 || self.authority == other.authority)
+            && self.unix_socket == other.unix_socket
     }
 }
 
@@ -71,6 +77,7 @@ impl std::hash::Hash for Target {
         self.scheme.hash(state);
         self.authority.hash(state);
         self.protocol.hash(state);
+        self.unix_socket.hash(state);
     }
 }
 
@@ -81,6 +88,7 @@ impl Target {
             scheme,
             authority,
             protocol,
+            unix_socket: None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The runtime seam.
 //!
 //! hyper's traits (`hyper::rt::{Read, Write, Executor, Timer}`) carry every byte and every
-//! sleep. What hyper does not cover — opening a TCP socket, running blocking DNS lookups off
+//! sleep. What hyper does not cover — opening a TCP or Unix socket, running blocking DNS lookups off
 //! the async threads and spawning background tasks — is the [`Runtime`] trait, the one
 //! extension of the seam. Each runtime gets an adapter module here; nothing else in this
 //! crate names a runtime.
@@ -33,6 +33,17 @@ pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
         socket: socket2::Socket,
         addr: SocketAddr,
     ) -> BoxFuture<'static, io::Result<(Self::TcpStream, Option<SocketAddr>)>>;
+
+    /// A connected Unix domain socket, speaking hyper's IO traits.
+    #[cfg(unix)]
+    type UnixStream: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static;
+
+    /// Connects to the Unix domain socket at `path`.
+    #[cfg(unix)]
+    fn connect_unix(
+        &self,
+        path: std::sync::Arc<std::path::Path>,
+    ) -> BoxFuture<'static, io::Result<Self::UnixStream>>;
 
     /// Runs a blocking function on a thread that is not an async worker.
     fn spawn_blocking<T, F>(&self, f: F) -> BoxFuture<'static, io::Result<T>>

@@ -33,6 +33,17 @@ impl Runtime for TokioRuntime {
         })
     }
 
+    #[cfg(unix)]
+    type UnixStream = TokioIo<tokio::net::UnixStream>;
+
+    #[cfg(unix)]
+    fn connect_unix(
+        &self,
+        path: Arc<std::path::Path>,
+    ) -> BoxFuture<'static, io::Result<Self::UnixStream>> {
+        Box::pin(async move { Ok(TokioIo::new(tokio::net::UnixStream::connect(&*path).await?)) })
+    }
+
     fn spawn_blocking<T, F>(&self, f: F) -> BoxFuture<'static, io::Result<T>>
     where
         F: FnOnce() -> T + Send + 'static,

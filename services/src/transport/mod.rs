@@ -53,6 +53,7 @@ pub(crate) use write_timeout::WriteLimit;
 use write_timeout::WriteTimeoutIo;
 pub use write_timeout::{WriteTimedOut, WriteTimeout};
 
+use crate::connect::unix::UnixSocket;
 use crate::connect::{Connection, Protocol, Target};
 use crate::error::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
 use crate::pool::{Checkout, Pool, PooledConn, Sender, Waited};
@@ -319,6 +320,9 @@ where
         let protocol = protocol_for(&request, self.config.protocol);
         let mut target = Target::from_uri(request.uri(), protocol)
             .ok_or_else(|| TransportError::new(TransportErrorKind::InvalidUri, None))?;
+        if let Some(UnixSocket(path)) = request.extensions().get() {
+            target.unix_socket = Some(path.clone());
+        }
         if target.scheme != http::uri::Scheme::HTTP && target.scheme != http::uri::Scheme::HTTPS {
             return Err(ConnectError::msg(
                 ConnectErrorKind::Unsupported,
