@@ -13,6 +13,7 @@ use towline_layers::error::find_cause as find;
 use towline_layers::redirect::RedirectError;
 use towline_layers::retry::AttemptElapsed;
 use towline_layers::timeout::Elapsed;
+use towline_services::connect::proxy::ProxyError;
 use towline_services::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
 use url::Url;
 
@@ -112,11 +113,16 @@ impl Error {
         self
     }
 
-    /// The status code, for errors made by `error_for_status`.
+    /// The status code, for errors made by `error_for_status`, and for a proxy that refused
+    /// a `CONNECT` (see [`is_proxy`](Self::is_proxy)).
     pub fn status(&self) -> Option<StatusCode> {
         match self.kind {
             Kind::Status(status) => Some(status),
-            _ => None,
+            _ => self
+                .source
+                .as_deref()
+                .and_then(|source| find::<ProxyError>(source))
+                .and_then(ProxyError::status),
         }
     }
 
@@ -172,6 +178,15 @@ impl Error {
             && self.source.as_deref().is_some_and(|source| {
                 towline_services::retry_class(source) == towline_services::ErrorClass::MaybeSent
             })
+    }
+
+    /// A proxy failed: it refused the tunnel or the credentials, answered something that was
+    /// not HTTP or SOCKS, or could not be reached. [`status`](Self::status) is the status a
+    /// proxy refused a `CONNECT` with.
+    pub fn is_proxy(&self) -> bool {
+        self.source
+            .as_deref()
+            .is_some_and(|source| find::<ProxyError>(source).is_some())
     }
 
     /// The TLS handshake failed (untrusted certificate, protocol mismatch, ...).

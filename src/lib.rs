@@ -89,6 +89,7 @@ pub use towline_layers::cache::{CacheStatus, HttpCache};
 pub use towline_layers::rate_limit::RateLimiter;
 pub use towline_layers::retry::{Jitter, RetryBudget, RetryConfig, RetryCount};
 pub use towline_services;
+pub use towline_services::connect::proxy::{NoProxy, Proxy, ProxyUrl};
 pub use towline_services::transport::{ConnectionInfo, Http1Config, Http2Config};
 pub use url::{self, Url};
 

@@ -50,6 +50,9 @@ pub struct ConnectTimings {
     pub tcp: Duration,
     /// The TLS handshake; `None` for plain connections.
     pub tls: Option<Duration>,
+    /// The proxy handshakes (HTTP `CONNECT`, SOCKS, TLS to an `https://` proxy) after the
+    /// TCP connect to the first proxy; `None` for direct connections.
+    pub proxy: Option<Duration>,
 }
 
 impl ConnectTimings {
@@ -62,6 +65,12 @@ impl ConnectTimings {
     /// Sets [`tcp`](Self::tcp).
     pub fn with_tcp(mut self, took: Duration) -> Self {
         self.tcp = took;
+        self
+    }
+
+    /// Sets [`proxy`](Self::proxy).
+    pub fn with_proxy(mut self, took: Duration) -> Self {
+        self.proxy = Some(took);
         self
     }
 

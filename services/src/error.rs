@@ -26,6 +26,9 @@ pub enum ConnectErrorKind {
     Timeout,
     /// The target cannot be connected to (unsupported scheme, `https_only`, no TLS support).
     Unsupported,
+    /// A proxy failed or refused: the [`ProxyError`](crate::connect::proxy::ProxyError) is
+    /// the source.
+    Proxy,
 }
 
 /// Establishing a connection failed.
@@ -95,6 +98,7 @@ impl fmt::Display for ConnectError {
             ConnectErrorKind::Handshake => "http handshake failed",
             ConnectErrorKind::Timeout => "connect timed out",
             ConnectErrorKind::Unsupported => "cannot connect",
+            ConnectErrorKind::Proxy => "proxy connect failed",
         };
         match &self.message {
             Some(message) => write!(f, "{phase}: {message}"),
@@ -196,6 +200,15 @@ impl ConnectError {
     pub fn retry_class(&self) -> ErrorClass {
         match self.kind {
             ConnectErrorKind::Tls | ConnectErrorKind::Unsupported => ErrorClass::Fatal,
+            ConnectErrorKind::Proxy
+                if self
+                    .source
+                    .as_deref()
+                    .and_then(|e| e.downcast_ref::<crate::connect::proxy::ProxyError>())
+                    .is_some_and(crate::connect::proxy::ProxyError::is_fatal) =>
+            {
+                ErrorClass::Fatal
+            }
             _ => ErrorClass::NotSent,
         }
     }

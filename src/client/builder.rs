@@ -27,6 +27,7 @@ use towline_layers::redirect::Policy;
 use towline_layers::retry::RetryConfig;
 #[cfg(feature = "tracing")]
 use towline_layers::trace::TraceLayer;
+use towline_services::connect::proxy::{Proxy, ProxyConfig};
 use towline_services::connect::unix::UnixSocket;
 use towline_services::connect::{DynResolver, IpStrategy, Protocol, Resolve, TcpConfig};
 use towline_services::rt::Runtime;
@@ -60,6 +61,8 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     pub(super) resolve: Vec<(String, Vec<SocketAddr>)>,
     pub(super) resolver: Option<DynResolver>,
     pub(super) unix_socket: Option<UnixSocket>,
+    /// `None`: the environment's proxies, read when the client is built.
+    pub(super) proxies: Option<ProxyConfig>,
     #[cfg(feature = "rustls")]
     pub(super) tls: towline_services::connect::tls::TlsConfig,
     pub(super) default_headers: HeaderMap,
@@ -133,6 +136,7 @@ impl<R: Runtime> ClientBuilder<R> {
             resolve: Vec::new(),
             resolver: None,
             unix_socket: None,
+            proxies: None,
             #[cfg(feature = "rustls")]
             tls: Default::default(),
             default_headers,
@@ -530,6 +534,26 @@ impl<R: Runtime> ClientBuilder<R> {
     /// fail with a connect error.
     pub fn unix_socket(mut self, path: impl AsRef<std::path::Path>) -> Self {
         self.unix_socket = Some(UnixSocket::new(path));
+        self
+    }
+
+    /// Sends the requests `proxy` is for through it; proxies are tried in the order they were
+    /// added, and the first that takes a request carries it. Adding one turns off the
+    /// environment's proxies, as in reqwest. See [`Proxy`](crate::Proxy).
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxies
+            .get_or_insert_with(ProxyConfig::new)
+            .push(proxy);
+        self
+    }
+
+    /// Uses no proxy at all: neither the environment's nor any added before.
+    ///
+    /// By default the client uses the proxies the environment names when it is built
+    /// (`http_proxy`, `https_proxy`, `all_proxy`, `no_proxy`, lower case first, then upper
+    /// case; `HTTP_PROXY` is ignored under CGI, where `REQUEST_METHOD` is set).
+    pub fn no_proxy(mut self) -> Self {
+        self.proxies = Some(ProxyConfig::new());
         self
     }
 

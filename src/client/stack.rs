@@ -39,6 +39,7 @@ use towline_layers::resend::ResendBody;
 use towline_layers::retry::RetryLayer;
 use towline_layers::timeout::TimeoutLayer;
 use towline_layers::timings::TimingsLayer;
+use towline_services::connect::proxy::{ProxyConfig, ProxyConnector};
 use towline_services::connect::unix::UnixConnector;
 use towline_services::connect::{DynResolver, GaiResolver, HttpConnector, ResolveOverrides};
 #[cfg(feature = "cache")]
@@ -70,15 +71,23 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     let resolver = builder
         .resolver
         .unwrap_or_else(|| DynResolver::new(GaiResolver::new(builder.runtime.clone())));
-    let connector = HttpConnector::with_resolver(builder.runtime.clone(), resolver, tcp);
+    let connector = HttpConnector::with_resolver(builder.runtime.clone(), resolver.clone(), tcp);
     let connector = UnixConnector::new(connector, builder.runtime.clone());
+    let connector = ProxyConnector::new(connector, resolver);
     #[cfg(feature = "rustls")]
-    let connector = towline_services::connect::tls::TlsConnector::new(
-        connector,
-        builder.tls.build().map_err(crate::Error::builder)?,
-    );
+    let connector = {
+        let configs = builder.tls.build().map_err(crate::Error::builder)?;
+        towline_services::connect::tls::TlsConnector::new(connector.with_tls(&configs), configs)
+    };
+    let mut transport_config = builder.transport;
+    // The environment is read once, here, as reqwest reads it; proxies given to the builder
+    // replace it.
+    transport_config.proxy = match builder.proxies {
+        Some(proxies) => proxies,
+        None => ProxyConfig::from_env(),
+    };
     let transport: Transport<_, ResendBody<ResendBody<Body>>, R> =
-        Transport::new(connector, builder.runtime.clone(), builder.transport);
+        Transport::new(connector, builder.runtime.clone(), transport_config);
     let timer = builder.runtime.timer();
     let retry = match builder.attempt_timeout {
         Some(limit) if builder.retry.get_attempt_timeout().is_none() => {

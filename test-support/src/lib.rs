@@ -42,6 +42,7 @@ mod body;
 mod counter;
 mod dropping;
 mod pki;
+mod proxy;
 mod raw;
 mod refusing;
 mod router;
@@ -56,6 +57,7 @@ pub use body::{BodySender, BoxBody, BoxError, body_channel, boxed, empty, full, 
 pub use counter::Counter;
 pub use dropping::DroppingH2Server;
 pub use pki::TestPki;
+pub use proxy::{HttpProxy, HttpProxyBuilder, ProxyRequest, basic};
 pub use raw::{OK_KEEP_ALIVE, RawConn, RawRequest, RawServer, Reuse};
 pub use refusing::RefusingH2Server;
 pub use rt::{TokioExecutor, TokioIo};

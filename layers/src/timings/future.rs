@@ -51,6 +51,7 @@ where
             dns: phases.and_then(|phases| phases.dns),
             tcp: phases.map(|phases| phases.tcp),
             tls: phases.and_then(|phases| phases.tls),
+            proxy: phases.and_then(|phases| phases.proxy),
             time_to_first_byte: connection
                 .map(|info| headers_at.saturating_duration_since(info.request_sent_at())),
             headers: headers_at.saturating_duration_since(*this.start),

@@ -61,6 +61,9 @@ pub struct RequestTimings {
     pub tcp: Option<Duration>,
     /// TLS handshake, when a new TLS connection was made.
     pub tls: Option<Duration>,
+    /// The proxy handshakes (HTTP `CONNECT`, SOCKS, TLS to an `https://` proxy), when a new
+    /// connection was made through a proxy; `tcp` is then the connect to the first proxy.
+    pub proxy: Option<Duration>,
     /// From handing the request to a connection to its response head, when the transport
     /// says when it sent the request.
     pub time_to_first_byte: Option<Duration>,

@@ -7,6 +7,8 @@
 //! address, whether ALPN chose HTTP/2, and how long each phase took.
 
 pub mod dns;
+pub mod proxy;
+pub mod socks;
 pub mod tcp;
 #[cfg(feature = "rustls")]
 pub mod tls;
@@ -54,6 +56,8 @@ pub struct Target {
     /// The Unix domain socket to connect to instead of the authority's host (see
     /// [`unix`]); connections to different sockets are never shared.
     pub unix_socket: Option<std::sync::Arc<std::path::Path>>,
+    /// The proxies to go through (see [`proxy`]); part of the connection's identity.
+    pub proxy: Option<proxy::ProxyRoute>,
 }
 
 impl PartialEq for Target {
@@ -65,6 +69,7 @@ impl PartialEq for Target {
             && (self.authority.as_str() == other.authority.as_str()
                 || self.authority == other.authority)
             && self.unix_socket == other.unix_socket
+            && self.proxy == other.proxy
     }
 }
 
@@ -78,6 +83,7 @@ impl std::hash::Hash for Target {
         self.authority.hash(state);
         self.protocol.hash(state);
         self.unix_socket.hash(state);
+        self.proxy.hash(state);
     }
 }
 
@@ -89,6 +95,7 @@ impl Target {
             authority,
             protocol,
             unix_socket: None,
+            proxy: None,
         }
     }
 

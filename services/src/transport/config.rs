@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::connect::Protocol;
+use crate::connect::proxy::ProxyConfig;
 use crate::pool::PoolConfig;
 
 /// HTTP/1.1 settings.
@@ -110,6 +111,9 @@ pub struct TransportConfig {
     pub write_timeout: Option<Duration>,
     /// The protocol of requests that do not ask for one (see [`Protocol`]).
     pub protocol: Protocol,
+    /// The proxies requests go through (none by default); the connector must be able to
+    /// dial them (a [`ProxyConnector`](crate::connect::proxy::ProxyConnector) in its stack).
+    pub proxy: ProxyConfig,
 }
 
 impl Http1Config {
@@ -234,6 +238,12 @@ impl TransportConfig {
     /// Sets [`write_timeout`](Self::write_timeout).
     pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`proxy`](Self::proxy).
+    pub fn with_proxy(mut self, proxy: ProxyConfig) -> Self {
+        self.proxy = proxy;
         self
     }
 

@@ -53,6 +53,7 @@ pub(crate) use write_timeout::WriteLimit;
 use write_timeout::WriteTimeoutIo;
 pub use write_timeout::{WriteTimedOut, WriteTimeout};
 
+use crate::connect::proxy::ProxyUrl;
 use crate::connect::unix::UnixSocket;
 use crate::connect::{Connection, Protocol, Target};
 use crate::error::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
@@ -262,6 +263,7 @@ fn prepare<B>(
     http2: bool,
     target: &Target,
     host_header: Option<&HeaderValue>,
+    absolute_form: bool,
 ) {
     if http2 {
         *request.version_mut() = Version::HTTP_2;
@@ -283,6 +285,9 @@ fn prepare<B>(
     {
         request.headers_mut().insert(HOST, host.clone());
     }
+    if absolute_form {
+        return;
+    }
     if request.method() == Method::CONNECT {
         *request.uri_mut() = Uri::from(target.authority.clone());
     } else if request.uri().scheme().is_some() {
@@ -293,6 +298,22 @@ fn prepare<B>(
             _ => Uri::from_static("/"),
         };
         *request.uri_mut() = origin_form;
+    }
+}
+
+/// Gives a request in absolute form for an HTTP proxy the proxy's Basic credentials (the
+/// caller's own `Proxy-Authorization`, if any, wins).
+fn forward_through_proxy<B>(request: &mut Request<B>, proxy: &Target) {
+    if let Some(credentials) = proxy
+        .proxy
+        .as_ref()
+        .and_then(|route| route.last())
+        .and_then(ProxyUrl::credentials)
+    {
+        request
+            .headers_mut()
+            .entry(http::header::PROXY_AUTHORIZATION)
+            .or_insert_with(|| credentials.basic_header());
     }
 }
 
@@ -322,6 +343,27 @@ where
             .ok_or_else(|| TransportError::new(TransportErrorKind::InvalidUri, None))?;
         if let Some(UnixSocket(path)) = request.extensions().get() {
             target.unix_socket = Some(path.clone());
+        }
+        // A plain-http request to an HTTP proxy goes to the proxy in absolute form, over a
+        // connection keyed by the proxy and shared by every origin behind it: the origin is
+        // kept for the `Host` header.
+        let mut forward_to = None;
+        if target.unix_socket.is_none()
+            && !self.config.proxy.is_empty()
+            && let Some(route) = self.config.proxy.route(request.uri())
+        {
+            if route.is_forward() {
+                let last = route.last().map(ProxyUrl::host_port).unwrap_or_default();
+                let authority = http::uri::Authority::try_from(last).map_err(|e| {
+                    TransportError::new(TransportErrorKind::InvalidUri, Some(e.into()))
+                })?;
+                let mut proxy_target =
+                    Target::new(http::uri::Scheme::HTTP, authority, Protocol::Http1);
+                proxy_target.proxy = Some(route);
+                forward_to = Some(std::mem::replace(&mut target, proxy_target));
+            } else {
+                target.proxy = Some(route);
+            }
         }
         if target.scheme != http::uri::Scheme::HTTP && target.scheme != http::uri::Scheme::HTTPS {
             return Err(ConnectError::msg(
@@ -354,6 +396,8 @@ where
             let may_replay = (reused || http2) && !fresh_only;
             let host_header = if http2 {
                 None
+            } else if let Some(origin) = &forward_to {
+                host_header_for(origin)
             } else {
                 host_header.or_else(|| host_header_for(&target))
             };
@@ -365,7 +409,16 @@ where
                         .or(self.config.write_timeout),
                 );
             }
-            prepare(&mut request, http2, &target, host_header.as_ref());
+            prepare(
+                &mut request,
+                http2,
+                &target,
+                host_header.as_ref(),
+                forward_to.is_some(),
+            );
+            if forward_to.is_some() {
+                forward_through_proxy(&mut request, &target);
+            }
             let replay_head = if may_replay && idempotent {
                 request.body().keep();
                 Some(RequestHead::from_request(&request))

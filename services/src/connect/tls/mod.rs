@@ -40,6 +40,11 @@ pub struct TlsClientConfigs {
 }
 
 impl TlsClientConfigs {
+    /// The configuration for TLS to an `https://` proxy, which speaks HTTP/1.1.
+    pub(crate) fn for_proxy(&self) -> Arc<rustls::ClientConfig> {
+        self.http1.clone()
+    }
+
     fn for_protocol(&self, protocol: Protocol) -> &Arc<rustls::ClientConfig> {
         match protocol {
             Protocol::Auto => &self.auto,

@@ -1,0 +1,285 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! Proxies through the client: absolute-form requests to an HTTP proxy, `CONNECT` tunnels
+//! (with TLS and h2 inside), HTTPS proxies, Basic credentials that reach the proxy only,
+//! `407`/`401` answers, the connect timeout, pool separation and `NO_PROXY` across a redirect.
+
+mod common;
+
+use http::{StatusCode, Version};
+use serde_json::Value;
+use towline::towline_services::connect::proxy::{ProxyError, ProxyErrorKind};
+use towline::{NoProxy, Proxy, TokioClient};
+use towline_test_support::{HttpProxy, RawServer, TestPki, TestServer, basic};
+
+use common::{MS, ca, echo_of, header_values, within};
+
+fn proxied(proxy: Proxy) -> TokioClient {
+    TokioClient::builder().proxy(proxy).build().unwrap()
+}
+
+fn proxy_error(error: &towline::Error) -> &ProxyError {
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        if let Some(proxy) = error.downcast_ref::<ProxyError>() {
+            return proxy;
+        }
+        cause = error.source();
+    }
+    panic!("not a proxy error: {error:?}")
+}
+
+async fn echo(client: &TokioClient, url: &str) -> Value {
+    echo_of(within(client.get(url).send()).await.unwrap()).await
+}
+
+#[tokio::test]
+async fn plain_http_goes_to_the_proxy_in_absolute_form_on_one_shared_connection() {
+    let proxy = HttpProxy::spawn();
+    let first = TestServer::http1();
+    let second = TestServer::http1();
+    let client = proxied(Proxy::http(proxy.url()).unwrap());
+
+    let seen = echo(&client, &first.url("/echo?a=1")).await;
+    assert_eq!(seen["uri"], "/echo?a=1", "the origin gets origin form");
+    echo(&client, &second.url("/echo")).await;
+
+    let log = proxy.requests();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].method, "GET");
+    assert_eq!(log[0].target, first.url("/echo?a=1"), "absolute form");
+    assert_eq!(
+        log[0].host.as_deref(),
+        Some(first.addr().to_string().as_str())
+    );
+    assert_eq!(log[1].target, second.url("/echo"));
+    assert_eq!(
+        proxy.connections(),
+        1,
+        "every origin shares the proxy connection"
+    );
+    assert_eq!((first.connections(), second.connections()), (1, 1));
+}
+
+#[tokio::test]
+async fn https_goes_through_a_connect_tunnel_where_alpn_picks_h2() {
+    let pki = TestPki::generate();
+    let origin = TestServer::tls(&pki, &[b"h2", b"http/1.1"]);
+    let proxy = HttpProxy::builder().basic_auth("alice", "s3cret").build();
+    let client = TokioClient::builder()
+        .add_root_certificate(ca(&pki))
+        .proxy(
+            Proxy::https(proxy.url())
+                .unwrap()
+                .basic_auth("alice", "s3cret"),
+        )
+        .timings(true)
+        .build()
+        .unwrap();
+    let url = origin.url("/echo");
+    let response = within(client.get(&url).send()).await.unwrap();
+    assert_eq!(response.version(), Version::HTTP_2);
+    let timings = response.timings().expect("timings are on");
+    assert!(
+        timings.proxy.is_some() && timings.tls.is_some(),
+        "the proxy handshake is a phase of its own: {timings:?}"
+    );
+    let seen = echo_of(response).await;
+    assert!(
+        header_values(&seen, "proxy-authorization").is_empty(),
+        "credentials never enter the tunnel"
+    );
+    let log = proxy.requests();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].method, "CONNECT");
+    let authority = url.trim_start_matches("https://").trim_end_matches("/echo");
+    assert_eq!(log[0].target, authority);
+    assert_eq!(
+        log[0].proxy_authorization.as_deref(),
+        Some(basic("alice", "s3cret").as_str())
+    );
+}
+
+#[tokio::test]
+async fn credentials_in_the_proxy_url_reach_the_proxy_and_not_the_origin() {
+    let proxy = HttpProxy::builder().basic_auth("bob", "p@ss word").build();
+    let origin = TestServer::http1();
+    let url = proxy.url().replace("http://", "http://bob:p%40ss%20word@");
+    let client = proxied(Proxy::http(url).unwrap());
+    let seen = echo(&client, &origin.url("/echo")).await;
+    assert!(header_values(&seen, "proxy-authorization").is_empty());
+    assert_eq!(
+        proxy.requests()[0].proxy_authorization.as_deref(),
+        Some(basic("bob", "p@ss word").as_str())
+    );
+}
+
+#[tokio::test]
+async fn an_https_proxy_speaks_tls_to_the_proxy_itself() {
+    let pki = TestPki::generate();
+    let proxy = HttpProxy::builder()
+        .tls(pki.server_config(&[b"http/1.1"], false))
+        .build();
+    let plain = TestServer::http1();
+    let secure = TestServer::tls(&pki, &[b"http/1.1"]);
+    let client = TokioClient::builder()
+        .add_root_certificate(ca(&pki))
+        .resolve("localhost", proxy.addr())
+        .proxy(Proxy::all(proxy.url()).unwrap())
+        .build()
+        .unwrap();
+    echo(&client, &plain.url("/echo")).await;
+    echo(&client, &secure.url("/echo")).await;
+    let log = proxy.requests();
+    assert_eq!(log.len(), 2);
+    assert_eq!(
+        (log[0].method.as_str(), log[1].method.as_str()),
+        ("GET", "CONNECT")
+    );
+}
+
+#[tokio::test]
+async fn a_407_without_credentials_is_returned_for_absolute_form_and_an_error_for_connect() {
+    let proxy = HttpProxy::builder().basic_auth("alice", "right").build();
+    let origin = TestServer::http1();
+    let client = proxied(Proxy::all(proxy.url()).unwrap());
+    let response = within(client.get(origin.url("/echo")).send())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+
+    let tunnelled = proxied(Proxy::all(proxy.url()).unwrap().connect_for_http(true));
+    let error = within(tunnelled.get(origin.url("/echo")).send())
+        .await
+        .unwrap_err();
+    assert!(error.is_proxy() && error.is_connect(), "{error:?}");
+    assert_eq!(
+        error.status(),
+        Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+    );
+    let proxy_error = proxy_error(&error);
+    assert_eq!(proxy_error.kind(), ProxyErrorKind::AuthRequired);
+    assert!(proxy_error.challenge().is_some());
+}
+
+#[tokio::test]
+async fn refused_credentials_end_in_an_error_after_one_attempt() {
+    let proxy = HttpProxy::builder().basic_auth("alice", "right").build();
+    let origin = TestServer::http1();
+    let client = proxied(
+        Proxy::all(proxy.url())
+            .unwrap()
+            .connect_for_http(true)
+            .basic_auth("alice", "wrong"),
+    );
+    let error = within(client.get(origin.url("/echo")).send())
+        .await
+        .unwrap_err();
+    assert_eq!(proxy_error(&error).kind(), ProxyErrorKind::AuthRejected);
+    assert!(!error.to_string().contains("wrong"), "{error}");
+    assert_eq!(
+        proxy.requests().len(),
+        1,
+        "no second try with the same credentials"
+    );
+    assert_eq!(origin.requests(), 0);
+}
+
+#[tokio::test]
+async fn a_401_to_connect_is_a_proxy_error_not_the_origins_challenge() {
+    let proxy = HttpProxy::builder()
+        .basic_auth("alice", "right")
+        .challenge_status(StatusCode::UNAUTHORIZED)
+        .build();
+    let origin = TestServer::http1();
+    let client = proxied(Proxy::all(proxy.url()).unwrap().connect_for_http(true));
+    let error = within(client.get(origin.url("/echo")).send())
+        .await
+        .unwrap_err();
+    assert!(error.is_proxy(), "{error:?}");
+    assert_eq!(error.status(), Some(StatusCode::UNAUTHORIZED));
+}
+
+#[tokio::test]
+async fn the_connect_timeout_covers_a_proxy_that_never_answers() {
+    let silent = RawServer::spawn(|mut conn| async move {
+        if conn.read_request_head().await.is_some() {
+            tokio::time::sleep(common::NO_HANG * 6).await;
+        }
+    });
+    let client = TokioClient::builder()
+        .proxy(Proxy::all(format!("http://{}", silent.addr())).unwrap())
+        .connect_timeout(200 * MS)
+        .build()
+        .unwrap();
+    let error = within(client.get("https://origin.invalid/").send())
+        .await
+        .unwrap_err();
+    assert!(error.is_connect() && error.is_timeout(), "{error:?}");
+}
+
+#[tokio::test]
+async fn proxied_and_direct_connections_never_mix() {
+    let proxy = HttpProxy::spawn();
+    let origin = TestServer::http1();
+    let client = TokioClient::builder()
+        .proxy(
+            Proxy::all(proxy.url())
+                .unwrap()
+                .connect_for_http(true)
+                .no_proxy(NoProxy::parse(&format!(
+                    "127.0.0.1:{}",
+                    origin.addr().port() + 1
+                ))),
+        )
+        .build()
+        .unwrap();
+    let direct = TokioClient::builder().no_proxy().build().unwrap();
+    for _ in 0..2 {
+        echo(&client, &origin.url("/echo")).await;
+        echo(&direct, &origin.url("/echo")).await;
+    }
+    assert_eq!(proxy.requests().len(), 1, "one tunnel, reused");
+    assert_eq!(
+        origin.connections(),
+        2,
+        "one through the tunnel, one direct"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_no_proxy_host_goes_direct_without_the_proxy_credentials() {
+    let proxy = HttpProxy::builder().basic_auth("alice", "s3cret").build();
+    let proxied_origin = TestServer::http1();
+    let direct_origin = TestServer::http1();
+    let no_proxy = NoProxy::parse(&format!("127.0.0.1:{}", direct_origin.addr().port()));
+    let client = proxied(
+        Proxy::http(proxy.url())
+            .unwrap()
+            .basic_auth("alice", "s3cret")
+            .no_proxy(no_proxy),
+    );
+    let target = direct_origin.url("/echo");
+    let seen = echo(
+        &client,
+        &proxied_origin.url(&format!("/redirect?to={target}")),
+    )
+    .await;
+    assert!(header_values(&seen, "proxy-authorization").is_empty());
+    let log = proxy.requests();
+    assert_eq!(
+        log.len(),
+        1,
+        "only the first hop went through the proxy: {log:?}"
+    );
+    assert_eq!(direct_origin.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_bad_proxy_url_is_an_error_naming_it_without_the_password() {
+    let error = Proxy::all("gopher://alice:hunter2@proxy.test").unwrap_err();
+    let shown = error.to_string();
+    assert!(
+        shown.contains("gopher") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+}
