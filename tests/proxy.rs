@@ -283,3 +283,46 @@ async fn a_bad_proxy_url_is_an_error_naming_it_without_the_password() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn a_chain_dials_each_hop_through_the_one_before_it() {
+    let pki = TestPki::generate();
+    let first = HttpProxy::builder()
+        .tls(pki.server_config(&[b"http/1.1"], false))
+        .basic_auth("one", "1")
+        .build();
+    let second = HttpProxy::builder().basic_auth("two", "2").build();
+    let origin = TestServer::http1();
+    let hops = [
+        towline::ProxyUrl::parse(&first.url())
+            .unwrap()
+            .basic_auth("one", "1"),
+        towline::ProxyUrl::parse(&second.url())
+            .unwrap()
+            .basic_auth("two", "2"),
+    ];
+    let client = TokioClient::builder()
+        .add_root_certificate(ca(&pki))
+        .resolve("localhost", first.addr())
+        .proxy(Proxy::chain(hops).unwrap())
+        .build()
+        .unwrap();
+    // Plain http: a tunnel to the second hop, which gets the request in absolute form.
+    let seen = echo(&client, &origin.url("/echo")).await;
+    assert!(header_values(&seen, "proxy-authorization").is_empty());
+    let (first_log, second_log) = (first.requests(), second.requests());
+    assert_eq!(first_log.len(), 1);
+    assert_eq!(first_log[0].method, "CONNECT");
+    assert_eq!(first_log[0].target, second.addr().to_string());
+    assert_eq!(
+        first_log[0].proxy_authorization.as_deref(),
+        Some(basic("one", "1").as_str())
+    );
+    assert_eq!(second_log.len(), 1);
+    assert_eq!(second_log[0].method, "GET");
+    assert_eq!(second_log[0].target, origin.url("/echo"));
+    assert_eq!(
+        second_log[0].proxy_authorization.as_deref(),
+        Some(basic("two", "2").as_str())
+    );
+}
