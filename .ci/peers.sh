@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install, configure, start and stop the real servers the interop suite (tests/interop.rs) talks to.
 #
-#   .ci/peers.sh install   # nginx (+ brotli module if apt has it), caddy (apt), httpbin venv (pip); only what is missing
-#   .ci/peers.sh setup     # CA + leaf, www/ (10M.bin, text.txt, data.json), conf/{nginx.conf,Caddyfile} in $TOWLINE_PEERS
+#   .ci/peers.sh install   # nginx (+ brotli module if apt has it), caddy and the proxies (apt), httpbin venv (pip); only what is missing
+#   .ci/peers.sh setup     # CA + leaf, www/ (10M.bin, text.txt, data.json), conf/* (nginx, Caddy, proxies, sshd), ssh keys, the sockstest account
 #   .ci/peers.sh start     # start the servers in the background, wait until they answer
 #   .ci/peers.sh check     # checks with curl (ALPN h2 / http1.1, h2c, sha256s, gzip/br/zstd, HSTS, 400 on plain->TLS)
 #   .ci/peers.sh stop      # stop what `start` started, by tracked PID
@@ -15,6 +15,12 @@
 #   9444  nginx, TLS, ALPN http/1.1 only (no h2: tests the client's HTTP/1.1 fallback)
 #   9082  nginx, h2c with prior knowledge
 #   7080  caddy, plain HTTP (h1, h2c), `encode zstd gzip` over the same www/
+#   3128  squid, HTTP forward proxy + CONNECT, open;   3129 the same with Basic auth (puser:ppass)
+#   8889  tinyproxy, open;   8888 tinyproxy with Basic auth (tuser:tpass; wrong credentials get 401)
+#   1080  dante, SOCKS5 + SOCKS4, open;   1081 dante, SOCKS5 with RFC 1929 auth (sockstest:sockspass,
+#         a system account `setup` creates)
+#   1082  microsocks, SOCKS5, open;   1083 microsocks with auth (muser:mpass)
+#   1086  ssh -D (through sshd on 2222, keys in $TOWLINE_PEERS/ssh): the SOCKS4a peer
 #
 # nginx (9080/9443/9444, also 9082) compresses text/plain and application/json with gzip, and with br when
 # Debian's libnginx-mod-http-brotli-filter is installed (install tries it; setup loads it if present).
@@ -40,7 +46,11 @@ P=${TOWLINE_PEERS:-/tmp/towline-peers-$(id -u)}
 HTTPBIN_PORT=8081
 NGINX_PORTS=(9080 9443 9444 9082)
 CADDY_PORT=7080
-ALL_PORTS=("$HTTPBIN_PORT" "${NGINX_PORTS[@]}" "$CADDY_PORT")
+PROXY_PORTS=(3128 3129 8888 8889 1080 1081 1082 1083 2222 1086)
+ALL_PORTS=("$HTTPBIN_PORT" "${NGINX_PORTS[@]}" "$CADDY_PORT" "${PROXY_PORTS[@]}")
+# name:expected-command of every proxy peer, in start order (stop goes in reverse).
+PROXY_PEERS=(squid:squid tinyproxy-open:tinyproxy tinyproxy-auth:tinyproxy dante-open:danted
+    dante-auth:danted microsocks-open:microsocks microsocks-auth:microsocks sshd:sshd sshsocks:ssh)
 NGINX_MODULES=/usr/lib/nginx/modules
 BROTLI_SO=$NGINX_MODULES/ngx_http_brotli_filter_module.so
 TEXT_BYTES=819200 # www/text.txt, 800 KiB
@@ -183,11 +193,27 @@ install_httpbin() {
         grep -i -E '^(httpbin|gunicorn|flask|werkzeug) ' | tr -s ' ' | paste -sd, -)"
 }
 
+install_proxies() {
+    local missing=()
+    [[ -x /usr/sbin/squid ]] || missing+=(squid)
+    command -v htpasswd >/dev/null || missing+=(apache2-utils)
+    [[ -x /usr/bin/tinyproxy ]] || missing+=(tinyproxy)
+    [[ -x /usr/sbin/danted ]] || missing+=(dante-server)
+    command -v microsocks >/dev/null || missing+=(microsocks)
+    [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+    command -v ssh >/dev/null || missing+=(openssh-client)
+    if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
+    [[ -x /usr/sbin/squid && -x /usr/bin/tinyproxy && -x /usr/sbin/danted && -x /usr/sbin/sshd ]] ||
+        die "a proxy peer did not install (squid, tinyproxy, danted, sshd)"
+    command -v microsocks >/dev/null || die "microsocks did not install"
+}
+
 cmd_install() {
     install_tools
     install_nginx
     install_caddy
     install_httpbin
+    install_proxies
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -344,6 +370,112 @@ http://127.0.0.1:$CADDY_PORT {
 EOF
 }
 
+setup_proxy_confs() {
+    # squid drops its privileges to `proxy`: it must be able to reach its files.
+    chmod 755 "$P"
+    mkdir -p "$P/squid/logs" "$P/squid/run" "$P/ssh" /run/sshd
+    htpasswd -bc "$P/squid/passwd" puser ppass 2>/dev/null || die "htpasswd failed"
+    chown -R proxy:proxy "$P/squid"
+    cat >"$P/conf/squid.conf" <<CONF
+http_port 127.0.0.1:3128 name=open
+http_port 127.0.0.1:3129 name=authed
+pid_filename $P/squid/run/squid.pid
+cache_log $P/squid/logs/cache.log
+access_log stdio:$P/squid/logs/access.log
+cache_store_log none
+coredump_dir $P/squid/run
+cache deny all
+cache_mem 8 MB
+shutdown_lifetime 1 seconds
+visible_hostname squid-test
+dns_nameservers 127.0.0.1
+auth_param basic program /usr/lib/squid/basic_ncsa_auth $P/squid/passwd
+auth_param basic realm squid-test
+auth_param basic children 2
+acl openport myportname open
+acl authport myportname authed
+acl loopback src 127.0.0.0/8
+acl to_loopback dst 127.0.0.0/8
+acl SSL_ports port 443 9443 7443 7444 8443 5443
+acl CONNECT method CONNECT
+acl authok proxy_auth REQUIRED
+http_access deny CONNECT !SSL_ports
+http_access allow openport loopback to_loopback
+http_access allow authport loopback to_loopback authok
+http_access deny all
+CONF
+    local variant port auth
+    for variant in open auth; do
+        if [[ $variant == open ]]; then port=8889 auth=""; else port=8888 auth="BasicAuth tuser tpass"; fi
+        cat >"$P/conf/tinyproxy-$variant.conf" <<CONF
+User nobody
+Group nogroup
+Port $port
+Listen 127.0.0.1
+Timeout 30
+LogLevel Info
+MaxClients 20
+Allow 127.0.0.1
+$auth
+ConnectPort 9443
+ConnectPort 443
+CONF
+    done
+    for variant in open auth; do
+        if [[ $variant == open ]]; then port=1080 auth=none; else port=1081 auth=username; fi
+        cat >"$P/conf/dante-$variant.conf" <<CONF
+logoutput: $P/log/dante-$variant.dantelog
+internal: 127.0.0.1 port = $port
+external: 127.0.0.1
+clientmethod: none
+socksmethod: $auth
+user.privileged: root
+user.unprivileged: nobody
+client pass {
+    from: 127.0.0.0/8 to: 0.0.0.0/0
+    log: error connect
+}
+socks pass {
+    from: 127.0.0.0/8 to: 127.0.0.0/8
+    command: connect
+    protocol: tcp
+    log: error connect
+}
+socks block {
+    from: 0.0.0.0/0 to: 0.0.0.0/0
+    log: error
+}
+CONF
+    done
+    # dante's username method checks system accounts.
+    if ! id sockstest >/dev/null 2>&1; then
+        as_root useradd -M -s /usr/sbin/nologin sockstest || die "useradd sockstest failed"
+    fi
+    echo 'sockstest:sockspass' | as_root chpasswd || die "chpasswd sockstest failed"
+    chmod 700 "$P/ssh"
+    rm -f "$P/ssh/hostkey" "$P/ssh/hostkey.pub" "$P/ssh/clientkey" "$P/ssh/clientkey.pub"
+    ssh-keygen -q -t ed25519 -N '' -f "$P/ssh/hostkey" || die "ssh-keygen failed"
+    ssh-keygen -q -t ed25519 -N '' -f "$P/ssh/clientkey" || die "ssh-keygen failed"
+    cp "$P/ssh/clientkey.pub" "$P/ssh/authorized_keys"
+    chmod 600 "$P/ssh/authorized_keys"
+    cat >"$P/conf/sshd_config" <<CONF
+ListenAddress 127.0.0.1:2222
+HostKey $P/ssh/hostkey
+PidFile $P/run/sshd.daemon.pid
+AuthorizedKeysFile $P/ssh/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+AllowTcpForwarding yes
+StrictModes no
+PermitOpen 127.0.0.1:* localhost:*
+CONF
+    local out
+    out=$(/usr/sbin/squid -k parse -f "$P/conf/squid.conf" 2>&1) || die "squid rejected its config: $out"
+    out=$(/usr/sbin/sshd -t -f "$P/conf/sshd_config" 2>&1) || die "sshd rejected its config: $out"
+}
+
 cmd_setup() {
     local nginx
     nginx=$(nginx_bin) || die "nginx is not installed (run: $0 install)"
@@ -355,6 +487,7 @@ cmd_setup() {
     setup_www
     setup_nginx_conf "$nginx"
     setup_caddy_conf
+    setup_proxy_confs
     local out
     out=$("$nginx" -t -p "$P" -c "$P/conf/nginx.conf" -e "$P/log/nginx.startup.log" 2>&1) ||
         die "nginx -t rejected $P/conf/nginx.conf: $out"
@@ -478,6 +611,7 @@ cmd_start() {
     wait_ready nginx "$npid" "$deadline" --cacert "$P/pki/ca.pem" "https://localhost:9444/data.json"
     wait_ready nginx "$npid" "$deadline" --http2-prior-knowledge "http://127.0.0.1:9082/data.json"
     wait_ready caddy "$cpid" "$deadline" "http://127.0.0.1:$CADDY_PORT/data.json"
+    start_proxies
 
     # The processes we started must still be alive and be the ones listening.
     sleep 0.2
@@ -494,9 +628,48 @@ cmd_start() {
     descendants "$hpid" >"$P/run/httpbin.kids"
     descendants "$npid" >"$P/run/nginx.kids"
     descendants "$cpid" >"$P/run/caddy.kids"
+    local peer
+    for peer in "${PROXY_PEERS[@]}"; do
+        alive "$(tracked_pid "${peer%%:*}")" || die "${peer%%:*} died after answering; log: $P/log/${peer%%:*}.log"
+        descendants "$(tracked_pid "${peer%%:*}")" >"$P/run/${peer%%:*}.kids"
+    done
     trap - EXIT
+    log "started squid, tinyproxy, dante, microsocks and ssh -D on :${PROXY_PORTS[*]}"
     log "started httpbin (pid $hpid, :$HTTPBIN_PORT), nginx (pid $npid, :${NGINX_PORTS[*]})" \
         "and caddy (pid $cpid, :$CADDY_PORT) in $P"
+}
+
+# Starts the proxy peers (after nginx, their origin, answers) and waits until each one carries
+# a request to nginx.
+start_proxies() {
+    local deadline=$((SECONDS + READY_TIMEOUT_S)) origin=http://127.0.0.1:9080/data.json
+    start_bg squid /usr/sbin/squid -N -f "$P/conf/squid.conf"
+    start_bg tinyproxy-open /usr/bin/tinyproxy -d -c "$P/conf/tinyproxy-open.conf"
+    start_bg tinyproxy-auth /usr/bin/tinyproxy -d -c "$P/conf/tinyproxy-auth.conf"
+    start_bg dante-open /usr/sbin/danted -f "$P/conf/dante-open.conf" -p "$P/run/dante-open.daemon.pid" -N 1
+    start_bg dante-auth /usr/sbin/danted -f "$P/conf/dante-auth.conf" -p "$P/run/dante-auth.daemon.pid" -N 1
+    start_bg microsocks-open microsocks -i 127.0.0.1 -p 1082
+    start_bg microsocks-auth microsocks -i 127.0.0.1 -p 1083 -u muser -P mpass
+    start_bg sshd /usr/sbin/sshd -D -e -f "$P/conf/sshd_config"
+    while ! port_open 2222; do
+        alive "$(tracked_pid sshd)" || { show_log sshd; die "sshd exited during startup"; }
+        ((SECONDS < deadline)) || die "sshd did not listen on 2222 within ${READY_TIMEOUT_S}s"
+        sleep 0.1
+    done
+    start_bg sshsocks ssh -F /dev/null -i "$P/ssh/clientkey" -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile="$P/ssh/known_hosts" -o BatchMode=yes -o ExitOnForwardFailure=yes \
+        -p 2222 -N -D 127.0.0.1:1086 root@127.0.0.1
+    wait_ready squid "$(tracked_pid squid)" "$deadline" -x http://127.0.0.1:3128 "$origin"
+    wait_ready squid "$(tracked_pid squid)" "$deadline" -x http://puser:ppass@127.0.0.1:3129 "$origin"
+    wait_ready tinyproxy-open "$(tracked_pid tinyproxy-open)" "$deadline" -x http://127.0.0.1:8889 "$origin"
+    wait_ready tinyproxy-auth "$(tracked_pid tinyproxy-auth)" "$deadline" -x http://tuser:tpass@127.0.0.1:8888 "$origin"
+    wait_ready dante-open "$(tracked_pid dante-open)" "$deadline" --socks5 127.0.0.1:1080 "$origin"
+    wait_ready dante-auth "$(tracked_pid dante-auth)" "$deadline" --socks5 127.0.0.1:1081 \
+        --proxy-user sockstest:sockspass "$origin"
+    wait_ready microsocks-open "$(tracked_pid microsocks-open)" "$deadline" --socks5-hostname 127.0.0.1:1082 "$origin"
+    wait_ready microsocks-auth "$(tracked_pid microsocks-auth)" "$deadline" --socks5-hostname 127.0.0.1:1083 \
+        --proxy-user muser:mpass "$origin"
+    wait_ready sshsocks "$(tracked_pid sshsocks)" "$deadline" --socks4a 127.0.0.1:1086 "$origin"
 }
 
 is_cmd() {
@@ -541,6 +714,11 @@ cmd_stop() {
     stop_one httpbin gunicorn INT
     stop_one nginx nginx TERM
     stop_one caddy caddy TERM
+    local i peer
+    for ((i = ${#PROXY_PEERS[@]} - 1; i >= 0; i--)); do
+        peer=${PROXY_PEERS[i]}
+        stop_one "${peer%%:*}" "${peer#*:}" TERM
+    done
     ((STOPPED_ANY)) || return 0
     # Postcondition: our ports are free again (the next start checks this too).
     local port deadline=$((SECONDS + STOP_TIMEOUT_S)) busy

@@ -1,7 +1,8 @@
 //! Interop suite: `towline::TokioClient` against real servers that others wrote —
 //! httpbin under gunicorn (HTTP/1.1 keep-alive), nginx (TLS with ALPN h2 and
 //! http/1.1, TLS with http/1.1 only, h2c with prior knowledge, gzip and br, HSTS) and
-//! Caddy (`encode zstd gzip`) — including the facade's layers: redirects, cookies,
+//! Caddy (`encode zstd gzip`), and the proxies squid, tinyproxy, dante, microsocks and
+//! `ssh -D` in front of nginx — including the facade's layers: redirects, cookies,
 //! decompression and HSTS.
 //!
 //! `.ci/peers.sh` installs, configures and starts the servers; `.ci/run` runs this file with
@@ -1126,4 +1127,183 @@ async fn httpbin_cache_and_etag_are_revalidated_with_304s() -> TestResult {
         assert_eq!(second.bytes().await?, first, "{path}: the stored body");
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxies: squid, tinyproxy, dante, microsocks and ssh -D in front of nginx. Each carries a
+// plain-http request and an https one through a tunnel (h2 inside where ALPN offers it), the
+// 10 MiB body checked by its SHA-256.
+
+/// A client trusting the test CA that sends everything through `proxy`.
+fn proxied(peers: &Peers, proxy: towline::Proxy) -> TestResult<TokioClient> {
+    Ok(TokioClient::builder()
+        .add_root_certificate(peers.ca()?)
+        .proxy(proxy)
+        .build()?)
+}
+
+/// GETs nginx's 10 MiB file over plain http and over https (by `https_base`, a name or an
+/// address the proxy or the client resolves) through `proxy`, checking both bodies.
+async fn both_through(peers: &Peers, proxy: towline::Proxy, https_base: &str) -> TestResult {
+    let client = proxied(peers, proxy)?;
+    let (_, sum) = ten_mib_by_chunk(&client, NGINX_H1).await?;
+    assert_eq!(sum, peers.ten_mib_sha256(), "plain http through the proxy");
+    let (version, sum) = ten_mib_by_chunk(&client, https_base).await?;
+    assert_eq!(version, Version::HTTP_2, "ALPN picks h2 inside the tunnel");
+    assert_eq!(sum, peers.ten_mib_sha256(), "https through the proxy");
+    Ok(())
+}
+
+fn proxy_kind(error: &Error) -> towline::towline_services::connect::proxy::ProxyErrorKind {
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        if let Some(proxy) =
+            error.downcast_ref::<towline::towline_services::connect::proxy::ProxyError>()
+        {
+            return proxy.kind();
+        }
+        cause = error.source();
+    }
+    panic!("not a proxy error: {error:?}")
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn squid_forwards_http_and_tunnels_https() -> TestResult {
+    let peers = peers();
+    both_through(
+        &peers,
+        towline::Proxy::all("http://127.0.0.1:3128")?,
+        NGINX_TLS,
+    )
+    .await
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn squid_with_basic_auth() -> TestResult {
+    use towline::towline_services::connect::proxy::ProxyErrorKind;
+    let peers = peers();
+    both_through(
+        &peers,
+        towline::Proxy::all("http://puser:ppass@127.0.0.1:3129")?,
+        NGINX_TLS,
+    )
+    .await?;
+    let anonymous = proxied(&peers, towline::Proxy::all("http://127.0.0.1:3129")?)?;
+    let resp = anonymous
+        .get(format!("{NGINX_H1}/data.json"))
+        .send()
+        .await?;
+    assert_eq!(
+        resp.status().as_u16(),
+        407,
+        "absolute form: the 407 is the answer"
+    );
+    let err = expect_err(
+        anonymous.get(format!("{NGINX_TLS}/data.json")).send().await,
+        "CONNECT without credentials",
+    );
+    assert!(err.is_proxy(), "{err:?}");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(407));
+    assert_eq!(proxy_kind(&err), ProxyErrorKind::AuthRequired);
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn tinyproxy_open_and_with_auth_and_its_401_quirk() -> TestResult {
+    use towline::towline_services::connect::proxy::ProxyErrorKind;
+    let peers = peers();
+    both_through(
+        &peers,
+        towline::Proxy::all("http://127.0.0.1:8889")?,
+        NGINX_TLS,
+    )
+    .await?;
+    both_through(
+        &peers,
+        towline::Proxy::all("http://127.0.0.1:8888")?.basic_auth("tuser", "tpass"),
+        NGINX_TLS,
+    )
+    .await?;
+    let wrong = proxied(
+        &peers,
+        towline::Proxy::all("http://127.0.0.1:8888")?.basic_auth("tuser", "nope"),
+    )?;
+    let err = expect_err(
+        wrong.get(format!("{NGINX_TLS}/data.json")).send().await,
+        "CONNECT with wrong credentials",
+    );
+    assert!(err.is_proxy(), "{err:?}");
+    assert_eq!(proxy_kind(&err), ProxyErrorKind::AuthRejected);
+    assert!(!err.to_string().contains("nope"), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn dante_socks5_socks4_and_socks5_auth() -> TestResult {
+    let peers = peers();
+    // SOCKS5 and SOCKS4 resolve locally: dante allows only 127.0.0.0/8, so the https URL
+    // names the address (the certificate covers 127.0.0.1 too).
+    let tls_by_address = "https://127.0.0.1:9443";
+    both_through(
+        &peers,
+        towline::Proxy::all("socks5://127.0.0.1:1080")?,
+        tls_by_address,
+    )
+    .await?;
+    both_through(
+        &peers,
+        towline::Proxy::all("socks4://127.0.0.1:1080")?,
+        tls_by_address,
+    )
+    .await?;
+    both_through(
+        &peers,
+        towline::Proxy::all("socks5://sockstest:sockspass@127.0.0.1:1081")?,
+        tls_by_address,
+    )
+    .await?;
+    let wrong = proxied(
+        &peers,
+        towline::Proxy::all("socks5://sockstest:wrong@127.0.0.1:1081")?,
+    )?;
+    let err = expect_err(
+        wrong.get(format!("{NGINX_H1}/data.json")).send().await,
+        "SOCKS5 with a wrong password",
+    );
+    assert!(err.is_proxy() && err.is_connect(), "{err:?}");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn microsocks_socks5h_open_and_with_auth() -> TestResult {
+    let peers = peers();
+    both_through(
+        &peers,
+        towline::Proxy::all("socks5h://127.0.0.1:1082")?,
+        NGINX_TLS,
+    )
+    .await?;
+    both_through(
+        &peers,
+        towline::Proxy::all("socks5h://127.0.0.1:1083")?.basic_auth("muser", "mpass"),
+        NGINX_TLS,
+    )
+    .await
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn ssh_dynamic_forwarding_speaks_socks4a() -> TestResult {
+    let peers = peers();
+    both_through(
+        &peers,
+        towline::Proxy::all("socks4a://127.0.0.1:1086")?,
+        NGINX_TLS,
+    )
+    .await
 }
