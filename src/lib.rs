@@ -55,6 +55,7 @@ mod body;
 mod client;
 mod error;
 mod into_url;
+pub mod redirect;
 mod request;
 mod response;
 #[cfg(feature = "rustls")]

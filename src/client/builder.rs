@@ -193,6 +193,12 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// How redirects are followed, with reqwest's [`redirect::Policy`](crate::redirect::Policy)
+    /// (default: up to 10).
+    pub fn redirect(self, policy: crate::redirect::Policy) -> Self {
+        self.redirect_policy(policy.into_layer_policy())
+    }
+
     /// Follows at most `max` redirects (0 returns redirect responses as they are).
     pub fn max_redirects(mut self, max: usize) -> Self {
         self.redirect_policy = if max == 0 {
