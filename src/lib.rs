@@ -53,6 +53,8 @@ compile_error!("towline needs a runtime: enable the `tokio` feature");
 
 mod body;
 mod client;
+#[cfg(feature = "cookies")]
+pub mod cookie;
 mod error;
 mod into_url;
 pub mod redirect;

@@ -17,7 +17,7 @@ use towline_layers::bandwidth::BandwidthLimiter;
 #[cfg(feature = "cache")]
 use towline_layers::cache::HttpCache;
 #[cfg(feature = "cookies")]
-use towline_layers::cookie::CookieJar;
+use towline_layers::cookie::{CookieJar, CookieStore};
 use towline_layers::decompression::DecompressionLayer;
 #[cfg(feature = "hsts")]
 use towline_layers::hsts::HstsStore;
@@ -73,7 +73,7 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     #[cfg(feature = "hsts")]
     pub(super) hsts: Option<HstsStore>,
     #[cfg(feature = "cookies")]
-    pub(super) cookies: Option<CookieJar>,
+    pub(super) cookies: Option<Arc<dyn CookieStore>>,
     pub(super) decompression: DecompressionLayer,
     #[cfg(feature = "cache")]
     pub(super) cache: Option<HttpCache>,
@@ -218,14 +218,22 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Keeps cookies in a jar of the client's own (shared by its clones).
     #[cfg(feature = "cookies")]
     pub fn cookie_store(mut self, enabled: bool) -> Self {
-        self.cookies = enabled.then(CookieJar::new);
+        self.cookies = enabled.then(|| Arc::new(CookieJar::new()) as Arc<dyn CookieStore>);
         self
     }
 
     /// Keeps cookies in `jar`, which the caller can inspect, save and load.
     #[cfg(feature = "cookies")]
     pub fn cookie_jar(mut self, jar: CookieJar) -> Self {
-        self.cookies = Some(jar);
+        self.cookies = Some(Arc::new(jar));
+        self
+    }
+
+    /// Keeps cookies in `store`: reqwest's [`cookie::Jar`](crate::cookie::Jar), or any
+    /// [`CookieStore`] of your own (the client holds it behind the `Arc`, shared with you).
+    #[cfg(feature = "cookies")]
+    pub fn cookie_provider<C: CookieStore + 'static>(mut self, store: Arc<C>) -> Self {
+        self.cookies = Some(store);
         self
     }
 

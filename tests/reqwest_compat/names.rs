@@ -119,3 +119,93 @@ async fn redirect_policy_none_and_limited() {
         .unwrap_err();
     assert!(error.is_redirect(), "{error:?}");
 }
+
+/// A cookie store of the caller's: always offers `fixed=1`, and records what it is given.
+#[derive(Default)]
+struct Recording {
+    stored: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl towline::cookie::CookieStore for Recording {
+    fn set_cookies(
+        &self,
+        cookie_headers: &mut dyn Iterator<Item = &HeaderValue>,
+        url: &towline::Url,
+    ) {
+        let mut stored = self.stored.lock().unwrap();
+        for value in cookie_headers {
+            stored.push((value.to_str().unwrap().to_owned(), url.path().to_owned()));
+        }
+    }
+
+    fn cookies(&self, _url: &towline::Url) -> Option<HeaderValue> {
+        Some(HeaderValue::from_static("fixed=1"))
+    }
+}
+
+#[tokio::test]
+async fn cookie_provider_takes_a_store_of_the_callers() {
+    let server = TestServer::http1();
+    let store = std::sync::Arc::new(Recording::default());
+    let client = towline::Client::builder()
+        .cookie_provider(store.clone())
+        .build()
+        .unwrap();
+    let echo = crate::common::echo_of(
+        within(client.get(server.url("/echo")).send())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(crate::common::header_values(&echo, "cookie"), ["fixed=1"]);
+    // The caller's own `Cookie` header comes first and keeps its names.
+    let res = within(
+        client
+            .get(server.url("/echo"))
+            .header("cookie", "mine=2; fixed=0")
+            .send(),
+    )
+    .await
+    .unwrap();
+    let echo = crate::common::echo_of(res).await;
+    assert_eq!(
+        crate::common::header_values(&echo, "cookie"),
+        ["mine=2; fixed=0"]
+    );
+
+    within(client.get(server.url("/headers?set-cookie=a%3Db")).send())
+        .await
+        .unwrap();
+    assert_eq!(
+        *store.stored.lock().unwrap(),
+        [("a=b".to_owned(), "/headers".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn cookie_jar_add_cookie_str_is_sent_and_responses_fill_it() {
+    use towline::cookie::{CookieStore, Jar};
+    let server = TestServer::http1();
+    let url: towline::Url = server.url("/").parse().unwrap();
+    let jar = std::sync::Arc::new(Jar::default());
+    jar.add_cookie_str("preset=1; Path=/", &url);
+    let client = towline::Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    within(client.get(server.url("/headers?set-cookie=got%3D2")).send())
+        .await
+        .unwrap();
+    let echo = crate::common::echo_of(
+        within(client.get(server.url("/echo")).send())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        crate::common::header_values(&echo, "cookie"),
+        ["preset=1; got=2"]
+    );
+    assert_eq!(jar.cookies(&url).unwrap(), "preset=1; got=2");
+    assert_eq!(jar.cookie_jar().len(), 2);
+}
