@@ -264,6 +264,55 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    fn codecs(mut self, set: impl FnOnce(DecompressionLayer) -> DecompressionLayer) -> Self {
+        self.decompression = set(std::mem::take(&mut self.decompression));
+        self
+    }
+
+    /// Whether to ask for and decode gzip (on by default with the `gzip` feature, which it
+    /// needs to have an effect).
+    pub fn gzip(self, enabled: bool) -> Self {
+        self.codecs(|layer| layer.gzip(enabled))
+    }
+
+    /// Whether to ask for and decode brotli (on by default with the `brotli` feature, which
+    /// it needs to have an effect).
+    pub fn brotli(self, enabled: bool) -> Self {
+        self.codecs(|layer| layer.br(enabled))
+    }
+
+    /// Whether to ask for and decode zstd (on by default with the `zstd` feature, which it
+    /// needs to have an effect).
+    pub fn zstd(self, enabled: bool) -> Self {
+        self.codecs(|layer| layer.zstd(enabled))
+    }
+
+    /// Whether to ask for and decode deflate (on by default with the `deflate` feature,
+    /// which it needs to have an effect).
+    pub fn deflate(self, enabled: bool) -> Self {
+        self.codecs(|layer| layer.deflate(enabled))
+    }
+
+    /// Neither asks for nor decodes gzip: `gzip(false)`.
+    pub fn no_gzip(self) -> Self {
+        self.gzip(false)
+    }
+
+    /// Neither asks for nor decodes brotli: `brotli(false)`.
+    pub fn no_brotli(self) -> Self {
+        self.brotli(false)
+    }
+
+    /// Neither asks for nor decodes zstd: `zstd(false)`.
+    pub fn no_zstd(self) -> Self {
+        self.zstd(false)
+    }
+
+    /// Neither asks for nor decodes deflate: `deflate(false)`.
+    pub fn no_deflate(self) -> Self {
+        self.deflate(false)
+    }
+
     /// Keeps responses in `cache` (an RFC 9111 private cache, shared by every clone of the
     /// client and with whoever else holds the handle) and answers from it while they are
     /// fresh: revalidation with `If-None-Match`/`If-Modified-Since`, `Vary`,

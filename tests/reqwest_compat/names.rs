@@ -209,3 +209,41 @@ async fn cookie_jar_add_cookie_str_is_sent_and_responses_fill_it() {
     assert_eq!(jar.cookies(&url).unwrap(), "preset=1; got=2");
     assert_eq!(jar.cookie_jar().len(), 2);
 }
+
+/// The `Accept-Encoding` a client sends.
+async fn accept_encoding(client: &towline::Client, server: &TestServer) -> Vec<String> {
+    let res = within(client.get(server.url("/echo")).send())
+        .await
+        .unwrap();
+    crate::common::header_values(&crate::common::echo_of(res).await, "accept-encoding")
+}
+
+#[tokio::test]
+async fn codec_switches_change_accept_encoding() {
+    let server = TestServer::http1();
+    let all = towline::Client::new();
+    assert_eq!(
+        accept_encoding(&all, &server).await,
+        ["gzip, deflate, br, zstd"]
+    );
+    let some = towline::Client::builder()
+        .no_gzip()
+        .brotli(false)
+        .build()
+        .unwrap();
+    assert_eq!(accept_encoding(&some, &server).await, ["deflate, zstd"]);
+    let none = towline::Client::builder()
+        .no_deflate()
+        .no_zstd()
+        .no_brotli()
+        .gzip(false)
+        .build()
+        .unwrap();
+    assert!(accept_encoding(&none, &server).await.is_empty());
+    let back = towline::Client::builder()
+        .no_decompression()
+        .zstd(true)
+        .build()
+        .unwrap();
+    assert_eq!(accept_encoding(&back, &server).await, ["zstd"]);
+}
