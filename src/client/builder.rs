@@ -578,7 +578,7 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Trusts an extra root certificate.
     #[cfg(feature = "rustls")]
     pub fn add_root_certificate(mut self, certificate: Certificate) -> Self {
-        self.tls.extra_roots.push(certificate);
+        self.tls.extra_roots.push(certificate.inner);
         self
     }
 
@@ -593,7 +593,7 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Presents a client certificate (mutual TLS).
     #[cfg(feature = "rustls")]
     pub fn identity(mut self, identity: Identity) -> Self {
-        self.tls.identity = Some(identity);
+        self.tls.identity = Some(identity.inner);
         self
     }
 
@@ -601,6 +601,14 @@ impl<R: Runtime> ClientBuilder<R> {
     #[cfg(feature = "rustls")]
     pub fn min_tls_version(mut self, version: TlsVersion) -> Self {
         self.tls.min_version = version;
+        self
+    }
+
+    /// Highest TLS version offered (default TLS 1.3). A maximum below the minimum fails
+    /// [`build`](Self::build).
+    #[cfg(feature = "rustls")]
+    pub fn max_tls_version(mut self, version: TlsVersion) -> Self {
+        self.tls.max_version = Some(version);
         self
     }
 

@@ -247,3 +247,75 @@ async fn codec_switches_change_accept_encoding() {
         .unwrap();
     assert_eq!(accept_encoding(&back, &server).await, ["zstd"]);
 }
+
+/// Loads a root and an identity as a reqwest program does, with `?` into `towline::Error`.
+fn load_tls(
+    root: &[u8],
+    identity: &[u8],
+) -> towline::Result<(towline::tls::Certificate, towline::tls::Identity)> {
+    let root = towline::tls::Certificate::from_pem(root)?;
+    let identity = towline::tls::Identity::from_pem(identity)?;
+    Ok((root, identity))
+}
+
+#[tokio::test]
+async fn tls_certificate_and_identity_errors_are_builder_errors() {
+    let pki = towline_test_support::TestPki::generate();
+    let identity = pki.client_identity_pem();
+    let (root, identity) = load_tls(pki.ca_pem().as_bytes(), identity.as_bytes()).unwrap();
+    let server = TestServer::builder()
+        .tls_config(pki.server_config(&[b"http/1.1"], true))
+        .build();
+    let client = towline::Client::builder()
+        .add_root_certificate(root)
+        .identity(identity)
+        .build()
+        .unwrap();
+    let res = within(client.get(server.url("/echo")).send())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let error = load_tls(b"not pem", b"").unwrap_err();
+    assert!(error.is_builder(), "{error:?}");
+    let error = load_tls(pki.ca_pem().as_bytes(), pki.ca_pem().as_bytes()).unwrap_err();
+    assert!(error.is_builder(), "{error:?}");
+}
+
+#[tokio::test]
+async fn max_tls_version_caps_what_the_client_offers() {
+    use towline::tls::{Certificate, Version};
+    let pki = towline_test_support::TestPki::generate();
+    let tls13 = TestServer::builder()
+        .tls_config(pki.server_config_with_versions(&[b"http/1.1"], &[&rustls::version::TLS13]))
+        .build();
+    let root = || Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap();
+    let tls12 = towline::Client::builder()
+        .add_root_certificate(root())
+        .max_tls_version(Version::TLS_1_2)
+        .build()
+        .unwrap();
+    let error = within(tls12.get(tls13.url("/echo")).send())
+        .await
+        .unwrap_err();
+    assert!(error.is_connect() && error.is_tls(), "{error:?}");
+    assert_eq!(tls13.requests(), 0);
+
+    let capped_at_13 = towline::Client::builder()
+        .add_root_certificate(root())
+        .min_tls_version(Version::TLS_1_2)
+        .max_tls_version(Version::TLS_1_3)
+        .build()
+        .unwrap();
+    let res = within(capped_at_13.get(tls13.url("/echo")).send())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let error = towline::Client::builder()
+        .min_tls_version(Version::TLS_1_3)
+        .max_tls_version(Version::TLS_1_2)
+        .build()
+        .unwrap_err();
+    assert!(error.is_builder(), "{error:?}");
+}

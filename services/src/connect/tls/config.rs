@@ -82,6 +82,13 @@ pub enum TlsVersion {
     Tls13,
 }
 
+impl TlsVersion {
+    /// TLS 1.2, by reqwest's name for it.
+    pub const TLS_1_2: Self = Self::Tls12;
+    /// TLS 1.3, by reqwest's name for it.
+    pub const TLS_1_3: Self = Self::Tls13;
+}
+
 /// TLS settings of a client.
 #[derive(Clone, Debug)]
 pub struct TlsConfig {
@@ -95,6 +102,8 @@ pub struct TlsConfig {
     pub identity: Option<Identity>,
     /// Lowest protocol version accepted.
     pub min_version: TlsVersion,
+    /// Highest protocol version offered (`None`: the highest rustls speaks, TLS 1.3).
+    pub max_version: Option<TlsVersion>,
     /// Send the server name (SNI).
     pub sni: bool,
     /// Accept any server certificate. Handshake signatures are still checked, so the peer
@@ -110,6 +119,7 @@ impl Default for TlsConfig {
             extra_roots: Vec::new(),
             identity: None,
             min_version: TlsVersion::Tls12,
+            max_version: None,
             sni: true,
             danger_accept_invalid_certs: false,
         }
@@ -132,12 +142,23 @@ impl TlsConfig {
     /// Builds the rustls configs, one per ALPN offer.
     pub fn build(&self) -> Result<TlsClientConfigs, ConnectError> {
         let provider = provider();
-        let versions: &[&rustls::SupportedProtocolVersion] = match self.min_version {
-            TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
-            TlsVersion::Tls13 => &[&rustls::version::TLS13],
-        };
+        let max = self.max_version.unwrap_or(TlsVersion::Tls13);
+        let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
+            (TlsVersion::Tls13, &rustls::version::TLS13),
+            (TlsVersion::Tls12, &rustls::version::TLS12),
+        ]
+        .into_iter()
+        .filter(|(version, _)| (self.min_version..=max).contains(version))
+        .map(|(_, supported)| supported)
+        .collect();
+        if versions.is_empty() {
+            return Err(ConnectError::msg(
+                ConnectErrorKind::Tls,
+                format!("no TLS version from {:?} up to {max:?}", self.min_version),
+            ));
+        }
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(versions)
+            .with_protocol_versions(&versions)
             .map_err(|e| invalid("TLS settings", e))?;
         let builder = if self.danger_accept_invalid_certs {
             builder
