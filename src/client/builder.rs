@@ -68,6 +68,8 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     pub(super) timings: bool,
     #[cfg(feature = "tracing")]
     pub(super) trace: Option<TraceLayer>,
+    #[cfg(feature = "tracing")]
+    pub(super) connection_verbose: bool,
     pub(super) redirect_policy: Policy,
     pub(super) referer: bool,
     #[cfg(feature = "hsts")]
@@ -138,6 +140,8 @@ impl<R: Runtime> ClientBuilder<R> {
             timings: false,
             #[cfg(feature = "tracing")]
             trace: None,
+            #[cfg(feature = "tracing")]
+            connection_verbose: false,
             redirect_policy: Policy::default(),
             referer: false,
             #[cfg(feature = "hsts")]
@@ -184,6 +188,21 @@ impl<R: Runtime> ClientBuilder<R> {
     #[cfg(feature = "tracing")]
     pub fn trace(mut self, layer: TraceLayer) -> Self {
         self.trace = Some(layer);
+        self
+    }
+
+    /// Logs the head of every request sent and response received (each redirect hop and
+    /// retry included) as `tracing` events at `trace` level, target `towline::connection`,
+    /// with credentials redacted. Needs the `tracing` feature; without it this does nothing,
+    /// so code written for reqwest still compiles.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_mut))]
+    pub fn connection_verbose(mut self, enabled: bool) -> Self {
+        #[cfg(feature = "tracing")]
+        {
+            self.connection_verbose = enabled;
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = enabled;
         self
     }
 

@@ -9,6 +9,8 @@
 
 pub(crate) mod builder;
 pub(crate) mod stack;
+#[cfg(feature = "tracing")]
+mod verbose;
 
 use std::fmt;
 use std::future::Future;

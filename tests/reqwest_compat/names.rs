@@ -319,3 +319,80 @@ async fn max_tls_version_caps_what_the_client_offers() {
         .unwrap_err();
     assert!(error.is_builder(), "{error:?}");
 }
+
+/// Collects the `message` of every `tracing` event, with its target and level.
+#[derive(Clone, Default)]
+struct Events(std::sync::Arc<std::sync::Mutex<Vec<(String, tracing::Level, String)>>>);
+
+impl tracing::Subscriber for Events {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let metadata = event.metadata();
+        self.0
+            .lock()
+            .unwrap()
+            .push((metadata.target().to_owned(), *metadata.level(), message.0));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn connection_verbose_logs_heads_at_trace_level_without_credentials() {
+    let events = Events::default();
+    let _guard = tracing::subscriber::set_default(events.clone());
+    let server = TestServer::http1();
+    let quiet = towline::Client::new();
+    within(quiet.get(server.url("/echo")).send()).await.unwrap();
+    assert!(events.0.lock().unwrap().is_empty());
+
+    let verbose = towline::Client::builder()
+        .connection_verbose(true)
+        .build()
+        .unwrap();
+    within(
+        verbose
+            .get(server.url("/headers?x-answer=42"))
+            .bearer_auth("hunter2")
+            .header("x-asked", "yes")
+            .send(),
+    )
+    .await
+    .unwrap();
+    let events = events.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 2, "{events:?}");
+    for (target, level, _) in &events {
+        assert_eq!(
+            (target.as_str(), *level),
+            ("towline::connection", tracing::Level::TRACE)
+        );
+    }
+    let (request, response) = (&events[0].2, &events[1].2);
+    assert!(request.starts_with("> GET http://127.0.0.1:"), "{request}");
+    assert!(
+        request.contains("/headers?x-answer=42 HTTP/1.1"),
+        "{request}"
+    );
+    assert!(request.contains("> x-asked: yes"), "{request}");
+    assert!(request.contains("> authorization: <redacted>"), "{request}");
+    assert!(!request.contains("hunter2"), "{request}");
+    assert!(response.starts_with("< HTTP/1.1 200 OK"), "{response}");
+    assert!(response.contains("< x-answer: 42"), "{response}");
+}
