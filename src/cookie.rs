@@ -8,6 +8,10 @@
 //! Use `CookieJar` with [`ClientBuilder::cookie_jar`](crate::ClientBuilder::cookie_jar) to
 //! list, save and load cookies; [`Jar::cookie_jar`] reaches it from a `Jar`.
 //!
+//! [`Cookie`] is one `Set-Cookie` of a response as [`Response::cookies`](crate::Response::cookies)
+//! parses it (with the `cookie` crate), attributes and all; it is what the server sent, not
+//! what a jar would keep.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use towline::cookie::{CookieStore, Jar};
@@ -20,6 +24,9 @@
 //! # let _ = client;
 //! # Ok::<(), towline::Error>(())
 //! ```
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use http::HeaderValue;
 use url::Url;
@@ -62,5 +69,83 @@ impl CookieStore for Jar {
 
     fn may_have_cookies(&self) -> bool {
         self.jar.may_have_cookies()
+    }
+}
+
+/// A cookie a response sets, parsed from one `Set-Cookie` header.
+pub struct Cookie<'a> {
+    inner: cookie::Cookie<'a>,
+}
+
+impl<'a> Cookie<'a> {
+    /// Parses a `Set-Cookie` value; `None` when it is not UTF-8 or not a cookie.
+    pub(crate) fn parse(value: &'a HeaderValue) -> Option<Self> {
+        let value = value.to_str().ok()?;
+        cookie::Cookie::parse(value)
+            .ok()
+            .map(|inner| Self { inner })
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// The value.
+    pub fn value(&self) -> &str {
+        self.inner.value()
+    }
+
+    /// Whether `HttpOnly` is set.
+    pub fn http_only(&self) -> bool {
+        self.inner.http_only().unwrap_or(false)
+    }
+
+    /// Whether `Secure` is set.
+    pub fn secure(&self) -> bool {
+        self.inner.secure().unwrap_or(false)
+    }
+
+    /// Whether `SameSite=Lax` is set.
+    pub fn same_site_lax(&self) -> bool {
+        self.inner.same_site() == Some(cookie::SameSite::Lax)
+    }
+
+    /// Whether `SameSite=Strict` is set.
+    pub fn same_site_strict(&self) -> bool {
+        self.inner.same_site() == Some(cookie::SameSite::Strict)
+    }
+
+    /// The `Path` attribute.
+    pub fn path(&self) -> Option<&str> {
+        self.inner.path()
+    }
+
+    /// The `Domain` attribute (without a leading dot).
+    pub fn domain(&self) -> Option<&str> {
+        self.inner.domain()
+    }
+
+    /// The `Max-Age` attribute; `None` when absent or negative.
+    pub fn max_age(&self) -> Option<Duration> {
+        self.inner.max_age().and_then(|age| age.try_into().ok())
+    }
+
+    /// The `Expires` attribute, as a point in time.
+    pub fn expires(&self) -> Option<SystemTime> {
+        self.inner.expires_datetime().map(SystemTime::from)
+    }
+}
+
+impl fmt::Debug for Cookie<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The value may be a session secret: only its name and attributes are shown.
+        f.debug_struct("Cookie")
+            .field("name", &self.name())
+            .field("path", &self.path())
+            .field("domain", &self.domain())
+            .field("secure", &self.secure())
+            .field("http_only", &self.http_only())
+            .finish_non_exhaustive()
     }
 }

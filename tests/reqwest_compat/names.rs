@@ -396,3 +396,59 @@ async fn connection_verbose_logs_heads_at_trace_level_without_credentials() {
     assert!(response.starts_with("< HTTP/1.1 200 OK"), "{response}");
     assert!(response.contains("< x-answer: 42"), "{response}");
 }
+
+#[tokio::test]
+async fn response_cookies_parse_every_set_cookie() {
+    let server = TestServer::http1();
+    let set = [
+        "a=1; Path=/x; Domain=.example.com; Max-Age=60; Secure; HttpOnly; SameSite=Lax",
+        "b=2; Expires=Wed, 21 Oct 2015 07:28:00 GMT; SameSite=Strict",
+        "=",
+    ];
+    let query: Vec<(&str, &str)> = set.iter().map(|value| ("set-cookie", *value)).collect();
+    let res = within(
+        towline::Client::new()
+            .get(server.url("/headers"))
+            .query(&query)
+            .send(),
+    )
+    .await
+    .unwrap();
+    let cookies: Vec<_> = res.cookies().collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    let (a, b) = (&cookies[0], &cookies[1]);
+    assert_eq!((a.name(), a.value()), ("a", "1"));
+    assert_eq!((a.path(), a.domain()), (Some("/x"), Some("example.com")));
+    assert_eq!(a.max_age(), Some(std::time::Duration::from_secs(60)));
+    assert!(a.secure() && a.http_only() && a.same_site_lax() && !a.same_site_strict());
+    assert_eq!((b.name(), b.value()), ("b", "2"));
+    assert_eq!(
+        b.expires(),
+        Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_445_412_480))
+    );
+    assert!(!b.secure() && !b.http_only() && b.same_site_strict());
+    assert_eq!((b.path(), b.max_age()), (None, None));
+}
+
+#[tokio::test]
+async fn response_bytes_stream_yields_the_body_in_chunks() {
+    use futures_core::Stream;
+    let server = TestServer::http1();
+    let res = within(
+        towline::Client::new()
+            .get(server.url("/chunks?n=3&size=5"))
+            .send(),
+    )
+    .await
+    .unwrap();
+    let mut stream = res.bytes_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = within(std::future::poll_fn(|cx| {
+        std::pin::Pin::new(&mut stream).poll_next(cx)
+    }))
+    .await
+    {
+        body.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(body, crate::common::pattern(0, 15));
+}
