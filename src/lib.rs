@@ -52,6 +52,7 @@
 compile_error!("towline needs a runtime: enable the `tokio` feature");
 
 mod body;
+mod built_request;
 mod client;
 #[cfg(feature = "cookies")]
 pub mod cookie;
@@ -64,6 +65,7 @@ mod response;
 pub mod tls;
 
 pub use body::{Body, ResponseBody};
+pub use built_request::Request;
 pub use client::Client;
 #[cfg(feature = "tokio")]
 pub use client::builder::DefaultRuntime;

@@ -202,7 +202,7 @@ async fn bad_urls_fail_at_send_and_build_without_connecting() {
     let mut accepted = Vec::new();
     for url in &bad {
         match client.get(url.as_str()).build() {
-            Ok(request) => accepted.push(format!("build: {url:?} -> {}", request.uri())),
+            Ok(request) => accepted.push(format!("build: {url:?} -> {}", request.url())),
             Err(error) => assert!(error.is_builder(), "{url:?}: {error:?}"),
         }
         let url_error = match client.get(url.as_str()).send().await {
@@ -242,14 +242,17 @@ async fn bad_urls_fail_at_send_and_build_without_connecting() {
     let request = http::Request::get(format!("ftp://127.0.0.1:{port}/echo"))
         .body(towline::Body::empty())
         .unwrap();
-    let error = client.execute(request).await.unwrap_err();
+    let error = client
+        .execute(towline::Request::try_from(request).unwrap())
+        .await
+        .unwrap_err();
     assert!(error.is_builder(), "{error:?}");
 
-    // A relative URI too.
+    // A relative URI cannot become a request.
     let request = http::Request::get("/echo")
         .body(towline::Body::empty())
         .unwrap();
-    let error = client.execute(request).await.unwrap_err();
+    let error = towline::Request::try_from(request).unwrap_err();
     assert!(error.is_builder(), "{error:?}");
 
     assert_eq!(server.connections(), 0);

@@ -452,3 +452,168 @@ async fn response_bytes_stream_yields_the_body_in_chunks() {
     }
     assert_eq!(body, crate::common::pattern(0, 15));
 }
+
+/// A `Stream` over the items of an iterator.
+pub(crate) struct Iter<I>(pub(crate) I);
+
+impl<I: Iterator + Unpin> futures_core::Stream for Iter<I> {
+    type Item = I::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<I::Item>> {
+        std::task::Poll::Ready(self.0.next())
+    }
+}
+
+#[tokio::test]
+async fn body_wrap_stream_sends_every_chunk_and_fails_on_a_stream_error() {
+    let server = TestServer::http1();
+    let client = towline::Client::new();
+    let chunks: Vec<Result<&'static str, std::io::Error>> =
+        vec![Ok("hello, "), Ok("streaming "), Ok("world")];
+    let body = towline::Body::wrap_stream(Iter(chunks.into_iter()));
+    assert!(body.try_clone().is_none());
+    let res = within(client.post(server.url("/echo")).body(body).send())
+        .await
+        .unwrap();
+    let echo = crate::common::echo_of(res).await;
+    assert_eq!(echo["body"], "hello, streaming world");
+
+    let failing: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+        Ok(b"partial".to_vec()),
+        Err(std::io::Error::other("the source broke")),
+    ];
+    let error = within(
+        client
+            .post(server.url("/echo"))
+            .body(towline::Body::wrap_stream(Iter(failing.into_iter())))
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert!(error.is_request() || error.is_body(), "{error:?}");
+}
+
+#[tokio::test]
+async fn request_builder_try_clone_copies_all_but_streams() {
+    let server = TestServer::http1();
+    let client = towline::Client::new();
+    let builder = client
+        .post(server.url("/echo"))
+        .header("x-copied", "1")
+        .body("same body");
+    let copy = builder.try_clone().expect("an in-memory body clones");
+    for builder in [builder, copy] {
+        let echo = crate::common::echo_of(within(builder.send()).await.unwrap()).await;
+        assert_eq!(echo["body"], "same body");
+        assert_eq!(crate::common::header_values(&echo, "x-copied"), ["1"]);
+    }
+    let streaming = client
+        .post(server.url("/echo"))
+        .body(towline::Body::wrap_stream(Iter(
+            vec![Ok::<_, std::io::Error>("x")].into_iter(),
+        )));
+    assert!(streaming.try_clone().is_none());
+    assert!(client.get("not a url").try_clone().is_none());
+}
+
+#[tokio::test]
+async fn request_is_built_changed_and_executed() {
+    use std::time::Duration;
+    use towline::{Method, Request};
+    let server = TestServer::http1();
+    let client = towline::Client::new();
+
+    let mut request = client
+        .get(server.url("/echo?from=builder"))
+        .header("x-a", "1")
+        .timeout(Duration::from_secs(7))
+        .build()
+        .unwrap();
+    assert_eq!(request.method(), Method::GET);
+    assert_eq!(request.timeout(), Some(&Duration::from_secs(7)));
+    assert_eq!(request.url().query(), Some("from=builder"));
+    *request.method_mut() = Method::POST;
+    request.url_mut().set_query(Some("changed=1"));
+    request
+        .headers_mut()
+        .insert("x-b", HeaderValue::from_static("2"));
+    *request.body_mut() = Some(towline::Body::from("new body"));
+    let copy = request.try_clone().expect("an in-memory body clones");
+    for request in [request, copy] {
+        let res = within(client.execute(request)).await.unwrap();
+        assert_eq!(res.url().query(), Some("changed=1"));
+        let echo = crate::common::echo_of(res).await;
+        assert_eq!(
+            (echo["method"].as_str(), echo["query"].as_str()),
+            (Some("POST"), Some("changed=1"))
+        );
+        assert_eq!(echo["body"], "new body");
+        assert_eq!(crate::common::header_values(&echo, "x-a"), ["1"]);
+        assert_eq!(crate::common::header_values(&echo, "x-b"), ["2"]);
+        assert_eq!(
+            crate::common::header_values(&echo, "user-agent"),
+            [towline::DEFAULT_USER_AGENT]
+        );
+    }
+
+    // Request::new, with credentials in the URL (sent as Basic auth, not in the target).
+    let mut url: towline::Url = server.url("/echo#part").parse().unwrap();
+    url.set_username("user").unwrap();
+    url.set_password(Some("pa ss")).unwrap();
+    let request = Request::new(Method::GET, url);
+    assert!(request.body().is_none() && request.timeout().is_none());
+    let res = within(client.execute(request)).await.unwrap();
+    assert_eq!(res.url().fragment(), Some("part"));
+    let echo = crate::common::echo_of(res).await;
+    assert_eq!(
+        crate::common::header_values(&echo, "authorization"),
+        ["Basic dXNlcjpwYSBzcw=="]
+    );
+    assert!(!echo["uri"].as_str().unwrap().contains("user"), "{echo}");
+}
+
+#[tokio::test]
+async fn request_converts_to_and_from_http_request() {
+    use std::time::Duration;
+    use towline::{Body, Request, Version};
+    let h2c = TestServer::h2c();
+    let client = towline::Client::new();
+
+    let mut request = Request::try_from(
+        http::Request::put(h2c.url("/echo"))
+            .header("x-a", "1")
+            .body("from http")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(request.url().path(), "/echo");
+    *request.timeout_mut() = Some(Duration::from_secs(3));
+    *request.version_mut() = Version::HTTP_2;
+    // HTTP/2 asked for on a plain `http` URL: prior knowledge, which the h2c server needs.
+    let res = within(client.execute(request.try_clone().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(res.version(), Version::HTTP_2);
+    let echo = crate::common::echo_of(res).await;
+    assert_eq!(
+        (echo["method"].as_str(), echo["body"].as_str()),
+        (Some("PUT"), Some("from http"))
+    );
+
+    let back = http::Request::<Body>::try_from(request).unwrap();
+    assert_eq!(back.uri().to_string(), h2c.url("/echo"));
+    assert_eq!(
+        back.extensions()
+            .get::<towline::towline_layers::timeout::RequestTimeout>(),
+        Some(&towline::towline_layers::timeout::RequestTimeout(
+            Duration::from_secs(3)
+        ))
+    );
+    assert_eq!(back.headers()["x-a"], "1");
+    // The default version negotiates: against an h2c-only server it speaks HTTP/1.1 and fails.
+    let plain = Request::new(towline::Method::GET, h2c.url("/echo").parse().unwrap());
+    assert!(within(client.execute(plain)).await.is_err());
+}
