@@ -490,8 +490,9 @@ impl<R: Runtime> ClientBuilder<R> {
     // ---- pool ----
 
     /// How long idle connections are kept (default 90 s; `None`: until the server closes them).
-    pub fn pool_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.transport.pool.idle_timeout = timeout;
+    /// Takes a `Duration` or an `Option`, as reqwest's does.
+    pub fn pool_idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.transport.pool.idle_timeout = timeout.into();
         self
     }
 
@@ -557,15 +558,24 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
-    /// TCP keepalive idle time.
-    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
-        self.tcp.keepalive = idle;
+    /// TCP keepalive idle time (`None`, the default: no keepalive probes). Takes a `Duration`
+    /// or an `Option`, as reqwest's does.
+    pub fn tcp_keepalive(mut self, idle: impl Into<Option<Duration>>) -> Self {
+        self.tcp.keepalive = idle.into();
         self
     }
 
-    /// Local address to connect from.
-    pub fn local_address(mut self, addr: IpAddr) -> Self {
-        self.tcp.set_local_address(addr);
+    /// Local address to connect from: an address of one family binds connections of that
+    /// family; `None` binds nothing (the system chooses, the default), undoing earlier calls.
+    /// Takes an `IpAddr` or an `Option`, as reqwest's does.
+    pub fn local_address(mut self, addr: impl Into<Option<IpAddr>>) -> Self {
+        match addr.into() {
+            Some(addr) => self.tcp.set_local_address(addr),
+            None => {
+                self.tcp.local_ipv4 = None;
+                self.tcp.local_ipv6 = None;
+            }
+        }
         self
     }
 

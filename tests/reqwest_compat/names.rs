@@ -617,3 +617,33 @@ async fn request_converts_to_and_from_http_request() {
     let plain = Request::new(towline::Method::GET, h2c.url("/echo").parse().unwrap());
     assert!(within(client.execute(plain)).await.is_err());
 }
+
+#[tokio::test]
+async fn option_setters_take_a_value_or_none() {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
+    let server = TestServer::http1();
+    // An address no interface holds: binding to it fails the connection.
+    let foreign = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let bound = towline::Client::builder()
+        .local_address(foreign)
+        .build()
+        .unwrap();
+    let error = within(bound.get(server.url("/echo")).send())
+        .await
+        .unwrap_err();
+    assert!(error.is_connect(), "{error:?}");
+    let unbound = towline::Client::builder()
+        .local_address(foreign)
+        .local_address(None)
+        .tcp_keepalive(Duration::from_secs(30))
+        .tcp_keepalive(None)
+        .pool_idle_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(None)
+        .build()
+        .unwrap();
+    let res = within(unbound.get(server.url("/echo")).send())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
