@@ -503,7 +503,7 @@ async fn default_headers_user_agent_and_accept() {
 }
 
 #[tokio::test]
-async fn default_headers_map_replaces_the_defaults() {
+async fn default_headers_map_merges_into_the_defaults() {
     let server = TestServer::http1();
     let url = server.url("/echo");
     let mut defaults = HeaderMap::new();
@@ -511,15 +511,33 @@ async fn default_headers_map_replaces_the_defaults() {
     defaults.append("x-multi", HeaderValue::from_static("m1"));
     defaults.append("x-multi", HeaderValue::from_static("m2"));
     let client = TokioClient::builder()
-        .default_headers(defaults)
+        .default_headers(defaults.clone())
         .build()
         .unwrap();
 
     let echo = get_echo(&client, &url).await;
     assert_eq!(header_values(&echo, "x-default"), ["d1"]);
     assert_eq!(header_values(&echo, "x-multi"), ["m1", "m2"]);
-    assert!(header_values(&echo, "user-agent").is_empty(), "{echo}");
-    assert!(header_values(&echo, "accept").is_empty(), "{echo}");
+    assert_eq!(
+        header_values(&echo, "user-agent"),
+        [towline::DEFAULT_USER_AGENT]
+    );
+    assert_eq!(header_values(&echo, "accept"), ["*/*"]);
+
+    // A default given again replaces the earlier one; the others stay.
+    let mut again = HeaderMap::new();
+    again.insert("user-agent", HeaderValue::from_static("mine/1"));
+    again.append("x-multi", HeaderValue::from_static("m3"));
+    let merged = TokioClient::builder()
+        .default_headers(defaults)
+        .default_headers(again)
+        .build()
+        .unwrap();
+    let echo = get_echo(&merged, &url).await;
+    assert_eq!(header_values(&echo, "user-agent"), ["mine/1"]);
+    assert_eq!(header_values(&echo, "x-multi"), ["m3"]);
+    assert_eq!(header_values(&echo, "x-default"), ["d1"]);
+    assert_eq!(header_values(&echo, "accept"), ["*/*"]);
 
     // A request header of the same name replaces all default values of it.
     let resp = client

@@ -430,10 +430,25 @@ impl<R: Runtime> ClientBuilder<R> {
 
     // ---- headers ----
 
-    /// Headers sent with every request unless the request sets the same name. Replaces the
-    /// defaults, `User-Agent` included.
+    /// Headers sent with every request unless the request sets the same name. They merge
+    /// into the defaults, as reqwest's do: a name given here replaces every default value of
+    /// that name (`User-Agent`, say), and the other defaults stay. Clear the defaults first
+    /// with [`no_default_headers`](Self::no_default_headers) to send only these.
     pub fn default_headers(mut self, headers: HeaderMap) -> Self {
-        self.default_headers = headers;
+        let mut last = None;
+        for (name, value) in headers {
+            match name {
+                Some(name) => {
+                    self.default_headers.insert(name.clone(), value);
+                    last = Some(name);
+                }
+                None => {
+                    if let Some(name) = &last {
+                        self.default_headers.append(name.clone(), value);
+                    }
+                }
+            }
+        }
         self
     }
 
