@@ -39,7 +39,19 @@
 //! | `tracing` | yes | `trace` (`tracing` spans) |
 //!
 //! Feature names follow reqwest's where reqwest has the feature (`json`, `cookies`, `gzip`,
-//! `brotli`, `zstd`, `deflate`, `charset`). Unlike reqwest, every layer and codec is on by
+//! `brotli`, `zstd`, `deflate`, `charset`), and reqwest's other names are accepted so a
+//! `Cargo.toml` ports unchanged:
+//!
+//! | reqwest's feature | in towline |
+//! |---|---|
+//! | `default-tls`, `rustls-tls`, `rustls-tls-webpki-roots` | `rustls-ring` + `webpki-roots` (rustls is towline's only TLS) |
+//! | `rustls-tls-native-roots` | `rustls-ring` + `rustls-native-roots` |
+//! | `rustls-tls-manual-roots` | `rustls-ring` alone (add roots with [`ClientBuilder::add_root_certificate`]) |
+//! | `native-roots` | `rustls-native-roots` |
+//! | `stream`, `http2` | nothing: streaming bodies and HTTP/2 are always there |
+//!
+//! `native-tls`, `blocking`, `multipart`, `socks`, `hickory-dns` and `http3` are not
+//! features yet; `MIGRATING.md` says what to use instead. Unlike reqwest, every layer and codec is on by
 //! default: towline's stack is the point of it, and decompression is on in the default client.
 //! A minimal build — `default-features = false, features = ["tokio"]` (add `rustls-ring` and
 //! `webpki-roots` for TLS) — compiles no zstd C library, no brotli, no public suffix list and

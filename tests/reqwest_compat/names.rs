@@ -647,3 +647,41 @@ async fn option_setters_take_a_value_or_none() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[test]
+fn reqwest_feature_names_are_declared() {
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let features = manifest
+        .split("[features]")
+        .nth(1)
+        .and_then(|rest| rest.split("\n[").next())
+        .unwrap();
+    let declared: Vec<&str> = features
+        .lines()
+        .filter_map(|line| line.split_once(" = "))
+        .map(|(name, _)| name.trim())
+        .collect();
+    for name in [
+        "default-tls",
+        "rustls-tls",
+        "rustls-tls-webpki-roots",
+        "rustls-tls-native-roots",
+        "rustls-tls-manual-roots",
+        "native-roots",
+        "stream",
+        "http2",
+        "json",
+        "cookies",
+        "gzip",
+        "brotli",
+        "zstd",
+        "deflate",
+        "charset",
+    ] {
+        assert!(
+            declared.contains(&name),
+            "feature {name} is missing: {declared:?}"
+        );
+    }
+}
