@@ -619,6 +619,20 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// Uses rustls for TLS. rustls is towline's only TLS, so this changes nothing; it is here
+    /// so that reqwest code that calls it compiles unchanged.
+    #[cfg(feature = "rustls")]
+    pub fn use_rustls_tls(self) -> Self {
+        self
+    }
+
+    /// Uses no proxy. towline does not read proxy settings from the environment (reqwest
+    /// does), so this changes nothing today; it is here so that reqwest code that calls it
+    /// compiles unchanged and keeps meaning what it says.
+    pub fn no_proxy(self) -> Self {
+        self
+    }
+
     /// Trusts an extra root certificate.
     #[cfg(feature = "rustls")]
     pub fn add_root_certificate(mut self, certificate: Certificate) -> Self {
