@@ -565,6 +565,60 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// HTTP/2 stream-level flow-control window (`None`: towline's default, 2 MiB); reqwest's
+    /// name for a field of [`http2_config`](Self::http2_config).
+    pub fn http2_initial_stream_window_size(mut self, size: impl Into<Option<u32>>) -> Self {
+        self.transport.http2.initial_stream_window_size = size
+            .into()
+            .unwrap_or(Http2Config::default().initial_stream_window_size);
+        self
+    }
+
+    /// HTTP/2 connection-level flow-control window (`None`: towline's default, 4 MiB).
+    pub fn http2_initial_connection_window_size(mut self, size: impl Into<Option<u32>>) -> Self {
+        self.transport.http2.initial_connection_window_size = size
+            .into()
+            .unwrap_or(Http2Config::default().initial_connection_window_size);
+        self
+    }
+
+    /// Sizes HTTP/2 windows from the measured bandwidth-delay product (overrides the two
+    /// window sizes).
+    pub fn http2_adaptive_window(mut self, enabled: bool) -> Self {
+        self.transport.http2.adaptive_window = enabled;
+        self
+    }
+
+    /// Largest HTTP/2 frame payload accepted (`None`: the protocol's 16 KiB).
+    pub fn http2_max_frame_size(mut self, size: impl Into<Option<u32>>) -> Self {
+        self.transport.http2.max_frame_size = size.into();
+        self
+    }
+
+    /// Largest HTTP/2 header list accepted.
+    pub fn http2_max_header_list_size(mut self, size: u32) -> Self {
+        self.transport.http2.max_header_list_size = Some(size);
+        self
+    }
+
+    /// Sends HTTP/2 PINGs at this interval to find dead connections (`None`: never).
+    pub fn http2_keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.transport.http2.keep_alive_interval = interval.into();
+        self
+    }
+
+    /// How long to wait for a PING to be acknowledged before closing the connection.
+    pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.http2.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// Sends PINGs even on a connection with no open stream.
+    pub fn http2_keep_alive_while_idle(mut self, enabled: bool) -> Self {
+        self.transport.http2.keep_alive_while_idle = enabled;
+        self
+    }
+
     // ---- TCP and DNS ----
 
     /// Disables Nagle's algorithm (default on).

@@ -685,3 +685,23 @@ fn reqwest_feature_names_are_declared() {
         );
     }
 }
+
+#[tokio::test]
+async fn http2_setters_reach_the_connection() {
+    let server = TestServer::h2c();
+    let big = "x".repeat(4096);
+    let url = format!("{}?x-big={big}", server.url("/headers"));
+    let roomy = towline::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let res = within(roomy.get(&url).send()).await.unwrap();
+    assert_eq!(res.headers()["x-big"].len(), 4096);
+    let tight = towline::Client::builder()
+        .http2_prior_knowledge()
+        .http2_max_header_list_size(1024)
+        .build()
+        .unwrap();
+    let error = within(tight.get(&url).send()).await.unwrap_err();
+    assert!(error.is_request(), "{error:?}");
+}

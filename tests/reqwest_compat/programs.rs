@@ -350,6 +350,22 @@ async fn response_facts(url: &str) -> reqwest::Result<Vec<String>> {
     Ok(facts)
 }
 
+/// HTTP/2 with prior knowledge and reqwest's HTTP/2 tuning setters.
+async fn http2_tuned(url: &str) -> reqwest::Result<reqwest::Version> {
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .http2_initial_stream_window_size(1 << 20)
+        .http2_initial_connection_window_size(None)
+        .http2_adaptive_window(false)
+        .http2_max_frame_size(1 << 15)
+        .http2_max_header_list_size(64 * 1024)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .http2_keep_alive_timeout(Duration::from_secs(5))
+        .http2_keep_alive_while_idle(true)
+        .build()?;
+    Ok(client.get(url).send().await?.version())
+}
+
 // ---------------------------------------------------------------------------
 // running them
 // ---------------------------------------------------------------------------
@@ -576,6 +592,15 @@ mod run {
             (echo.path.as_str(), echo.query.as_deref()),
             ("/echo", Some("id=7"))
         );
+    }
+
+    #[tokio::test]
+    async fn http2_tuned() {
+        let server = TestServer::h2c();
+        let version = within(super::http2_tuned(&server.url("/echo")))
+            .await
+            .unwrap();
+        assert_eq!(version, towline::Version::HTTP_2);
     }
 
     #[tokio::test]
