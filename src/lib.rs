@@ -31,12 +31,12 @@
 //! | `json` | yes | [`RequestBuilder::json`], [`Response::json`] |
 //! | `charset` | yes | [`Response::text`] decodes any charset (UTF-8 only without it) |
 //! | `gzip`, `deflate`, `brotli`, `zstd` | yes | the response decompression codecs (the decompression layer is always in the stack; with no codec it sends no `Accept-Encoding`) |
-//! | `cookies` | yes | `cookie_store`, `cookie_jar` (`cookie_store` and the public suffix list) |
+//! | `cookies` | yes | `cookie_store`, `cookie_jar`, `cookie_provider`, [`cookie`], [`Response::cookies`] (`cookie_store` and the public suffix list) |
 //! | `hsts` | yes | `hsts`, `hsts_store` |
 //! | `cache` | yes | `cache`, `HttpCache`, `CacheStatus` (`http-cache-semantics`) |
 //! | `rate-limit` | yes | `rate_limiter`, `max_requests_per_sec`, `RateLimiter` |
 //! | `bandwidth` | yes | `bandwidth_limiter`, `max_download_speed`, `BandwidthLimiter` |
-//! | `tracing` | yes | `trace` (`tracing` spans) |
+//! | `tracing` | yes | `trace` (`tracing` spans), `connection_verbose` |
 //!
 //! Feature names follow reqwest's where reqwest has the feature (`json`, `cookies`, `gzip`,
 //! `brotli`, `zstd`, `deflate`, `charset`), and reqwest's other names are accepted so a

@@ -9,10 +9,8 @@
 //! made only for a [`Policy::custom`] closure, and only when a redirect asks it, so
 //! `limited` and `none` cost nothing extra.
 //!
-//! Differences from reqwest, on purpose: [`Policy::limited`]`(n)` follows `n` redirects and
-//! fails on the one after (the layer's count); the default policy follows up to 10 and does
-//! not look for loops apart from that limit (a loop fails with "too many redirects" at the
-//! eleventh hop).
+//! As in reqwest, [`Policy::limited`]`(n)` follows `n` redirects and fails on the one after,
+//! and the default policy follows up to 10 (a loop fails there, as "too many redirects").
 //!
 //! ```
 //! use towline::redirect::Policy;
