@@ -1,17 +1,4 @@
-//! [`Request`]: a request built and not yet sent, as reqwest has it — made by
-//! [`RequestBuilder::build`](crate::RequestBuilder::build) or [`Request::new`], changed
-//! through its accessors, sent with [`Client::execute`](crate::Client::execute).
-//!
-//! It converts to and from `http::Request<Body>` (the tower `Service` path, and stacks built
-//! by hand). A `Request` holds a [`Url`] (with its fragment, which is never sent); the
-//! request target is made from it when the request is sent, or reused from the builder when
-//! the URL was not changed since.
-//!
-//! The version: [`Version::HTTP_11`] (the default) lets TLS negotiate HTTP/2 as reqwest does;
-//! `HTTP_2` insists on HTTP/2 (h2c prior knowledge over plain `http`), `HTTP_10` on HTTP/1.
-//! A request built from a [`RequestBuilder`](crate::RequestBuilder) whose
-//! [`version`](crate::RequestBuilder::version) was `HTTP_11` keeps insisting on HTTP/1.1
-//! unless its version is changed.
+//! [`Request`]: a request built and not yet sent, as reqwest has it.
 
 use std::fmt;
 use std::time::Duration;
@@ -27,7 +14,21 @@ use crate::body::Body;
 use crate::error::{Error, Result};
 use crate::into_url::request_uri;
 
-/// A request ready to send with [`Client::execute`](crate::Client::execute).
+/// A request built and not yet sent, as reqwest has it: made by
+/// [`RequestBuilder::build`](crate::RequestBuilder::build) or [`Request::new`], changed through
+/// its accessors, sent with [`Client::execute`](crate::Client::execute).
+///
+/// It converts to and from `http::Request<Body>` (the tower `Service` path, and stacks built
+/// by hand). A `Request` holds a [`Url`] (with its fragment, which is never sent); the request
+/// target is made from it when the request is sent, or reused from the builder when the URL
+/// was not changed since. Credentials in the URL are sent as `Authorization: Basic`, never in
+/// the request line.
+///
+/// The version: [`Version::HTTP_11`] (the default) lets TLS negotiate HTTP/2 as reqwest does;
+/// `HTTP_2` insists on HTTP/2 (h2c prior knowledge over plain `http`), `HTTP_10` on HTTP/1. A
+/// request built from a [`RequestBuilder`](crate::RequestBuilder) whose
+/// [`version`](crate::RequestBuilder::version) was `HTTP_11` keeps insisting on HTTP/1.1 until
+/// its version is changed.
 pub struct Request {
     method: Method,
     url: Url,
@@ -141,7 +142,7 @@ impl Request {
         &mut self.timeout
     }
 
-    /// The HTTP version (see the [module documentation](self) for what each one asks).
+    /// The HTTP version (see [`Request`] for what each one asks for).
     pub fn version(&self) -> Version {
         self.version
     }
