@@ -51,8 +51,10 @@
 //! | `stream`, `http2` | nothing: streaming bodies and HTTP/2 are always there |
 //!
 //! `native-tls`, `blocking`, `multipart`, `socks`, `hickory-dns` and `http3` are not
-//! features yet; `MIGRATING.md` says what to use instead. Unlike reqwest, every layer and codec is on by
-//! default: towline's stack is the point of it, and decompression is on in the default client.
+//! features yet; `MIGRATING.md` says what to use instead.
+//!
+//! Unlike reqwest, every layer and codec is on by default: towline's stack is the point of
+//! it, and decompression is on in the default client.
 //! A minimal build — `default-features = false, features = ["tokio"]` (add `rustls-ring` and
 //! `webpki-roots` for TLS) — compiles no zstd C library, no brotli, no public suffix list and
 //! no cache semantics; timeouts, redirects, retries and timings are always there.
