@@ -7,7 +7,9 @@
 //! `towline::Result`, and a PEM that does not parse is a builder error
 //! ([`Error::is_builder`](crate::Error::is_builder)), not a connect error.
 //!
-//! rustls speaks TLS 1.2 and 1.3 only, so [`Version`] has no `TLS_1_0` or `TLS_1_1`.
+//! rustls speaks TLS 1.2 and 1.3 only. `Version::TLS_1_0` and `TLS_1_1` exist so that bounds
+//! written for reqwest keep their meaning, as with reqwest over rustls: as a minimum they
+//! allow 1.2 and 1.3, as a maximum they leave no version and the client fails to build.
 
 use towline_services::connect::tls as connector;
 
@@ -16,7 +18,7 @@ use crate::error::{Error, Result};
 pub use connector::TlsVersion;
 
 /// A TLS protocol version: [`Version::TLS_1_2`] or [`Version::TLS_1_3`] (reqwest's name for
-/// [`TlsVersion`]).
+/// [`TlsVersion`]; see the [module documentation](self) for `TLS_1_0` and `TLS_1_1`).
 pub type Version = TlsVersion;
 
 /// A root certificate to trust, added with

@@ -324,6 +324,23 @@ async fn max_tls_version_caps_what_the_client_offers() {
         .build()
         .unwrap_err();
     assert!(error.is_builder(), "{error:?}");
+
+    // The versions rustls does not speak: a minimum below 1.2 allows 1.2 and 1.3, a maximum
+    // below 1.2 leaves nothing.
+    let old_minimum = towline::Client::builder()
+        .add_root_certificate(root())
+        .min_tls_version(Version::TLS_1_0)
+        .build()
+        .unwrap();
+    let res = within(old_minimum.get(tls13.url("/echo")).send())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let error = towline::Client::builder()
+        .max_tls_version(Version::TLS_1_1)
+        .build()
+        .unwrap_err();
+    assert!(error.is_builder(), "{error:?}");
 }
 
 /// Collects the `message` of every `tracing` event, with its target and level.

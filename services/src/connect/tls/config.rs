@@ -74,8 +74,17 @@ impl Identity {
 }
 
 /// A TLS protocol version.
+///
+/// rustls speaks TLS 1.2 and 1.3 only. The two older versions are here so that bounds
+/// written for other TLS stacks keep their meaning: a minimum of TLS 1.0 or 1.1 allows 1.2
+/// and 1.3, and a maximum below TLS 1.2 leaves no version, which fails when the config is
+/// built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TlsVersion {
+    /// TLS 1.0 (never spoken; see the type's documentation).
+    Tls10,
+    /// TLS 1.1 (never spoken; see the type's documentation).
+    Tls11,
     /// TLS 1.2.
     Tls12,
     /// TLS 1.3.
@@ -83,6 +92,10 @@ pub enum TlsVersion {
 }
 
 impl TlsVersion {
+    /// TLS 1.0, by reqwest's name for it.
+    pub const TLS_1_0: Self = Self::Tls10;
+    /// TLS 1.1, by reqwest's name for it.
+    pub const TLS_1_1: Self = Self::Tls11;
     /// TLS 1.2, by reqwest's name for it.
     pub const TLS_1_2: Self = Self::Tls12;
     /// TLS 1.3, by reqwest's name for it.
@@ -154,7 +167,10 @@ impl TlsConfig {
         if versions.is_empty() {
             return Err(ConnectError::msg(
                 ConnectErrorKind::Tls,
-                format!("no TLS version from {:?} up to {max:?}", self.min_version),
+                format!(
+                    "no TLS version from {:?} up to {max:?} (rustls speaks TLS 1.2 and 1.3)",
+                    self.min_version
+                ),
             ));
         }
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
