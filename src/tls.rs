@@ -84,4 +84,15 @@ impl Identity {
             .map(|inner| Self { inner })
             .map_err(Error::builder)
     }
+
+    /// Takes the certificate chain and the PKCS#8 private key from two PEM documents. In
+    /// reqwest this belongs to native-tls; here it is [`from_pem`](Self::from_pem) of the two
+    /// put together, so code written for either TLS stack ports.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_pem`](Self::from_pem).
+    pub fn from_pkcs8_pem(pem: &[u8], key: &[u8]) -> Result<Self> {
+        Self::from_pem(&[pem, b"\n", key].concat())
+    }
 }

@@ -282,6 +282,23 @@ async fn tls_certificate_and_identity_errors_are_builder_errors() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
+    // The chain and the key apart, as native-tls users hold them.
+    let whole = pki.client_identity_pem();
+    let at = whole.find("-----BEGIN PRIVATE KEY-----").unwrap();
+    let (chain, key) = whole.split_at(at);
+    let split = towline::tls::Identity::from_pkcs8_pem(chain.as_bytes(), key.as_bytes()).unwrap();
+    let client = towline::Client::builder()
+        .add_root_certificate(towline::Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap())
+        .identity(split)
+        .build()
+        .unwrap();
+    let res = within(client.get(server.url("/echo")).send())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let error = towline::tls::Identity::from_pkcs8_pem(chain.as_bytes(), b"").unwrap_err();
+    assert!(error.is_builder(), "{error:?}");
+
     let error = load_tls(b"not pem", b"").unwrap_err();
     assert!(error.is_builder(), "{error:?}");
     let error = load_tls(pki.ca_pem().as_bytes(), pki.ca_pem().as_bytes()).unwrap_err();
