@@ -553,6 +553,13 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// Accepts HTTP/1 response headers folded over several lines (obsolete since RFC 7230),
+    /// joining the lines with spaces; off by default, when such a response is an error.
+    pub fn http1_allow_obsolete_multiline_headers_in_responses(mut self, enabled: bool) -> Self {
+        self.transport.http1.allow_obsolete_multiline_headers = enabled;
+        self
+    }
+
     /// Largest HTTP/1 response head accepted.
     pub fn http1_max_header_size(mut self, max: usize) -> Self {
         self.transport.http1.max_header_size = Some(max);

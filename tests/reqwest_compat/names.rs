@@ -747,3 +747,21 @@ async fn http2_setters_reach_the_connection() {
     let error = within(tight.get(&url).send()).await.unwrap_err();
     assert!(error.is_request(), "{error:?}");
 }
+
+#[tokio::test]
+async fn http1_obsolete_multiline_headers_are_refused_unless_allowed() {
+    let server = towline_test_support::RawServer::fixed(
+        "HTTP/1.1 200 OK\r\nx-folded: first\r\n second\r\ncontent-length: 0\r\n\r\n",
+    );
+    let strict = towline::Client::new();
+    let error = within(strict.get(server.url("/")).send())
+        .await
+        .unwrap_err();
+    assert!(error.is_request(), "{error:?}");
+    let lenient = towline::Client::builder()
+        .http1_allow_obsolete_multiline_headers_in_responses(true)
+        .build()
+        .unwrap();
+    let res = within(lenient.get(server.url("/")).send()).await.unwrap();
+    assert_eq!(res.headers()["x-folded"], "first second");
+}
