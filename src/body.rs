@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures_core::TryStream;
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -46,6 +47,19 @@ impl Body {
                     .boxed_unsync(),
             ),
         }
+    }
+
+    /// Streams the body from a `Stream` of byte chunks (anything `Into<Bytes>`: `Bytes`,
+    /// `Vec<u8>`, `String`, …), as reqwest's `Body::wrap_stream`. An error from the stream
+    /// fails the request. Such a body is read once: redirects and retries that must send it
+    /// again replay it up to their cap (see [`towline_layers::resend`]).
+    pub fn wrap_stream<S>(stream: S) -> Self
+    where
+        S: TryStream + Send + 'static,
+        S::Ok: Into<Bytes>,
+        S::Error: Into<BoxError>,
+    {
+        Self::wrap(StreamBody { stream })
     }
 
     /// The bytes, when the body is held in memory.
@@ -146,6 +160,37 @@ impl http_body::Body for Body {
             }
             Inner::Stream(stream) => stream.size_hint(),
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A `TryStream` of chunks as an `http_body::Body`, for [`Body::wrap_stream`].
+    struct StreamBody<S> {
+        #[pin]
+        stream: S,
+    }
+}
+
+impl<S> http_body::Body for StreamBody<S>
+where
+    S: TryStream,
+    S::Ok: Into<Bytes>,
+    S::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.project().stream.try_poll_next(cx).map(|chunk| {
+            chunk.map(|chunk| {
+                chunk
+                    .map(|data| Frame::data(data.into()))
+                    .map_err(Into::into)
+            })
+        })
     }
 }
 

@@ -31,16 +31,30 @@
 //! | `json` | yes | [`RequestBuilder::json`], [`Response::json`] |
 //! | `charset` | yes | [`Response::text`] decodes any charset (UTF-8 only without it) |
 //! | `gzip`, `deflate`, `brotli`, `zstd` | yes | the response decompression codecs (the decompression layer is always in the stack; with no codec it sends no `Accept-Encoding`) |
-//! | `cookies` | yes | `cookie_store`, `cookie_jar` (`cookie_store` and the public suffix list) |
+//! | `cookies` | yes | `cookie_store`, `cookie_jar`, `cookie_provider`, [`cookie`], [`Response::cookies`] (`cookie_store` and the public suffix list) |
 //! | `hsts` | yes | `hsts`, `hsts_store` |
 //! | `cache` | yes | `cache`, `HttpCache`, `CacheStatus` (`http-cache-semantics`) |
 //! | `rate-limit` | yes | `rate_limiter`, `max_requests_per_sec`, `RateLimiter` |
 //! | `bandwidth` | yes | `bandwidth_limiter`, `max_download_speed`, `BandwidthLimiter` |
-//! | `tracing` | yes | `trace` (`tracing` spans) |
+//! | `tracing` | yes | `trace` (`tracing` spans), `connection_verbose` |
 //!
 //! Feature names follow reqwest's where reqwest has the feature (`json`, `cookies`, `gzip`,
-//! `brotli`, `zstd`, `deflate`, `charset`). Unlike reqwest, every layer and codec is on by
-//! default: towline's stack is the point of it, and decompression is on in the default client.
+//! `brotli`, `zstd`, `deflate`, `charset`), and reqwest's other names are accepted so a
+//! `Cargo.toml` ports unchanged:
+//!
+//! | reqwest's feature | in towline |
+//! |---|---|
+//! | `default-tls`, `rustls-tls`, `rustls-tls-webpki-roots` | `rustls-ring` + `webpki-roots` (rustls is towline's only TLS) |
+//! | `rustls-tls-native-roots` | `rustls-ring` + `rustls-native-roots` |
+//! | `rustls-tls-manual-roots` | `rustls-ring` alone (add roots with [`ClientBuilder::add_root_certificate`]) |
+//! | `native-roots` | `rustls-native-roots` |
+//! | `stream`, `http2` | nothing: streaming bodies and HTTP/2 are always there |
+//!
+//! `native-tls`, `blocking`, `multipart`, `socks`, `hickory-dns` and `http3` are not
+//! features yet; `MIGRATING.md` says what to use instead.
+//!
+//! Unlike reqwest, every layer and codec is on by default: towline's stack is the point of
+//! it, and decompression is on in the default client.
 //! A minimal build — `default-features = false, features = ["tokio"]` (add `rustls-ring` and
 //! `webpki-roots` for TLS) — compiles no zstd C library, no brotli, no public suffix list and
 //! no cache semantics; timeouts, redirects, retries and timings are always there.
@@ -52,9 +66,13 @@
 compile_error!("towline needs a runtime: enable the `tokio` feature");
 
 mod body;
+mod built_request;
 mod client;
+#[cfg(feature = "cookies")]
+pub mod cookie;
 mod error;
 mod into_url;
+pub mod redirect;
 mod request;
 mod response;
 #[cfg(feature = "rustls")]
@@ -67,6 +85,7 @@ pub mod dns {
 }
 
 pub use body::{Body, ResponseBody};
+pub use built_request::Request;
 pub use client::Client;
 #[cfg(feature = "tokio")]
 pub use client::builder::DefaultRuntime;

@@ -283,9 +283,31 @@ impl RequestBuilder {
         self
     }
 
-    /// Builds the request without sending it.
-    pub fn build(self) -> Result<Request<Body>> {
-        self.build_split().1.map(|(request, _)| request)
+    /// Builds the request without sending it, for [`Client::execute`].
+    pub fn build(self) -> Result<crate::Request> {
+        self.build_split()
+            .1
+            .map(|(request, url)| crate::Request::from_http(request, url))
+    }
+
+    /// A copy of this builder, unless its body is a stream (which can be read only once) or
+    /// it holds an error.
+    pub fn try_clone(&self) -> Option<Self> {
+        if self.error.is_some() {
+            return None;
+        }
+        Some(Self {
+            client: self.client.clone(),
+            method: self.method.clone(),
+            url: self.url.clone(),
+            uri: self.uri.clone(),
+            headers: self.headers.clone(),
+            body: self.body.try_clone()?,
+            version: self.version,
+            timeout: self.timeout,
+            extensions: self.extensions.clone(),
+            error: None,
+        })
     }
 
     /// The client, and the request with the URL it was made from (with the fragment, which

@@ -257,6 +257,23 @@ impl Response {
         serde_json::from_slice(&bytes).map_err(|e| Error::decode(e).with_url(url))
     }
 
+    /// The body as a `Stream` of byte chunks: reqwest's name for
+    /// [`into_bytes_stream`](Self::into_bytes_stream).
+    pub fn bytes_stream(self) -> BytesStream {
+        self.into_bytes_stream()
+    }
+
+    /// The cookies this response sets, one per `Set-Cookie` header that parses (others are
+    /// skipped), as the server sent them.
+    #[cfg(feature = "cookies")]
+    pub fn cookies(&self) -> impl Iterator<Item = crate::cookie::Cookie<'_>> {
+        self.head
+            .headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(crate::cookie::Cookie::parse)
+    }
+
     /// The body as a stream of byte chunks.
     pub fn into_bytes_stream(self) -> BytesStream {
         BytesStream {

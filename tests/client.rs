@@ -202,7 +202,7 @@ async fn bad_urls_fail_at_send_and_build_without_connecting() {
     let mut accepted = Vec::new();
     for url in &bad {
         match client.get(url.as_str()).build() {
-            Ok(request) => accepted.push(format!("build: {url:?} -> {}", request.uri())),
+            Ok(request) => accepted.push(format!("build: {url:?} -> {}", request.url())),
             Err(error) => assert!(error.is_builder(), "{url:?}: {error:?}"),
         }
         let url_error = match client.get(url.as_str()).send().await {
@@ -242,14 +242,17 @@ async fn bad_urls_fail_at_send_and_build_without_connecting() {
     let request = http::Request::get(format!("ftp://127.0.0.1:{port}/echo"))
         .body(towline::Body::empty())
         .unwrap();
-    let error = client.execute(request).await.unwrap_err();
+    let error = client
+        .execute(towline::Request::try_from(request).unwrap())
+        .await
+        .unwrap_err();
     assert!(error.is_builder(), "{error:?}");
 
-    // A relative URI too.
+    // A relative URI cannot become a request.
     let request = http::Request::get("/echo")
         .body(towline::Body::empty())
         .unwrap();
-    let error = client.execute(request).await.unwrap_err();
+    let error = towline::Request::try_from(request).unwrap_err();
     assert!(error.is_builder(), "{error:?}");
 
     assert_eq!(server.connections(), 0);
@@ -500,7 +503,7 @@ async fn default_headers_user_agent_and_accept() {
 }
 
 #[tokio::test]
-async fn default_headers_map_replaces_the_defaults() {
+async fn default_headers_map_merges_into_the_defaults() {
     let server = TestServer::http1();
     let url = server.url("/echo");
     let mut defaults = HeaderMap::new();
@@ -508,15 +511,33 @@ async fn default_headers_map_replaces_the_defaults() {
     defaults.append("x-multi", HeaderValue::from_static("m1"));
     defaults.append("x-multi", HeaderValue::from_static("m2"));
     let client = TokioClient::builder()
-        .default_headers(defaults)
+        .default_headers(defaults.clone())
         .build()
         .unwrap();
 
     let echo = get_echo(&client, &url).await;
     assert_eq!(header_values(&echo, "x-default"), ["d1"]);
     assert_eq!(header_values(&echo, "x-multi"), ["m1", "m2"]);
-    assert!(header_values(&echo, "user-agent").is_empty(), "{echo}");
-    assert!(header_values(&echo, "accept").is_empty(), "{echo}");
+    assert_eq!(
+        header_values(&echo, "user-agent"),
+        [towline::DEFAULT_USER_AGENT]
+    );
+    assert_eq!(header_values(&echo, "accept"), ["*/*"]);
+
+    // A default given again replaces the earlier one; the others stay.
+    let mut again = HeaderMap::new();
+    again.insert("user-agent", HeaderValue::from_static("mine/1"));
+    again.append("x-multi", HeaderValue::from_static("m3"));
+    let merged = TokioClient::builder()
+        .default_headers(defaults)
+        .default_headers(again)
+        .build()
+        .unwrap();
+    let echo = get_echo(&merged, &url).await;
+    assert_eq!(header_values(&echo, "user-agent"), ["mine/1"]);
+    assert_eq!(header_values(&echo, "x-multi"), ["m3"]);
+    assert_eq!(header_values(&echo, "x-default"), ["d1"]);
+    assert_eq!(header_values(&echo, "accept"), ["*/*"]);
 
     // A request header of the same name replaces all default values of it.
     let resp = client

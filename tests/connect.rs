@@ -185,7 +185,7 @@ async fn der_root_certificate_is_trusted() {
     let pki = TestPki::generate();
     let server = TestServer::tls(&pki, &[b"h2", b"http/1.1"]);
     let client = TokioClient::builder()
-        .add_root_certificate(Certificate::from_der(&pki.ca_der()))
+        .add_root_certificate(Certificate::from_der(&pki.ca_der()).unwrap())
         .build()
         .unwrap();
     let resp = get(&client, &server.url("/echo")).await.unwrap();
@@ -194,7 +194,7 @@ async fn der_root_certificate_is_trusted() {
 
     // `from_der` does not parse; a bad certificate is refused when the client is built.
     let error = TokioClient::builder()
-        .add_root_certificate(Certificate::from_der(b"not a certificate"))
+        .add_root_certificate(Certificate::from_der(b"not a certificate").unwrap())
         .build()
         .unwrap_err();
     assert!(error.is_builder(), "{error:?}");

@@ -17,7 +17,7 @@ use towline_layers::bandwidth::BandwidthLimiter;
 #[cfg(feature = "cache")]
 use towline_layers::cache::HttpCache;
 #[cfg(feature = "cookies")]
-use towline_layers::cookie::CookieJar;
+use towline_layers::cookie::{CookieJar, CookieStore};
 use towline_layers::decompression::DecompressionLayer;
 #[cfg(feature = "hsts")]
 use towline_layers::hsts::HstsStore;
@@ -75,12 +75,14 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     pub(super) timings: bool,
     #[cfg(feature = "tracing")]
     pub(super) trace: Option<TraceLayer>,
+    #[cfg(feature = "tracing")]
+    pub(super) connection_verbose: bool,
     pub(super) redirect_policy: Policy,
     pub(super) referer: bool,
     #[cfg(feature = "hsts")]
     pub(super) hsts: Option<HstsStore>,
     #[cfg(feature = "cookies")]
-    pub(super) cookies: Option<CookieJar>,
+    pub(super) cookies: Option<Arc<dyn CookieStore>>,
     pub(super) decompression: DecompressionLayer,
     #[cfg(feature = "cache")]
     pub(super) cache: Option<HttpCache>,
@@ -149,6 +151,8 @@ impl<R: Runtime> ClientBuilder<R> {
             timings: false,
             #[cfg(feature = "tracing")]
             trace: None,
+            #[cfg(feature = "tracing")]
+            connection_verbose: false,
             redirect_policy: Policy::default(),
             referer: false,
             #[cfg(feature = "hsts")]
@@ -198,10 +202,31 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// Logs the head of every request sent and response received (each redirect hop and
+    /// retry included) as `tracing` events at `trace` level, target `towline::connection`,
+    /// with credentials redacted. Needs the `tracing` feature; without it this does nothing,
+    /// so code written for reqwest still compiles.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_mut))]
+    pub fn connection_verbose(mut self, enabled: bool) -> Self {
+        #[cfg(feature = "tracing")]
+        {
+            self.connection_verbose = enabled;
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = enabled;
+        self
+    }
+
     /// How redirects are followed (default: up to 10).
     pub fn redirect_policy(mut self, policy: Policy) -> Self {
         self.redirect_policy = policy;
         self
+    }
+
+    /// How redirects are followed, with reqwest's [`redirect::Policy`](crate::redirect::Policy)
+    /// (default: up to 10).
+    pub fn redirect(self, policy: crate::redirect::Policy) -> Self {
+        self.redirect_policy(policy.into_layer_policy())
     }
 
     /// Follows at most `max` redirects (0 returns redirect responses as they are).
@@ -223,14 +248,22 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Keeps cookies in a jar of the client's own (shared by its clones).
     #[cfg(feature = "cookies")]
     pub fn cookie_store(mut self, enabled: bool) -> Self {
-        self.cookies = enabled.then(CookieJar::new);
+        self.cookies = enabled.then(|| Arc::new(CookieJar::new()) as Arc<dyn CookieStore>);
         self
     }
 
     /// Keeps cookies in `jar`, which the caller can inspect, save and load.
     #[cfg(feature = "cookies")]
     pub fn cookie_jar(mut self, jar: CookieJar) -> Self {
-        self.cookies = Some(jar);
+        self.cookies = Some(Arc::new(jar));
+        self
+    }
+
+    /// Keeps cookies in `store`: reqwest's [`cookie::Jar`](crate::cookie::Jar), or any
+    /// [`CookieStore`] of your own (the client holds it behind the `Arc`, shared with you).
+    #[cfg(feature = "cookies")]
+    pub fn cookie_provider<C: CookieStore + 'static>(mut self, store: Arc<C>) -> Self {
+        self.cookies = Some(store);
         self
     }
 
@@ -259,6 +292,55 @@ impl<R: Runtime> ClientBuilder<R> {
     pub fn no_decompression(mut self) -> Self {
         self.decompression = DecompressionLayer::new().no_decompression();
         self
+    }
+
+    fn codecs(mut self, set: impl FnOnce(DecompressionLayer) -> DecompressionLayer) -> Self {
+        self.decompression = set(std::mem::take(&mut self.decompression));
+        self
+    }
+
+    /// Whether to ask for and decode gzip (on by default with the `gzip` feature, which it
+    /// needs to have an effect).
+    pub fn gzip(self, enabled: bool) -> Self {
+        self.codecs(|layer| layer.gzip(enabled))
+    }
+
+    /// Whether to ask for and decode brotli (on by default with the `brotli` feature, which
+    /// it needs to have an effect).
+    pub fn brotli(self, enabled: bool) -> Self {
+        self.codecs(|layer| layer.br(enabled))
+    }
+
+    /// Whether to ask for and decode zstd (on by default with the `zstd` feature, which it
+    /// needs to have an effect).
+    pub fn zstd(self, enabled: bool) -> Self {
+        self.codecs(|layer| layer.zstd(enabled))
+    }
+
+    /// Whether to ask for and decode deflate (on by default with the `deflate` feature,
+    /// which it needs to have an effect).
+    pub fn deflate(self, enabled: bool) -> Self {
+        self.codecs(|layer| layer.deflate(enabled))
+    }
+
+    /// Neither asks for nor decodes gzip: `gzip(false)`.
+    pub fn no_gzip(self) -> Self {
+        self.gzip(false)
+    }
+
+    /// Neither asks for nor decodes brotli: `brotli(false)`.
+    pub fn no_brotli(self) -> Self {
+        self.brotli(false)
+    }
+
+    /// Neither asks for nor decodes zstd: `zstd(false)`.
+    pub fn no_zstd(self) -> Self {
+        self.zstd(false)
+    }
+
+    /// Neither asks for nor decodes deflate: `deflate(false)`.
+    pub fn no_deflate(self) -> Self {
+        self.deflate(false)
     }
 
     /// Keeps responses in `cache` (an RFC 9111 private cache, shared by every clone of the
@@ -359,10 +441,25 @@ impl<R: Runtime> ClientBuilder<R> {
 
     // ---- headers ----
 
-    /// Headers sent with every request unless the request sets the same name. Replaces the
-    /// defaults, `User-Agent` included.
+    /// Headers sent with every request unless the request sets the same name. They merge
+    /// into the defaults, as reqwest's do: a name given here replaces every default value of
+    /// that name (`User-Agent`, say), and the other defaults stay. Clear the defaults first
+    /// with [`no_default_headers`](Self::no_default_headers) to send only these.
     pub fn default_headers(mut self, headers: HeaderMap) -> Self {
-        self.default_headers = headers;
+        let mut last = None;
+        for (name, value) in headers {
+            match name {
+                Some(name) => {
+                    self.default_headers.insert(name.clone(), value);
+                    last = Some(name);
+                }
+                None => {
+                    if let Some(name) = &last {
+                        self.default_headers.append(name.clone(), value);
+                    }
+                }
+            }
+        }
         self
     }
 
@@ -440,8 +537,9 @@ impl<R: Runtime> ClientBuilder<R> {
     // ---- pool ----
 
     /// How long idle connections are kept (default 90 s; `None`: until the server closes them).
-    pub fn pool_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.transport.pool.idle_timeout = timeout;
+    /// Takes a `Duration` or an `Option`, as reqwest's does.
+    pub fn pool_idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.transport.pool.idle_timeout = timeout.into();
         self
     }
 
@@ -487,6 +585,13 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// Accepts HTTP/1 response headers folded over several lines (obsolete since RFC 7230),
+    /// joining the lines with spaces; off by default, when such a response is an error.
+    pub fn http1_allow_obsolete_multiline_headers_in_responses(mut self, enabled: bool) -> Self {
+        self.transport.http1.allow_obsolete_multiline_headers = enabled;
+        self
+    }
+
     /// Largest HTTP/1 response head accepted.
     pub fn http1_max_header_size(mut self, max: usize) -> Self {
         self.transport.http1.max_header_size = Some(max);
@@ -499,6 +604,60 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// HTTP/2 stream-level flow-control window (`None`: towline's default, 2 MiB); reqwest's
+    /// name for a field of [`http2_config`](Self::http2_config).
+    pub fn http2_initial_stream_window_size(mut self, size: impl Into<Option<u32>>) -> Self {
+        self.transport.http2.initial_stream_window_size = size
+            .into()
+            .unwrap_or(Http2Config::default().initial_stream_window_size);
+        self
+    }
+
+    /// HTTP/2 connection-level flow-control window (`None`: towline's default, 4 MiB).
+    pub fn http2_initial_connection_window_size(mut self, size: impl Into<Option<u32>>) -> Self {
+        self.transport.http2.initial_connection_window_size = size
+            .into()
+            .unwrap_or(Http2Config::default().initial_connection_window_size);
+        self
+    }
+
+    /// Sizes HTTP/2 windows from the measured bandwidth-delay product (overrides the two
+    /// window sizes).
+    pub fn http2_adaptive_window(mut self, enabled: bool) -> Self {
+        self.transport.http2.adaptive_window = enabled;
+        self
+    }
+
+    /// Largest HTTP/2 frame payload accepted (`None`: the protocol's 16 KiB).
+    pub fn http2_max_frame_size(mut self, size: impl Into<Option<u32>>) -> Self {
+        self.transport.http2.max_frame_size = size.into();
+        self
+    }
+
+    /// Largest HTTP/2 header list accepted.
+    pub fn http2_max_header_list_size(mut self, size: u32) -> Self {
+        self.transport.http2.max_header_list_size = Some(size);
+        self
+    }
+
+    /// Sends HTTP/2 PINGs at this interval to find dead connections (`None`: never).
+    pub fn http2_keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.transport.http2.keep_alive_interval = interval.into();
+        self
+    }
+
+    /// How long to wait for a PING to be acknowledged before closing the connection.
+    pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.http2.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// Sends PINGs even on a connection with no open stream.
+    pub fn http2_keep_alive_while_idle(mut self, enabled: bool) -> Self {
+        self.transport.http2.keep_alive_while_idle = enabled;
+        self
+    }
+
     // ---- TCP and DNS ----
 
     /// Disables Nagle's algorithm (default on).
@@ -507,15 +666,24 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
-    /// TCP keepalive idle time.
-    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
-        self.tcp.keepalive = idle;
+    /// TCP keepalive idle time (`None`, the default: no keepalive probes). Takes a `Duration`
+    /// or an `Option`, as reqwest's does.
+    pub fn tcp_keepalive(mut self, idle: impl Into<Option<Duration>>) -> Self {
+        self.tcp.keepalive = idle.into();
         self
     }
 
-    /// Local address to connect from.
-    pub fn local_address(mut self, addr: IpAddr) -> Self {
-        self.tcp.set_local_address(addr);
+    /// Local address to connect from: an address of one family binds connections of that
+    /// family; `None` binds nothing (the system chooses, the default), undoing earlier calls.
+    /// Takes an `IpAddr` or an `Option`, as reqwest's does.
+    pub fn local_address(mut self, addr: impl Into<Option<IpAddr>>) -> Self {
+        match addr.into() {
+            Some(addr) => self.tcp.set_local_address(addr),
+            None => {
+                self.tcp.local_ipv4 = None;
+                self.tcp.local_ipv6 = None;
+            }
+        }
         self
     }
 
@@ -592,10 +760,17 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// Uses rustls for TLS. rustls is towline's only TLS, so this changes nothing; it is here
+    /// so that reqwest code that calls it compiles unchanged.
+    #[cfg(feature = "rustls")]
+    pub fn use_rustls_tls(self) -> Self {
+        self
+    }
+
     /// Trusts an extra root certificate.
     #[cfg(feature = "rustls")]
     pub fn add_root_certificate(mut self, certificate: Certificate) -> Self {
-        self.tls.extra_roots.push(certificate);
+        self.tls.extra_roots.push(certificate.inner);
         self
     }
 
@@ -610,7 +785,7 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Presents a client certificate (mutual TLS).
     #[cfg(feature = "rustls")]
     pub fn identity(mut self, identity: Identity) -> Self {
-        self.tls.identity = Some(identity);
+        self.tls.identity = Some(identity.inner);
         self
     }
 
@@ -618,6 +793,14 @@ impl<R: Runtime> ClientBuilder<R> {
     #[cfg(feature = "rustls")]
     pub fn min_tls_version(mut self, version: TlsVersion) -> Self {
         self.tls.min_version = version;
+        self
+    }
+
+    /// Highest TLS version offered (default TLS 1.3). A maximum below the minimum fails
+    /// [`build`](Self::build).
+    #[cfg(feature = "rustls")]
+    pub fn max_tls_version(mut self, version: TlsVersion) -> Self {
+        self.tls.max_version = Some(version);
         self
     }
 

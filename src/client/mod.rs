@@ -9,6 +9,8 @@
 
 pub(crate) mod builder;
 pub(crate) mod stack;
+#[cfg(feature = "tracing")]
+mod verbose;
 
 use std::fmt;
 use std::future::Future;
@@ -143,16 +145,17 @@ impl Client {
         }
     }
 
-    /// Sends a request built elsewhere (e.g. with [`RequestBuilder::build`]). A
-    /// [`Fragment`](towline_layers::redirect::Fragment) in its extensions is kept for [`Response::url`] (and followed across
-    /// redirects), as the builder's requests do.
+    /// Sends a request built elsewhere: with [`RequestBuilder::build`], [`crate::Request::new`],
+    /// or from an `http::Request` (`Request::try_from`). The client's default headers are
+    /// added as for [`RequestBuilder::send`]; the URL's fragment is kept for
+    /// [`Response::url`] (and followed across redirects).
     pub fn execute(
         &self,
-        request: Request<Body>,
+        request: crate::Request,
     ) -> impl Future<Output = Result<Response>> + Send + 'static + use<> {
-        let url = url::Url::parse(&request.uri().to_string())
-            .map_err(|e| Error::builder(format!("request URI is not a URL: {e}")));
-        let sent = url.map(|url| self.send(request, url));
+        let sent = request
+            .into_http()
+            .map(|(request, url)| self.send(request, url));
         async move { sent?.await }
     }
 

@@ -100,8 +100,9 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     // are drained undecoded, and above the cache, so the cache keeps encoded bytes),
     // redirect (each hop below it), HSTS (so redirect targets are upgraded too), cache,
     // retry (each attempt below it: cookies, rate limit), cookies (so every hop and
-    // attempt sends and stores cookies), rate limit, bandwidth (on the response body),
-    // transport.
+    // attempt sends and stores cookies), rate limit, connection_verbose (right above the
+    // transport, so it logs the heads as sent and received), bandwidth (on the response
+    // body), transport.
     // The timeout, decompression, redirect and retry layers are always present and pass
     // requests through untouched when unconfigured (a disabled decompression layer
     // forwards the body as it is, `Policy::none()` follows nothing, a disabled retry
@@ -152,6 +153,12 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     #[cfg(not(feature = "bandwidth"))]
     let bandwidth = None::<Identity>;
     #[cfg(feature = "tracing")]
+    let verbose = builder
+        .connection_verbose
+        .then_some(super::verbose::VerboseLayer);
+    #[cfg(not(feature = "tracing"))]
+    let verbose = None::<Identity>;
+    #[cfg(feature = "tracing")]
     let trace = builder.trace;
     #[cfg(not(feature = "tracing"))]
     let trace = None::<Identity>;
@@ -178,6 +185,7 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
                 )
                 .option_layer(cookies)
                 .option_layer(rate_limit)
+                .option_layer(verbose)
                 .service(optional_body(bandwidth, transport)),
         ));
     let stack = optional_boxed(

@@ -10,30 +10,31 @@ use std::{
 use http::{Response, header::SET_COOKIE};
 use pin_project_lite::pin_project;
 
-use super::{CookieJar, service::Target};
+use super::{CookieJar, CookieStore, service::Target};
 use crate::BoxError;
 
 pin_project! {
     /// Response future of [`Cookie`](super::Cookie): stores the cookies the
     /// response sets, whatever its status, before handing it over.
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, J = CookieJar> {
         #[pin]
         inner: F,
-        jar: CookieJar,
+        jar: J,
         target: Option<Target>,
     }
 }
 
-impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F, jar: CookieJar, target: Option<Target>) -> Self {
+impl<F, J> ResponseFuture<F, J> {
+    pub(super) fn new(inner: F, jar: J, target: Option<Target>) -> Self {
         Self { inner, jar, target }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, J, B, E> Future for ResponseFuture<F, J>
 where
     F: Future<Output = Result<Response<B>, E>>,
     E: Into<BoxError>,
+    J: CookieStore,
 {
     type Output = Result<Response<B>, BoxError>;
 
@@ -47,13 +48,14 @@ where
         if response.headers().contains_key(SET_COOKIE)
             && let Some(url) = this.target.take().and_then(Target::into_url)
         {
-            this.jar.store_response(&url, response.headers());
+            this.jar
+                .set_cookies(&mut response.headers().get_all(SET_COOKIE).iter(), &url);
         }
         Poll::Ready(Ok(response))
     }
 }
 
-impl<F> fmt::Debug for ResponseFuture<F> {
+impl<F, J> fmt::Debug for ResponseFuture<F, J> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("target", &self.target)

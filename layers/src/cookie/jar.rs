@@ -9,11 +9,14 @@ use std::{
 };
 
 use cookie_store::{Cookie as StoreCookie, CookieDomain};
-use http::{HeaderMap, HeaderValue, Uri, header::SET_COOKIE};
+use http::{HeaderValue, Uri};
 use time::OffsetDateTime;
 use url::Url;
 
-use super::store::{Entry, Store};
+use super::{
+    CookieStore,
+    store::{Entry, Store},
+};
 use crate::{
     sync::lock,
     time::{SharedWallClock, SystemClock},
@@ -276,12 +279,7 @@ impl CookieJar {
     /// matches. Like a real request, this counts as a use of the cookies for eviction.
     pub fn cookie_header(&self, uri: &Uri) -> Option<HeaderValue> {
         let url = uri_to_url(uri)?;
-        let pairs = self.request_pairs(&url);
-        header_from_pairs(
-            pairs
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str())),
-        )
+        CookieStore::cookies(self, &url)
     }
 
     /// Writes the persistent (not session), unexpired cookies as JSON, in the format of
@@ -349,9 +347,23 @@ impl CookieJar {
         state.store.set_cookie(set_cookie, url, now).map(|_| ())
     }
 
-    /// Stores every `Set-Cookie` of a response to a request for `url`.
-    pub(super) fn store_response(&self, url: &Url, headers: &HeaderMap) {
-        let mut values = headers.get_all(SET_COOKIE).iter().peekable();
+    fn request_pairs(&self, url: &Url) -> Vec<(String, String)> {
+        let mut state = lock(&self.inner);
+        let now = state.now();
+        state.store.matching(url, now)
+    }
+
+    /// Applies a `Set-Cookie` header value as if a response to a request for `url` carried
+    /// it; a cookie the rules refuse is ignored. This is reqwest's `Jar::add_cookie_str`; use
+    /// [`set_cookie`](Self::set_cookie) to learn why a cookie was refused.
+    pub fn add_cookie_str(&self, cookie: &str, url: &Url) {
+        let _refused = self.set_cookie_url(url, cookie);
+    }
+}
+
+impl CookieStore for CookieJar {
+    fn set_cookies(&self, cookie_headers: &mut dyn Iterator<Item = &HeaderValue>, url: &Url) {
+        let mut values = cookie_headers.peekable();
         if values.peek().is_none() {
             return;
         }
@@ -366,15 +378,18 @@ impl CookieJar {
         }
     }
 
-    /// Whether a request might get cookies: cheap, and false for a jar never used.
-    pub(super) fn may_have_cookies(&self) -> bool {
-        lock(&self.inner).store.len() > 0
+    fn cookies(&self, url: &Url) -> Option<HeaderValue> {
+        let pairs = self.request_pairs(url);
+        header_from_pairs(
+            pairs
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )
     }
 
-    pub(super) fn request_pairs(&self, url: &Url) -> Vec<(String, String)> {
-        let mut state = lock(&self.inner);
-        let now = state.now();
-        state.store.matching(url, now)
+    /// Cheap, and false for a jar never used.
+    fn may_have_cookies(&self) -> bool {
+        lock(&self.inner).store.len() > 0
     }
 }
 

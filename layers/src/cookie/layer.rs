@@ -4,31 +4,39 @@ use tower_layer::Layer;
 
 use super::{Cookie, CookieJar};
 
-/// Sends the cookies of a [`CookieJar`] with each request and stores the cookies each
-/// response sets.
+/// Sends the cookies of a store (a [`CookieJar`] unless told otherwise) with each request
+/// and stores the cookies each response sets.
 ///
-/// See the [module documentation](super) for the rules it follows.
-#[derive(Debug, Clone, Default)]
-pub struct CookieLayer {
-    jar: CookieJar,
+/// See the [module documentation](super) for the rules it follows, and
+/// [`CookieStore`](super::CookieStore) for stores of your own.
+#[derive(Debug, Clone)]
+pub struct CookieLayer<J = CookieJar> {
+    jar: J,
 }
 
-impl CookieLayer {
+impl Default for CookieLayer {
+    /// A layer over a new, empty [`CookieJar`].
+    fn default() -> Self {
+        Self::new(CookieJar::new())
+    }
+}
+
+impl<J> CookieLayer<J> {
     /// A layer over `jar`; keep a clone of the jar to look at or change its cookies.
-    pub fn new(jar: CookieJar) -> Self {
+    pub fn new(jar: J) -> Self {
         Self { jar }
     }
 
     /// The layer's jar.
-    pub fn jar(&self) -> &CookieJar {
+    pub fn jar(&self) -> &J {
         &self.jar
     }
 }
 
-impl<S> Layer<S> for CookieLayer {
-    type Service = Cookie<S>;
+impl<S, J: Clone> Layer<S> for CookieLayer<J> {
+    type Service = Cookie<S, J>;
 
-    fn layer(&self, inner: S) -> Cookie<S> {
+    fn layer(&self, inner: S) -> Cookie<S, J> {
         Cookie::new(inner, self.jar.clone())
     }
 }

@@ -36,6 +36,13 @@
 //! is not UTF-8 is ignored. A request needs an absolute URI (`http://host/path`); one in
 //! origin form is taken as plain `http` to its `Host` header.
 //!
+//! # Other stores
+//!
+//! The layer keeps cookies in any [`CookieStore`] (reqwest's trait, so a store written for
+//! reqwest works unchanged): `CookieLayer::new(Arc::new(my_store))`. The rules above are the
+//! [`CookieJar`]'s; a store of your own applies its own, and the layer only merges what it
+//! returns with the caller's `Cookie` header as described.
+//!
 //! The layer never fails a request: its error type is [`BoxError`](crate::BoxError) only to
 //! pass the inner service's errors through.
 //!
@@ -91,6 +98,7 @@
 mod future;
 mod jar;
 mod layer;
+mod provider;
 mod service;
 mod store;
 #[cfg(test)]
@@ -100,5 +108,6 @@ pub use self::{
     future::ResponseFuture,
     jar::{CookieJar, CookieJarError, CookieLimits, RejectReason, SameSite, StoredCookie},
     layer::CookieLayer,
+    provider::CookieStore,
     service::Cookie,
 };

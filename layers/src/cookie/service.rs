@@ -6,27 +6,24 @@ use http::{HeaderMap, HeaderValue, Request, Response, Uri, header::COOKIE};
 use tower_service::Service;
 use url::Url;
 
-use super::{
-    CookieJar, ResponseFuture,
-    jar::{header_from_pairs, uri_to_url},
-};
+use super::{CookieJar, CookieStore, ResponseFuture, jar::uri_to_url};
 use crate::BoxError;
 
 /// Middleware that sends and stores cookies; built by [`CookieLayer`](super::CookieLayer).
 #[derive(Debug, Clone)]
-pub struct Cookie<S> {
+pub struct Cookie<S, J = CookieJar> {
     inner: S,
-    jar: CookieJar,
+    jar: J,
 }
 
-impl<S> Cookie<S> {
+impl<S, J> Cookie<S, J> {
     /// Wraps `inner`, sending and storing cookies in `jar`.
-    pub fn new(inner: S, jar: CookieJar) -> Self {
+    pub fn new(inner: S, jar: J) -> Self {
         Self { inner, jar }
     }
 
     /// The jar this service uses.
-    pub fn jar(&self) -> &CookieJar {
+    pub fn jar(&self) -> &J {
         &self.jar
     }
 
@@ -46,14 +43,15 @@ impl<S> Cookie<S> {
     }
 }
 
-impl<S, ReqB, ResB> Service<Request<ReqB>> for Cookie<S>
+impl<S, J, ReqB, ResB> Service<Request<ReqB>> for Cookie<S, J>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>>,
     S::Error: Into<BoxError>,
+    J: CookieStore + Clone,
 {
     type Response = Response<ResB>;
     type Error = BoxError;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, J>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -63,9 +61,10 @@ where
         let target = if self.jar.may_have_cookies() {
             // Parse the URL once: to pick the cookies now, and to store the response's.
             let url = Target::of(&request).into_url();
-            if let Some(url) = &url {
-                let pairs = self.jar.request_pairs(url);
-                add_cookies(request.headers_mut(), &pairs);
+            if let Some(url) = &url
+                && let Some(cookies) = self.jar.cookies(url)
+            {
+                add_cookies(request.headers_mut(), cookies);
             }
             url.map(Target::Url)
         } else {
@@ -110,56 +109,52 @@ impl Target {
     }
 }
 
-/// Adds the jar's cookies to the request's `Cookie` header.
+/// Adds the jar's cookies (`jar`, a `Cookie` header value) to the request's `Cookie` header.
 ///
 /// Cookies the caller set are kept, first, and win over jar cookies of the same name; the
 /// result is one `Cookie` header (RFC 6265 §5.4 allows no more).
-fn add_cookies(headers: &mut HeaderMap, pairs: &[(String, String)]) {
-    if pairs.is_empty() {
-        return;
-    }
-    let jar_pairs = pairs
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()));
+fn add_cookies(headers: &mut HeaderMap, jar: HeaderValue) {
     if !headers.contains_key(COOKIE) {
-        if let Some(value) = header_from_pairs(jar_pairs) {
-            headers.insert(COOKIE, value);
-        }
+        headers.insert(COOKIE, jar);
         return;
     }
     let mut merged: Vec<u8> = Vec::new();
     let mut user_names: Vec<&[u8]> = Vec::new();
     for value in headers.get_all(COOKIE) {
-        for pair in value.as_bytes().split(|&byte| byte == b';') {
-            let pair = pair.trim_ascii();
-            if pair.is_empty() {
-                continue;
-            }
-            let name = pair
-                .iter()
-                .position(|&byte| byte == b'=')
-                .map_or(&pair[..0], |eq| pair[..eq].trim_ascii());
-            user_names.push(name);
+        for pair in pairs(value.as_bytes()) {
+            user_names.push(name_of(pair));
             if !merged.is_empty() {
                 merged.extend_from_slice(b"; ");
             }
             merged.extend_from_slice(pair);
         }
     }
-    for (name, value) in jar_pairs {
-        if user_names.contains(&name.as_bytes()) {
+    for pair in pairs(jar.as_bytes()) {
+        if user_names.contains(&name_of(pair)) {
             continue;
         }
         if !merged.is_empty() {
             merged.extend_from_slice(b"; ");
         }
-        if !name.is_empty() {
-            merged.extend_from_slice(name.as_bytes());
-            merged.push(b'=');
-        }
-        merged.extend_from_slice(value.as_bytes());
+        merged.extend_from_slice(pair);
     }
     if let Ok(value) = HeaderValue::from_bytes(&merged) {
         headers.insert(COOKIE, value);
     }
+}
+
+/// The non-empty `name=value` pairs of a `Cookie` header value, trimmed. A cookie value
+/// cannot hold `;` (RFC 6265 §4.1.1), so splitting there is exact.
+fn pairs(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&byte| byte == b';')
+        .map(<[u8]>::trim_ascii)
+        .filter(|pair| !pair.is_empty())
+}
+
+/// The name of a `name=value` pair; empty for a nameless cookie (a value alone).
+fn name_of(pair: &[u8]) -> &[u8] {
+    pair.iter()
+        .position(|&byte| byte == b'=')
+        .map_or(&pair[..0], |eq| pair[..eq].trim_ascii())
 }

@@ -933,3 +933,55 @@ fn same_site_none_and_partitioned_need_secure_and_survive_a_json_round_trip() {
     };
     assert_eq!(describe(&reloaded), describe(&jar));
 }
+
+/// A store of the caller's: offers one fixed cookie and records the URLs and values it is
+/// given, to show the layer drives any [`CookieStore`].
+#[derive(Default)]
+struct FixedStore {
+    stored: Mutex<Vec<(String, String)>>,
+}
+
+impl CookieStore for FixedStore {
+    fn set_cookies(&self, cookie_headers: &mut dyn Iterator<Item = &HeaderValue>, url: &url::Url) {
+        let mut stored = self.stored.lock().unwrap();
+        for value in cookie_headers {
+            stored.push((url.to_string(), value.to_str().unwrap().to_owned()));
+        }
+    }
+
+    fn cookies(&self, _url: &url::Url) -> Option<HeaderValue> {
+        Some(HeaderValue::from_static("fixed=1; other=2"))
+    }
+}
+
+#[tokio::test]
+async fn the_layer_drives_a_store_of_the_callers() {
+    let store = Arc::new(FixedStore::default());
+    let service = ServiceBuilder::new()
+        .layer(CookieLayer::new(Arc::clone(&store)))
+        .service_fn(|request: Request<()>| async move {
+            let sent = request.headers().get(COOKIE).cloned();
+            let mut response = Response::new(sent);
+            response
+                .headers_mut()
+                .append(SET_COOKIE, HeaderValue::from_static("a=1"));
+            response
+                .headers_mut()
+                .append(SET_COOKIE, HeaderValue::from_static("b=2; Path=/"));
+            Ok::<_, Infallible>(response)
+        });
+    let request = Request::get("http://example.com/x")
+        .header(COOKIE, "other=mine")
+        .body(())
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    // The caller's cookie comes first and keeps its name; the store's others follow.
+    assert_eq!(response.body().as_ref().unwrap(), "other=mine; fixed=1");
+    assert_eq!(
+        *store.stored.lock().unwrap(),
+        [
+            ("http://example.com/x".to_owned(), "a=1".to_owned()),
+            ("http://example.com/x".to_owned(), "b=2; Path=/".to_owned()),
+        ]
+    );
+}

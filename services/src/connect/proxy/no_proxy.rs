@@ -68,6 +68,11 @@ impl NoProxy {
         no_proxy
     }
 
+    /// reqwest's spelling of [`parse`](Self::parse): `None` for a list with no entry.
+    pub fn from_string(list: &str) -> Option<Self> {
+        Some(Self::parse(list)).filter(|no_proxy| !no_proxy.is_empty())
+    }
+
     /// Whether nothing is exempt.
     pub fn is_empty(&self) -> bool {
         !self.all && self.entries.is_empty()

@@ -74,12 +74,32 @@ impl Identity {
 }
 
 /// A TLS protocol version.
+///
+/// rustls speaks TLS 1.2 and 1.3 only. The two older versions are here so that bounds
+/// written for other TLS stacks keep their meaning: a minimum of TLS 1.0 or 1.1 allows 1.2
+/// and 1.3, and a maximum below TLS 1.2 leaves no version, which fails when the config is
+/// built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TlsVersion {
+    /// TLS 1.0 (never spoken; see the type's documentation).
+    Tls10,
+    /// TLS 1.1 (never spoken; see the type's documentation).
+    Tls11,
     /// TLS 1.2.
     Tls12,
     /// TLS 1.3.
     Tls13,
+}
+
+impl TlsVersion {
+    /// TLS 1.0, by reqwest's name for it.
+    pub const TLS_1_0: Self = Self::Tls10;
+    /// TLS 1.1, by reqwest's name for it.
+    pub const TLS_1_1: Self = Self::Tls11;
+    /// TLS 1.2, by reqwest's name for it.
+    pub const TLS_1_2: Self = Self::Tls12;
+    /// TLS 1.3, by reqwest's name for it.
+    pub const TLS_1_3: Self = Self::Tls13;
 }
 
 /// TLS settings of a client.
@@ -95,6 +115,8 @@ pub struct TlsConfig {
     pub identity: Option<Identity>,
     /// Lowest protocol version accepted.
     pub min_version: TlsVersion,
+    /// Highest protocol version offered (`None`: the highest rustls speaks, TLS 1.3).
+    pub max_version: Option<TlsVersion>,
     /// Send the server name (SNI).
     pub sni: bool,
     /// Accept any server certificate. Handshake signatures are still checked, so the peer
@@ -110,6 +132,7 @@ impl Default for TlsConfig {
             extra_roots: Vec::new(),
             identity: None,
             min_version: TlsVersion::Tls12,
+            max_version: None,
             sni: true,
             danger_accept_invalid_certs: false,
         }
@@ -132,12 +155,26 @@ impl TlsConfig {
     /// Builds the rustls configs, one per ALPN offer.
     pub fn build(&self) -> Result<TlsClientConfigs, ConnectError> {
         let provider = provider();
-        let versions: &[&rustls::SupportedProtocolVersion] = match self.min_version {
-            TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
-            TlsVersion::Tls13 => &[&rustls::version::TLS13],
-        };
+        let max = self.max_version.unwrap_or(TlsVersion::Tls13);
+        let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
+            (TlsVersion::Tls13, &rustls::version::TLS13),
+            (TlsVersion::Tls12, &rustls::version::TLS12),
+        ]
+        .into_iter()
+        .filter(|(version, _)| (self.min_version..=max).contains(version))
+        .map(|(_, supported)| supported)
+        .collect();
+        if versions.is_empty() {
+            return Err(ConnectError::msg(
+                ConnectErrorKind::Tls,
+                format!(
+                    "no TLS version from {:?} up to {max:?} (rustls speaks TLS 1.2 and 1.3)",
+                    self.min_version
+                ),
+            ));
+        }
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(versions)
+            .with_protocol_versions(&versions)
             .map_err(|e| invalid("TLS settings", e))?;
         let builder = if self.danger_accept_invalid_certs {
             builder
