@@ -278,6 +278,14 @@ impl fmt::Debug for Error {
     }
 }
 
+/// A bad proxy URL is a builder error, so `Proxy::all(url)?` works in a function returning
+/// [`Result`], as with reqwest.
+impl From<ProxyError> for Error {
+    fn from(error: ProxyError) -> Self {
+        Self::builder(error)
+    }
+}
+
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         self.source

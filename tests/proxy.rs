@@ -275,13 +275,19 @@ async fn a_redirect_to_a_no_proxy_host_goes_direct_without_the_proxy_credentials
 }
 
 #[tokio::test]
-async fn a_bad_proxy_url_is_an_error_naming_it_without_the_password() {
-    let error = Proxy::all("gopher://alice:hunter2@proxy.test").unwrap_err();
+async fn a_bad_proxy_url_is_a_builder_error_naming_it_without_the_password() {
+    fn configure(url: &str) -> towline::Result<TokioClient> {
+        TokioClient::builder().proxy(Proxy::all(url)?).build()
+    }
+    let error = configure("gopher://alice:hunter2@proxy.test").unwrap_err();
+    assert!(error.is_builder(), "{error:?}");
     let shown = error.to_string();
     assert!(
         shown.contains("gopher") && !shown.contains("hunter2"),
         "{shown}"
     );
+    assert!(!format!("{error:?}").contains("hunter2"));
+    assert!(configure("socks5h://127.0.0.1:1080").is_ok());
 }
 
 #[tokio::test]
