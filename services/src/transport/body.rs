@@ -22,7 +22,7 @@ use hyper::body::Incoming;
 /// # Keeping a body for a replay
 ///
 /// When the transport may have to send an idempotent request again (on a reused or an
-/// HTTP/2 connection), it asks the body to keep what it sends ([`SendBody::keep`]). A body
+/// HTTP/2 connection), it asks the body to keep what it sends. A body
 /// held in memory — `Full`, `String`, `Bytes`, the `towline` client's buffered body — is
 /// sent in one data frame and ends; that frame is kept (a reference count for `Bytes`, one
 /// copy for other buffers) and the request can be sent again byte for byte. A body that

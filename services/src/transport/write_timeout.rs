@@ -28,8 +28,10 @@ use crate::connect::{Connected, Connection};
 use crate::rt::SharedTimer;
 
 /// A request extension: the write timeout for this request, replacing the transport's
-/// [`write_timeout`](super::TransportConfig::write_timeout) on HTTP/1 connections (see the
-/// [module docs](self) for HTTP/2).
+/// [`write_timeout`](super::TransportConfig::write_timeout) on HTTP/1 connections. An
+/// HTTP/2 connection, whose writes interleave many streams, keeps the transport's; a peer
+/// that withholds HTTP/2 flow-control window leaves nothing pending on the socket, so that
+/// stall is bounded by keep-alive pings or a total timeout instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct WriteTimeout(pub Duration);
 
