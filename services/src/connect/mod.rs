@@ -7,6 +7,7 @@
 //! address, whether ALPN chose HTTP/2, and how long each phase took.
 
 pub mod dns;
+pub mod socks;
 pub mod tcp;
 #[cfg(feature = "rustls")]
 pub mod tls;
