@@ -9,16 +9,17 @@
 //!
 //! The protocol lives in plain functions over bytes — request encoders and reply parsers that
 //! say how many more bytes they need — so that it is testable without IO and fuzzed
-//! (`fuzz/fuzz_targets/socks_reply.rs`). The handshake never reads more than the parsers ask for:
-//! no byte past the proxy's reply is consumed, so what follows belongs to the tunnel. Every
-//! message is bounded (a SOCKS5 reply is at most 262 bytes), nothing is allocated from a length
-//! the proxy sends, and a proxy that closes mid-reply is an error, never a wait.
+//! (`fuzz/fuzz_targets/socks_reply.rs`). The handshake never reads more than the parsers ask
+//! for: no byte past the proxy's reply is consumed, so what follows belongs to the tunnel.
+//! Every reply is read into a fixed buffer of [`MAX_V5_REPLY`] bytes, nothing is allocated from
+//! a length the proxy sends, and a proxy that closes mid-reply is an error, never a wait.
 //!
-//! Written here rather than taken from a crate: the maintained async SOCKS clients
+//! Written here rather than taken from a crate: the async SOCKS clients on crates.io
 //! (`tokio-socks`, `fast-socks5`) drive tokio's `AsyncRead`/`AsyncWrite` (`tokio-socks` also
 //! futures-io's) and wrap the stream in a type of their own, while towline's connectors speak
-//! hyper's `rt::Read`/`rt::Write` on every runtime; `fast-socks5`'s client is SOCKS5 only. The
-//! protocol is a handful of fixed-layout messages, smaller than an adapter in each direction.
+//! hyper's `rt::Read`/`rt::Write` on every runtime (tokio, smol, compio); `fast-socks5`'s
+//! client is SOCKS5 only. Using them would mean adapting hyper's IO back into their traits,
+//! for a protocol of a few short messages, and mapping their errors onto reply codes here.
 //!
 //! # Errors
 //!
@@ -1345,7 +1346,7 @@ mod tests {
 
     #[tokio::test]
     async fn malformed_socks4_replies_are_protocol_violations() {
-        // Version 4 is a common mistake: SOCKS4 replies carry 0.
+        // A SOCKS4 reply carries version 0, not the request's 4.
         let error = v4_reply(&[4, 0x5a, 0, 0, 0, 0, 0, 0]).await.unwrap_err();
         assert_eq!(error.kind(), SocksErrorKind::WrongVersion);
         assert!(error.to_string().contains("0x04"), "{error}");
