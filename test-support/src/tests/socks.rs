@@ -1,7 +1,7 @@
 //! `SocksServer` driven by towline's SOCKS client handshake, end to end over TCP.
 
 use std::{
-    net::{Ipv4Addr, SocketAddr},
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
     time::Duration,
 };
 
@@ -202,6 +202,23 @@ async fn an_unreachable_target_is_refused_by_the_proxy() {
         .await
         .unwrap_err();
     assert_eq!(error.kind(), SocksErrorKind::V4Rejected);
+}
+
+#[tokio::test]
+async fn socks5_carries_an_ipv6_target() {
+    // Whether or not this host has IPv6, the proxy receives the address and answers with a
+    // refusal: nothing listens there.
+    let closed = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let target = SocksTarget::Addr(SocketAddr::from((Ipv6Addr::LOCALHOST, closed.port())));
+    let proxy = SocksServer::spawn();
+    let error = through(&proxy, SocksVersion::V5, target.clone(), None)
+        .await
+        .unwrap_err();
+    assert!(error.kind().is_refusal(), "{error}");
+    assert_eq!(proxy.requests()[0].target, target);
 }
 
 #[tokio::test]
