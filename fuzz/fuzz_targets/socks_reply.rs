@@ -7,12 +7,13 @@
 //! proxy's bytes, given to every parser.
 //!
 //! Invariants, from the module documentation: no panic; `NeedMore(n)` asks for one byte or
-//! more and never past the longest reply (`MAX_V5_REPLY`); `Complete(_, len)` covers at
-//! most the input, and the input cut to `len` parses the same; errors come only from bytes
-//! present (more bytes never change them) and are refusals, authentication failures or
-//! protocol violations, never invalid requests or I/O. And the handshake's way of reading
+//! more and never past the longest reply (`MAX_V5_REPLY`), nor past the end of the reply
+//! the bytes turn out to be; `Complete(_, len)` covers at most the input, and the input cut
+//! to `len` parses the same; errors come only from bytes present (more bytes never change
+//! them) and are refusals, authentication failures or protocol violations, never invalid
+//! requests or I/O. And the handshake's way of reading
 //! — bytes as they arrive, never more than asked for — reaches the same outcome as the
-//! whole input at once, whatever the read size: it never reads past a reply's end.
+//! whole input at once, whatever the read size, having read exactly the reply.
 #![no_main]
 
 use std::fmt::Debug;
@@ -59,6 +60,16 @@ fn check<T: PartialEq + Debug>(
                 }
                 other => panic!("{name}: cut to its length {len}: {other:?}"),
             }
+            // Every shorter prefix asks for more, and never for more than the reply holds.
+            for have in 0..*len {
+                match parse(&data[..have]) {
+                    Ok(Parsed::NeedMore(more)) => assert!(
+                        have + more <= *len,
+                        "{name}: asks for {more} after {have} bytes of a {len}-byte reply"
+                    ),
+                    other => panic!("{name}: {have} bytes of a {len}-byte reply: {other:?}"),
+                }
+            }
         }
         Err(error) => {
             let kind = error.kind();
@@ -81,7 +92,10 @@ fn check<T: PartialEq + Debug>(
     let driven = loop {
         match parse(&data[..filled]) {
             Err(error) => break End::Error(error.kind()),
-            Ok(Parsed::Complete(value, len)) => break End::Complete(value, len),
+            Ok(Parsed::Complete(value, len)) => {
+                assert_eq!(filled, len, "{name}: read past the reply's end");
+                break End::Complete(value, len);
+            }
             Ok(Parsed::NeedMore(more)) => {
                 let read = more.min(read_size).min(data.len() - filled);
                 if read == 0 {
