@@ -111,7 +111,7 @@ where
     }
 
     fn call(&mut self, target: Target) -> Self::Future {
-        let Some(route) = target.proxy.clone() else {
+        let Some(route) = target.proxy().cloned() else {
             let connecting = self.inner.call(target);
             return Box::pin(async move {
                 connecting
