@@ -37,6 +37,7 @@
 //! | `rate-limit` | yes | `rate_limiter`, `max_requests_per_sec`, `RateLimiter` |
 //! | `bandwidth` | yes | `bandwidth_limiter`, `max_download_speed`, `BandwidthLimiter` |
 //! | `tracing` | yes | `trace` (`tracing` spans), `connection_verbose` |
+//! | `sse` | yes | [`Response::sse`], [`sse`]: Server-Sent Events |
 //!
 //! Feature names follow reqwest's where reqwest has the feature (`json`, `cookies`, `gzip`,
 //! `brotli`, `zstd`, `deflate`, `charset`), and reqwest's other names are accepted so a
@@ -48,10 +49,10 @@
 //! | `rustls-tls-native-roots` | `rustls-ring` + `rustls-native-roots` |
 //! | `rustls-tls-manual-roots` | `rustls-ring` alone (add roots with [`ClientBuilder::add_root_certificate`]) |
 //! | `native-roots` | `rustls-native-roots` |
-//! | `stream`, `http2` | nothing: streaming bodies and HTTP/2 are always there |
+//! | `stream`, `http2`, `socks` | nothing: streaming bodies, HTTP/2 and SOCKS proxies are always there |
 //!
-//! `native-tls`, `blocking`, `multipart`, `socks`, `hickory-dns` and `http3` are not
-//! features yet; `MIGRATING.md` says what to use instead.
+//! `native-tls`, `blocking`, `multipart`, `hickory-dns` and `http3` are not features yet;
+//! `MIGRATING.md` says what to use instead.
 //!
 //! Unlike reqwest, every layer and codec is on by default: towline's stack is the point of
 //! it, and decompression is on in the default client.
@@ -75,6 +76,8 @@ mod into_url;
 pub mod redirect;
 mod request;
 mod response;
+#[cfg(feature = "sse")]
+pub mod sse;
 #[cfg(feature = "rustls")]
 pub mod tls;
 

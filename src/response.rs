@@ -282,6 +282,36 @@ impl Response {
         }
     }
 
+    /// The body as Server-Sent Events, within the default bounds (see [`crate::sse`]). Fails
+    /// when the response is not `text/event-stream` (the EventSource rule): an error page is
+    /// not read as events. The maximum body size does not apply: an event stream is open-ended.
+    #[cfg(feature = "sse")]
+    pub fn sse(self) -> Result<crate::sse::SseStream<ResponseBody>> {
+        self.sse_with(crate::sse::SseConfig::default())
+    }
+
+    /// [`sse`](Self::sse) with the bounds of `config`.
+    #[cfg(feature = "sse")]
+    pub fn sse_with(
+        self,
+        config: crate::sse::SseConfig,
+    ) -> Result<crate::sse::SseStream<ResponseBody>> {
+        let media_type = self
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::trim);
+        if !media_type.is_some_and(|t| t.eq_ignore_ascii_case("text/event-stream")) {
+            return Err(Error::decode(format!(
+                "not an event stream: content-type {}",
+                media_type.unwrap_or("missing")
+            ))
+            .with_url(self.url));
+        }
+        Ok(crate::sse::SseStream::new(self.body, config))
+    }
+
     /// The response as `http::Response` with the boxed body.
     pub fn into_http(self) -> http::Response<ResponseBody> {
         http::Response::from_parts(self.head, self.body)
