@@ -10,6 +10,9 @@
 //! when the stream ends is dropped. Text is decoded as UTF-8 with invalid sequences replaced,
 //! line by line, so a character split across chunks is decoded whole.
 //!
+//! [`EventSource`] reconnects as a browser does: `retry` honoured, `Last-Event-ID` sent, the
+//! wait on the client's timer, a stop on `204` or an answer that is not an event stream.
+//!
 //! **Bounded**: a line longer than [`SseConfig::max_line`] or an event whose data grows past
 //! [`SseConfig::max_event`] (1 MiB each by default) ends the stream with an error at the cap,
 //! instead of buffering an endless line.
@@ -359,6 +362,209 @@ where
                         Err(error) => {
                             this.done = true;
                             return Poll::Ready(Some(Err(Error::decode(error))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The reconnection time of an [`EventSource`] until the stream sets one with `retry`.
+pub const DEFAULT_RECONNECTION_TIME: Duration = Duration::from_secs(3);
+
+type Connecting = Pin<Box<dyn std::future::Future<Output = Result<crate::Response>> + Send>>;
+
+enum SourceState {
+    Connecting(Connecting),
+    Reading(SseStream<crate::ResponseBody>),
+    Waiting(Pin<Box<dyn hyper::rt::Sleep>>),
+    Closed,
+}
+
+/// An event stream that reconnects, as a browser's `EventSource` does: when the stream ends
+/// or breaks it waits the reconnection time (the last `retry`, else
+/// [`DEFAULT_RECONNECTION_TIME`]) on the client's timer and sends the request again with
+/// `Last-Event-ID`; it stops for good on `204 No Content`, on any other status than `200`,
+/// and on an answer that is not `text/event-stream` (each of the last two reported as an
+/// error first). Errors of a connection attempt or of a broken stream are yielded, then it
+/// reconnects; drop the stream to stop.
+///
+/// ```no_run
+/// # async fn run() -> towline::Result<()> {
+/// use futures_util::StreamExt;
+/// use towline::sse::EventSource;
+///
+/// let client = towline::Client::new();
+/// let mut events = EventSource::new(&client, client.get("https://example.com/updates"))?;
+/// while let Some(event) = events.next().await {
+///     println!("{}", event?.data);
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct EventSource {
+    client: crate::Client,
+    request: crate::Request,
+    config: SseConfig,
+    last_event_id: String,
+    reconnection_time: Duration,
+    state: SourceState,
+}
+
+impl fmt::Debug for EventSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventSource")
+            .field("url", &self.request.url().as_str())
+            .field("last_event_id", &self.last_event_id)
+            .field("reconnection_time", &self.reconnection_time)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventSource {
+    /// Connects with `request` (which must be replayable: no streaming body) and reads its
+    /// events, within the default bounds.
+    pub fn new(client: &crate::Client, request: crate::RequestBuilder) -> Result<Self> {
+        Self::with_config(client, request, SseConfig::default())
+    }
+
+    /// [`new`](Self::new) with the bounds of `config`.
+    pub fn with_config(
+        client: &crate::Client,
+        request: crate::RequestBuilder,
+        config: SseConfig,
+    ) -> Result<Self> {
+        let request = request.build()?;
+        if request.try_clone().is_none() {
+            return Err(Error::builder(
+                "an event source sends its request again: its body cannot be a stream",
+            ));
+        }
+        let mut source = Self {
+            client: client.clone(),
+            request,
+            config,
+            last_event_id: String::new(),
+            reconnection_time: DEFAULT_RECONNECTION_TIME,
+            state: SourceState::Closed,
+        };
+        source.state = SourceState::Connecting(source.connect());
+        Ok(source)
+    }
+
+    /// The last event id received, which the next connection sends as `Last-Event-ID`.
+    pub fn last_event_id(&self) -> &str {
+        &self.last_event_id
+    }
+
+    fn connect(&self) -> Connecting {
+        let Some(mut request) = self.request.try_clone() else {
+            return Box::pin(std::future::ready(Err(Error::builder(
+                "the event source's request cannot be sent again",
+            ))));
+        };
+        let headers = request.headers_mut();
+        headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+        if !self.last_event_id.is_empty()
+            && let Ok(id) = http::HeaderValue::from_str(&self.last_event_id)
+        {
+            headers.insert("last-event-id", id);
+        }
+        Box::pin(self.client.execute(request))
+    }
+
+    fn wait(&self) -> SourceState {
+        SourceState::Waiting(self.client.timer().sleep(self.reconnection_time))
+    }
+
+    /// Notes what the decoder learnt before its stream goes away.
+    fn remember(&mut self, stream: &SseStream<crate::ResponseBody>) {
+        self.last_event_id = stream.decoder().last_event_id().to_owned();
+        if let Some(time) = stream.decoder().reconnection_time() {
+            self.reconnection_time = time;
+        }
+    }
+}
+
+impl Stream for EventSource {
+    type Item = Result<Event>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                SourceState::Closed => return Poll::Ready(None),
+                SourceState::Waiting(sleep) => {
+                    std::task::ready!(sleep.as_mut().poll(cx));
+                    this.state = SourceState::Connecting(this.connect());
+                }
+                SourceState::Connecting(connecting) => {
+                    match std::task::ready!(connecting.as_mut().poll(cx)) {
+                        Err(error) => {
+                            this.state = this.wait();
+                            return Poll::Ready(Some(Err(error)));
+                        }
+                        Ok(response) if response.status() == http::StatusCode::NO_CONTENT => {
+                            this.state = SourceState::Closed;
+                        }
+                        Ok(response) if response.status() != http::StatusCode::OK => {
+                            this.state = SourceState::Closed;
+                            let status = response.status();
+                            return Poll::Ready(Some(Err(response
+                                .error_for_status()
+                                .err()
+                                .unwrap_or_else(|| {
+                                    Error::decode(format!("event stream answered {status}"))
+                                }))));
+                        }
+                        Ok(response) => match response.sse_with(this.config) {
+                            Ok(mut stream) => {
+                                // The stream carries on from the ids and delay seen so far.
+                                stream.decoder.last_id = this.last_event_id.clone();
+                                this.state = SourceState::Reading(stream);
+                            }
+                            Err(error) => {
+                                this.state = SourceState::Closed;
+                                return Poll::Ready(Some(Err(error)));
+                            }
+                        },
+                    }
+                }
+                SourceState::Reading(stream) => {
+                    match std::task::ready!(Pin::new(&mut *stream).poll_next(cx)) {
+                        Some(Ok(event)) => {
+                            if let Some(retry) = event.retry {
+                                this.reconnection_time = retry;
+                            }
+                            this.last_event_id.clone_from(&event.id);
+                            return Poll::Ready(Some(Ok(event)));
+                        }
+                        Some(Err(error)) => {
+                            let SourceState::Reading(stream) =
+                                std::mem::replace(&mut this.state, SourceState::Closed)
+                            else {
+                                return Poll::Ready(None);
+                            };
+                            this.remember(&stream);
+                            this.state = this.wait();
+                            return Poll::Ready(Some(Err(error)));
+                        }
+                        None => {
+                            let SourceState::Reading(stream) =
+                                std::mem::replace(&mut this.state, SourceState::Closed)
+                            else {
+                                return Poll::Ready(None);
+                            };
+                            this.remember(&stream);
+                            this.state = this.wait();
                         }
                     }
                 }

@@ -175,3 +175,57 @@ async fn a_response_that_is_not_an_event_stream_is_refused() {
     assert!(error.is_decode(), "{error:?}");
     assert!(error.to_string().contains("text/plain") || error.to_string().contains("content-type"));
 }
+
+#[tokio::test]
+async fn an_event_source_reconnects_with_the_last_event_id_until_a_204() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let server = TestServer::builder()
+        .handler({
+            let seen = seen.clone();
+            move |request: Request<Bytes>| {
+                let last_id = request
+                    .headers()
+                    .get("last-event-id")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let connection = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(last_id);
+                    seen.len()
+                };
+                async move {
+                    let body = match connection {
+                        1 => "retry: 20\nid: 1\ndata: one\n\nid: 2\ndata: two\n\n",
+                        2 => "id: 3\ndata: three\n\n",
+                        _ => return response(204, ""),
+                    };
+                    let mut response = response(200, body);
+                    response
+                        .headers_mut()
+                        .insert(CONTENT_TYPE, "text/event-stream".parse().unwrap());
+                    response
+                }
+            }
+        })
+        .build();
+    let client = TokioClient::new();
+    let source =
+        towline::sse::EventSource::new(&client, client.get(server.url("/stream"))).unwrap();
+    let events: Vec<Event> = within(source.map(Result::unwrap).collect()).await;
+    assert_eq!(data(&events), ["one", "two", "three"]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [None, Some("2".to_owned()), Some("3".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn an_event_source_stops_on_an_answer_that_is_not_an_event_stream() {
+    let server = fixtures();
+    let client = TokioClient::new();
+    let mut source =
+        towline::sse::EventSource::new(&client, client.get(server.url("/html"))).unwrap();
+    let error = within(source.next()).await.unwrap().unwrap_err();
+    assert!(error.is_decode(), "{error:?}");
+    assert!(within(source.next()).await.is_none());
+}

@@ -56,6 +56,8 @@ pub(crate) struct ClientRef {
     pub(crate) max_body_size: Option<u64>,
     pub(crate) unix_socket: Option<UnixSocket>,
     pub(crate) base_url: Option<url::Url>,
+    /// The runtime's timer, for waits the facade itself makes (event-stream reconnection).
+    pub(crate) timer: towline_services::rt::SharedTimer,
 }
 
 impl fmt::Debug for Client {
@@ -157,6 +159,11 @@ impl Client {
             .into_http()
             .map(|(request, url)| self.send(request, url));
         async move { sent?.await }
+    }
+
+    /// The runtime's timer.
+    pub(crate) fn timer(&self) -> &towline_services::rt::SharedTimer {
+        &self.inner.timer
     }
 
     /// Sends `request`, a request for `url`: the URL the response reports (with its
