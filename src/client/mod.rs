@@ -57,6 +57,7 @@ pub(crate) struct ClientRef {
     pub(crate) unix_socket: Option<UnixSocket>,
     pub(crate) base_url: Option<url::Url>,
     /// The runtime's timer, for waits the facade itself makes (event-stream reconnection).
+    #[cfg(feature = "sse")]
     pub(crate) timer: towline_services::rt::SharedTimer,
 }
 
@@ -162,6 +163,7 @@ impl Client {
     }
 
     /// The runtime's timer.
+    #[cfg(feature = "sse")]
     pub(crate) fn timer(&self) -> &towline_services::rt::SharedTimer {
         &self.inner.timer
     }
