@@ -62,6 +62,15 @@ impl Body {
         Self::wrap(StreamBody { stream })
     }
 
+    /// This body, reporting its upload progress to `report` (see [`crate::progress`]). The
+    /// result is a stream: it is sent once, and not again after a redirect or for a retry.
+    pub fn with_progress(
+        self,
+        report: impl Fn(crate::progress::Progress) + Send + Sync + 'static,
+    ) -> Self {
+        Self::wrap(crate::progress::ProgressBody::new(self, report))
+    }
+
     /// The bytes, when the body is held in memory.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match &self.inner {

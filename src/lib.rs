@@ -73,6 +73,7 @@ mod client;
 pub mod cookie;
 mod error;
 mod into_url;
+pub mod progress;
 pub mod redirect;
 mod request;
 mod response;

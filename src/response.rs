@@ -312,6 +312,23 @@ impl Response {
         Ok(crate::sse::SseStream::new(self.body, config))
     }
 
+    /// This response, reporting the progress of its body to `report` as it is read (see
+    /// [`crate::progress`]); the total is the body's length when it is known.
+    pub fn with_progress(
+        mut self,
+        report: impl Fn(crate::progress::Progress) + Send + Sync + 'static,
+    ) -> Self {
+        self.body = crate::progress::ProgressBody::new(self.body, report).boxed_unsync();
+        self
+    }
+
+    /// This response, and a handle that reads its body's progress from anywhere.
+    pub fn with_progress_handle(mut self) -> (Self, crate::progress::ProgressHandle) {
+        let (body, handle) = crate::progress::ProgressBody::with_handle(self.body);
+        self.body = body.boxed_unsync();
+        (self, handle)
+    }
+
     /// The response as `http::Response` with the boxed body.
     pub fn into_http(self) -> http::Response<ResponseBody> {
         http::Response::from_parts(self.head, self.body)

@@ -1383,3 +1383,45 @@ async fn credentials_in_the_url_become_basic_auth_and_leave_the_url() {
     );
     assert_eq!(header_values(&echo, "host"), [server.addr().to_string()]);
 }
+
+#[tokio::test]
+async fn upload_and_download_progress_are_reported() {
+    use std::sync::{Arc, Mutex};
+    use towline::progress::Progress;
+    let server = TestServer::http1();
+    let client = TokioClient::new();
+
+    let uploaded: Arc<Mutex<Vec<Progress>>> = Arc::default();
+    let body = towline::Body::from(vec![7u8; 100_000]).with_progress({
+        let uploaded = uploaded.clone();
+        move |progress| uploaded.lock().unwrap().push(progress)
+    });
+    let response = within(client.put(server.url("/echo")).body(body).send())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let last = *uploaded.lock().unwrap().last().unwrap();
+    assert_eq!(
+        last,
+        Progress {
+            transferred: 100_000,
+            total: Some(100_000)
+        }
+    );
+
+    let response = within(client.get(server.url("/bytes/50000")).send())
+        .await
+        .unwrap();
+    let (response, handle) = response.with_progress_handle();
+    assert_eq!(handle.get().total, Some(50_000));
+    assert_eq!(handle.get().transferred, 0);
+    let body = response.bytes().await.unwrap();
+    assert_eq!(body.len(), 50_000);
+    assert_eq!(
+        handle.get(),
+        Progress {
+            transferred: 50_000,
+            total: Some(50_000)
+        }
+    );
+}
