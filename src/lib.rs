@@ -91,7 +91,7 @@ pub use client::Client;
 pub use client::builder::DefaultRuntime;
 pub use client::builder::{ClientBuilder, DEFAULT_USER_AGENT};
 pub use client::stack::HttpService;
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, Result, error_type};
 pub use into_url::IntoUrl;
 pub use request::RequestBuilder;
 pub use response::{BytesStream, Response};

@@ -54,6 +54,8 @@ pub(super) struct Settings {
     pub(super) propagation: Propagation,
     pub(super) query: QueryRedaction,
     pub(super) classify: ErrorClassifier,
+    /// Whether `classify` was chosen with [`OtelLayer::error_classifier`].
+    pub(super) classifier_chosen: bool,
     pub(super) request_headers: Vec<HeaderName>,
     pub(super) response_headers: Vec<HeaderName>,
 }
@@ -135,6 +137,7 @@ impl OtelLayer {
                     propagation: Propagation::default(),
                     query: QueryRedaction::default(),
                     classify: default_error_type,
+                    classifier_chosen: false,
                     request_headers: Vec::new(),
                     response_headers: Vec::new(),
                 },
@@ -184,7 +187,21 @@ impl OtelLayer {
     /// ([`default_error_type`](crate::semconv::default_error_type) by default; the `towline`
     /// client gives its own).
     pub fn error_classifier(self, classify: ErrorClassifier) -> Self {
-        self.settings(|settings| settings.classify = classify)
+        self.settings(|settings| {
+            settings.classify = classify;
+            settings.classifier_chosen = true;
+        })
+    }
+
+    /// Sets the classifier used unless [`error_classifier`](Self::error_classifier) chose one:
+    /// for whoever puts a layer it was given into a stack whose errors it knows (the
+    /// `towline` client gives its own this way).
+    pub fn default_error_classifier(self, classify: ErrorClassifier) -> Self {
+        self.settings(|settings| {
+            if !settings.classifier_chosen {
+                settings.classify = classify;
+            }
+        })
     }
 
     /// Records the listed request headers as `http.request.header.<name>` (each a string

@@ -237,13 +237,25 @@ async fn a_failed_request_is_classified_and_ends_the_span() -> Result<(), BoxErr
             std::io::ErrorKind::ConnectionRefused,
         )))
     });
-    let service = telemetry.layer().error_classifier(classify).layer(refused);
+    // A classifier chosen for the layer wins over a stack's default.
+    let service = telemetry
+        .layer()
+        .error_classifier(classify)
+        .default_error_classifier(|_| "stack")
+        .layer(refused);
     let result = service.oneshot(get("http://127.0.0.1:9/")).await;
     assert!(result.is_err());
     let span = telemetry.only_span();
     assert_eq!(attr(&span, "error.type"), Some(&s("connect")));
     assert_eq!(attr(&span, "http.response.status_code"), None);
     assert!(matches!(span.status, Status::Error { .. }));
+
+    let service = telemetry
+        .layer()
+        .default_error_classifier(|_| "stack")
+        .layer(refused);
+    assert!(service.oneshot(get("http://127.0.0.1:9/")).await.is_err());
+    assert_eq!(attr(&telemetry.spans()[1], "error.type"), Some(&s("stack")));
     Ok(())
 }
 
