@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use opentelemetry::trace::{Status, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, Value};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
@@ -21,6 +22,7 @@ use common::{closed_addr, within};
 struct Telemetry {
     spans: InMemorySpanExporter,
     tracer_provider: SdkTracerProvider,
+    metrics: InMemoryMetricExporter,
     meter_provider: SdkMeterProvider,
 }
 
@@ -30,12 +32,14 @@ impl Telemetry {
         let tracer_provider = SdkTracerProvider::builder()
             .with_simple_exporter(spans.clone())
             .build();
+        let metrics = InMemoryMetricExporter::default();
         let meter_provider = SdkMeterProvider::builder()
-            .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+            .with_reader(PeriodicReader::builder(metrics.clone()).build())
             .build();
         Self {
             spans,
             tracer_provider,
+            metrics,
             meter_provider,
         }
     }
@@ -49,6 +53,34 @@ impl Telemetry {
 
     fn spans(&self) -> Vec<SpanData> {
         self.spans.get_finished_spans().unwrap()
+    }
+
+    /// `http.client.open_connections` for HTTP/1.1 after a flush: `(active, idle)`.
+    fn open_http1_connections(&self) -> (i64, i64) {
+        self.meter_provider.force_flush().unwrap();
+        let exported = self.metrics.get_finished_metrics().unwrap();
+        let last = exported.last().unwrap();
+        let metric = last
+            .scope_metrics()
+            .flat_map(|scope| scope.metrics())
+            .find(|metric| metric.name() == "http.client.open_connections")
+            .expect("no open_connections");
+        let AggregatedMetrics::I64(MetricData::Sum(sum)) = metric.data() else {
+            panic!("not an i64 sum: {:?}", metric.data());
+        };
+        let count = |state: &str| {
+            sum.data_points()
+                .filter(|point| {
+                    point.attributes().any(|kv| {
+                        kv.key.as_str() == "http.connection.state" && kv.value.as_str() == state
+                    }) && point.attributes().any(|kv| {
+                        kv.key.as_str() == "network.protocol.version" && kv.value.as_str() == "1.1"
+                    })
+                })
+                .map(|point| point.value())
+                .sum()
+        };
+        (count("active"), count("idle"))
     }
 }
 
@@ -243,4 +275,17 @@ async fn the_span_ends_when_the_body_is_read() {
     assert!(telemetry.spans().is_empty(), "ended with the head");
     assert_eq!(response.text().await.unwrap(), "hello");
     assert_eq!(telemetry.spans().len(), 1);
+}
+
+#[tokio::test]
+async fn the_pool_gauge_counts_a_connection_active_then_idle() {
+    let server = TestServer::builder()
+        .handler(|_request| async { response(200, "hello") })
+        .build();
+    let telemetry = Telemetry::new();
+    let client = telemetry.client(TokioClient::builder());
+    let response = within(client.get(server.url("/")).send()).await.unwrap();
+    assert_eq!(telemetry.open_http1_connections(), (1, 0));
+    assert_eq!(response.text().await.unwrap(), "hello");
+    assert_eq!(telemetry.open_http1_connections(), (0, 1));
 }

@@ -173,9 +173,11 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     // above the rate limit, whose wait is part of the attempt as the caller sees it. It wraps
     // the body (the span ends with it), so it is an `optional_body` like cache and bandwidth.
     #[cfg(feature = "otel")]
-    let otel = builder
-        .otel
-        .map(|layer| layer.default_error_classifier(crate::error::error_type));
+    let otel = builder.otel.map(|layer| {
+        layer
+            .default_error_classifier(crate::error::error_type)
+            .pool_metrics(transport.pool().stats_source())
+    });
     #[cfg(not(feature = "otel"))]
     let otel = None::<Identity>;
     let stack = ServiceBuilder::new()

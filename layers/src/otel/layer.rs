@@ -4,18 +4,22 @@ use std::{fmt, sync::Arc};
 
 use http::HeaderName;
 use opentelemetry::{
-    InstrumentationScope, global,
+    InstrumentationScope, KeyValue, global,
     global::BoxedTracer,
-    metrics::{Histogram, Meter, MeterProvider, UpDownCounter},
+    metrics::{
+        AsyncInstrument, Histogram, Meter, MeterProvider, ObservableUpDownCounter, UpDownCounter,
+    },
     propagation::TextMapPropagator,
     trace::TracerProvider,
 };
 use tower_layer::Layer;
 
 use super::{Otel, Propagation, headers};
+use towline_core::{PoolStats, TargetStats};
+
 use crate::{
     redact::QueryRedaction,
-    semconv::{ErrorClassifier, default_error_type},
+    semconv::{self, ErrorClassifier, default_error_type},
     time::SharedTimer,
 };
 
@@ -58,6 +62,8 @@ pub(super) struct Settings {
     pub(super) classifier_chosen: bool,
     pub(super) request_headers: Vec<HeaderName>,
     pub(super) response_headers: Vec<HeaderName>,
+    /// The pool gauges registered: kept for as long as the layer.
+    pub(super) pool_gauges: Vec<ObservableUpDownCounter<i64>>,
 }
 
 /// The request-level instruments.
@@ -140,6 +146,7 @@ impl OtelLayer {
                     classifier_chosen: false,
                     request_headers: Vec::new(),
                     response_headers: Vec::new(),
+                    pool_gauges: Vec::new(),
                 },
             }),
         }
@@ -219,10 +226,67 @@ impl OtelLayer {
         self.settings(|settings| settings.response_headers = names)
     }
 
-    /// The meter the layer records with, to register more instruments beside its own (the
-    /// pool's, for instance).
+    /// Reports a connection pool as the observable `http.client.open_connections` (unit
+    /// `{connection}`): each time the meter is collected, `source` gives a [`PoolStats`]
+    /// snapshot, and each target's idle and active connections are observed per HTTP version,
+    /// with `http.connection.state` (`idle`, `active`), `server.address`, `server.port`,
+    /// `url.scheme` and `network.protocol.version` (`1.1`, `2`). Connections being made are
+    /// not connections yet, and are not counted.
+    ///
+    /// For towline's transport the source is `Pool::stats_source` (the `towline` client
+    /// registers it itself).
+    pub fn pool_metrics(self, source: impl Fn() -> PoolStats + Send + Sync + 'static) -> Self {
+        let gauge = self
+            .shared
+            .meter
+            .i64_observable_up_down_counter("http.client.open_connections")
+            .with_unit("{connection}")
+            .with_description(
+                "Number of outbound HTTP connections that are currently active or idle on the client.",
+            )
+            .with_callback(move |observer| {
+                for target in source().targets {
+                    observe_target(observer, &target);
+                }
+            })
+            .build();
+        self.settings(|settings| settings.pool_gauges.push(gauge))
+    }
+
+    /// The meter the layer records with, to register more instruments beside its own.
     pub fn meter(&self) -> &Meter {
         &self.shared.meter
+    }
+}
+
+/// Observes one target's connections, every state and version (zeros included, so a count
+/// that falls to zero is reported as such).
+fn observe_target(observer: &dyn AsyncInstrument<i64>, target: &TargetStats) {
+    let port = target
+        .authority
+        .port_u16()
+        .or_else(|| semconv::default_port(target.scheme.as_str()));
+    let mut attributes = vec![
+        KeyValue::new("http.connection.state", "idle"),
+        KeyValue::new("network.protocol.version", "1.1"),
+        KeyValue::new(
+            "server.address",
+            semconv::server_address(target.authority.host()).to_owned(),
+        ),
+        KeyValue::new("url.scheme", target.scheme.as_str().to_owned()),
+    ];
+    if let Some(port) = port {
+        attributes.push(KeyValue::new("server.port", i64::from(port)));
+    }
+    for (state, version, count) in [
+        ("idle", "1.1", target.http1_idle),
+        ("active", "1.1", target.http1_active),
+        ("idle", "2", target.http2_idle),
+        ("active", "2", target.http2_active),
+    ] {
+        attributes[0] = KeyValue::new("http.connection.state", state);
+        attributes[1] = KeyValue::new("network.protocol.version", version);
+        observer.observe(i64::try_from(count).unwrap_or(i64::MAX), &attributes);
     }
 }
 

@@ -94,8 +94,10 @@
 //!
 //! The duration runs from the call to the end of the response body (or the failure), like
 //! the span. The clock is the [`SharedTimer`](crate::time::SharedTimer) the layer is given.
-//! Pool metrics (`http.client.open_connections`) come from the transport: the `towline`
-//! client registers them on [`OtelLayer::meter`].
+//! `http.client.open_connections` comes from the transport's pool, through
+//! [`OtelLayer::pool_metrics`] (the `towline` client registers its pool).
+//! `http.client.connection.duration` is not recorded: it needs the pool to report each
+//! connection as it closes, which it does not do yet.
 //!
 //! # Example
 //!

@@ -690,3 +690,64 @@ async fn the_builder_method_records_through_the_global_providers() -> Result<(),
     assert_eq!(telemetry.only_span().name, "GET");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_pool_is_reported_per_state_and_version() -> Result<(), BoxError> {
+    use towline_core::{PoolStats, TargetStats};
+    let telemetry = Telemetry::new();
+    let mut target = TargetStats::new(http::uri::Scheme::HTTPS, "[::1]:8443".parse()?);
+    target.http1_idle = 2;
+    target.http1_active = 1;
+    target.http2_active = 1;
+    let pool = Arc::new(Mutex::new(PoolStats::new(vec![target])));
+    let source = pool.clone();
+    let _layer = telemetry
+        .layer()
+        .pool_metrics(move || source.lock().map(|stats| stats.clone()).unwrap_or_default());
+    let observed = |telemetry: &Telemetry| -> Vec<(String, String, i64)> {
+        let Some(AggregatedMetrics::I64(MetricData::Sum(sum))) =
+            telemetry.metric("http.client.open_connections")
+        else {
+            return Vec::new();
+        };
+        let mut points: Vec<(String, String, i64)> = sum
+            .data_points()
+            .map(|point| {
+                let get = |key: &str| {
+                    point
+                        .attributes()
+                        .find(|kv| kv.key.as_str() == key)
+                        .map(|kv| kv.value.to_string())
+                        .unwrap_or_default()
+                };
+                assert_eq!(get("server.address"), "::1");
+                assert_eq!(get("server.port"), "8443");
+                assert_eq!(get("url.scheme"), "https");
+                (
+                    get("http.connection.state"),
+                    get("network.protocol.version"),
+                    point.value(),
+                )
+            })
+            .collect();
+        points.sort();
+        points
+    };
+    let point = |state: &str, version: &str, count| (state.to_owned(), version.to_owned(), count);
+    assert_eq!(
+        observed(&telemetry),
+        [
+            point("active", "1.1", 1),
+            point("active", "2", 1),
+            point("idle", "1.1", 2),
+            point("idle", "2", 0),
+        ]
+    );
+    if let Ok(mut stats) = pool.lock() {
+        stats.targets[0].http1_active = 0;
+        stats.targets[0].http1_idle = 3;
+    }
+    assert_eq!(observed(&telemetry)[0], point("active", "1.1", 0));
+    assert_eq!(observed(&telemetry)[2], point("idle", "1.1", 3));
+    Ok(())
+}
