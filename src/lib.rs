@@ -37,6 +37,7 @@
 //! | `rate-limit` | yes | `rate_limiter`, `max_requests_per_sec`, `RateLimiter` |
 //! | `bandwidth` | yes | `bandwidth_limiter`, `max_download_speed`, `BandwidthLimiter` |
 //! | `tracing` | yes | `trace` (`tracing` spans), `connection_verbose` |
+//! | `otel` | no | `otel`: OpenTelemetry client spans per attempt, W3C propagation, HTTP client and pool metrics (the `opentelemetry` API crate only) |
 //!
 //! Feature names follow reqwest's where reqwest has the feature (`json`, `cookies`, `gzip`,
 //! `brotli`, `zstd`, `deflate`, `charset`), and reqwest's other names are accepted so a

@@ -18,6 +18,7 @@ use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, global};
 use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig as _};
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -39,11 +40,15 @@ async fn main() -> Result<(), BoxError> {
         .map_err(|err| err.to_string())?;
 
     // The setup the README shows, pointed at the receiver.
+    let resource = Resource::builder()
+        .with_service_name("towline-otel-interop")
+        .build();
     let spans = SpanExporter::builder()
         .with_tonic()
         .with_endpoint(collector.endpoint())
         .build()?;
     let tracer_provider = SdkTracerProvider::builder()
+        .with_resource(resource.clone())
         .with_batch_exporter(spans)
         .build();
     let metrics = MetricExporter::builder()
@@ -51,15 +56,16 @@ async fn main() -> Result<(), BoxError> {
         .with_endpoint(collector.endpoint())
         .build()?;
     let meter_provider = SdkMeterProvider::builder()
+        .with_resource(resource)
         .with_periodic_exporter(metrics)
         .build();
     global::set_text_map_propagator(TraceContextPropagator::new());
     global::set_tracer_provider(tracer_provider.clone());
     global::set_meter_provider(meter_provider.clone());
 
-    let client = towline::Client::builder()
-        .otel(OtelLayer::new(Arc::new(TokioTimer)))
-        .build()?;
+    let otel = OtelLayer::new(Arc::new(TokioTimer))
+        .capture_response_headers([towline::header::CONTENT_TYPE]);
+    let client = towline::Client::builder().otel(otel).build()?;
 
     let caller = global::tracer("otel_export").start("otel_export");
     let cx = Context::current_with_span(caller);
@@ -129,6 +135,14 @@ async fn main() -> Result<(), BoxError> {
 
     // httpbin echoed the traceparent of the span the receiver got for `/headers`.
     let first = clients[0];
+    check(
+        has(
+            first,
+            "http.response.header.content-type",
+            "application/json",
+        ),
+        &format!("the listed response header is captured: {first:#?}"),
+    )?;
     check(
         has(first, "url.full", "/headers?token=REDACTED\""),
         &format!("the query value is redacted: {first:#?}"),
