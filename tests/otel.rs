@@ -17,7 +17,7 @@ use towline::towline_layers::otel::OtelLayer;
 use towline::{RetryConfig, TokioClient};
 use towline_test_support::{TestServer, response};
 
-use common::{closed_addr, within};
+use common::{closed_addr, wait_until, within};
 
 struct Telemetry {
     spans: InMemorySpanExporter,
@@ -53,6 +53,25 @@ impl Telemetry {
 
     fn spans(&self) -> Vec<SpanData> {
         self.spans.get_finished_spans().unwrap()
+    }
+
+    /// How many connections `http.client.connection.duration` counted, after a flush.
+    fn closed_connections(&self) -> u64 {
+        self.meter_provider.force_flush().unwrap();
+        let exported = self.metrics.get_finished_metrics().unwrap();
+        let Some(last) = exported.last() else {
+            return 0;
+        };
+        last.scope_metrics()
+            .flat_map(|scope| scope.metrics())
+            .filter(|metric| metric.name() == "http.client.connection.duration")
+            .map(|metric| match metric.data() {
+                AggregatedMetrics::F64(MetricData::Histogram(histogram)) => {
+                    histogram.data_points().map(|point| point.count()).sum()
+                }
+                _ => 0,
+            })
+            .sum()
     }
 
     /// `http.client.open_connections` for HTTP/1.1 after a flush: `(active, idle)`.
@@ -288,4 +307,21 @@ async fn the_pool_gauge_counts_a_connection_active_then_idle() {
     assert_eq!(telemetry.open_http1_connections(), (1, 0));
     assert_eq!(response.text().await.unwrap(), "hello");
     assert_eq!(telemetry.open_http1_connections(), (0, 1));
+}
+
+#[tokio::test]
+async fn a_connection_that_closes_is_recorded_with_its_duration() {
+    let server = TestServer::builder()
+        .handler(|_request| async { response(200, "hello") })
+        .build();
+    let telemetry = Telemetry::new();
+    // Nothing kept idle: the connection closes once the response is read.
+    let client = telemetry.client(TokioClient::builder().pool_max_idle_per_host(0));
+    assert_eq!(telemetry.closed_connections(), 0);
+    let response = within(client.get(server.url("/")).send()).await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "hello");
+    wait_until("the connection's duration", || {
+        telemetry.closed_connections() == 1
+    })
+    .await;
 }

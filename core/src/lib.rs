@@ -16,6 +16,8 @@
 //!   idempotent request that a reused connection lost.
 //! - [`PoolStats`]: a snapshot of a connection pool's connections per target. The transport's
 //!   pool takes it; the OpenTelemetry layer reports it as `http.client.open_connections`.
+//! - [`ClosedConnection`]: a connection that closed and how long it was open, which the
+//!   transport reports and the OpenTelemetry layer records as `http.client.connection.duration`.
 //!
 //! All are plain data: no runtime, and no dependency but `http`.
 
@@ -90,6 +92,42 @@ impl TargetStats {
             http2_active: 0,
             connecting: 0,
         }
+    }
+}
+
+/// A connection the transport made, once it has closed: how long it was open, for
+/// `http.client.connection.duration`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClosedConnection {
+    /// `http` or `https`.
+    pub scheme: Scheme,
+    /// Host and port as the requests wrote them.
+    pub authority: Authority,
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub version: Version,
+    /// The peer's address, when the connector knew it.
+    pub peer: Option<SocketAddr>,
+    /// From the end of the handshake to the close.
+    pub duration: Duration,
+}
+
+impl ClosedConnection {
+    /// A connection to `scheme://authority` speaking `version`, open for `duration`.
+    pub fn new(scheme: Scheme, authority: Authority, version: Version, duration: Duration) -> Self {
+        Self {
+            scheme,
+            authority,
+            version,
+            peer: None,
+            duration,
+        }
+    }
+
+    /// Sets [`peer`](Self::peer).
+    pub fn with_peer(mut self, peer: SocketAddr) -> Self {
+        self.peer = Some(peer);
+        self
     }
 }
 

@@ -771,3 +771,37 @@ async fn stats_report_a_shared_http2_connection_and_forget_a_dropped_pool() {
     drop(svc);
     assert!(source().targets.is_empty());
 }
+
+#[tokio::test]
+async fn a_closed_connection_is_reported_with_how_long_it_was_open() {
+    use towline_services::transport::ConnectionCloseHook;
+
+    let timer = ManualTimer::new();
+    let connector = MockConnector::new(Peer::Http1);
+    let closed = Arc::new(Mutex::new(Vec::new()));
+    let hook = {
+        let closed = closed.clone();
+        ConnectionCloseHook::new(move |connection| closed.lock().unwrap().push(connection.clone()))
+    };
+    // Nothing kept idle: the connection closes once its response is read.
+    let config = TransportConfig::default()
+        .with_pool(PoolConfig::default().with_max_idle_per_host(0))
+        .with_connection_close_hook(hook);
+    let svc = transport(&connector, &timer, config);
+
+    let response = svc.clone().oneshot(get("http://a.test/a")).await.unwrap();
+    timer.advance(Duration::from_secs(5));
+    assert_eq!(text(response).await, "/a 0");
+    // Let the connection's task see its end (turns of this single-threaded runtime).
+    for _ in 0..64 {
+        if !closed.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let closed = closed.lock().unwrap().clone();
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0].duration, Duration::from_secs(5));
+    assert_eq!(closed[0].version, Version::HTTP_11);
+    assert_eq!(closed[0].authority, "a.test");
+}

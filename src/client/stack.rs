@@ -88,6 +88,14 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
         Some(proxies) => proxies,
         None => ProxyConfig::from_env(),
     };
+    // The OpenTelemetry layer records how long each connection the transport made was open.
+    #[cfg(feature = "otel")]
+    if let Some(otel) = &builder.otel {
+        transport_config.on_connection_close =
+            Some(towline_services::transport::ConnectionCloseHook::new(
+                otel.connection_duration_recorder(),
+            ));
+    }
     let transport: Transport<_, ResendBody<ResendBody<Body>>, R> =
         Transport::new(connector, builder.runtime.clone(), transport_config);
     let timer = builder.runtime.timer();

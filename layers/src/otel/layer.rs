@@ -15,7 +15,8 @@ use opentelemetry::{
 use tower_layer::Layer;
 
 use super::{Otel, Propagation, headers};
-use towline_core::{PoolStats, TargetStats};
+use http::uri::{Authority, Scheme};
+use towline_core::{ClosedConnection, PoolStats, TargetStats};
 
 use crate::{
     redact::QueryRedaction,
@@ -27,6 +28,12 @@ use crate::{
 /// conventions advise.
 pub const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// The boundaries of `http.client.connection.duration`, in seconds, as the HTTP semantic
+/// conventions advise.
+pub const CONNECTION_DURATION_BUCKETS: [f64; 14] = [
+    0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 
 /// The instrumentation scope's name: the crate that records.
@@ -72,6 +79,7 @@ pub(super) struct Instruments {
     pub(super) request_size: Histogram<u64>,
     pub(super) response_size: Histogram<u64>,
     pub(super) active: UpDownCounter<i64>,
+    pub(super) connection_duration: Histogram<f64>,
 }
 
 impl Instruments {
@@ -97,6 +105,14 @@ impl Instruments {
                 .i64_up_down_counter("http.client.active_requests")
                 .with_unit("{request}")
                 .with_description("Number of active HTTP requests.")
+                .build(),
+            connection_duration: meter
+                .f64_histogram("http.client.connection.duration")
+                .with_unit("s")
+                .with_description(
+                    "The duration of the successfully established outbound HTTP connections.",
+                )
+                .with_boundaries(CONNECTION_DURATION_BUCKETS.to_vec())
                 .build(),
         }
     }
@@ -253,6 +269,30 @@ impl OtelLayer {
         self.settings(|settings| settings.pool_gauges.push(gauge))
     }
 
+    /// What records each closed connection as `http.client.connection.duration` (seconds,
+    /// [`CONNECTION_DURATION_BUCKETS`]), with `server.address`, `server.port`, `url.scheme`,
+    /// `network.protocol.version` and `network.peer.address`: give it to the transport that
+    /// reports closed connections (towline's `TransportConfig::on_connection_close`; the
+    /// `towline` client does so itself).
+    pub fn connection_duration_recorder(
+        &self,
+    ) -> impl Fn(&ClosedConnection) + Send + Sync + 'static {
+        let instruments = self.shared.instruments.clone();
+        move |closed| {
+            let mut attributes = target_attributes(&closed.scheme, &closed.authority);
+            attributes.push(KeyValue::new(
+                "network.protocol.version",
+                semconv::protocol_version(closed.version).unwrap_or("_OTHER"),
+            ));
+            if let Some(peer) = closed.peer {
+                attributes.push(KeyValue::new("network.peer.address", peer.ip().to_string()));
+            }
+            instruments
+                .connection_duration
+                .record(closed.duration.as_secs_f64(), &attributes);
+        }
+    }
+
     /// The meter the layer records with, to register more instruments beside its own.
     pub fn meter(&self) -> &Meter {
         &self.shared.meter
@@ -262,22 +302,11 @@ impl OtelLayer {
 /// Observes one target's connections, every state and version (zeros included, so a count
 /// that falls to zero is reported as such).
 fn observe_target(observer: &dyn AsyncInstrument<i64>, target: &TargetStats) {
-    let port = target
-        .authority
-        .port_u16()
-        .or_else(|| semconv::default_port(target.scheme.as_str()));
     let mut attributes = vec![
         KeyValue::new("http.connection.state", "idle"),
         KeyValue::new("network.protocol.version", "1.1"),
-        KeyValue::new(
-            "server.address",
-            semconv::server_address(target.authority.host()).to_owned(),
-        ),
-        KeyValue::new("url.scheme", target.scheme.as_str().to_owned()),
     ];
-    if let Some(port) = port {
-        attributes.push(KeyValue::new("server.port", i64::from(port)));
-    }
+    attributes.extend(target_attributes(&target.scheme, &target.authority));
     for (state, version, count) in [
         ("idle", "1.1", target.http1_idle),
         ("active", "1.1", target.http1_active),
@@ -288,6 +317,25 @@ fn observe_target(observer: &dyn AsyncInstrument<i64>, target: &TargetStats) {
         attributes[1] = KeyValue::new("network.protocol.version", version);
         observer.observe(i64::try_from(count).unwrap_or(i64::MAX), &attributes);
     }
+}
+
+/// `server.address`, `url.scheme` and `server.port` (explicit, or the scheme's) of a pool
+/// target.
+fn target_attributes(scheme: &Scheme, authority: &Authority) -> Vec<KeyValue> {
+    let mut attributes = vec![
+        KeyValue::new(
+            "server.address",
+            semconv::server_address(authority.host()).to_owned(),
+        ),
+        KeyValue::new("url.scheme", scheme.as_str().to_owned()),
+    ];
+    if let Some(port) = authority
+        .port_u16()
+        .or_else(|| semconv::default_port(scheme.as_str()))
+    {
+        attributes.push(KeyValue::new("server.port", i64::from(port)));
+    }
+    attributes
 }
 
 impl<S> Layer<S> for OtelLayer {

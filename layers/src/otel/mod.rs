@@ -91,13 +91,16 @@
 //! | `http.client.request.body.size` | histogram, `By` | the same; when the request body's size is known |
 //! | `http.client.response.body.size` | histogram, `By` | the same; bytes as received, when the body was read to its end |
 //! | `http.client.active_requests` | up-down counter, `{request}` | method, server address and port, scheme |
+//! | `http.client.open_connections` | observable up-down counter, `{connection}` | `http.connection.state`, server address and port, scheme, protocol version |
+//! | `http.client.connection.duration` | histogram, `s`, [`CONNECTION_DURATION_BUCKETS`] | server address and port, scheme, protocol version, peer address |
 //!
 //! The duration runs from the call to the end of the response body (or the failure), like
 //! the span. The clock is the [`SharedTimer`](crate::time::SharedTimer) the layer is given.
 //! `http.client.open_connections` comes from the transport's pool, through
 //! [`OtelLayer::pool_metrics`] (the `towline` client registers its pool).
-//! `http.client.connection.duration` is not recorded: it needs the pool to report each
-//! connection as it closes, which it does not do yet.
+//! `http.client.connection.duration` (histogram, `s`, [`CONNECTION_DURATION_BUCKETS`]) comes
+//! from the transport too, which reports each connection as it closes, through
+//! [`OtelLayer::connection_duration_recorder`] (the `towline` client wires it).
 //!
 //! # Example
 //!
@@ -148,7 +151,7 @@ mod tests;
 pub use self::{
     body::OtelBody,
     future::ResponseFuture,
-    layer::{DURATION_BUCKETS, OtelLayer},
+    layer::{CONNECTION_DURATION_BUCKETS, DURATION_BUCKETS, OtelLayer},
     service::Otel,
 };
 

@@ -751,3 +751,38 @@ async fn the_pool_is_reported_per_state_and_version() -> Result<(), BoxError> {
     assert_eq!(observed(&telemetry)[2], point("idle", "1.1", 3));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_closed_connection_is_recorded_with_its_duration() -> Result<(), BoxError> {
+    let telemetry = Telemetry::new();
+    let record = telemetry.layer().connection_duration_recorder();
+    let closed = towline_core::ClosedConnection::new(
+        http::uri::Scheme::HTTP,
+        "example.com".parse()?,
+        http::Version::HTTP_2,
+        Duration::from_secs(45),
+    )
+    .with_peer(PEER.parse()?);
+    record(&closed);
+    let Some(AggregatedMetrics::F64(MetricData::Histogram(histogram))) =
+        telemetry.metric("http.client.connection.duration")
+    else {
+        panic!("no connection duration histogram");
+    };
+    let point = histogram.data_points().next().expect("a data point");
+    assert_eq!((point.count(), point.sum()), (1, 45.0));
+    assert_eq!(
+        point.bounds().collect::<Vec<_>>(),
+        CONNECTION_DURATION_BUCKETS
+    );
+    let attributes: Vec<&KeyValue> = point.attributes().collect();
+    for expected in [
+        KeyValue::new("server.address", "example.com"),
+        KeyValue::new("server.port", 80_i64),
+        KeyValue::new("network.protocol.version", "2"),
+        KeyValue::new("network.peer.address", "192.0.2.7"),
+    ] {
+        assert!(attributes.contains(&&expected), "{attributes:?}");
+    }
+    Ok(())
+}
