@@ -212,8 +212,9 @@ impl<R: Runtime> ClientBuilder<R> {
     /// sent — each redirect hop and each retry is its own span, with
     /// `http.request.resend_count` — and propagates the trace context to the server (see
     /// [`OtelLayer`]); also reports the pool's connections as `http.client.open_connections`
-    /// and their lifetimes as `http.client.connection.duration` on the layer's meter. Unless the layer was given an error classifier, `error.type`
-    /// comes from [`crate::error_type`].
+    /// and their lifetimes as `http.client.connection.duration` on the layer's meter. Unless
+    /// the layer was given an error classifier, `error.type` comes from
+    /// [`crate::error_type`].
     ///
     /// ```no_run
     /// # fn main() -> towline::Result<()> {
