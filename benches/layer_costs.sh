@@ -15,7 +15,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 SCENARIO=${1:-h1_get_13b}
 N=${2:-1000}
 TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728
-LAYERS=(timeouts timings trace cookies hsts referer retry rate_limit bandwidth)
+LAYERS=(timeouts timings trace otel cookies hsts referer retry rate_limit bandwidth)
 
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 cargo bench --no-run -p towline-bench --bench clients >&2

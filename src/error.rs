@@ -150,16 +150,9 @@ impl Error {
 
     /// A timeout elapsed: total, per-attempt, read, connect, write or pool acquire.
     pub fn is_timeout(&self) -> bool {
-        let Some(source) = self.source.as_deref() else {
-            return false;
-        };
-        find::<Elapsed>(source).is_some()
-            || find::<AttemptElapsed>(source).is_some()
-            || find::<ConnectError>(source).is_some_and(ConnectError::is_timeout)
-            || find::<TransportError>(source)
-                .is_some_and(|e| e.kind() == TransportErrorKind::PoolTimeout)
-            || find::<std::io::Error>(source)
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut)
+        self.source
+            .as_deref()
+            .is_some_and(|source| timed_out(source))
     }
 
     /// The server may have acted on the request and no response came back: the connection
@@ -218,6 +211,82 @@ impl Error {
     pub fn is_decode(&self) -> bool {
         self.kind == Kind::Decode
     }
+}
+
+/// Whether a timeout anywhere in `source`'s chain ended it: total, per-attempt, read,
+/// connect, write or pool acquire.
+fn timed_out(source: &(dyn StdError + 'static)) -> bool {
+    find::<Elapsed>(source).is_some()
+        || find::<AttemptElapsed>(source).is_some()
+        || find::<ConnectError>(source).is_some_and(ConnectError::is_timeout)
+        || find::<TransportError>(source)
+            .is_some_and(|e| e.kind() == TransportErrorKind::PoolTimeout)
+        || find::<std::io::Error>(source).is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut)
+}
+
+/// The client's `error.type` classifier for its `tracing` and OpenTelemetry layers: a short,
+/// fixed string for the error a request or response body failed with, found in its source
+/// chain. The client gives it to [`ClientBuilder::trace`](crate::ClientBuilder::trace)'s and
+/// `ClientBuilder::otel`'s layers unless they were given their own; give it to those layers
+/// in a stack built by hand over towline's transport to classify as the client does.
+///
+/// | value | error |
+/// |---|---|
+/// | `timeout` | any timeout: total, per attempt, read, connect, write, pool acquire |
+/// | `redirect_limit` | too many redirects |
+/// | `redirect` | another redirect that could not be followed |
+/// | `proxy` | a proxy failed or refused |
+/// | `dns` | name resolution failed |
+/// | `tls` | the TLS handshake failed |
+/// | `connect` | another connect failure (TCP, HTTP handshake, unsupported target) |
+/// | `decode` | a compressed body that could not be decoded |
+/// | `body` | a decompressed body over its size limit |
+/// | `_OTHER` | anything else |
+///
+/// A response with a status of 400 or more is recorded by the layers as its status code
+/// (`"404"`); this classifier sees only errors.
+///
+/// ```
+/// use towline::towline_services::{ConnectError, ConnectErrorKind};
+///
+/// let err = ConnectError::msg(ConnectErrorKind::Dns, "no address for example.invalid");
+/// assert_eq!(towline::error_type(&err), "dns");
+/// ```
+pub fn error_type(error: &(dyn StdError + 'static)) -> &'static str {
+    if timed_out(error) {
+        return "timeout";
+    }
+    if let Some(redirect) = find::<RedirectError>(error) {
+        return if redirect.is_too_many_redirects() {
+            "redirect_limit"
+        } else {
+            "redirect"
+        };
+    }
+    if find::<ProxyError>(error).is_some() {
+        return "proxy";
+    }
+    if let Some(connect) = find::<ConnectError>(error) {
+        return match connect.kind() {
+            ConnectErrorKind::Dns => "dns",
+            ConnectErrorKind::Tls => "tls",
+            ConnectErrorKind::Proxy => "proxy",
+            ConnectErrorKind::Timeout => "timeout",
+            _ => "connect",
+        };
+    }
+    #[cfg(feature = "rustls")]
+    if towline_services::connect::tls::is_tls_error(error) {
+        return "tls";
+    }
+    if let Some(decompression) = find::<DecompressionError>(error) {
+        return if decompression.is_limit() {
+            "body"
+        } else {
+            "decode"
+        };
+    }
+    "_OTHER"
 }
 
 /// Writes a URL without its userinfo, so credentials never reach logs.
@@ -327,5 +396,24 @@ mod tests {
         let connect = ConnectError::msg(ConnectErrorKind::Tls, "unknown issuer");
         let error = Error::from_service(Box::new(connect));
         assert!(error.is_connect() && error.is_tls() && !error.is_timeout());
+    }
+
+    #[test]
+    fn error_type_names_the_connect_phase_and_timeouts() {
+        for (kind, expected) in [
+            (ConnectErrorKind::Dns, "dns"),
+            (ConnectErrorKind::Tls, "tls"),
+            (ConnectErrorKind::Tcp, "connect"),
+            (ConnectErrorKind::Handshake, "connect"),
+            (ConnectErrorKind::Timeout, "timeout"),
+        ] {
+            let connect = ConnectError::msg(kind, "failed");
+            let wrapped = TransportError::new(TransportErrorKind::Request, Some(Box::new(connect)));
+            assert_eq!(error_type(&wrapped), expected, "{kind:?}");
+        }
+        let pool = TransportError::new(TransportErrorKind::PoolTimeout, None);
+        assert_eq!(error_type(&pool), "timeout");
+        let other = std::io::Error::other("something else");
+        assert_eq!(error_type(&other), "_OTHER");
     }
 }

@@ -38,6 +38,7 @@
 //! | `bandwidth` | yes | `bandwidth_limiter`, `max_download_speed`, `BandwidthLimiter` |
 //! | `tracing` | yes | `trace` (`tracing` spans), `connection_verbose` |
 //! | `sse` | yes | [`Response::sse`], [`sse`]: Server-Sent Events |
+//! | `otel` | no | `otel`: OpenTelemetry client spans per attempt, W3C propagation, HTTP client and pool metrics (the `opentelemetry` API crate only) |
 //!
 //! Feature names follow reqwest's where reqwest has the feature (`json`, `cookies`, `gzip`,
 //! `brotli`, `zstd`, `deflate`, `charset`), and reqwest's other names are accepted so a
@@ -95,7 +96,7 @@ pub use client::Client;
 pub use client::builder::DefaultRuntime;
 pub use client::builder::{ClientBuilder, DEFAULT_USER_AGENT};
 pub use client::stack::HttpService;
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, Result, error_type};
 pub use into_url::IntoUrl;
 pub use request::RequestBuilder;
 pub use response::{BytesStream, Response};

@@ -169,3 +169,34 @@ fn one_span_per_request_across_redirects_without_secrets() {
         );
     }
 }
+
+#[test]
+fn the_client_classifies_its_own_errors_for_the_span() {
+    let recorder = Recorder::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        runtime.block_on(async {
+            let server = TestServer::builder()
+                .handler(|_request| async move {
+                    let mut redirect = response(302, "");
+                    redirect
+                        .headers_mut()
+                        .insert("location", "/again".parse().unwrap());
+                    redirect
+                })
+                .build();
+            let client = TokioClient::builder()
+                .trace(TraceLayer::new())
+                .max_redirects(1)
+                .build()
+                .unwrap();
+            let err = client.get(server.url("/")).send().await.unwrap_err();
+            assert!(err.is_redirect(), "{err:?}");
+        });
+    });
+    // The client's classifier, not the layer's default `_OTHER`.
+    assert_eq!(recorder.value("error.type"), ["redirect_limit"]);
+}

@@ -469,10 +469,11 @@ impl Conn {
 }
 
 /// The layers `towline_all_layers` configures, by the names `TOWLINE_BENCH_LAYERS` takes.
-const IDLE_LAYERS: [&str; 9] = [
+const IDLE_LAYERS: [&str; 10] = [
     "timeouts",
     "timings",
     "trace",
+    "otel",
     "cookies",
     "hsts",
     "referer",
@@ -484,7 +485,8 @@ const IDLE_LAYERS: [&str; 9] = [
 /// The `towline_all_layers` client: the facade with every layer that exists configured but
 /// idle (nothing in these exchanges makes them act). On top of the default stack (redirect
 /// policy, decompression, the timeout layer): total and read timeouts (armed on every request
-/// and body wait), timings, a tracing span per request (no subscriber installed), a cookie
+/// and body wait), timings, a tracing span per request (no subscriber installed), an
+/// OpenTelemetry span and metrics per attempt (the global no-op providers), a cookie
 /// store, HSTS, `Referer` on redirects, retries (3, every response is a 200), a rate limit
 /// of 10^9 requests per second and a download limit of 1 TB/s (both far above what a loop
 /// reaches, so they count but never wait). Add each new layer here and to [`IDLE_LAYERS`]
@@ -515,6 +517,10 @@ fn towline_all_layers(mut builder: towline::TokioClientBuilder) -> towline::Toki
     }
     if wanted("trace") {
         builder = builder.trace(towline::towline_layers::trace::TraceLayer::new());
+    }
+    if wanted("otel") {
+        let timer = std::sync::Arc::new(towline::towline_services::rt::tokio::TokioTimer);
+        builder = builder.otel(towline::towline_layers::otel::OtelLayer::new(timer));
     }
     if wanted("cookies") {
         builder = builder.cookie_store(true);

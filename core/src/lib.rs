@@ -14,6 +14,10 @@
 //! - [`RequestHead`]: what a request is sent again from. The redirect and retry layers keep
 //!   one per request for their later attempts, and the transport one for replaying an
 //!   idempotent request that a reused connection lost.
+//! - [`PoolStats`]: a snapshot of a connection pool's connections per target. The transport's
+//!   pool takes it; the OpenTelemetry layer reports it as `http.client.open_connections`.
+//! - [`ClosedConnection`]: a connection that closed and how long it was open, which the
+//!   transport reports and the OpenTelemetry layer records as `http.client.connection.duration`.
 //!
 //! All are plain data: no runtime, and no dependency but `http`.
 
@@ -22,6 +26,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use http::uri::{Authority, Scheme};
 use http::{Extensions, HeaderMap, Method, Request, Uri, Version, request};
 
 /// How a failed attempt may be retried: whether the request can have reached the server.
@@ -37,6 +42,93 @@ pub enum ErrorClass {
     /// Trying again cannot help (a certificate the client rejects, a request that cannot be
     /// sent, a body that cannot be replayed): never sent again.
     Fatal,
+}
+
+/// A snapshot of a connection pool: its connections to each target.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// One entry per target the pool holds or makes connections to, in no particular order.
+    pub targets: Vec<TargetStats>,
+}
+
+impl PoolStats {
+    /// A snapshot of `targets`.
+    pub fn new(targets: Vec<TargetStats>) -> Self {
+        Self { targets }
+    }
+}
+
+/// A pool's connections to one target (scheme and authority; connections through different
+/// proxies or sockets to the same authority are separate entries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TargetStats {
+    /// `http` or `https`.
+    pub scheme: Scheme,
+    /// Host and port as the requests wrote them.
+    pub authority: Authority,
+    /// HTTP/1 connections waiting in the pool for a request.
+    pub http1_idle: usize,
+    /// HTTP/1 connections a request holds (until its response body ends).
+    pub http1_active: usize,
+    /// HTTP/2 connections no request is waiting on.
+    pub http2_idle: usize,
+    /// HTTP/2 connections with a request waiting for its response head.
+    pub http2_active: usize,
+    /// Connections being made (DNS, TCP, TLS, handshake), of either version.
+    pub connecting: usize,
+}
+
+impl TargetStats {
+    /// An entry for `scheme://authority` with no connection.
+    pub fn new(scheme: Scheme, authority: Authority) -> Self {
+        Self {
+            scheme,
+            authority,
+            http1_idle: 0,
+            http1_active: 0,
+            http2_idle: 0,
+            http2_active: 0,
+            connecting: 0,
+        }
+    }
+}
+
+/// A connection the transport made, once it has closed: how long it was open, for
+/// `http.client.connection.duration`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClosedConnection {
+    /// `http` or `https`.
+    pub scheme: Scheme,
+    /// Host and port as the requests wrote them.
+    pub authority: Authority,
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub version: Version,
+    /// The peer's address, when the connector knew it.
+    pub peer: Option<SocketAddr>,
+    /// From the end of the handshake to the close.
+    pub duration: Duration,
+}
+
+impl ClosedConnection {
+    /// A connection to `scheme://authority` speaking `version`, open for `duration`.
+    pub fn new(scheme: Scheme, authority: Authority, version: Version, duration: Duration) -> Self {
+        Self {
+            scheme,
+            authority,
+            version,
+            peer: None,
+            duration,
+        }
+    }
+
+    /// Sets [`peer`](Self::peer).
+    pub fn with_peer(mut self, peer: SocketAddr) -> Self {
+        self.peer = Some(peer);
+        self
+    }
 }
 
 /// How long each phase of establishing a connection took.

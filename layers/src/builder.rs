@@ -88,6 +88,15 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     #[cfg(feature = "tracing")]
     fn trace(self) -> ServiceBuilder<tower_layer::Stack<crate::trace::TraceLayer, L>>;
 
+    /// One OpenTelemetry span and the HTTP client metrics per attempt, through the global
+    /// providers, measuring with `timer` ([`otel::OtelLayer`](crate::otel::OtelLayer)); put it
+    /// below redirects and retries.
+    #[cfg(feature = "otel")]
+    fn otel_attempts(
+        self,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<tower_layer::Stack<crate::otel::OtelLayer, L>>;
+
     /// Holds requests to `limiter`'s rate, sleeping on its timer
     /// ([`rate_limit::RateLimitLayer`](crate::rate_limit::RateLimitLayer)).
     #[cfg(feature = "rate-limit")]
@@ -190,6 +199,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     #[cfg(feature = "tracing")]
     fn trace(self) -> ServiceBuilder<tower_layer::Stack<crate::trace::TraceLayer, L>> {
         self.layer(crate::trace::TraceLayer::new())
+    }
+
+    #[cfg(feature = "otel")]
+    fn otel_attempts(
+        self,
+        timer: crate::time::SharedTimer,
+    ) -> ServiceBuilder<tower_layer::Stack<crate::otel::OtelLayer, L>> {
+        self.layer(crate::otel::OtelLayer::new(timer))
     }
 
     #[cfg(feature = "rate-limit")]

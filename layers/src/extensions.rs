@@ -17,6 +17,33 @@ pub struct EffectiveUri(pub Uri);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Deadline(pub std::time::Instant);
 
+/// How many times the logical request was sent before this send: 0 (or absent) on the first
+/// send, 1 on the first re-send, and so on, whatever made each re-send (a retry, a redirect
+/// hop, an authentication challenge).
+///
+/// It is OpenTelemetry's `http.request.resend_count`, which the OpenTelemetry layer records on
+/// each attempt's span, and it is free when no request is sent again: the first send carries
+/// none.
+///
+/// The layers that send a request again keep it, so a layer below them all sees the total:
+/// - as a **request** extension, a re-sending layer puts `ResendCount(n)` in the request of
+///   each send after the first, `n` counting on from the count the request it received
+///   carried (a redirect hop under a retry, or a retry under a redirect, adds to the other's
+///   count);
+/// - as a **response** extension, a re-sending layer that sent a request again leaves the
+///   count of the send that answered on the response it hands on, so a re-sending layer
+///   above it counts the re-sends made below it: after a hop that was retried twice, a
+///   redirect layer's next hop is re-send 3, not 1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ResendCount(pub u32);
+
+impl ResendCount {
+    /// The count `extensions` carry, 0 when they carry none.
+    pub fn of(extensions: &http::Extensions) -> u32 {
+        extensions.get::<Self>().map_or(0, |count| count.0)
+    }
+}
+
 /// Told of every redirect a redirect layer follows for the request that carries it.
 ///
 /// A layer above a redirect layer that wants to know about each hop (the trace layer

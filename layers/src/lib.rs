@@ -14,8 +14,9 @@
 //! [`Service`]), `ResponseFuture<F>` (a named, pin-projected future: no boxed future per
 //! request) and `FooBody<B>` when a body is wrapped (except [`resend::ResendBody`], which
 //! every layer that sends a request again shares). Every layer sits behind its own cargo
-//! feature; the shared pieces ([`error`], [`time`], [`replay`], [`exec`]) are always
-//! compiled, and [`resend`] with either layer that sends a request again.
+//! feature; the shared pieces ([`error`], [`time`], [`replay`], [`exec`], and [`semconv`]
+//! and [`redact`], which the `tracing` and OpenTelemetry layers share) are always compiled,
+//! and [`resend`] with either layer that sends a request again.
 //!
 //! A layer that wraps the response body changes the response type, so `option_layer` cannot
 //! switch it off (the two arms of its `Either` would differ). Such layers are instead cheap
@@ -105,8 +106,11 @@ pub mod extensions;
 #[cfg(feature = "hsts")]
 pub mod hsts;
 pub mod optional;
+#[cfg(feature = "otel")]
+pub mod otel;
 #[cfg(feature = "rate-limit")]
 pub mod rate_limit;
+pub mod redact;
 #[cfg(feature = "redirect")]
 pub mod redirect;
 pub mod replay;
@@ -114,6 +118,7 @@ pub mod replay;
 pub mod resend;
 #[cfg(feature = "retry")]
 pub mod retry;
+pub mod semconv;
 pub mod time;
 #[cfg(feature = "timeout")]
 pub mod timeout;
@@ -129,4 +134,4 @@ mod test_util;
 pub use builder::ServiceBuilderExt;
 pub use error::BoxError;
 
-pub use extensions::{Deadline, EffectiveUri, RedirectObserver};
+pub use extensions::{Deadline, EffectiveUri, RedirectObserver, ResendCount};

@@ -717,3 +717,91 @@ async fn connect_timeout_covers_an_http2_handshake_the_server_never_answers() {
     assert_eq!(error.kind(), ConnectErrorKind::Timeout);
     assert_eq!(silent.connections(), 1);
 }
+
+// ---------------------------------------------------------------------------
+// pool stats
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn stats_count_http1_connections_active_while_their_body_is_unread() {
+    let timer = ManualTimer::new();
+    let connector = MockConnector::new(Peer::Http1);
+    let svc = transport(&connector, &timer, TransportConfig::default());
+    let counts = |svc: &TestTransport<Empty<Bytes>>| {
+        let stats = svc.pool().stats();
+        assert!(stats.targets.len() <= 1, "{stats:?}");
+        stats
+            .targets
+            .first()
+            .map(|t| (t.http1_active, t.http1_idle, t.connecting))
+            .unwrap_or_default()
+    };
+    assert_eq!(counts(&svc), (0, 0, 0));
+
+    let first = svc.clone().oneshot(get("http://a.test/a")).await.unwrap();
+    let second = svc.clone().oneshot(get("http://a.test/b")).await.unwrap();
+    assert_eq!(counts(&svc), (2, 0, 0));
+    let stats = svc.pool().stats();
+    assert_eq!(stats.targets[0].authority, "a.test");
+    assert_eq!(stats.targets[0].scheme, http::uri::Scheme::HTTP);
+
+    assert_eq!(text(first).await, "/a 0");
+    assert_eq!(counts(&svc), (1, 1, 0));
+    assert_eq!(text(second).await, "/b 0");
+    assert_eq!(counts(&svc), (0, 2, 0));
+}
+
+#[tokio::test]
+async fn stats_report_a_shared_http2_connection_and_forget_a_dropped_pool() {
+    let timer = ManualTimer::new();
+    let connector = MockConnector::new(Peer::Http2);
+    let config = TransportConfig::default().with_protocol(Protocol::Http2);
+    let svc = transport(&connector, &timer, config);
+    let source = svc.pool().stats_source();
+
+    let response = svc.clone().oneshot(get("http://a.test/a")).await.unwrap();
+    assert_eq!(text(response).await, "/a 0");
+    let stats = source();
+    let target = &stats.targets[0];
+    assert_eq!(
+        (target.http2_idle, target.http2_active, target.http1_idle),
+        (1, 0, 0)
+    );
+
+    drop(svc);
+    assert!(source().targets.is_empty());
+}
+
+#[tokio::test]
+async fn a_closed_connection_is_reported_with_how_long_it_was_open() {
+    use towline_services::transport::ConnectionCloseHook;
+
+    let timer = ManualTimer::new();
+    let connector = MockConnector::new(Peer::Http1);
+    let closed = Arc::new(Mutex::new(Vec::new()));
+    let hook = {
+        let closed = closed.clone();
+        ConnectionCloseHook::new(move |connection| closed.lock().unwrap().push(connection.clone()))
+    };
+    // Nothing kept idle: the connection closes once its response is read.
+    let config = TransportConfig::default()
+        .with_pool(PoolConfig::default().with_max_idle_per_host(0))
+        .with_connection_close_hook(hook);
+    let svc = transport(&connector, &timer, config);
+
+    let response = svc.clone().oneshot(get("http://a.test/a")).await.unwrap();
+    timer.advance(Duration::from_secs(5));
+    assert_eq!(text(response).await, "/a 0");
+    // Let the connection's task see its end (turns of this single-threaded runtime).
+    for _ in 0..64 {
+        if !closed.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let closed = closed.lock().unwrap().clone();
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0].duration, Duration::from_secs(5));
+    assert_eq!(closed[0].version, Version::HTTP_11);
+    assert_eq!(closed[0].authority, "a.test");
+}

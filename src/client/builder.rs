@@ -21,6 +21,8 @@ use towline_layers::cookie::{CookieJar, CookieStore};
 use towline_layers::decompression::DecompressionLayer;
 #[cfg(feature = "hsts")]
 use towline_layers::hsts::HstsStore;
+#[cfg(feature = "otel")]
+use towline_layers::otel::OtelLayer;
 #[cfg(feature = "rate-limit")]
 use towline_layers::rate_limit::RateLimiter;
 use towline_layers::redirect::Policy;
@@ -75,6 +77,8 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     pub(super) timings: bool,
     #[cfg(feature = "tracing")]
     pub(super) trace: Option<TraceLayer>,
+    #[cfg(feature = "otel")]
+    pub(super) otel: Option<OtelLayer>,
     #[cfg(feature = "tracing")]
     pub(super) connection_verbose: bool,
     pub(super) redirect_policy: Policy,
@@ -151,6 +155,8 @@ impl<R: Runtime> ClientBuilder<R> {
             timings: false,
             #[cfg(feature = "tracing")]
             trace: None,
+            #[cfg(feature = "otel")]
+            otel: None,
             #[cfg(feature = "tracing")]
             connection_verbose: false,
             redirect_policy: Policy::default(),
@@ -199,6 +205,31 @@ impl<R: Runtime> ClientBuilder<R> {
     #[cfg(feature = "tracing")]
     pub fn trace(mut self, layer: TraceLayer) -> Self {
         self.trace = Some(layer);
+        self
+    }
+
+    /// Records an OpenTelemetry client span and the HTTP client metrics for every request
+    /// sent — each redirect hop and each retry is its own span, with
+    /// `http.request.resend_count` — and propagates the trace context to the server (see
+    /// [`OtelLayer`]); also reports the pool's connections as `http.client.open_connections`
+    /// and their lifetimes as `http.client.connection.duration` on the layer's meter. Unless
+    /// the layer was given an error classifier, `error.type` comes from
+    /// [`crate::error_type`].
+    ///
+    /// ```no_run
+    /// # fn main() -> towline::Result<()> {
+    /// use towline::towline_layers::otel::OtelLayer;
+    ///
+    /// // After installing the SDK's providers and propagator as the global ones:
+    /// let timer = std::sync::Arc::new(towline::towline_services::rt::tokio::TokioTimer);
+    /// let client = towline::Client::builder().otel(OtelLayer::new(timer)).build()?;
+    /// # drop(client);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "otel")]
+    pub fn otel(mut self, layer: OtelLayer) -> Self {
+        self.otel = Some(layer);
         self
     }
 

@@ -16,7 +16,8 @@ use http::Request;
     feature = "cookies",
     feature = "rate-limit",
     feature = "bandwidth",
-    feature = "tracing"
+    feature = "tracing",
+    feature = "otel"
 )))]
 use tower::layer::util::Identity;
 use tower::util::BoxCloneSyncService;
@@ -87,6 +88,14 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
         Some(proxies) => proxies,
         None => ProxyConfig::from_env(),
     };
+    // The OpenTelemetry layer records how long each connection the transport made was open.
+    #[cfg(feature = "otel")]
+    if let Some(otel) = &builder.otel {
+        transport_config.on_connection_close =
+            Some(towline_services::transport::ConnectionCloseHook::new(
+                otel.connection_duration_recorder(),
+            ));
+    }
     let transport: Transport<_, ResendBody<ResendBody<Body>>, R> =
         Transport::new(connector, builder.runtime.clone(), transport_config);
     let timer = builder.runtime.timer();
@@ -160,9 +169,25 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     #[cfg(not(feature = "tracing"))]
     let verbose = None::<Identity>;
     #[cfg(feature = "tracing")]
-    let trace = builder.trace;
+    let trace = builder
+        .trace
+        .map(|layer| layer.default_error_classifier(crate::error::error_type));
     #[cfg(not(feature = "tracing"))]
     let trace = None::<Identity>;
+    // OpenTelemetry's span is one physical send, so the layer sits below every layer that
+    // sends a request again (redirect, retry; authentication re-sends too), right under the
+    // cookie layer: each hop and attempt gets its own span, with the `Cookie` header set but
+    // never recorded, and carries the trace context of its own span to the server. It sits
+    // above the rate limit, whose wait is part of the attempt as the caller sees it. It wraps
+    // the body (the span ends with it), so it is an `optional_body` like cache and bandwidth.
+    #[cfg(feature = "otel")]
+    let otel = builder.otel.map(|layer| {
+        layer
+            .default_error_classifier(crate::error::error_type)
+            .pool_metrics(transport.pool().stats_source())
+    });
+    #[cfg(not(feature = "otel"))]
+    let otel = None::<Identity>;
     let stack = ServiceBuilder::new()
         .map_response(box_body)
         .layer(
@@ -185,9 +210,13 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
                         .error_classifier(towline_services::retry_class),
                 )
                 .option_layer(cookies)
-                .option_layer(rate_limit)
-                .option_layer(verbose)
-                .service(optional_body(bandwidth, transport)),
+                .service(optional_body(
+                    otel,
+                    ServiceBuilder::new()
+                        .option_layer(rate_limit)
+                        .option_layer(verbose)
+                        .service(optional_body(bandwidth, transport)),
+                )),
         ));
     let stack = optional_boxed(
         builder

@@ -29,7 +29,7 @@ use super::{
     policy::{ActionKind, Attempt},
 };
 use crate::{
-    BoxError, EffectiveUri, RedirectObserver,
+    BoxError, EffectiveUri, RedirectObserver, ResendCount,
     resend::{Drain, Kept, PolledAfterCompletion, ResendBody},
 };
 
@@ -218,6 +218,17 @@ impl<S, B: 'static> Hops<S, B> {
             observer.redirected(&self.current, &uri, status);
         }
 
+        // The next hop counts on from the send that answered: a retry layer below may have
+        // sent this hop more than once, and says so on its response.
+        let answered = response
+            .extensions()
+            .get::<ResendCount>()
+            .map_or_else(|| ResendCount::of(&follow.head.extensions), |count| count.0);
+        follow
+            .head
+            .extensions
+            .insert(ResendCount(answered.saturating_add(1)));
+
         let mut next = follow.body.request(&follow.head, body);
         *next.uri_mut() = uri.clone();
 
@@ -235,9 +246,14 @@ impl<S, B: 'static> Hops<S, B> {
     /// (or the one a layer below recorded), and two extension inserts per request are saved.
     fn finish<ResB>(&mut self, mut response: Response<ResB>) -> Response<ResB> {
         // Release the recorded request body and the service clone now.
-        self.follow = None;
+        let follow = self.follow.take();
         let extensions = response.extensions_mut();
         if !self.history.is_empty() {
+            if extensions.get::<ResendCount>().is_none()
+                && let Some(follow) = follow
+            {
+                extensions.insert(ResendCount(ResendCount::of(&follow.head.extensions)));
+            }
             extensions.insert(EffectiveUri(mem::take(&mut self.current)));
             extensions.insert(RedirectHistory(mem::take(&mut self.history)));
         }

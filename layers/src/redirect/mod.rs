@@ -74,6 +74,11 @@
 //! request's, unless a layer below, such as HSTS, recorded another `EffectiveUri`), so the
 //! common case costs nothing. Either way a [`Fragment`] in effect is carried along.
 //!
+//! Each hop's request carries a [`ResendCount`](crate::ResendCount) (1 for the first hop,
+//! counting on from what a retry layer below reports on the response it answers with), and
+//! a redirected response the count of the send that answered it, for the OpenTelemetry
+//! layer's `http.request.resend_count`.
+//!
 //! # Errors
 //!
 //! The layer's own errors are [`RedirectError`]s (boxed as [`BoxError`](crate::BoxError));

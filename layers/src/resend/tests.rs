@@ -108,3 +108,64 @@ async fn retry_under_redirect_replays_the_redirects_recording() -> Result<(), Bo
     );
     Ok(())
 }
+
+/// Each send's [`ResendCount`](crate::ResendCount), as the server saw it, with the path.
+type Counts = Arc<Mutex<Vec<(String, u32)>>>;
+
+#[tokio::test]
+async fn resend_counts_add_up_across_a_retry_below_a_redirect() -> Result<(), BoxError> {
+    use crate::ResendCount;
+
+    let counts: Counts = Arc::default();
+    let server = {
+        let counts = counts.clone();
+        service_fn(
+            move |request: Request<ResendBody<ResendBody<Empty<Bytes>>>>| {
+                let counts = counts.clone();
+                async move {
+                    let count = ResendCount::of(request.extensions());
+                    let path = request.uri().path().to_owned();
+                    let sends = {
+                        let mut counts = lock(&counts);
+                        counts.push((path.clone(), count));
+                        counts.len()
+                    };
+                    // `/a` fails once, then redirects to `/b`, which redirects to `/c`.
+                    let response = match (sends, path.as_str()) {
+                        (1, _) => Response::builder().status(503),
+                        (_, "/a") => Response::builder().status(302).header(LOCATION, "/b"),
+                        (_, "/b") => Response::builder().status(302).header(LOCATION, "/c"),
+                        _ => Response::builder().status(200),
+                    };
+                    Ok::<_, BoxError>(response.body(Empty::<Bytes>::new())?)
+                }
+            },
+        )
+    };
+    let timer = ManualTimer::new();
+    let retry = RetryConfig::new()
+        .initial_backoff(Duration::ZERO)
+        .jitter(Jitter::None);
+    let service = ServiceBuilder::new()
+        .layer(RedirectLayer::new(Policy::limited(5)))
+        .layer(RetryLayer::new(retry, timer.shared()))
+        .service(server);
+    let mut request = Request::new(Empty::<Bytes>::new());
+    *request.uri_mut() = "http://example.com/a".parse()?;
+    *request.method_mut() = Method::GET;
+    let response = service.oneshot(request).await?;
+
+    let seen = lock(&counts).clone();
+    let expected: Vec<(String, u32)> = [("/a", 0), ("/a", 1), ("/b", 2), ("/c", 3)]
+        .into_iter()
+        .map(|(path, count)| (path.to_owned(), count))
+        .collect();
+    assert_eq!(seen, expected);
+    // The response says which send answered, for a re-sending layer further up.
+    assert_eq!(
+        response.extensions().get::<ResendCount>(),
+        Some(&ResendCount(3))
+    );
+    response.into_body().collect().await?;
+    Ok(())
+}

@@ -22,7 +22,7 @@ use super::{
     parse_retry_after,
 };
 use crate::{
-    BoxError,
+    BoxError, ResendCount,
     resend::{Drain, Kept, PolledAfterCompletion, ResendBody},
 };
 
@@ -170,8 +170,10 @@ impl<S, B: 'static> Retrying<S, B> {
         {
             return Plan::Finish { success: false };
         }
-        let next = self.body.request(&self.template, body);
+        let mut next = self.body.request(&self.template, body);
         self.retries += 1;
+        next.extensions_mut()
+            .insert(ResendCount(self.sends_before() + self.retries));
         self.next = Some((next, wait));
         Plan::Retry
     }
@@ -183,6 +185,12 @@ impl<S, B: 'static> Retrying<S, B> {
     }
 
     /// The state that follows a drained (or dropped) response: sleep, or send at once.
+    /// How many sends of the logical request came before this layer's first attempt: the
+    /// count a re-sending layer above put on the request.
+    fn sends_before(&self) -> u32 {
+        ResendCount::of(&self.template.extensions)
+    }
+
     fn wait<F, ResB>(&self) -> State<F, ResB> {
         match &self.next {
             Some((_, wait)) if !wait.is_zero() => State::Sleeping {
@@ -257,9 +265,16 @@ where
                                     if success {
                                         retrying.deposit();
                                     }
-                                    response
-                                        .extensions_mut()
-                                        .insert(RetryCount(retrying.retries));
+                                    let extensions = response.extensions_mut();
+                                    extensions.insert(RetryCount(retrying.retries));
+                                    // A re-sending layer below already counted this send.
+                                    if retrying.retries > 0
+                                        && extensions.get::<ResendCount>().is_none()
+                                    {
+                                        extensions.insert(ResendCount(
+                                            retrying.sends_before() + retrying.retries,
+                                        ));
+                                    }
                                     *this.retrying = None;
                                     this.state.set(State::Done);
                                     return Poll::Ready(Ok(response));

@@ -20,7 +20,9 @@
 //! above puts into the request); the request body can be sent again; and the
 //! [`RetryBudget`], if any, has a token left. Otherwise the last response or error goes to
 //! the caller as it is. Every response the layer returns for a request with retries enabled
-//! carries a [`RetryCount`] extension.
+//! carries a [`RetryCount`] extension. Each retry's request carries a
+//! [`ResendCount`](crate::ResendCount), counting on from the one its request came with (a
+//! redirect hop's), and a response after retries the count of the send that answered it.
 //!
 //! # The wait
 //!

@@ -11,8 +11,8 @@ use http::Response;
 use pin_project_lite::pin_project;
 use tracing::Span;
 
-use super::{TraceBody, layer::Config, semconv};
-use crate::BoxError;
+use super::{TraceBody, layer::Config};
+use crate::{BoxError, semconv};
 
 pin_project! {
     /// Response future of [`Trace`](super::Trace): polls the inner future inside the

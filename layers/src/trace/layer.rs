@@ -21,6 +21,8 @@ pub(super) struct Config {
     pub(super) level: Level,
     pub(super) query: QueryRedaction,
     pub(super) classify: ErrorClassifier,
+    /// Whether `classify` was chosen with [`TraceLayer::error_classifier`].
+    pub(super) classifier_chosen: bool,
 }
 
 impl TraceLayer {
@@ -32,6 +34,7 @@ impl TraceLayer {
                 level: Level::INFO,
                 query: QueryRedaction::default(),
                 classify: default_error_type,
+                classifier_chosen: false,
             },
         }
     }
@@ -52,6 +55,17 @@ impl TraceLayer {
     /// Sets how errors are turned into `error.type` ([`default_error_type`] by default).
     pub fn error_classifier(mut self, classify: ErrorClassifier) -> Self {
         self.config.classify = classify;
+        self.config.classifier_chosen = true;
+        self
+    }
+
+    /// Sets the classifier used unless [`error_classifier`](Self::error_classifier) chose one:
+    /// for whoever puts a layer it was given into a stack whose errors it knows (the
+    /// `towline` client gives its own this way).
+    pub fn default_error_classifier(mut self, classify: ErrorClassifier) -> Self {
+        if !self.config.classifier_chosen {
+            self.config.classify = classify;
+        }
         self
     }
 }

@@ -163,17 +163,12 @@ mod body;
 mod future;
 mod hop;
 mod layer;
-mod redact;
-mod semconv;
 mod service;
 #[cfg(test)]
 mod tests;
 
-pub use self::{
-    body::TraceBody,
-    future::ResponseFuture,
-    layer::TraceLayer,
+pub use self::{body::TraceBody, future::ResponseFuture, layer::TraceLayer, service::Trace};
+pub use crate::{
     redact::{QueryRedaction, RedactedUri},
     semconv::{ErrorClassifier, default_error_type},
-    service::Trace,
 };

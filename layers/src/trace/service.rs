@@ -2,16 +2,15 @@
 
 use std::{
     fmt,
-    str::FromStr,
     task::{Context, Poll},
 };
 
-use http::{Request, Response, header::HOST, uri::Authority};
+use http::{Request, Response};
 use tower_service::Service;
 use tracing::{Span, field::Empty};
 
-use super::{RedactedUri, ResponseFuture, TraceBody, hop, layer::Config, semconv};
-use crate::BoxError;
+use super::{RedactedUri, ResponseFuture, TraceBody, hop, layer::Config};
+use crate::{BoxError, semconv};
 
 /// Middleware that opens a span per request; built by [`TraceLayer`](super::TraceLayer).
 #[derive(Clone)]
@@ -74,20 +73,10 @@ where
 /// The request's span, with every field known before the response declared and set.
 fn request_span<B>(request: &Request<B>, config: &Config) -> Span {
     let uri = request.uri();
-    // An origin-form URI (`/path`) names no server: the `Host` header does.
-    let host_header = match uri.authority() {
-        Some(_) => None,
-        None => request
-            .headers()
-            .get(HOST)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| Authority::from_str(value).ok()),
-    };
-    let authority = uri.authority().or(host_header.as_ref());
+    let authority = semconv::request_authority(request);
+    let authority = authority.as_deref();
     let scheme = uri.scheme_str();
-    let port = authority
-        .and_then(Authority::port_u16)
-        .or_else(|| scheme.and_then(semconv::default_port));
+    let port = semconv::server_port(authority, scheme);
     let (method, method_original) = semconv::method(request.method());
     span_at!(
         config.level,

@@ -25,6 +25,8 @@ use http::HeaderValue;
 use hyper::client::conn::{http1, http2};
 use rustc_hash::{FxHashMapSeed, FxSeededState};
 
+use towline_core::{PoolStats, TargetStats};
+
 use crate::connect::{Connected, Target};
 use crate::error::ConnectError;
 use crate::rt::{BoxFuture, SharedTimer};
@@ -227,6 +229,13 @@ struct Host<B> {
     host_header: Option<HeaderValue>,
     /// Present once a request went to this target under a per-target cap.
     limit: Option<Arc<Limit<B>>>,
+    /// Connects in flight (each a [`ConnectGuard`]), for [`Pool::stats`].
+    connecting: usize,
+    /// Every connection made to this target that may still be open, and whether it is
+    /// HTTP/2, for [`Pool::stats`]: a connection is open while anything holds its
+    /// `Connected` (the pool's entry, a request, a response body). Pruned as connections
+    /// are added.
+    opened: Vec<(Weak<Connected>, bool)>,
 }
 
 impl<B> Default for Host<B> {
@@ -238,6 +247,8 @@ impl<B> Default for Host<B> {
             http1_negotiated: false,
             host_header: None,
             limit: None,
+            connecting: 0,
+            opened: Vec::new(),
         }
     }
 }
@@ -250,6 +261,8 @@ impl<B> Host<B> {
         self.idle.is_empty()
             && self.http2.is_none()
             && self.waiters.is_none()
+            && self.connecting == 0
+            && self.opened.iter().all(|(conn, _)| conn.strong_count() == 0)
             && self
                 .limit
                 .as_ref()
@@ -405,27 +418,87 @@ impl<B: Send + 'static> Pool<B> {
     /// a fresh connection); an HTTP/2 connection it makes is still shared. Under a
     /// per-target cap it may have to wait for a slot.
     pub(crate) fn ungated(&self, target: &Target) -> Checkout<B> {
-        if self.inner.config.max_connections_per_host.is_none() {
-            return self.connect_with(target, None);
-        }
         self.ungated_locked(&mut lock(&self.inner), target)
     }
 
     fn ungated_locked(&self, state: &mut State<B>, target: &Target) -> Checkout<B> {
         match self.slot_or_queue(state, target) {
-            Ok(slot) => self.connect_with(target, slot),
+            Ok(slot) => self.guard(state, target, false, slot),
             Err(queued) => Checkout::Wait(queued),
         }
     }
 
     /// An ungated connect holding `slot`.
     pub(crate) fn connect_with(&self, target: &Target, slot: Option<Slot<B>>) -> Checkout<B> {
+        self.guard(&mut lock(&self.inner), target, false, slot)
+    }
+
+    /// A connect to `target`, counted among its connects in flight until the guard drops.
+    fn guard(
+        &self,
+        state: &mut State<B>,
+        target: &Target,
+        gated: bool,
+        slot: Option<Slot<B>>,
+    ) -> Checkout<B> {
+        state.hosts.entry(target.clone()).or_default().connecting += 1;
         Checkout::Connect(ConnectGuard {
             pool: Arc::downgrade(&self.inner),
             target: Some(target.clone()),
-            gated: false,
+            counted: Some(target.clone()),
+            opened: None,
+            gated,
             slot,
         })
+    }
+
+    /// A snapshot of the pool's connections: idle and active per target and HTTP version, and
+    /// the connects in flight. It takes the pool's lock once and walks every target, so it
+    /// costs in proportion to the targets and connections; meant for a metrics reader's
+    /// collection, not for every request.
+    pub fn stats(&self) -> PoolStats {
+        let state = lock(&self.inner);
+        let targets = state
+            .hosts
+            .iter()
+            .map(|(target, host)| {
+                let mut stats = TargetStats::new(target.scheme.clone(), target.authority.clone());
+                stats.connecting = host.connecting;
+                stats.http1_idle = host
+                    .idle
+                    .iter()
+                    .filter(|idle| !idle.sender.is_closed())
+                    .count();
+                let mut http1_open: usize = 0;
+                for (conn, http2) in &host.opened {
+                    match (conn.strong_count(), http2) {
+                        (0, _) => {}
+                        (_, false) => http1_open += 1,
+                        // The pool's entry holds one reference; each request waiting for its
+                        // head on it, another.
+                        (1, true) if shared_h2(host, conn) => stats.http2_idle += 1,
+                        (_, true) => stats.http2_active += 1,
+                    }
+                }
+                stats.http1_active = http1_open.saturating_sub(stats.http1_idle);
+                stats
+            })
+            .collect();
+        PoolStats::new(targets)
+    }
+
+    /// A source of [`stats`](Self::stats) that does not keep the pool alive: once every clone
+    /// of the pool (every transport using it) is gone, it reports an empty pool.
+    pub fn stats_source(&self) -> impl Fn() -> PoolStats + Send + Sync + 'static
+    where
+        B: 'static,
+    {
+        let pool = Arc::downgrade(&self.inner);
+        move || {
+            pool.upgrade()
+                .map(|inner| Pool { inner }.stats())
+                .unwrap_or_default()
+        }
     }
 
     /// A slot for a new connection to `target` (`None` when there is no cap), or a place in
@@ -475,12 +548,7 @@ impl<B: Send + 'static> Pool<B> {
         if let Some(host) = state.hosts.get_mut(target) {
             host.waiters = Some(Vec::new());
         }
-        Checkout::Connect(ConnectGuard {
-            pool: Arc::downgrade(&self.inner),
-            target: Some(target.clone()),
-            gated: true,
-            slot,
-        })
+        self.guard(state, target, true, slot)
     }
 
     /// Returns an HTTP/1 connection whose response finished; `request_sent` says whether
@@ -588,6 +656,10 @@ pub(crate) struct ConnectGuard<B> {
     pool: Weak<Inner<B>>,
     /// Taken once the guard is settled.
     target: Option<Target>,
+    /// The target whose connects in flight count this one; taken when the guard drops.
+    counted: Option<Target>,
+    /// The connection made, once finished: registered with the target when the guard drops.
+    opened: Option<(Weak<Connected>, bool)>,
     gated: bool,
     /// The new connection's place under the per-target cap; freed if the connect fails.
     slot: Option<Slot<B>>,
@@ -625,6 +697,7 @@ impl<B: Send + 'static> ConnectGuard<B> {
         let Sender::Http2(sender) = &conn.sender else {
             return;
         };
+        self.opened = Some((Arc::downgrade(&conn.connected), true));
         let pooling = self
             .pool
             .upgrade()
@@ -656,6 +729,7 @@ impl<B: Send + 'static> ConnectGuard<B> {
     /// need no gate.
     pub(crate) fn finish_http1(mut self, conn: &mut PooledConn<B>) {
         conn.slot = self.slot.take();
+        self.opened = Some((Arc::downgrade(&conn.connected), false));
         if !self.gated {
             self.target = None;
             return;
@@ -679,19 +753,41 @@ impl<B: Send + 'static> ConnectGuard<B> {
 
 impl<B> Drop for ConnectGuard<B> {
     fn drop(&mut self) {
-        if !self.gated {
-            return;
-        }
-        let (Some(inner), Some(target)) = (self.pool.upgrade(), self.target.take()) else {
+        let Some(inner) = self.pool.upgrade() else {
             return;
         };
-        let waiters = lock(&inner)
-            .hosts
-            .get_mut(&target)
-            .and_then(|host| host.waiters.take())
-            .unwrap_or_default();
+        let mut state = lock(&inner);
+        // An unsettled gated guard: its waiters connect on their own.
+        let waiters = match self.target.take() {
+            Some(target) if self.gated => state
+                .hosts
+                .get_mut(&target)
+                .and_then(|host| host.waiters.take())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        if let Some(counted) = self.counted.take()
+            && let Some(host) = state.hosts.get_mut(&counted)
+        {
+            host.connecting = host.connecting.saturating_sub(1);
+            if let Some(opened) = self.opened.take() {
+                host.opened.retain(|(conn, _)| conn.strong_count() > 0);
+                host.opened.push(opened);
+            }
+            if host.is_empty() {
+                state.hosts.remove(&counted);
+            }
+        }
+        drop(state);
         for waiter in waiters {
             let _ = waiter.send(Waited::Retry);
         }
     }
+}
+
+/// Whether `conn` is the HTTP/2 connection the pool shares for `host`.
+fn shared_h2<B>(host: &Host<B>, conn: &Weak<Connected>) -> bool {
+    host.http2
+        .as_ref()
+        .is_some_and(|h2| std::ptr::eq(Arc::as_ptr(&h2.connected), conn.as_ptr()))
 }

@@ -1,6 +1,9 @@
 //! Protocol settings of the transport.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use towline_core::ClosedConnection;
 
 use crate::connect::Protocol;
 use crate::connect::proxy::ProxyConfig;
@@ -114,6 +117,36 @@ pub struct TransportConfig {
     /// The proxies requests go through (none by default); the connector must be able to
     /// dial them (a [`ProxyConnector`](crate::connect::proxy::ProxyConnector) in its stack).
     pub proxy: ProxyConfig,
+    /// Told of every connection the transport made once it has closed (none by default).
+    pub on_connection_close: Option<ConnectionCloseHook>,
+}
+
+/// Called with each connection the transport made, once the connection has closed: its
+/// target, HTTP version, peer and how long it was open (measured on the transport's timer).
+/// It runs on the task that drove the connection, so it must be quick; the OpenTelemetry
+/// layer's records `http.client.connection.duration`.
+///
+/// Cloning it clones an [`Arc`].
+#[derive(Clone)]
+pub struct ConnectionCloseHook(Arc<dyn Fn(&ClosedConnection) + Send + Sync>);
+
+impl ConnectionCloseHook {
+    /// A hook calling `closed` for each closed connection.
+    pub fn new(closed: impl Fn(&ClosedConnection) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(closed))
+    }
+
+    /// Reports `connection`.
+    pub fn closed(&self, connection: &ClosedConnection) {
+        (self.0)(connection);
+    }
+}
+
+impl std::fmt::Debug for ConnectionCloseHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionCloseHook")
+            .finish_non_exhaustive()
+    }
 }
 
 impl Http1Config {
@@ -250,6 +283,12 @@ impl TransportConfig {
     /// Sets [`protocol`](Self::protocol).
     pub fn with_protocol(mut self, protocol: Protocol) -> Self {
         self.protocol = protocol;
+        self
+    }
+
+    /// Sets [`on_connection_close`](Self::on_connection_close).
+    pub fn with_connection_close_hook(mut self, hook: ConnectionCloseHook) -> Self {
+        self.on_connection_close = Some(hook);
         self
     }
 }

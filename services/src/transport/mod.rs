@@ -45,10 +45,10 @@ use http::{Method, Request, Response, Uri, Version};
 use http_body::Body;
 use hyper::client::conn::{http1, http2};
 use tower_service::Service;
-use towline_core::RequestHead;
+use towline_core::{ClosedConnection, RequestHead};
 
 pub use body::{ResponseBody, SendBody, SendData};
-pub use config::{Http1Config, Http2Config, TransportConfig};
+pub use config::{ConnectionCloseHook, Http1Config, Http2Config, TransportConfig};
 pub(crate) use write_timeout::WriteLimit;
 use write_timeout::WriteTimeoutIo;
 pub use write_timeout::{WriteTimedOut, WriteTimeout};
@@ -618,6 +618,24 @@ where
             ));
         }
         let handshake_error = |e: hyper::Error| ConnectError::new(ConnectErrorKind::Handshake, e);
+        let version = if use_http2 {
+            Version::HTTP_2
+        } else {
+            Version::HTTP_11
+        };
+        let close = self
+            .config
+            .on_connection_close
+            .clone()
+            .map(|hook| CloseReport {
+                hook,
+                timer: self.timer.clone(),
+                opened: self.timer.now(),
+                scheme: target.scheme.clone(),
+                authority: target.authority.clone(),
+                version,
+                peer: connected.remote_addr,
+            });
         let sender = if use_http2 {
             let (io, preface) = preface::watch(io);
             let (sender, connection) = self.http2.handshake(io).await.map_err(handshake_error)?;
@@ -625,7 +643,11 @@ where
             // (a TLS alert, say): the connect fails with it rather than with a guess.
             let (ended, why_ended) = futures_channel::oneshot::channel();
             self.runtime.spawn(Box::pin(async move {
-                if let Err(error) = connection.await {
+                let result = connection.await;
+                if let Some(close) = close {
+                    close.report();
+                }
+                if let Err(error) = result {
                     let _ = ended.send(error);
                 }
             }));
@@ -653,6 +675,9 @@ where
                 self.http1.handshake(io).await.map_err(handshake_error)?;
             self.runtime.spawn(Box::pin(async move {
                 let _ = connection.with_upgrades().await;
+                if let Some(close) = close {
+                    close.report();
+                }
             }));
             sender.ready().await.map_err(handshake_error)?;
             Sender::Http1(sender)
@@ -664,6 +689,28 @@ where
             host_header: None,
             slot: None,
         })
+    }
+}
+
+/// What a connection's task reports to the [`ConnectionCloseHook`] when the connection ends.
+struct CloseReport {
+    hook: ConnectionCloseHook,
+    timer: SharedTimer,
+    opened: std::time::Instant,
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+    version: Version,
+    peer: Option<std::net::SocketAddr>,
+}
+
+impl CloseReport {
+    fn report(self) {
+        let duration = self.timer.now().saturating_duration_since(self.opened);
+        let mut closed = ClosedConnection::new(self.scheme, self.authority, self.version, duration);
+        if let Some(peer) = self.peer {
+            closed = closed.with_peer(peer);
+        }
+        self.hook.closed(&closed);
     }
 }
 

@@ -1,8 +1,20 @@
-//! OpenTelemetry HTTP semantic-convention values: method, port, protocol version, error type.
+//! OpenTelemetry HTTP semantic-convention values shared by the `tracing` and OpenTelemetry
+//! layers: the method, the server's address and port, the protocol version, and the one
+//! low-cardinality `error.type` classifier both record.
+//!
+//! The classifier is a plain function type ([`ErrorClassifier`]) so that a whole stack can
+//! share one: the `towline` facade gives both layers a classifier that knows its transport's
+//! errors, and a hand-built stack can do the same.
+
+// The helpers below serve the `tracing` and `otel` layers; a build with neither keeps only
+// the public classifier.
+#![cfg_attr(not(any(feature = "tracing", feature = "otel")), allow(dead_code))]
 
 use std::error::Error;
 
-use http::{Method, Version};
+use std::{borrow::Cow, str::FromStr};
+
+use http::{Method, Request, Version, header::HOST, uri::Authority};
 
 /// Gives an error the low-cardinality string recorded as `error.type`.
 ///
@@ -22,7 +34,8 @@ pub type ErrorClassifier = fn(&(dyn Error + 'static)) -> &'static str;
 /// ```
 /// use std::error::Error;
 ///
-/// use towline_layers::trace::{default_error_type, TraceLayer};
+/// use towline_layers::semconv::default_error_type;
+/// use towline_layers::trace::TraceLayer;
 ///
 /// fn classify(err: &(dyn Error + 'static)) -> &'static str {
 ///     if towline_layers::error::find_cause::<std::io::Error>(err).is_some() {
@@ -45,7 +58,7 @@ pub fn default_error_type(err: &(dyn Error + 'static)) -> &'static str {
 
 /// `http.request.method`: the method when RFC 9110 (or RFC 5789, PATCH) defines it, else
 /// `_OTHER`; with the original method for `http.request.method_original` in that case.
-pub(super) fn method(method: &Method) -> (&'static str, Option<&str>) {
+pub(crate) fn method(method: &Method) -> (&'static str, Option<&str>) {
     let known = match *method {
         Method::GET => "GET",
         Method::HEAD => "HEAD",
@@ -62,12 +75,12 @@ pub(super) fn method(method: &Method) -> (&'static str, Option<&str>) {
 }
 
 /// The span name OpenTelemetry expects: the method, or `HTTP` for `_OTHER`.
-pub(super) fn otel_name(method: &'static str) -> &'static str {
+pub(crate) fn otel_name(method: &'static str) -> &'static str {
     if method == "_OTHER" { "HTTP" } else { method }
 }
 
 /// The port a scheme implies when the URI names none.
-pub(super) fn default_port(scheme: &str) -> Option<u16> {
+pub(crate) fn default_port(scheme: &str) -> Option<u16> {
     if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("ws") {
         Some(80)
     } else if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("wss") {
@@ -77,15 +90,36 @@ pub(super) fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
+/// The authority a request is addressed to: its URI's, or for an origin-form URI (`/path`),
+/// which names no server, its `Host` header's.
+pub(crate) fn request_authority<B>(request: &Request<B>) -> Option<Cow<'_, Authority>> {
+    match request.uri().authority() {
+        Some(authority) => Some(Cow::Borrowed(authority)),
+        None => request
+            .headers()
+            .get(HOST)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| Authority::from_str(value).ok())
+            .map(Cow::Owned),
+    }
+}
+
+/// `server.port`: the authority's explicit port, else the one its scheme implies.
+pub(crate) fn server_port(authority: Option<&Authority>, scheme: Option<&str>) -> Option<u16> {
+    authority
+        .and_then(Authority::port_u16)
+        .or_else(|| scheme.and_then(default_port))
+}
+
 /// `server.address`: the host without the brackets of an IPv6 literal.
-pub(super) fn server_address(host: &str) -> &str {
+pub(crate) fn server_address(host: &str) -> &str {
     host.strip_prefix('[')
         .and_then(|host| host.strip_suffix(']'))
         .unwrap_or(host)
 }
 
 /// `network.protocol.version` of a response.
-pub(super) fn protocol_version(version: Version) -> Option<&'static str> {
+pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
     match version {
         Version::HTTP_09 => Some("0.9"),
         Version::HTTP_10 => Some("1.0"),

@@ -1,4 +1,5 @@
-//! URI redaction: userinfo always removed, the query handled by a [`QueryRedaction`].
+//! URI redaction for `url.full` and other recorded URIs: userinfo always removed, the query
+//! handled by a [`QueryRedaction`]. Shared by the `tracing` and OpenTelemetry layers.
 
 use std::fmt;
 
@@ -30,7 +31,7 @@ const REDACTED: &str = "REDACTED";
 /// builds one.
 ///
 /// ```
-/// use towline_layers::trace::{QueryRedaction, RedactedUri};
+/// use towline_layers::redact::{QueryRedaction, RedactedUri};
 ///
 /// let uri: http::Uri = "https://user:pass@example.com:8443/a?id=7&token=secret".parse()?;
 /// assert_eq!(
@@ -80,7 +81,7 @@ impl fmt::Display for RedactedUri<'_> {
 }
 
 /// `host[:port]` of an authority, without anything up to its last `@`.
-pub(super) fn without_userinfo(authority: &str) -> &str {
+pub(crate) fn without_userinfo(authority: &str) -> &str {
     authority
         .rsplit_once('@')
         .map_or(authority, |(_userinfo, host)| host)
