@@ -325,3 +325,22 @@ async fn a_connection_that_closes_is_recorded_with_its_duration() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_body_that_breaks_off_is_a_body_error() {
+    let telemetry = Telemetry::new();
+    let server = towline_test_support::RawServer::spawn(|mut conn| async move {
+        if conn.read_request().await.is_some() {
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part")
+                .await;
+        }
+    });
+    let client = telemetry.client(TokioClient::builder());
+    let response = within(client.get(server.url("/")).send()).await.unwrap();
+    let error = within(response.bytes()).await.unwrap_err();
+    assert!(error.is_body(), "{error:?}");
+    let spans = telemetry.spans();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(string(&spans[0], "error.type").as_deref(), Some("body"));
+}

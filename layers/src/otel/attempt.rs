@@ -170,6 +170,19 @@ impl Attempt {
         };
     }
 
+    /// Reading the response body failed: the classifier's answer, or `body` when it knows
+    /// no better (the response head had arrived, so the failure is the body's).
+    pub(super) fn body_error(&mut self, err: &(dyn Error + 'static)) {
+        let error_type = match (self.shared.settings.classify)(err) {
+            "_OTHER" => "body",
+            known => known,
+        };
+        self.fail(Cow::Borrowed(error_type));
+        self.stage = Stage::Over {
+            body_complete: false,
+        };
+    }
+
     /// Counts `len` more bytes of the response body.
     pub(super) fn received(&mut self, len: usize) {
         self.response_size = self

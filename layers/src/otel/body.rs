@@ -73,7 +73,7 @@ where
             Poll::Ready(Some(Err(err))) => {
                 let err = err.into();
                 if let Some(mut attempt) = this.attempt.take() {
-                    attempt.error(&*err);
+                    attempt.body_error(&*err);
                 }
                 Poll::Ready(Some(Err(err)))
             }
