@@ -90,6 +90,8 @@ assert_eq!(body, "hello");
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "digest-auth", feature = "netrc"))]
+pub mod auth;
 #[cfg(feature = "bandwidth")]
 pub mod bandwidth;
 pub mod builder;
@@ -110,7 +112,12 @@ pub mod rate_limit;
 #[cfg(feature = "redirect")]
 pub mod redirect;
 pub mod replay;
-#[cfg(any(feature = "redirect", feature = "retry"))]
+#[cfg(any(
+    feature = "redirect",
+    feature = "retry",
+    feature = "digest-auth",
+    feature = "netrc"
+))]
 pub mod resend;
 #[cfg(feature = "retry")]
 pub mod retry;
