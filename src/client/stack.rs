@@ -16,11 +16,17 @@ use http::Request;
     feature = "cookies",
     feature = "rate-limit",
     feature = "bandwidth",
-    feature = "tracing"
+    feature = "tracing",
+    feature = "digest-auth",
+    feature = "netrc"
 )))]
 use tower::layer::util::Identity;
 use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt};
+#[cfg(feature = "digest-auth")]
+use towline_layers::auth::digest::DigestAuthLayer;
+#[cfg(feature = "netrc")]
+use towline_layers::auth::netrc::{Netrc, NetrcLayer};
 #[cfg(feature = "bandwidth")]
 use towline_layers::bandwidth::{BandwidthLayer, BandwidthLimiter};
 #[cfg(feature = "cache")]
@@ -99,10 +105,10 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     // the retry layer its deadline), decompression (above redirect, so redirect bodies
     // are drained undecoded, and above the cache, so the cache keeps encoded bytes),
     // redirect (each hop below it), HSTS (so redirect targets are upgraded too), cache,
-    // retry (each attempt below it: cookies, rate limit), cookies (so every hop and
-    // attempt sends and stores cookies), rate limit, connection_verbose (right above the
-    // transport, so it logs the heads as sent and received), bandwidth (on the response
-    // body), transport.
+    // retry (each attempt below it: cookies, auth, rate limit), cookies (so every hop and
+    // attempt sends and stores cookies), netrc and digest auth, rate limit,
+    // connection_verbose (right above the transport, so it logs the heads as sent and
+    // received), bandwidth (on the response body), transport.
     // The timeout, decompression, redirect and retry layers are always present and pass
     // requests through untouched when unconfigured (a disabled decompression layer
     // forwards the body as it is, `Policy::none()` follows nothing, a disabled retry
@@ -131,6 +137,36 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     let cookies = builder.cookies.map(CookieLayer::new);
     #[cfg(not(feature = "cookies"))]
     let cookies = None::<Identity>;
+    // Auth sits under cookies (each attempt's cookies are set before it is answered) and
+    // under retry, whose recording of the body it replays; netrc above digest, which
+    // answers Digest challenges with the credentials netrc finds. The digest layer is
+    // present whenever compiled in, since any request may carry its own credentials
+    // (`RequestBuilder::digest_auth`); without any it passes requests through and
+    // allocates nothing. Both keep the body type, so they are `option_layer`s.
+    #[cfg(feature = "netrc")]
+    let netrc = match &builder.netrc {
+        super::builder::NetrcSetting::Off => None,
+        super::builder::NetrcSetting::Default => {
+            match towline_layers::auth::netrc::Netrc::default_path() {
+                Some(path) if path.exists() => Some(NetrcLayer::new(
+                    Netrc::from_path(path).map_err(crate::Error::builder)?,
+                )),
+                _ => None,
+            }
+        }
+        super::builder::NetrcSetting::Path(path) => Some(NetrcLayer::new(
+            Netrc::from_path(path).map_err(crate::Error::builder)?,
+        )),
+    };
+    #[cfg(not(feature = "netrc"))]
+    let netrc = None::<Identity>;
+    #[cfg(feature = "digest-auth")]
+    let digest = Some(match builder.digest_auth {
+        Some(credentials) => DigestAuthLayer::new(credentials),
+        None => DigestAuthLayer::per_request(),
+    });
+    #[cfg(not(feature = "digest-auth"))]
+    let digest = None::<Identity>;
     #[cfg(feature = "rate-limit")]
     let rate_limit = match builder.rate_limiter {
         Some(LimiterSetting::Given(limiter)) => Some(RateLimitLayer::new(limiter)),
@@ -184,6 +220,8 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
                         .error_classifier(towline_services::retry_class),
                 )
                 .option_layer(cookies)
+                .option_layer(netrc)
+                .option_layer(digest)
                 .option_layer(rate_limit)
                 .option_layer(verbose)
                 .service(optional_body(bandwidth, transport)),
