@@ -83,9 +83,8 @@ async fn a_stream_too_long_to_replay_gets_the_401() {
         .digest_auth("Mufasa", "Circle of Life")
         .build()
         .unwrap();
-    let chunks = (0..40).map(|_| {
-        Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::from(vec![b'x'; 4096])))
-    });
+    let chunks = (0..40)
+        .map(|_| Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::from(vec![b'x'; 4096]))));
     let body = StreamBody::new(futures_util::stream::iter(chunks));
     let response = client
         .post(server.url("/big"))
@@ -210,7 +209,10 @@ async fn netrc_credentials_answer_digest() {
 #[tokio::test]
 async fn a_malformed_or_missing_netrc_is_a_builder_error() {
     let path = netrc_file("bad", "machine h login u\nbogus\n");
-    let err = TokioClient::builder().netrc_path(&path).build().unwrap_err();
+    let err = TokioClient::builder()
+        .netrc_path(&path)
+        .build()
+        .unwrap_err();
     assert!(err.is_builder());
     let cause = std::error::Error::source(&err).unwrap().to_string();
     assert_eq!(cause, "netrc line 2: unexpected token `bogus`");

@@ -66,7 +66,9 @@ fn hex_digest<D: Digest>(data: &[u8]) -> String {
 
 /// `H(data)` for the algorithm named `algorithm` (`-sess` ignored).
 pub fn digest_hash(algorithm: &str, data: &[u8]) -> String {
-    let base = algorithm.trim_end_matches("-sess").trim_end_matches("-SESS");
+    let base = algorithm
+        .trim_end_matches("-sess")
+        .trim_end_matches("-SESS");
     match base.to_ascii_uppercase().as_str() {
         "SHA-256" => hex_digest::<Sha256>(data),
         "SHA-512-256" => hex_digest::<Sha512_256>(data),
@@ -231,7 +233,10 @@ impl DigestServer {
         let nonce = format!("nonce-{}/+=", state.next_nonce);
         state.nonces.insert(nonce.clone(), (0, 0));
         let (status, name) = if c.proxy {
-            (StatusCode::PROXY_AUTHENTICATION_REQUIRED, header::PROXY_AUTHENTICATE)
+            (
+                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                header::PROXY_AUTHENTICATE,
+            )
         } else {
             (StatusCode::UNAUTHORIZED, header::WWW_AUTHENTICATE)
         };
@@ -293,13 +298,22 @@ impl DigestServer {
         }
     }
 
-    fn check(&self, state: &mut State, request: &Request<Bytes>, value: &str) -> Result<(), Refusal> {
+    fn check(
+        &self,
+        state: &mut State,
+        request: &Request<Bytes>,
+        value: &str,
+    ) -> Result<(), Refusal> {
         let wrong = |why: &str| Refusal::Wrong(why.to_owned());
         let c = &self.config;
         let p = digest_params(value).ok_or_else(|| wrong("not a Digest answer"))?;
         let get = |k: &str| p.get(k).map(String::as_str);
         let algorithm = get("algorithm").unwrap_or("MD5").to_owned();
-        if !c.algorithms.iter().any(|a| a.eq_ignore_ascii_case(&algorithm) || (a.is_empty() && algorithm == "MD5")) {
+        if !c
+            .algorithms
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&algorithm) || (a.is_empty() && algorithm == "MD5"))
+        {
             return Err(wrong("algorithm not offered"));
         }
         if get("realm") != Some(c.realm.as_str()) {
@@ -317,7 +331,10 @@ impl DigestServer {
             get("userhash") == Some("true")
                 && get("username") == Some(h(&format!("{}:{}", c.username, c.realm)).as_str())
         } else if let Some(ext) = get("username*") {
-            ext.strip_prefix("UTF-8''").and_then(percent_decode).as_deref() == Some(c.username.as_str())
+            ext.strip_prefix("UTF-8''")
+                .and_then(percent_decode)
+                .as_deref()
+                == Some(c.username.as_str())
         } else {
             get("username") == Some(c.username.as_str())
         };
@@ -343,7 +360,13 @@ impl DigestServer {
         };
         let (expected, nc) = match qop {
             Some(qop) => {
-                if !c.qop.as_deref().unwrap_or("").split(',').any(|q| q.trim() == qop) {
+                if !c
+                    .qop
+                    .as_deref()
+                    .unwrap_or("")
+                    .split(',')
+                    .any(|q| q.trim() == qop)
+                {
                     return Err(wrong("qop not offered"));
                 }
                 if cnonce.len() < 16 {
@@ -354,7 +377,10 @@ impl DigestServer {
                     return Err(wrong("nc is not 8 hex digits"));
                 }
                 let nc = u32::from_str_radix(nc_text, 16).map_err(|_| wrong("nc"))?;
-                (h(&format!("{ha1}:{nonce}:{nc_text}:{cnonce}:{qop}:{ha2}")), nc)
+                (
+                    h(&format!("{ha1}:{nonce}:{nc_text}:{cnonce}:{qop}:{ha2}")),
+                    nc,
+                )
             }
             None => {
                 if c.qop.is_some() {

@@ -310,7 +310,9 @@ mod tests {
 
     #[test]
     fn several_challenges_in_one_header() {
-        let c = parse(r#"Basic realm="simple", Newauth realm="apps", type=1, title="Login to \"apps\"", Digest nonce=abc"#);
+        let c = parse(
+            r#"Basic realm="simple", Newauth realm="apps", type=1, title="Login to \"apps\"", Digest nonce=abc"#,
+        );
         assert_eq!(c.len(), 3);
         assert!(c[0].is_scheme("basic"));
         assert_eq!(c[0].param("realm"), Some("simple"));

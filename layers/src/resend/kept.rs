@@ -8,12 +8,12 @@ use http_body::Body;
 use towline_core::RequestHead;
 
 use super::ResendBody;
+use crate::replay::{ReplayError, ReplaySource};
 #[cfg(any(feature = "redirect", feature = "retry"))]
 use crate::{
     BoxError,
     replay::{ReplayBody, len_u64},
 };
-use crate::replay::{ReplayError, ReplaySource};
 
 /// What a re-sending layer sends its later attempts' bodies from.
 pub(crate) enum Kept<B> {

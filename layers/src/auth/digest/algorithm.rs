@@ -55,7 +55,10 @@ impl Algorithm {
 
     /// Whether this is a `-sess` variant.
     pub fn is_session(self) -> bool {
-        matches!(self, Self::Md5Sess | Self::Sha256Sess | Self::Sha512_256Sess)
+        matches!(
+            self,
+            Self::Md5Sess | Self::Sha256Sess | Self::Sha512_256Sess
+        )
     }
 
     /// Higher is stronger: SHA-512-256 > SHA-256 > MD5.
@@ -299,11 +302,9 @@ impl DigestChallenge {
         let username = answer.credentials.username();
         if self.userhash {
             out.push_str("username=");
-            let hashed = self.algorithm.hash(&[
-                username.as_bytes(),
-                b":",
-                self.realm.as_bytes(),
-            ]);
+            let hashed = self
+                .algorithm
+                .hash(&[username.as_bytes(), b":", self.realm.as_bytes()]);
             push_quoted(&mut out, &hashed);
         } else if self.utf8 && !username.is_ascii() {
             out.push_str("username*=");

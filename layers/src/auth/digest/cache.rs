@@ -140,7 +140,8 @@ mod tests {
     use crate::auth::Challenge;
 
     fn challenge(realm: &str, nonce: &str, domain: &str) -> DigestChallenge {
-        let header = format!(r#"Digest realm="{realm}", nonce="{nonce}", qop=auth, domain="{domain}""#);
+        let header =
+            format!(r#"Digest realm="{realm}", nonce="{nonce}", qop=auth, domain="{domain}""#);
         let parsed: Vec<Challenge> = crate::auth::parse_challenges(header.as_bytes()).unwrap();
         DigestChallenge::from_challenge(&parsed[0]).unwrap()
     }
@@ -158,7 +159,10 @@ mod tests {
         assert_eq!(cache.answer(&a, &challenge("r", "n2", "")), Some(1));
         assert_eq!(cache.answer(&a, &challenge("r", "n1", "")), Some(3));
         // Another origin, same realm and nonce: its own count.
-        assert_eq!(cache.answer(&server("http://b.test/"), &challenge("r", "n1", "")), Some(1));
+        assert_eq!(
+            cache.answer(&server("http://b.test/"), &challenge("r", "n1", "")),
+            Some(1)
+        );
     }
 
     #[test]
@@ -185,9 +189,24 @@ mod tests {
         assert!(cache.preemptive(&a, &uri).is_none());
         cache.confirm(&a, "r");
         assert!(cache.preemptive(&a, &uri).is_some());
-        assert!(cache.preemptive(&a, &"http://a.test/other/y".parse().unwrap()).is_some());
-        assert!(cache.preemptive(&a, &"http://a.test/else".parse().unwrap()).is_none());
-        assert!(cache.preemptive(&server("http://b.test/"), &"http://b.test/api/".parse().unwrap()).is_none());
+        assert!(
+            cache
+                .preemptive(&a, &"http://a.test/other/y".parse().unwrap())
+                .is_some()
+        );
+        assert!(
+            cache
+                .preemptive(&a, &"http://a.test/else".parse().unwrap())
+                .is_none()
+        );
+        assert!(
+            cache
+                .preemptive(
+                    &server("http://b.test/"),
+                    &"http://b.test/api/".parse().unwrap()
+                )
+                .is_none()
+        );
         cache.forget(&a, "r");
         assert!(cache.preemptive(&a, &uri).is_none());
     }

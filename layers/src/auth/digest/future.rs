@@ -239,11 +239,7 @@ where
             ),
             _ => None,
         };
-        let uri = self
-            .head
-            .uri
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str());
+        let uri = self.head.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let value = challenge.authorization(&Answer {
             credentials,
             method: self.head.method.as_str(),
@@ -353,22 +349,26 @@ where
     }
 }
 
-
 /// The strongest Digest challenge this crate can answer among every challenge of every
 /// header value; values that do not parse are skipped.
-fn best_challenge<'a>(values: impl IntoIterator<Item = &'a HeaderValue>) -> Option<DigestChallenge> {
+fn best_challenge<'a>(
+    values: impl IntoIterator<Item = &'a HeaderValue>,
+) -> Option<DigestChallenge> {
     values
         .into_iter()
         .filter_map(|value| parse_challenges(value.as_bytes()).ok())
         .flatten()
         .filter_map(|challenge| DigestChallenge::from_challenge(&challenge))
         // The first offered among the strongest.
-        .fold(None, |best: Option<DigestChallenge>, challenge| match best {
-            Some(best) if best.algorithm.strength() >= challenge.algorithm.strength() => {
-                Some(best)
-            }
-            _ => Some(challenge),
-        })
+        .fold(
+            None,
+            |best: Option<DigestChallenge>, challenge| match best {
+                Some(best) if best.algorithm.strength() >= challenge.algorithm.strength() => {
+                    Some(best)
+                }
+                _ => Some(challenge),
+            },
+        )
 }
 
 impl<S, B, ResB> ResponseFuture<S, B, ResB>

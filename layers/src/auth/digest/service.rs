@@ -76,8 +76,8 @@ where
         let extensions = request.extensions();
         // A header the caller set wins; one a netrc layer above added (Basic) may be
         // replaced by a Digest answer.
-        let explicit = headers.contains_key(AUTHORIZATION)
-            && extensions.get::<NetrcAuthorization>().is_none();
+        let explicit =
+            headers.contains_key(AUTHORIZATION) && extensions.get::<NetrcAuthorization>().is_none();
         let origin_credentials = if explicit {
             None
         } else {

@@ -125,7 +125,11 @@ fn unsupported_challenges_are_not_digest_challenges() {
         r#"Basic realm="r""#,
     ] {
         let parsed = parse_challenges(header.as_bytes()).unwrap();
-        assert_eq!(DigestChallenge::from_challenge(&parsed[0]), None, "{header}");
+        assert_eq!(
+            DigestChallenge::from_challenge(&parsed[0]),
+            None,
+            "{header}"
+        );
     }
 }
 
@@ -172,7 +176,9 @@ fn post(uri: &str, body: &'static str) -> Request<ResendBody<Full<Bytes>>> {
     Request::builder()
         .method(if body.is_empty() { "GET" } else { "POST" })
         .uri(uri)
-        .body(ResendBody::new(Full::new(Bytes::from_static(body.as_bytes()))))
+        .body(ResendBody::new(Full::new(Bytes::from_static(
+            body.as_bytes(),
+        ))))
         .unwrap()
 }
 
@@ -218,7 +224,10 @@ async fn the_strongest_offered_algorithm_is_chosen_after_a_basic_challenge() {
         .algorithms(&["MD5", "SHA-512-256", "SHA-256"])
         .basic_first();
     let layer = DigestAuthLayer::new(mufasa());
-    assert_eq!(send(&layer, &server, get("http://zoo.test/")).await, StatusCode::OK);
+    assert_eq!(
+        send(&layer, &server, get("http://zoo.test/")).await,
+        StatusCode::OK
+    );
     let sent = server.authorizations();
     assert!(sent[0].ends_with("algorithm=SHA-512-256"), "{sent:?}");
 }
@@ -265,9 +274,18 @@ async fn stale_gets_exactly_one_more_attempt() {
 async fn nc_counts_up_and_later_requests_answer_preemptively() {
     let server = DigestServer::new("Mufasa", "Circle of Life", "zoo").opaque("op/aque+=");
     let layer = DigestAuthLayer::new(mufasa());
-    assert_eq!(send(&layer, &server, get("http://zoo.test/1")).await, StatusCode::OK);
-    assert_eq!(send(&layer, &server, get("http://zoo.test/2")).await, StatusCode::OK);
-    assert_eq!(send(&layer, &server, get("http://zoo.test/3")).await, StatusCode::OK);
+    assert_eq!(
+        send(&layer, &server, get("http://zoo.test/1")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&layer, &server, get("http://zoo.test/2")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&layer, &server, get("http://zoo.test/3")).await,
+        StatusCode::OK
+    );
     // One challenge, then three answers: the last two sent at once.
     assert_eq!(server.requests(), 4);
     let nc: Vec<_> = server
@@ -283,7 +301,10 @@ async fn nc_counts_up_and_later_requests_answer_preemptively() {
         digest_params(&server.authorizations()[1]).unwrap()["cnonce"]
     );
     // Another origin is challenged afresh.
-    assert_eq!(send(&layer, &server, get("http://other.test/")).await, StatusCode::OK);
+    assert_eq!(
+        send(&layer, &server, get("http://other.test/")).await,
+        StatusCode::OK
+    );
     assert_eq!(server.requests(), 6);
     assert_eq!(layer.spaces(), 2);
 }
@@ -292,9 +313,15 @@ async fn nc_counts_up_and_later_requests_answer_preemptively() {
 async fn a_refused_preemptive_answer_is_forgotten_and_the_new_challenge_answered() {
     let server = DigestServer::new("Mufasa", "Circle of Life", "zoo").nonce_uses(1);
     let layer = DigestAuthLayer::new(mufasa());
-    assert_eq!(send(&layer, &server, get("http://zoo.test/")).await, StatusCode::OK);
+    assert_eq!(
+        send(&layer, &server, get("http://zoo.test/")).await,
+        StatusCode::OK
+    );
     // Preemptive answer with the used-up nonce: stale, then the new nonce.
-    assert_eq!(send(&layer, &server, get("http://zoo.test/")).await, StatusCode::OK);
+    assert_eq!(
+        send(&layer, &server, get("http://zoo.test/")).await,
+        StatusCode::OK
+    );
     assert_eq!(server.requests(), 4);
 }
 
@@ -302,10 +329,19 @@ async fn a_refused_preemptive_answer_is_forgotten_and_the_new_challenge_answered
 async fn preemptive_answers_stay_within_the_domain() {
     let server = DigestServer::new("Mufasa", "Circle of Life", "zoo").domain("/api/");
     let layer = DigestAuthLayer::new(mufasa());
-    assert_eq!(send(&layer, &server, get("http://zoo.test/api/a")).await, StatusCode::OK);
-    assert_eq!(send(&layer, &server, get("http://zoo.test/api/b")).await, StatusCode::OK);
+    assert_eq!(
+        send(&layer, &server, get("http://zoo.test/api/a")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&layer, &server, get("http://zoo.test/api/b")).await,
+        StatusCode::OK
+    );
     assert_eq!(server.requests(), 3);
-    assert_eq!(send(&layer, &server, get("http://zoo.test/web")).await, StatusCode::OK);
+    assert_eq!(
+        send(&layer, &server, get("http://zoo.test/web")).await,
+        StatusCode::OK
+    );
     assert_eq!(server.requests(), 5);
 }
 
@@ -361,14 +397,22 @@ async fn a_body_beyond_the_replay_cap_returns_the_401() {
 async fn rfc2069_userhash_and_utf8_names_verify() {
     let server = DigestServer::new("Mufasa", "Circle of Life", "zoo").qop(None);
     let layer = DigestAuthLayer::new(mufasa());
-    assert_eq!(send(&layer, &server, get("http://zoo.test/")).await, StatusCode::OK);
+    assert_eq!(
+        send(&layer, &server, get("http://zoo.test/")).await,
+        StatusCode::OK
+    );
     assert!(!server.authorizations()[0].contains("nc="));
 
     let server = DigestServer::new("Mufasa", "Circle of Life", "zoo")
         .userhash()
         .algorithms(&["SHA-256"]);
     assert_eq!(
-        send(&DigestAuthLayer::new(mufasa()), &server, get("http://zoo.test/")).await,
+        send(
+            &DigestAuthLayer::new(mufasa()),
+            &server,
+            get("http://zoo.test/")
+        )
+        .await,
         StatusCode::OK
     );
     assert!(!server.authorizations()[0].contains("Mufasa"));
@@ -376,7 +420,10 @@ async fn rfc2069_userhash_and_utf8_names_verify() {
     let name = "J\u{e4}s\u{f8}n";
     let server = DigestServer::new(name, "pw", "zoo").charset_utf8();
     let layer = DigestAuthLayer::new(Credentials::new(name, "pw"));
-    assert_eq!(send(&layer, &server, get("http://zoo.test/")).await, StatusCode::OK);
+    assert_eq!(
+        send(&layer, &server, get("http://zoo.test/")).await,
+        StatusCode::OK
+    );
     assert!(server.authorizations()[0].contains("username*=UTF-8''"));
 }
 
@@ -388,7 +435,10 @@ async fn an_explicit_authorization_header_wins() {
     request
         .headers_mut()
         .insert(header::AUTHORIZATION, "Bearer mine".parse().unwrap());
-    assert_eq!(send(&layer, &server, request).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&layer, &server, request).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(server.requests(), 1);
     assert_eq!(server.authorizations(), ["Bearer mine"]);
 }
@@ -400,9 +450,10 @@ async fn request_credentials_win_and_stay_on_their_origin() {
     let layer = DigestAuthLayer::new(mufasa());
     let mut request = get("http://zoo.test/");
     let uri = request.uri().clone();
-    request
-        .extensions_mut()
-        .insert(DigestCredentials::for_uri(Credentials::new("Simba", "Hakuna"), &uri));
+    request.extensions_mut().insert(DigestCredentials::for_uri(
+        Credentials::new("Simba", "Hakuna"),
+        &uri,
+    ));
     assert_eq!(send(&layer, &server, request).await, StatusCode::OK);
 
     // The same extension on a request to another origin (a redirect's next hop) is not
@@ -410,10 +461,14 @@ async fn request_credentials_win_and_stay_on_their_origin() {
     let server = DigestServer::new("Simba", "Hakuna", "zoo");
     let layer = DigestAuthLayer::per_request();
     let mut request = get("http://elsewhere.test/");
-    request
-        .extensions_mut()
-        .insert(DigestCredentials::for_uri(Credentials::new("Simba", "Hakuna"), &uri));
-    assert_eq!(send(&layer, &server, request).await, StatusCode::UNAUTHORIZED);
+    request.extensions_mut().insert(DigestCredentials::for_uri(
+        Credentials::new("Simba", "Hakuna"),
+        &uri,
+    ));
+    assert_eq!(
+        send(&layer, &server, request).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(server.requests(), 1);
     assert!(server.authorizations().is_empty());
 }
@@ -445,7 +500,12 @@ async fn proxy_challenges_are_answered_in_proxy_authorization() {
     // A 407 without proxy credentials is returned as it is.
     let proxy = DigestServer::new("proxyuser", "proxypass", "squid").proxy();
     assert_eq!(
-        send(&DigestAuthLayer::new(mufasa()), &proxy, get("http://zoo.test/x")).await,
+        send(
+            &DigestAuthLayer::new(mufasa()),
+            &proxy,
+            get("http://zoo.test/x")
+        )
+        .await,
         StatusCode::PROXY_AUTHENTICATION_REQUIRED
     );
     assert_eq!(proxy.requests(), 1);

@@ -154,8 +154,8 @@ where
         };
         // Basic goes out before any challenge only to a named machine, and only where it
         // cannot be read on the way: over https, or to this host.
-        let preemptive = machine
-            && (uri.scheme() == Some(&Scheme::HTTPS) || is_loopback(origin.host()));
+        let preemptive =
+            machine && (uri.scheme() == Some(&Scheme::HTTPS) || is_loopback(origin.host()));
         let basic = entry.basic().clone();
         request.extensions_mut().insert(NetrcCredentials {
             credentials: Arc::clone(entry.shared_credentials()),
@@ -232,7 +232,8 @@ impl<S, B: 'static> Answering<S, B> {
             .flatten()
             .collect();
         let basic = challenges.iter().any(|c| c.is_scheme("Basic"));
-        let digest = cfg!(feature = "digest-auth") && challenges.iter().any(|c| c.is_scheme("Digest"));
+        let digest =
+            cfg!(feature = "digest-auth") && challenges.iter().any(|c| c.is_scheme("Digest"));
         if !basic || digest {
             return false;
         }

@@ -26,7 +26,10 @@ fn parses_machines_default_quotes_comments_and_macros() {
     assert_eq!(b.credentials().username(), "bob smith");
     assert_eq!(b.credentials().password(), "tab\there \"q\" \\");
     // The macro body (`cd`, `get`) is skipped, and parsing resumes after its blank line.
-    assert_eq!(netrc.machine("c.example").unwrap().credentials().username(), "carol");
+    assert_eq!(
+        netrc.machine("c.example").unwrap().credentials().username(),
+        "carol"
+    );
     assert_eq!(
         netrc.default_entry().unwrap().credentials().username(),
         "anonymous"
@@ -121,10 +124,14 @@ fn basic_backend(
     })
 }
 
-async fn send(netrc: &str, uri: &str, challenge: &'static str) -> (StatusCode, Vec<(Option<String>, bool)>) {
+async fn send(
+    netrc: &str,
+    uri: &str,
+    challenge: &'static str,
+) -> (StatusCode, Vec<(Option<String>, bool)>) {
     let seen = Seen::default();
-    let service = NetrcLayer::new(Netrc::parse(netrc).unwrap())
-        .layer(basic_backend(seen.clone(), challenge));
+    let service =
+        NetrcLayer::new(Netrc::parse(netrc).unwrap()).layer(basic_backend(seen.clone(), challenge));
     let request = Request::post(uri)
         .body(ResendBody::new(Full::new(Bytes::from_static(b"data"))))
         .unwrap();
@@ -137,14 +144,23 @@ const BASIC: &str = r#"Basic realm="r""#;
 
 #[tokio::test]
 async fn machine_entries_go_preemptively_over_https_and_to_loopback_only() {
-    for uri in ["https://h.test/", "http://localhost:1/", "http://127.0.0.1:1/"] {
+    for uri in [
+        "https://h.test/",
+        "http://localhost:1/",
+        "http://127.0.0.1:1/",
+    ] {
         let host = uri.split('/').nth(2).unwrap().split(':').next().unwrap();
         let (status, seen) = send(&format!("machine {host} login u password p"), uri, BASIC).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(seen, [(Some("Basic dTpw".to_owned()), true)], "{uri}");
     }
     // Plain http to another host: only in answer to the 401.
-    let (status, seen) = send("machine H.test login u password p", "http://h.test:8080/", BASIC).await;
+    let (status, seen) = send(
+        "machine H.test login u password p",
+        "http://h.test:8080/",
+        BASIC,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(seen, [(None, true), (Some("Basic dTpw".to_owned()), true)]);
 }
@@ -179,9 +195,15 @@ async fn a_digest_challenge_is_not_answered_with_basic() {
 #[tokio::test]
 async fn unknown_hosts_explicit_headers_and_url_credentials_pass_through() {
     let (status, seen) = send("machine other login u password p", "https://h.test/", BASIC).await;
-    assert_eq!((status, seen), (StatusCode::UNAUTHORIZED, vec![(None, false)]));
+    assert_eq!(
+        (status, seen),
+        (StatusCode::UNAUTHORIZED, vec![(None, false)])
+    );
     let (status, seen) = send("default login u password p", "https://x:y@h.test/", BASIC).await;
-    assert_eq!((status, seen), (StatusCode::UNAUTHORIZED, vec![(None, false)]));
+    assert_eq!(
+        (status, seen),
+        (StatusCode::UNAUTHORIZED, vec![(None, false)])
+    );
 
     let seen = Seen::default();
     let service = NetrcLayer::new(Netrc::parse("default login u password p").unwrap())
@@ -192,7 +214,10 @@ async fn unknown_hosts_explicit_headers_and_url_credentials_pass_through() {
         .unwrap();
     let status = service.oneshot(request).await.unwrap().status();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(*seen.lock().unwrap(), [(Some("Bearer t".to_owned()), false)]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(Some("Bearer t".to_owned()), false)]
+    );
 }
 
 #[cfg(feature = "digest-auth")]
@@ -216,7 +241,9 @@ async fn netrc_credentials_answer_digest_through_the_digest_layer_below() {
             })
         };
         let service = tower::ServiceBuilder::new()
-            .layer(NetrcLayer::new(Netrc::parse("machine zoo.test login u password p").unwrap()))
+            .layer(NetrcLayer::new(
+                Netrc::parse("machine zoo.test login u password p").unwrap(),
+            ))
             .layer(DigestAuthLayer::per_request())
             .service(backend);
         let request = Request::get(uri)
