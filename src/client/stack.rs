@@ -3,7 +3,7 @@
 //! Every layer sits at a fixed place (see [`assemble`]); a layer the builder did not
 //! configure is not in the stack, except the four whose absence would change the body
 //! types (timeout, decompression, redirect, retry), which pass requests through untouched
-//! when unconfigured.
+//! when unconfigured, and the digest layer, which per-request credentials need.
 
 use std::sync::Arc;
 #[cfg(feature = "rate-limit")]

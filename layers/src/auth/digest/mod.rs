@@ -88,11 +88,7 @@
 //!         Ok::<_, BoxError>(response)
 //!     });
 //!
-//! let request = Request::new(ResendBody::new(Full::<Bytes>::default()));
-//! let request = Request::from_parts(
-//!     { let (mut parts, _) = request.into_parts(); parts.uri = "http://zoo.test/".parse()?; parts },
-//!     ResendBody::new(Full::default()),
-//! );
+//! let request = Request::get("http://zoo.test/").body(ResendBody::new(Full::default()))?;
 //! let response = service.oneshot(request).await?;
 //! assert_eq!(response.status(), StatusCode::OK);
 //! # Ok(())
