@@ -44,6 +44,20 @@ async fn client_credentials_answer_and_later_requests_go_preemptively() {
 }
 
 #[tokio::test]
+async fn a_cookie_set_with_the_challenge_goes_back_with_the_answer() {
+    let digest = zoo().session_cookie();
+    let server = serve(&digest);
+    let client = TokioClient::builder()
+        .digest_auth("Mufasa", "Circle of Life")
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let response = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", digest.failures());
+    assert_eq!(digest.requests(), 2);
+}
+
+#[tokio::test]
 async fn bodies_are_replayed_and_hashed_for_auth_int() {
     let digest = zoo().qop(Some("auth-int"));
     let server = serve(&digest);

@@ -105,8 +105,9 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     // the retry layer its deadline), decompression (above redirect, so redirect bodies
     // are drained undecoded, and above the cache, so the cache keeps encoded bytes),
     // redirect (each hop below it), HSTS (so redirect targets are upgraded too), cache,
-    // retry (each attempt below it: cookies, auth, rate limit), cookies (so every hop and
-    // attempt sends and stores cookies), netrc and digest auth, rate limit,
+    // retry (each attempt below it: auth, cookies, rate limit), netrc and digest auth (each
+    // answer below them: cookies), cookies (so every hop, attempt and answer sends and
+    // stores cookies), rate limit,
     // connection_verbose (right above the transport, so it logs the heads as sent and
     // received), bandwidth (on the response body), transport.
     // The timeout, decompression, redirect and retry layers are always present and pass
@@ -137,12 +138,15 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     let cookies = builder.cookies.map(CookieLayer::new);
     #[cfg(not(feature = "cookies"))]
     let cookies = None::<Identity>;
-    // Auth sits under cookies (each attempt's cookies are set before it is answered) and
-    // under retry, whose recording of the body it replays; netrc above digest, which
-    // answers Digest challenges with the credentials netrc finds. The digest layer is
-    // present whenever compiled in, since any request may carry its own credentials
-    // (`RequestBuilder::digest_auth`); without any it passes requests through and
-    // allocates nothing. Both keep the body type, so they are `option_layer`s.
+    // Auth (netrc above digest, which answers Digest challenges with the credentials netrc
+    // finds) sits under retry, whose recording of the body it replays, and above cookies,
+    // not under them as the usual order has it: a server may set a cookie with its
+    // challenge and want it back with the answer (a session tied to the nonce; httpbin's
+    // `require-cookie` and stale-nonce paths), so each answer, like each retry, passes
+    // through the cookie layer. The digest layer is present whenever compiled in, since
+    // any request may carry its own credentials (`RequestBuilder::digest_auth`); without
+    // any it passes requests through and allocates nothing. Both keep the body type, so
+    // they are `option_layer`s.
     #[cfg(feature = "netrc")]
     let netrc = match &builder.netrc {
         super::builder::NetrcSetting::Off => None,
@@ -219,9 +223,9 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
                     RetryLayer::new(retry, timer.clone())
                         .error_classifier(towline_services::retry_class),
                 )
-                .option_layer(cookies)
                 .option_layer(netrc)
                 .option_layer(digest)
+                .option_layer(cookies)
                 .option_layer(rate_limit)
                 .option_layer(verbose)
                 .service(optional_body(bandwidth, transport)),

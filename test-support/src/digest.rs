@@ -40,6 +40,7 @@ struct Config {
     proxy: bool,
     basic_first: bool,
     nonce_uses: Option<u32>,
+    session_cookie: bool,
 }
 
 #[derive(Debug, Default)]
@@ -156,6 +157,7 @@ impl DigestServer {
                 proxy: false,
                 basic_first: false,
                 nonce_uses: None,
+                session_cookie: false,
             }),
             state: Arc::default(),
         }
@@ -210,6 +212,12 @@ impl DigestServer {
     /// A nonce is good for `uses` answers; the next one gets `stale=true` and a new nonce.
     pub fn nonce_uses(self, uses: u32) -> Self {
         self.with(|c| c.nonce_uses = Some(uses))
+    }
+
+    /// Sets a `session` cookie with each challenge and refuses answers that do not send
+    /// it back (as servers that tie the nonce to a session do).
+    pub fn session_cookie(self) -> Self {
+        self.with(|c| c.session_cookie = true)
     }
 
     /// Requests seen.
@@ -269,6 +277,9 @@ impl DigestServer {
             }
             builder = builder.header(&name, value);
         }
+        if c.session_cookie {
+            builder = builder.header(header::SET_COOKIE, "session=s1; Path=/");
+        }
         builder
             .body(full("challenge body"))
             .unwrap_or_else(|_| Response::new(full("")))
@@ -307,6 +318,15 @@ impl DigestServer {
         let wrong = |why: &str| Refusal::Wrong(why.to_owned());
         let c = &self.config;
         let p = digest_params(value).ok_or_else(|| wrong("not a Digest answer"))?;
+        if c.session_cookie
+            && !request
+                .headers()
+                .get_all(header::COOKIE)
+                .iter()
+                .any(|v| v.as_bytes().windows(10).any(|w| w == b"session=s1"))
+        {
+            return Err(wrong("no session cookie"));
+        }
         let get = |k: &str| p.get(k).map(String::as_str);
         let algorithm = get("algorithm").unwrap_or("MD5").to_owned();
         if !c

@@ -50,8 +50,10 @@
 //! nonce counting per protection space, body replay and proxy answers a tower layer needs.
 //! Hashes are RustCrypto's `md-5` and `sha2`; `cnonce` comes from `getrandom`.
 //!
-//! httpbin's `/digest-auth` endpoints need the cookie layer for their stale-nonce path: it
-//! tracks the last nonce in a cookie.
+//! Cookies a server sets with its challenge must go back with the answer when the server
+//! ties its nonce to a session (httpbin's `/digest-auth` stale-nonce path and its
+//! `?require-cookie=1`): put a cookie layer *below* this layer, so that each answer passes
+//! through it, as the `towline` client does.
 //!
 //! # Example
 //!
