@@ -45,9 +45,12 @@
 //! A request it has credentials for costs a copy of its head and one allocation, and a
 //! body replay handle when it has a body, until a challenge comes.
 //!
-//! The digest computation is written here rather than taken from a crate: the maintained
-//! digest crates (`digest_auth`, `http-auth`) answer one challenge at a time, without the
-//! nonce counting per protection space, body replay and proxy answers a tower layer needs.
+//! The digest computation is written here rather than taken from a crate: the crates that
+//! compute Digest answers (`digest_auth`, `digest-access`, `http-auth`) each answer one
+//! challenge a caller holds, while this layer needs nonce counts shared by every request
+//! and keyed by protection space, the strongest of several challenges across header values,
+//! a body hash read from a replay, and the one challenge parser the netrc layer and the
+//! `407` path share. The RFC 7616 formulas themselves are a few lines over the hashes.
 //! Hashes are RustCrypto's `md-5` and `sha2`; `cnonce` comes from `getrandom`.
 //!
 //! Cookies a server sets with its challenge must go back with the answer when the server
