@@ -239,3 +239,33 @@ async fn a_malformed_or_missing_netrc_is_a_builder_error() {
             .is_builder()
     );
 }
+
+#[tokio::test]
+async fn an_http_proxys_digest_challenge_is_answered_with_its_credentials() {
+    // The in-process server plays the proxy: it gets the request in absolute form.
+    let digest = DigestServer::new("puser", "ppass", "proxy").proxy();
+    let proxy = serve(&digest);
+    let client = TokioClient::builder()
+        .proxy(
+            towline::Proxy::http(proxy.url("/"))
+                .unwrap()
+                .basic_auth("puser", "ppass"),
+        )
+        .build()
+        .unwrap();
+    let response = client.get("http://origin.test/x").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", digest.failures());
+    // The transport's Basic answer first, then the Digest answer to the 407.
+    let sent = digest.authorizations();
+    assert_eq!(sent.len(), 2);
+    assert!(sent[0].starts_with("Basic "));
+    assert!(sent[1].starts_with("Digest username=\"puser\""));
+
+    // Without proxy credentials the 407 comes back.
+    let client = TokioClient::builder()
+        .proxy(towline::Proxy::http(proxy.url("/")).unwrap())
+        .build()
+        .unwrap();
+    let response = client.get("http://origin.test/x").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+}

@@ -1384,7 +1384,9 @@ async fn httpbin_digest_stale_nonce() -> TestResult {
         .send()
         .await?;
     assert_eq!(resp.status(), 401);
-    let challenge = resp.headers()["www-authenticate"].to_str()?.to_ascii_lowercase();
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()?
+        .to_ascii_lowercase();
     assert!(challenge.contains("stale=true"), "{challenge}");
     Ok(())
 }
@@ -1402,7 +1404,10 @@ async fn httpbin_basic_auth_from_netrc() -> TestResult {
         let path = dir.join(name);
         std::fs::write(&path, text)?;
         let client = TokioClient::builder().netrc_path(&path).build()?;
-        let resp = client.get(format!("{HTTPBIN}/basic-auth/u/p")).send().await?;
+        let resp = client
+            .get(format!("{HTTPBIN}/basic-auth/u/p"))
+            .send()
+            .await?;
         assert_eq!(resp.status(), 200, "{name}");
         let body: Value = resp.json().await?;
         assert_eq!(body, json!({"authenticated": true, "user": "u"}), "{name}");

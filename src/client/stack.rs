@@ -23,10 +23,10 @@ use http::Request;
 use tower::layer::util::Identity;
 use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt};
-#[cfg(feature = "digest-auth")]
-use towline_layers::auth::digest::DigestAuthLayer;
 #[cfg(feature = "netrc")]
 use towline_layers::auth::netrc::{Netrc, NetrcLayer};
+#[cfg(feature = "digest-auth")]
+use towline_layers::auth::{Credentials, digest::DigestAuthLayer};
 #[cfg(feature = "bandwidth")]
 use towline_layers::bandwidth::{BandwidthLayer, BandwidthLimiter};
 #[cfg(feature = "cache")]
@@ -92,6 +92,12 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
         Some(proxies) => proxies,
         None => ProxyConfig::from_env(),
     };
+    // The digest layer answers an HTTP proxy's 407 with the credentials of the proxy the
+    // transport routes the request to (forward, absolute-form requests only: a tunnel's 407
+    // is the connector's).
+    #[cfg(feature = "digest-auth")]
+    let proxies_for_digest =
+        (!transport_config.proxy.is_empty()).then(|| transport_config.proxy.clone());
     let transport: Transport<_, ResendBody<ResendBody<Body>>, R> =
         Transport::new(connector, builder.runtime.clone(), transport_config);
     let timer = builder.runtime.timer();
@@ -165,9 +171,22 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     #[cfg(not(feature = "netrc"))]
     let netrc = None::<Identity>;
     #[cfg(feature = "digest-auth")]
-    let digest = Some(match builder.digest_auth {
-        Some(credentials) => DigestAuthLayer::new(credentials),
-        None => DigestAuthLayer::per_request(),
+    let digest = Some({
+        let layer = match builder.digest_auth {
+            Some(credentials) => DigestAuthLayer::new(credentials),
+            None => DigestAuthLayer::per_request(),
+        };
+        match proxies_for_digest {
+            Some(proxies) => layer.proxy_credentials_with(move |uri| {
+                let route = proxies.route(uri).filter(|route| route.is_forward())?;
+                let credentials = route.last()?.credentials()?;
+                Some(Credentials::new(
+                    credentials.username(),
+                    credentials.password(),
+                ))
+            }),
+            None => layer,
+        }
     });
     #[cfg(not(feature = "digest-auth"))]
     let digest = None::<Identity>;

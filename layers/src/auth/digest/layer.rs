@@ -5,6 +5,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use http::Uri;
 use tower_layer::Layer;
 
 use super::{DigestAuth, cache::NonceCache};
@@ -26,8 +27,39 @@ pub struct DigestAuthLayer {
 #[derive(Clone)]
 pub(super) struct Config {
     pub(super) credentials: Option<Arc<Credentials>>,
-    pub(super) proxy: Option<Arc<Credentials>>,
+    pub(super) proxy: Option<ProxyCredentials>,
     pub(super) max_replay_bytes: usize,
+}
+
+/// The function [`DigestAuthLayer::proxy_credentials_with`] takes.
+type ProxyLookup = Arc<dyn Fn(&Uri) -> Option<Credentials> + Send + Sync>;
+
+/// Where an HTTP proxy's credentials come from.
+#[derive(Clone)]
+pub(super) enum ProxyCredentials {
+    /// The same for every request.
+    Fixed(Arc<Credentials>),
+    /// Those of the proxy the request goes through, if any.
+    Lookup(ProxyLookup),
+}
+
+impl ProxyCredentials {
+    /// The credentials for a request to `uri`.
+    pub(super) fn get(&self, uri: &Uri) -> Option<Arc<Credentials>> {
+        match self {
+            Self::Fixed(credentials) => Some(Arc::clone(credentials)),
+            Self::Lookup(lookup) => lookup(uri).map(Arc::new),
+        }
+    }
+}
+
+impl fmt::Debug for ProxyCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fixed(credentials) => credentials.fmt(f),
+            Self::Lookup(_) => f.write_str("Lookup"),
+        }
+    }
 }
 
 impl DigestAuthLayer {
@@ -59,7 +91,20 @@ impl DigestAuthLayer {
     /// Also answers an HTTP proxy's `407` Digest challenges with `credentials`, in
     /// `Proxy-Authorization`.
     pub fn proxy_credentials(mut self, credentials: Credentials) -> Self {
-        Arc::make_mut(&mut self.config).proxy = Some(Arc::new(credentials));
+        Arc::make_mut(&mut self.config).proxy =
+            Some(ProxyCredentials::Fixed(Arc::new(credentials)));
+        self
+    }
+
+    /// Also answers an HTTP proxy's `407` Digest challenges, with the credentials `lookup`
+    /// gives for the request's URI (`None`: the request goes to no proxy, or to one without
+    /// credentials). It is called for every request, before it is sent: a client that
+    /// routes requests to proxies by URI gives each proxy its own credentials this way.
+    pub fn proxy_credentials_with(
+        mut self,
+        lookup: impl Fn(&Uri) -> Option<Credentials> + Send + Sync + 'static,
+    ) -> Self {
+        Arc::make_mut(&mut self.config).proxy = Some(ProxyCredentials::Lookup(Arc::new(lookup)));
         self
     }
 

@@ -32,9 +32,12 @@
 //!   credentials are never sent to another origin, and everything cached is keyed by
 //!   origin. The layer's own credentials answer any origin that challenges; give each
 //!   request its credentials instead to confine them.
-//! - **Proxies.** With [`DigestAuthLayer::proxy_credentials`], a proxy's `407` (an HTTP
-//!   proxy forwarding absolute-form requests) is answered in `Proxy-Authorization`. A
-//!   `CONNECT` tunnel's `407` is the connector's.
+//! - **Proxies.** With [`DigestAuthLayer::proxy_credentials`] (or
+//!   [`proxy_credentials_with`](DigestAuthLayer::proxy_credentials_with), per request: the
+//!   `towline` client hands it the credentials of the proxy each request is routed to), a
+//!   proxy's `407` (an HTTP proxy forwarding absolute-form requests) is answered in
+//!   `Proxy-Authorization`; a `Proxy-Authorization` the caller set wins. A `CONNECT`
+//!   tunnel's `407` is the connector's.
 //! - **Bodies.** The layer takes `Request<ResendBody<B>>` and hands on the same type (see
 //!   [`resend`](crate::resend)): a body is recorded up to
 //!   [`max_replay_bytes`](DigestAuthLayer::max_replay_bytes) (a body a retry layer above

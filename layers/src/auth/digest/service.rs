@@ -86,7 +86,10 @@ where
         let proxy_credentials = if headers.contains_key(PROXY_AUTHORIZATION) {
             None
         } else {
-            config.proxy.clone()
+            config
+                .proxy
+                .as_ref()
+                .and_then(|proxy| proxy.get(request.uri()))
         };
         if origin_credentials.is_none() && proxy_credentials.is_none() {
             // Nothing to answer with: no copy, no replay, no service clone.

@@ -510,3 +510,22 @@ async fn proxy_challenges_are_answered_in_proxy_authorization() {
     );
     assert_eq!(proxy.requests(), 1);
 }
+
+#[tokio::test]
+async fn proxy_credentials_can_be_looked_up_per_request() {
+    let proxy = DigestServer::new("proxyuser", "proxypass", "squid").proxy();
+    let layer = DigestAuthLayer::per_request().proxy_credentials_with(|uri| {
+        (uri.host() == Some("via-proxy.test")).then(|| Credentials::new("proxyuser", "proxypass"))
+    });
+    assert_eq!(
+        send(&layer, &proxy, get("http://via-proxy.test/")).await,
+        StatusCode::OK
+    );
+    assert_eq!(proxy.requests(), 2);
+    // A request the lookup has no credentials for gets the 407 as it is.
+    assert_eq!(
+        send(&layer, &proxy, get("http://direct.test/")).await,
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED
+    );
+    assert_eq!(proxy.requests(), 3);
+}
