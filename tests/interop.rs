@@ -3,7 +3,7 @@
 //! http/1.1, TLS with http/1.1 only, h2c with prior knowledge, gzip and br, HSTS) and
 //! Caddy (`encode zstd gzip`), and the proxies squid, tinyproxy, dante, microsocks and
 //! `ssh -D` in front of nginx — including the facade's layers: redirects, cookies,
-//! decompression and HSTS.
+//! decompression, HSTS, and Digest and netrc authentication (origin and proxy).
 //!
 //! `.ci/peers.sh` installs, configures and starts the servers; `.ci/run` runs this file with
 //! `cargo nextest run --run-ignored only -E 'binary(interop)'` and `TOWLINE_PEERS` set to the
@@ -1207,6 +1207,31 @@ async fn squid_with_basic_auth() -> TestResult {
     assert!(err.is_proxy(), "{err:?}");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(407));
     assert_eq!(proxy_kind(&err), ProxyErrorKind::AuthRequired);
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn squid_with_digest_auth() -> TestResult {
+    let peers = peers();
+    // duser is known to squid's Digest helper only: the transport's Basic answer is refused,
+    // and the digest layer answers squid's 407 (which offers Basic and Digest).
+    let client = proxied(
+        &peers,
+        towline::Proxy::all("http://127.0.0.1:3129")?.basic_auth("duser", "dpass"),
+    )?;
+    for _ in 0..2 {
+        let resp = client.get(format!("{NGINX_H1}/data.json")).send().await?;
+        assert_eq!(resp.status().as_u16(), 200);
+        let body: Value = resp.json().await?;
+        assert_eq!(body, peers.data_json()?);
+    }
+    let wrong = proxied(
+        &peers,
+        towline::Proxy::all("http://127.0.0.1:3129")?.basic_auth("duser", "wrong"),
+    )?;
+    let resp = wrong.get(format!("{NGINX_H1}/data.json")).send().await?;
+    assert_eq!(resp.status().as_u16(), 407);
     Ok(())
 }
 
