@@ -10,10 +10,13 @@ use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+#[cfg(any(feature = "digest-auth", feature = "netrc"))]
 use super::Kept;
+#[cfg(any(feature = "digest-auth", feature = "netrc"))]
+use crate::replay::{ReplayError, len_u64};
 use crate::{
     BoxError,
-    replay::{FromReplay, ReplayBody, ReplayError, len_u64},
+    replay::{FromReplay, ReplayBody},
 };
 
 pin_project! {
@@ -82,6 +85,7 @@ impl<B> ResendBody<B> {
     }
 }
 
+#[cfg(any(feature = "digest-auth", feature = "netrc"))]
 impl<B> ResendBody<B>
 where
     B: Body + Send + 'static,
