@@ -371,6 +371,67 @@ mod tests {
         ));
     }
 
+    /// The challenges written back in canonical form: values quoted and escaped.
+    fn canonical(challenges: &[Challenge]) -> String {
+        let mut out = String::new();
+        for challenge in challenges {
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            out.push_str(challenge.scheme());
+            if let Some(token68) = challenge.token68() {
+                out.push(' ');
+                out.push_str(token68);
+            }
+            for (i, (name, value)) in challenge.params().enumerate() {
+                out.push_str(if i == 0 { " " } else { ", " });
+                out.push_str(name);
+                out.push_str("=\"");
+                for c in value.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn generated_inputs_never_panic_and_round_trip() {
+        // A deterministic xorshift over the bytes the grammar cares about.
+        let alphabet = b"aZ9=,\" \t\\/+-._~!Bd\xc3\xa9";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut parsed = 0;
+        for _ in 0..20_000 {
+            let mut input = Vec::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 24) as usize;
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                input.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let Ok(challenges) = parse_challenges(&input) else {
+                continue;
+            };
+            parsed += 1;
+            let text = canonical(&challenges);
+            assert_eq!(
+                parse_challenges(text.as_bytes()).as_ref(),
+                Ok(&challenges),
+                "{:?} -> {text}",
+                String::from_utf8_lossy(&input)
+            );
+        }
+        assert!(parsed > 1000, "{parsed}");
+    }
+
     #[test]
     fn bounds() {
         assert_eq!(
