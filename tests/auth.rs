@@ -142,6 +142,27 @@ async fn request_credentials_win_and_do_not_follow_a_redirect_to_another_origin(
 }
 
 #[tokio::test]
+async fn client_credentials_do_not_follow_a_redirect_to_another_origin() {
+    let digest = zoo();
+    let target = serve(&digest);
+    let redirector = TestServer::http1();
+    let client = TokioClient::builder()
+        .digest_auth("Mufasa", "Circle of Life")
+        .build()
+        .unwrap();
+    let response = client
+        .get(redirector.url(&format!("/redirect?to={}", target.url("/"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(digest.requests(), 1);
+    // Addressed directly, the same origin is answered.
+    let response = client.get(target.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn an_explicit_authorization_header_wins() {
     let digest = zoo();
     let server = serve(&digest);

@@ -136,4 +136,4 @@ mod test_util;
 pub use builder::ServiceBuilderExt;
 pub use error::BoxError;
 
-pub use extensions::{Deadline, EffectiveUri, RedirectObserver};
+pub use extensions::{CrossOriginRedirect, Deadline, EffectiveUri, RedirectObserver};

@@ -30,8 +30,9 @@
 //!   `Authorization` header set by the caller wins over all of them, and the layer never
 //!   answers for it. Under a redirect layer each hop passes through this layer, so request
 //!   credentials are never sent to another origin, and everything cached is keyed by
-//!   origin. The layer's own credentials answer any origin that challenges; give each
-//!   request its credentials instead to confine them.
+//!   origin. The layer's own credentials answer any origin a request is addressed to, but
+//!   not one a redirect brought it to
+//!   ([`CrossOriginRedirect`](crate::CrossOriginRedirect)).
 //! - **Proxies.** With [`DigestAuthLayer::proxy_credentials`] (or
 //!   [`proxy_credentials_with`](DigestAuthLayer::proxy_credentials_with), per request: the
 //!   `towline` client hands it the credentials of the proxy each request is routed to), a

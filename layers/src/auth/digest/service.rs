@@ -15,7 +15,7 @@ use super::{
     future::{Authenticating, Side},
 };
 use crate::{
-    BoxError,
+    BoxError, CrossOriginRedirect,
     auth::{Credentials, NetrcAuthorization, NetrcCredentials, Origin},
     resend::ResendBody,
 };
@@ -123,7 +123,8 @@ where
 }
 
 /// The credentials answering `request`'s origin: the request's own, bound to its origin;
-/// else the layer's; else those a netrc layer above found for the request's host.
+/// else the layer's, unless a redirect brought the request to another origin; else those a
+/// netrc layer above found for the request's host.
 fn credentials_for<B>(
     request: &Request<B>,
     layer: Option<&Arc<Credentials>>,
@@ -133,7 +134,9 @@ fn credentials_for<B>(
         // Credentials given for another origin are not used here, nor replaced by others.
         return credentials.get(request.uri()).cloned();
     }
-    if let Some(credentials) = layer {
+    if let Some(credentials) = layer
+        && extensions.get::<CrossOriginRedirect>().is_none()
+    {
         return Some(Arc::clone(credentials));
     }
     extensions

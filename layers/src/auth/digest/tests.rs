@@ -529,3 +529,16 @@ async fn proxy_credentials_can_be_looked_up_per_request() {
     );
     assert_eq!(proxy.requests(), 3);
 }
+
+#[tokio::test]
+async fn layer_credentials_are_not_used_after_a_cross_origin_redirect() {
+    let server = DigestServer::new("Mufasa", "Circle of Life", "zoo");
+    let layer = DigestAuthLayer::new(mufasa());
+    let mut request = get("http://zoo.test/");
+    request.extensions_mut().insert(crate::CrossOriginRedirect);
+    assert_eq!(
+        send(&layer, &server, request).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(server.requests(), 1);
+}
