@@ -229,10 +229,15 @@ impl RequestBuilder {
     #[cfg(feature = "digest-auth")]
     pub fn digest_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
         use towline_layers::auth::{Credentials, digest::DigestCredentials};
-        if let Some(uri) = &self.uri {
+        // Bound to the URL's origin (what later edits of the query or path keep).
+        let origin = self
+            .url
+            .as_ref()
+            .and_then(|url| url.origin().ascii_serialization().parse::<Uri>().ok());
+        if let Some(origin) = origin {
             let credentials = Credentials::new(username, password);
             self.extensions
-                .insert(DigestCredentials::for_uri(credentials, uri));
+                .insert(DigestCredentials::for_uri(credentials, &origin));
         }
         self
     }

@@ -120,6 +120,7 @@ async fn request_credentials_win_and_do_not_follow_a_redirect_to_another_origin(
         .unwrap();
     let response = client
         .get(protected.url("/"))
+        .query(&[("q", "before")])
         .digest_auth("Simba", "Hakuna")
         .send()
         .await

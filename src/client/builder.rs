@@ -418,8 +418,9 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
-    /// Answers HTTP Digest challenges (`401` + `WWW-Authenticate: Digest`, RFC 7616) from
-    /// any origin with these credentials: MD5, SHA-256 and SHA-512-256 (and `-sess`), qop
+    /// Answers HTTP Digest challenges (`401` + `WWW-Authenticate: Digest`, RFC 7616) with
+    /// these credentials, from any origin a request is addressed to (not from one a redirect
+    /// leads to): MD5, SHA-256 and SHA-512-256 (and `-sess`), qop
     /// `auth` and `auth-int`, the body replayed for the second attempt, and later requests
     /// in the same protection space answered at once. An `Authorization` header on the
     /// request, or credentials in its URL, win. To confine credentials to one request and
