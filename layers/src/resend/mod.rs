@@ -1,6 +1,6 @@
 //! What layers that send a request again (redirect, retry, digest and netrc
-//! authentication) share: the body they send their inner service, how they keep the request for a later attempt, and what they do with a
-//! response they do not hand on.
+//! authentication) share: the body they send their inner service, how they keep the
+//! request for a later attempt, and what they do with a response they do not hand on.
 //!
 //! # The contract
 //!
@@ -29,9 +29,10 @@
 //!   The cap of the layer that records applies; the cap of the one below does not. The
 //!   handle describes the body it travels with as long as nobody between the two layers
 //!   replaces the body and keeps the extensions ([`ResendBody::new`] makes that possible:
-//!   a layer that swaps bodies builds a fresh request rather than keep the extensions). The handle goes one level down: a layer that reuses a recording does
-//!   not pass it on (that would cost every request with a body an allocation more), so a
-//!   third re-sending layer below would record the body again.
+//!   a layer that swaps bodies builds a fresh request rather than keep the extensions).
+//!   The handle goes one level down: a layer that reuses a recording does not pass it on
+//!   (that would cost every request with a body an allocation more), so a third
+//!   re-sending layer below would record the body again.
 //! - **The head.** The layer copies the request's head (method, URI, version, headers,
 //!   extensions) once, into a [`RequestHead`](towline_core::RequestHead), and builds each
 //!   later attempt from it; a redirect changes method, URI and headers for its hop.
