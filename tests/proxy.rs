@@ -8,8 +8,11 @@ mod common;
 use http::{StatusCode, Version};
 use serde_json::Value;
 use towline::towline_services::connect::proxy::{ProxyError, ProxyErrorKind};
+use towline::towline_services::connect::socks::{SocksTarget, SocksVersion};
 use towline::{NoProxy, Proxy, TokioClient};
-use towline_test_support::{HttpProxy, RawServer, TestPki, TestServer, basic};
+use towline_test_support::{
+    HttpProxy, Malformed, RawServer, SocksServer, TestPki, TestServer, basic,
+};
 
 use common::{MS, ca, echo_of, header_values, within};
 
@@ -331,4 +334,201 @@ async fn a_chain_dials_each_hop_through_the_one_before_it() {
         second_log[0].proxy_authorization.as_deref(),
         Some(basic("two", "2").as_str())
     );
+}
+
+// ---------------------------------------------------------------------------
+// SOCKS
+// ---------------------------------------------------------------------------
+
+/// Resolves every name to 127.0.0.1 and counts the lookups.
+#[derive(Clone, Default)]
+struct CountingResolver(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl towline::dns::Resolve for CountingResolver {
+    fn resolve(&self, _name: towline::dns::Name) -> towline::dns::Resolving {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async {
+            let addrs: towline::dns::Addrs = Box::new(std::iter::once(std::net::SocketAddr::from(
+                ([127, 0, 0, 1], 0),
+            )));
+            Ok(addrs)
+        })
+    }
+}
+
+fn through_socks(proxy: &str, resolver: &CountingResolver) -> TokioClient {
+    TokioClient::builder()
+        .proxy(Proxy::all(proxy).unwrap())
+        .dns_resolver(resolver.clone())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn socks5h_sends_the_name_and_resolves_nothing_locally() {
+    let socks = SocksServer::spawn();
+    let origin = TestServer::http1();
+    let resolver = CountingResolver::default();
+    let client = through_socks(&socks.url("socks5h"), &resolver);
+    let url = format!("http://localhost:{}/echo", origin.addr().port());
+    echo(&client, &url).await;
+    let log = socks.requests();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].version, SocksVersion::V5);
+    assert_eq!(
+        log[0].target,
+        SocksTarget::Domain("localhost".into(), origin.addr().port())
+    );
+    assert_eq!(
+        resolver.0.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no local DNS lookup"
+    );
+}
+
+#[tokio::test]
+async fn socks5_and_socks4_resolve_locally_and_socks4a_sends_the_name() {
+    let origin = TestServer::http1();
+    let port = origin.addr().port();
+    let url = format!("http://origin.test:{port}/echo");
+    for (scheme, version, by_name) in [
+        ("socks5", SocksVersion::V5, false),
+        ("socks4", SocksVersion::V4, false),
+        ("socks4a", SocksVersion::V4a, true),
+    ] {
+        let socks = SocksServer::spawn();
+        let resolver = CountingResolver::default();
+        let client = through_socks(&socks.url(scheme), &resolver);
+        if by_name {
+            // The SOCKS server resolves the name itself: give it one it can resolve.
+            echo(&client, &format!("http://localhost:{port}/echo")).await;
+        } else {
+            echo(&client, &url).await;
+        }
+        let log = socks.requests();
+        assert_eq!(log[0].version, version, "{scheme}");
+        let expected = if by_name {
+            SocksTarget::Domain("localhost".into(), port)
+        } else {
+            SocksTarget::Addr(origin.addr())
+        };
+        assert_eq!(log[0].target, expected, "{scheme}");
+        let lookups = resolver.0.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(lookups, usize::from(!by_name), "{scheme}: local lookups");
+    }
+}
+
+#[tokio::test]
+async fn socks5_credentials_and_https_through_the_tunnel() {
+    let pki = TestPki::generate();
+    let origin = TestServer::tls(&pki, &[b"h2", b"http/1.1"]);
+    let socks = SocksServer::builder().auth("sam", "pw").spawn();
+    let url = socks
+        .url("socks5h")
+        .replace("socks5h://", "socks5h://sam:pw@");
+    let client = TokioClient::builder()
+        .add_root_certificate(ca(&pki))
+        .proxy(Proxy::all(url).unwrap())
+        .build()
+        .unwrap();
+    let response = within(client.get(origin.url("/echo")).send())
+        .await
+        .unwrap();
+    assert_eq!(response.version(), Version::HTTP_2);
+    assert_eq!(socks.requests()[0].username.as_deref(), Some("sam"));
+
+    let wrong = proxied(
+        Proxy::all(socks.url("socks5h"))
+            .unwrap()
+            .basic_auth("sam", "nope"),
+    );
+    let error = within(wrong.get(origin.url("/echo")).send())
+        .await
+        .unwrap_err();
+    assert!(error.is_proxy() && error.is_connect(), "{error:?}");
+    assert_eq!(proxy_error(&error).kind(), ProxyErrorKind::Socks);
+}
+
+#[tokio::test]
+async fn every_socks5_failure_code_is_a_proxy_error() {
+    let origin = TestServer::http1();
+    for code in 1..=8u8 {
+        let socks = SocksServer::builder().reply_code(code).spawn();
+        let client = proxied(Proxy::all(socks.url("socks5h")).unwrap());
+        let error = within(client.get(origin.url("/echo")).send())
+            .await
+            .unwrap_err();
+        assert!(
+            error.is_proxy() && error.is_connect(),
+            "code {code}: {error:?}"
+        );
+        let socks_error = std::error::Error::source(proxy_error(&error))
+            .and_then(|e| e.downcast_ref::<towline::towline_services::connect::socks::SocksError>())
+            .unwrap_or_else(|| panic!("code {code}: no SOCKS error under {error:?}"));
+        assert!(
+            socks_error.kind().is_refusal(),
+            "code {code}: {socks_error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_socks_replies_are_errors_never_hangs() {
+    let origin = TestServer::http1();
+    for malformed in [
+        Malformed::WrongVersion,
+        Malformed::NonZeroReserved,
+        Malformed::Truncated,
+        Malformed::UnknownAddressType,
+        Malformed::OversizedDomain,
+    ] {
+        let socks = SocksServer::builder().malformed(malformed).spawn();
+        let client = proxied(Proxy::all(socks.url("socks5h")).unwrap());
+        let error = within(client.get(origin.url("/echo")).send())
+            .await
+            .unwrap_err();
+        assert!(error.is_proxy(), "{malformed:?}: {error:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_chain_of_an_http_proxy_then_socks5() {
+    let http = HttpProxy::spawn();
+    let socks = SocksServer::spawn();
+    let origin = TestServer::http1();
+    let hops = [
+        towline::ProxyUrl::parse(&http.url()).unwrap(),
+        towline::ProxyUrl::parse(&socks.url("socks5")).unwrap(),
+    ];
+    let client = proxied(Proxy::chain(hops).unwrap());
+    echo(&client, &origin.url("/echo")).await;
+    let log = http.requests();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].method, "CONNECT");
+    assert_eq!(
+        log[0].target,
+        socks.addr().to_string(),
+        "the first hop tunnels to the second"
+    );
+    assert_eq!(socks.requests()[0].target, SocksTarget::Addr(origin.addr()));
+}
+
+#[tokio::test]
+async fn socks5_answers_overridden_names_from_the_map() {
+    let socks = SocksServer::spawn();
+    let origin = TestServer::http1();
+    let resolver = CountingResolver::default();
+    let client = TokioClient::builder()
+        .proxy(Proxy::all(socks.url("socks5")).unwrap())
+        .dns_resolver(resolver.clone())
+        .resolve("mapped.test", origin.addr())
+        .build()
+        .unwrap();
+    echo(
+        &client,
+        &format!("http://mapped.test:{}/echo", origin.addr().port()),
+    )
+    .await;
+    assert_eq!(socks.requests()[0].target, SocksTarget::Addr(origin.addr()));
+    assert_eq!(resolver.0.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

@@ -202,6 +202,20 @@ def header_seeds():
     )
 
 
+def socks_seeds():
+    # socks_reply: a flags byte (bit 0: username/password offered; bits 1-3: read size - 1),
+    # then the proxy's bytes.
+    write("socks_reply", "v5-ipv4", b"\x00" + bytes([5, 0, 0, 1, 10, 0, 0, 1, 0x1F, 0x90]) + b"HTTP")
+    write("socks_reply", "v5-ipv6", b"\x02" + bytes([5, 0, 0, 4]) + bytes(16) + bytes([0, 80]))
+    write("socks_reply", "v5-domain", b"\x05" + bytes([5, 0, 0, 3, 9]) + b"proxy.lan" + bytes([1, 187]))
+    write("socks_reply", "v5-refused", b"\x00" + bytes([5, 5, 0, 1, 0, 0, 0, 0, 0, 0]))
+    write("socks_reply", "v5-auth", b"\x01" + bytes([5, 2]))
+    write("socks_reply", "auth-ok", b"\x01" + bytes([1, 0]))
+    write("socks_reply", "v4-granted", b"\x0e" + bytes([0, 0x5A, 0, 80, 127, 0, 0, 1]) + b"tunnel")
+    write("socks_reply", "v4-rejected", b"\x00" + bytes([0, 0x5B, 0, 0, 0, 0, 0, 0]))
+
+
 if __name__ == "__main__":
     decoder_seeds()
     header_seeds()
+    socks_seeds()

@@ -72,6 +72,7 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     if !builder.resolve.is_empty() {
         tcp.overrides = ResolveOverrides::new(builder.resolve);
     }
+    let overrides = tcp.overrides.clone();
     // One resolver type whichever resolver is used, so the stack's type does not depend on
     // it; the system resolver's lookup is boxed either way.
     let resolver = builder
@@ -79,7 +80,7 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
         .unwrap_or_else(|| DynResolver::new(GaiResolver::new(builder.runtime.clone())));
     let connector = HttpConnector::with_resolver(builder.runtime.clone(), resolver.clone(), tcp);
     let connector = UnixConnector::new(connector, builder.runtime.clone());
-    let connector = ProxyConnector::new(connector, resolver);
+    let connector = ProxyConnector::new(connector, resolver).with_overrides(overrides);
     #[cfg(feature = "rustls")]
     let connector = {
         let configs = builder.tls.build().map_err(crate::Error::builder)?;

@@ -10,11 +10,15 @@
 //! - [`RawServer`]: hand-written bytes over TCP, for malformed responses and
 //!   connections that die on reuse.
 //! - [`Blackhole`]: an address where connects hang.
+//! - [`SocksServer`]: a SOCKS4/4a/5 proxy with optional username/password authentication,
+//!   a request log, and scripted refusals and malformed replies.
 //! - [`TokioIo`] and [`TokioExecutor`]: the tokio/hyper seams, also handy for
 //!   tests that drive a hyper client connection directly.
 //!
 //! ```no_run
-//! use towline_test_support::{Blackhole, OK_KEEP_ALIVE, RawServer, Reuse, TestPki, TestServer};
+//! use towline_test_support::{
+//!     Blackhole, OK_KEEP_ALIVE, RawServer, Reuse, SocksServer, TestPki, TestServer,
+//! };
 //!
 //! # async fn doc() {
 //! let server = TestServer::http1();
@@ -29,7 +33,11 @@
 //!
 //! // Connects here hang until the value is dropped.
 //! let blackhole = Blackhole::bind();
-//! # let _ = (echo_url, tls, trust_this, stale, blackhole);
+//!
+//! // A SOCKS proxy that relays to whatever its clients ask for.
+//! let socks = SocksServer::spawn();
+//! let proxy_url = socks.url("socks5h");
+//! # let _ = (echo_url, tls, trust_this, stale, blackhole, proxy_url);
 //! # }
 //! ```
 
@@ -49,6 +57,7 @@ mod refusing;
 mod router;
 mod rt;
 mod server;
+mod socks;
 
 #[cfg(test)]
 mod tests;
@@ -64,3 +73,4 @@ pub use raw::{OK_KEEP_ALIVE, RawConn, RawRequest, RawServer, Reuse};
 pub use refusing::RefusingH2Server;
 pub use rt::{TokioExecutor, TokioIo};
 pub use server::{ConnectionInfo, RequestTrailers, TestServer, TestServerBuilder};
+pub use socks::{Malformed, SocksRequest, SocksServer, SocksServerBuilder};

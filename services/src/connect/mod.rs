@@ -53,11 +53,30 @@ pub struct Target {
     pub authority: Authority,
     /// The protocol the connection must speak.
     pub protocol: Protocol,
-    /// The Unix domain socket to connect to instead of the authority's host (see
-    /// [`unix`]); connections to different sockets are never shared.
-    pub unix_socket: Option<std::sync::Arc<std::path::Path>>,
-    /// The proxies to go through (see [`proxy`]); part of the connection's identity.
-    pub proxy: Option<proxy::ProxyRoute>,
+    /// How the connection is reached when not directly over TCP: a Unix socket, proxies.
+    /// One pointer, so the common direct target stays small (targets are moved and cloned
+    /// with every request).
+    via: Option<std::sync::Arc<Via>>,
+}
+
+/// The ways of reaching a target other than a direct TCP connection.
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+struct Via {
+    unix_socket: Option<std::sync::Arc<std::path::Path>>,
+    proxy: Option<proxy::ProxyRoute>,
+}
+
+impl Via {
+    fn clone_parts(&self) -> Self {
+        Self {
+            unix_socket: self.unix_socket.clone(),
+            proxy: self.proxy.clone(),
+        }
+    }
+
+    fn into_option(self) -> Option<std::sync::Arc<Self>> {
+        (self.unix_socket.is_some() || self.proxy.is_some()).then(|| std::sync::Arc::new(self))
+    }
 }
 
 impl PartialEq for Target {
@@ -68,8 +87,7 @@ impl PartialEq for Target {
             // then `Authority`'s own case-insensitive comparison.
             && (self.authority.as_str() == other.authority.as_str()
                 || self.authority == other.authority)
-            && self.unix_socket == other.unix_socket
-            && self.proxy == other.proxy
+            && self.via == other.via
     }
 }
 
@@ -82,8 +100,7 @@ impl std::hash::Hash for Target {
         self.scheme.hash(state);
         self.authority.hash(state);
         self.protocol.hash(state);
-        self.unix_socket.hash(state);
-        self.proxy.hash(state);
+        self.via.hash(state);
     }
 }
 
@@ -94,8 +111,7 @@ impl Target {
             scheme,
             authority,
             protocol,
-            unix_socket: None,
-            proxy: None,
+            via: None,
         }
     }
 
@@ -106,6 +122,39 @@ impl Target {
             uri.authority()?.clone(),
             protocol,
         ))
+    }
+
+    /// The Unix domain socket to connect to instead of the authority's host (see [`unix`]);
+    /// connections to different sockets are never shared.
+    pub fn unix_socket(&self) -> Option<&std::sync::Arc<std::path::Path>> {
+        self.via.as_ref()?.unix_socket.as_ref()
+    }
+
+    /// Sets [`unix_socket`](Self::unix_socket).
+    pub fn set_unix_socket(&mut self, path: Option<std::sync::Arc<std::path::Path>>) {
+        let mut via = self
+            .via
+            .as_deref()
+            .map(Via::clone_parts)
+            .unwrap_or_default();
+        via.unix_socket = path;
+        self.via = via.into_option();
+    }
+
+    /// The proxies to go through (see [`proxy`]); part of the connection's identity.
+    pub fn proxy(&self) -> Option<&proxy::ProxyRoute> {
+        self.via.as_ref()?.proxy.as_ref()
+    }
+
+    /// Sets [`proxy`](Self::proxy).
+    pub fn set_proxy(&mut self, route: Option<proxy::ProxyRoute>) {
+        let mut via = self
+            .via
+            .as_deref()
+            .map(Via::clone_parts)
+            .unwrap_or_default();
+        via.proxy = route;
+        self.via = via.into_option();
     }
 
     /// Whether the scheme is `https`.

@@ -9,16 +9,17 @@
 //!
 //! The protocol lives in plain functions over bytes — request encoders and reply parsers that
 //! say how many more bytes they need — so that it is testable without IO and fuzzed
-//! (`fuzz/fuzz_targets/socks_reply.rs`). The handshake reads exactly what the parsers ask for:
-//! no byte past the proxy's reply is consumed, so what follows belongs to the tunnel. Every
-//! message is bounded (a SOCKS5 reply is at most 262 bytes), nothing is allocated from a length
-//! the proxy sends, and a proxy that closes mid-reply is an error, never a wait.
+//! (`fuzz/fuzz_targets/socks_reply.rs`). The handshake never reads more than the parsers ask
+//! for: no byte past the proxy's reply is consumed, so what follows belongs to the tunnel.
+//! Every reply is read into a fixed buffer of [`MAX_V5_REPLY`] bytes, nothing is allocated from
+//! a length the proxy sends, and a proxy that closes mid-reply is an error, never a wait.
 //!
-//! Written here rather than taken from a crate: the maintained async SOCKS clients
+//! Written here rather than taken from a crate: the async SOCKS clients on crates.io
 //! (`tokio-socks`, `fast-socks5`) drive tokio's `AsyncRead`/`AsyncWrite` (`tokio-socks` also
 //! futures-io's) and wrap the stream in a type of their own, while towline's connectors speak
-//! hyper's `rt::Read`/`rt::Write` on every runtime; `fast-socks5`'s client is SOCKS5 only. The
-//! protocol is a handful of fixed-layout messages, smaller than an adapter in each direction.
+//! hyper's `rt::Read`/`rt::Write` on every runtime (tokio, smol, compio); `fast-socks5`'s
+//! client is SOCKS5 only. Using them would mean adapting hyper's IO back into their traits,
+//! for a protocol of a few short messages, and mapping their errors onto reply codes here.
 //!
 //! # Errors
 //!
@@ -732,7 +733,8 @@ where
     }
 }
 
-/// Reads one reply, exactly as many bytes as `parse` asks for.
+/// Reads one reply, never more bytes than `parse` asks for, parsing after every read so that
+/// a failure is seen as soon as it arrives.
 async fn read_reply<IO, T>(
     io: &mut IO,
     parse: impl Fn(&[u8]) -> Result<Parsed<T>, SocksError>,
@@ -755,31 +757,26 @@ where
                         "SOCKS reply longer than the longest valid one",
                     )));
                 };
-                read_exact(io, chunk).await?;
-                filled = filled.saturating_add(more);
+                filled = filled.saturating_add(read_some(io, chunk).await?);
             }
         }
     }
 }
 
-/// Fills `buf` from `io`; the end of the stream first is [`SocksErrorKind::Truncated`].
-async fn read_exact<IO: Read + Unpin>(io: &mut IO, buf: &mut [u8]) -> Result<(), SocksError> {
-    let mut done = 0;
-    while done < buf.len() {
-        let rest = buf.get_mut(done..).unwrap_or_default();
-        let read = poll_fn(|cx| {
-            let mut read = ReadBuf::new(&mut *rest);
-            ready!(Pin::new(&mut *io).poll_read(cx, read.unfilled()))?;
-            Poll::Ready(Ok::<_, io::Error>(read.filled().len()))
-        })
-        .await
-        .map_err(SocksError::io)?;
-        if read == 0 {
-            return Err(SocksError::new(SocksErrorKind::Truncated));
-        }
-        done = done.saturating_add(read);
+/// Reads into `buf` once, at least one byte; the end of the stream is
+/// [`SocksErrorKind::Truncated`], as it comes before the reply is whole.
+async fn read_some<IO: Read + Unpin>(io: &mut IO, buf: &mut [u8]) -> Result<usize, SocksError> {
+    let read = poll_fn(|cx| {
+        let mut read = ReadBuf::new(&mut *buf);
+        ready!(Pin::new(&mut *io).poll_read(cx, read.unfilled()))?;
+        Poll::Ready(Ok::<_, io::Error>(read.filled().len()))
+    })
+    .await
+    .map_err(SocksError::io)?;
+    if read == 0 {
+        return Err(SocksError::new(SocksErrorKind::Truncated));
     }
-    Ok(())
+    Ok(read)
 }
 
 /// Writes all of `buf` to `io` and flushes it.
@@ -798,4 +795,620 @@ async fn write_all<IO: Write + Unpin>(io: &mut IO, buf: &[u8]) -> Result<(), Soc
     poll_fn(|cx| Pin::new(&mut *io).poll_flush(cx))
         .await
         .map_err(SocksError::io)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+    use towline_test_support::TokioIo;
+
+    use super::*;
+
+    const TUNNEL: &[u8] = b"HTTP/1.1 200 OK\r\n";
+
+    /// What the client must send, and what the proxy answers.
+    type Step<'a> = (&'a [u8], &'a [u8]);
+
+    fn v4(ip: [u8; 4], port: u16) -> SocksTarget {
+        SocksTarget::Addr(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), port)))
+    }
+
+    fn v6(ip: Ipv6Addr, port: u16) -> SocksTarget {
+        SocksTarget::Addr(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, 0)))
+    }
+
+    fn domain(host: &str, port: u16) -> SocksTarget {
+        SocksTarget::Domain(host.to_owned(), port)
+    }
+
+    fn creds() -> SocksAuth {
+        SocksAuth::new("alice", "s3cret")
+    }
+
+    /// A proxy that, for each step, reads the expected request bytes (failing the test if
+    /// they differ) and writes the reply; it closes once the script ends or the client
+    /// closes.
+    async fn scripted(mut proxy: DuplexStream, steps: Vec<(Vec<u8>, Vec<u8>)>) {
+        for (expect, reply) in steps {
+            let mut got = vec![0; expect.len()];
+            if proxy.read_exact(&mut got).await.is_err() {
+                return;
+            }
+            assert_eq!(got, expect, "the client's request");
+            if proxy.write_all(&reply).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Runs a handshake against a scripted proxy; on success, also returns what the tunnel
+    /// yields after the handshake, up to the proxy's close.
+    async fn run(
+        version: SocksVersion,
+        target: &SocksTarget,
+        auth: Option<&SocksAuth>,
+        steps: &[Step<'_>],
+    ) -> Result<Vec<u8>, SocksError> {
+        let (client, proxy) = tokio::io::duplex(4096);
+        let steps = steps
+            .iter()
+            .map(|(expect, reply)| (expect.to_vec(), reply.to_vec()))
+            .collect();
+        let proxy = tokio::spawn(scripted(proxy, steps));
+        let mut io = TokioIo::new(client);
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            handshake(&mut io, version, target, auth),
+        )
+        .await
+        .expect("the handshake ends without waiting on a closed or finished proxy");
+        let result = match outcome {
+            Ok(()) => {
+                let mut tunnel = Vec::new();
+                io.into_inner().read_to_end(&mut tunnel).await.unwrap();
+                Ok(tunnel)
+            }
+            Err(error) => {
+                drop(io);
+                Err(error)
+            }
+        };
+        proxy
+            .await
+            .expect("the scripted proxy saw the expected requests");
+        result
+    }
+
+    fn with_tunnel(reply: &[u8]) -> Vec<u8> {
+        [reply, TUNNEL].concat()
+    }
+
+    const GREETING: &[u8] = &[5, 1, 0];
+    const GREETING_AUTH: &[u8] = &[5, 2, 0, 2];
+    const NO_AUTH: &[u8] = &[5, 0];
+    const CONNECT_LOCAL: &[u8] = &[5, 1, 0, 1, 127, 0, 0, 1, 0x1f, 0x90];
+    const BOUND_V4: &[u8] = &[5, 0, 0, 1, 10, 0, 0, 7, 0xc3, 0x50];
+
+    async fn v5_reply(reply: &[u8]) -> Result<Vec<u8>, SocksError> {
+        run(
+            SocksVersion::V5,
+            &v4([127, 0, 0, 1], 8080),
+            None,
+            &[(GREETING, NO_AUTH), (CONNECT_LOCAL, reply)],
+        )
+        .await
+    }
+
+    async fn v4_reply(reply: &[u8]) -> Result<Vec<u8>, SocksError> {
+        run(
+            SocksVersion::V4,
+            &v4([127, 0, 0, 1], 8080),
+            None,
+            &[(&[4, 1, 0x1f, 0x90, 127, 0, 0, 1, 0], reply)],
+        )
+        .await
+    }
+
+    #[test]
+    fn encodes_socks4_and_socks4a_requests() {
+        assert_eq!(
+            encode_v4_request(&v4([10, 1, 2, 3], 80), "bob").unwrap(),
+            [4, 1, 0, 80, 10, 1, 2, 3, b'b', b'o', b'b', 0]
+        );
+        assert_eq!(
+            encode_v4_request(&domain("example.com", 443), "").unwrap(),
+            [&[4, 1, 1, 0xbb, 0, 0, 0, 1, 0][..], b"example.com", &[0]].concat()
+        );
+    }
+
+    #[test]
+    fn encodes_socks5_requests() {
+        assert_eq!(encode_v5_greeting(false), GREETING);
+        assert_eq!(encode_v5_greeting(true), GREETING_AUTH);
+        assert_eq!(
+            encode_v5_auth(&creds()).unwrap(),
+            [&[1, 5][..], b"alice", &[6], b"s3cret"].concat()
+        );
+        assert_eq!(
+            encode_v5_connect(&v4([127, 0, 0, 1], 8080)).unwrap(),
+            CONNECT_LOCAL
+        );
+        assert_eq!(
+            encode_v5_connect(&v6(Ipv6Addr::LOCALHOST, 443)).unwrap(),
+            [&[5, 1, 0, 4][..], &Ipv6Addr::LOCALHOST.octets(), &[1, 0xbb]].concat()
+        );
+        assert_eq!(
+            encode_v5_connect(&domain("example.com", 80)).unwrap(),
+            [&[5, 1, 0, 3, 11][..], b"example.com", &[0, 80]].concat()
+        );
+        let longest = "a".repeat(255);
+        assert_eq!(
+            encode_v5_connect(&domain(&longest, 80)).unwrap().len(),
+            7 + 255
+        );
+    }
+
+    #[test]
+    fn refuses_requests_the_protocol_cannot_carry() {
+        let kind = |result: Result<Vec<u8>, SocksError>| result.unwrap_err().kind();
+        let too_long = "a".repeat(256);
+        assert_eq!(
+            kind(encode_v5_connect(&domain(&too_long, 80))),
+            SocksErrorKind::InvalidDomain
+        );
+        assert_eq!(
+            kind(encode_v5_connect(&domain("", 80))),
+            SocksErrorKind::InvalidDomain
+        );
+        assert_eq!(
+            kind(encode_v4_request(&domain(&too_long, 80), "")),
+            SocksErrorKind::InvalidDomain
+        );
+        assert_eq!(
+            kind(encode_v5_auth(&SocksAuth::new(too_long.as_str(), "p"))),
+            SocksErrorKind::CredentialsTooLong
+        );
+        assert_eq!(
+            kind(encode_v5_auth(&SocksAuth::new("u", too_long.as_str()))),
+            SocksErrorKind::CredentialsTooLong
+        );
+        assert_eq!(
+            kind(encode_v4_request(&v4([10, 0, 0, 1], 80), &too_long)),
+            SocksErrorKind::CredentialsTooLong
+        );
+        assert_eq!(
+            kind(encode_v4_request(&v4([10, 0, 0, 1], 80), "a\0b")),
+            SocksErrorKind::NulInRequest
+        );
+        assert_eq!(
+            kind(encode_v4_request(&domain("exa\0mple.com", 80), "")),
+            SocksErrorKind::NulInRequest
+        );
+        assert_eq!(
+            kind(encode_v4_request(&v6(Ipv6Addr::LOCALHOST, 80), "")),
+            SocksErrorKind::Ipv6OverSocks4
+        );
+        for error in [
+            SocksErrorKind::InvalidDomain,
+            SocksErrorKind::Ipv6OverSocks4,
+        ] {
+            assert!(error.is_invalid_request());
+            assert!(!error.is_refusal() && !error.is_protocol_violation() && !error.is_auth());
+        }
+    }
+
+    #[tokio::test]
+    async fn an_impossible_request_sends_nothing() {
+        let cases = [
+            (
+                SocksVersion::V4,
+                domain("example.com", 80),
+                None,
+                SocksErrorKind::DomainOverSocks4,
+            ),
+            (
+                SocksVersion::V4,
+                v6(Ipv6Addr::LOCALHOST, 80),
+                None,
+                SocksErrorKind::Ipv6OverSocks4,
+            ),
+            (
+                SocksVersion::V4a,
+                v6(Ipv6Addr::LOCALHOST, 80),
+                None,
+                SocksErrorKind::Ipv6OverSocks4,
+            ),
+            (
+                SocksVersion::V4a,
+                domain("example.com", 80),
+                Some(SocksAuth::new("a\0", "")),
+                SocksErrorKind::NulInRequest,
+            ),
+            (
+                SocksVersion::V5,
+                domain(&"a".repeat(256), 80),
+                None,
+                SocksErrorKind::InvalidDomain,
+            ),
+            (
+                SocksVersion::V5,
+                domain("example.com", 80),
+                Some(SocksAuth::new("u", "p".repeat(256))),
+                SocksErrorKind::CredentialsTooLong,
+            ),
+        ];
+        for (version, target, auth, expected) in cases {
+            let (client, mut proxy) = tokio::io::duplex(4096);
+            let mut io = TokioIo::new(client);
+            let error = handshake(&mut io, version, &target, auth.as_ref())
+                .await
+                .unwrap_err();
+            assert_eq!(error.kind(), expected, "{version:?} {target}");
+            drop(io);
+            let mut sent = Vec::new();
+            proxy.read_to_end(&mut sent).await.unwrap();
+            assert!(sent.is_empty(), "{version:?} {target} sent {sent:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn socks5_without_auth_leaves_the_tunnel_unread() {
+        let tunnel = v5_reply(&with_tunnel(BOUND_V4)).await.unwrap();
+        assert_eq!(tunnel, TUNNEL);
+    }
+
+    #[tokio::test]
+    async fn socks5_reads_bound_addresses_of_every_type() {
+        let bound_v6 = [&[5, 0, 0, 4][..], &[0xfe; 16], &[0, 1]].concat();
+        let bound_domain = [&[5, 0, 0, 3, 9][..], b"proxy.lan", &[0, 1]].concat();
+        let longest_domain = [&[5, 0, 0, 3, 253][..], &[b'a'; 253], &[0, 1]].concat();
+        let empty_domain = [5, 0, 0, 3, 0, 0, 1];
+        for reply in [&bound_v6[..], &bound_domain, &longest_domain, &empty_domain] {
+            assert_eq!(
+                v5_reply(&with_tunnel(reply)).await.unwrap(),
+                TUNNEL,
+                "{reply:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn socks5h_sends_the_domain_and_socks5_an_ipv6_address() {
+        let connect = [&[5, 1, 0, 3, 11][..], b"example.com", &[1, 0xbb]].concat();
+        let tunnel = run(
+            SocksVersion::V5,
+            &domain("example.com", 443),
+            None,
+            &[(GREETING, NO_AUTH), (&connect, &with_tunnel(BOUND_V4))],
+        )
+        .await
+        .unwrap();
+        assert_eq!(tunnel, TUNNEL);
+
+        let ip = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+        let connect = [&[5, 1, 0, 4][..], &ip.octets(), &[0, 80]].concat();
+        let tunnel = run(
+            SocksVersion::V5,
+            &v6(ip, 80),
+            None,
+            &[(GREETING, NO_AUTH), (&connect, &with_tunnel(BOUND_V4))],
+        )
+        .await
+        .unwrap();
+        assert_eq!(tunnel, TUNNEL);
+    }
+
+    #[tokio::test]
+    async fn socks5_authenticates_with_username_and_password() {
+        let auth = [&[1, 5][..], b"alice", &[6], b"s3cret"].concat();
+        let tunnel = run(
+            SocksVersion::V5,
+            &v4([127, 0, 0, 1], 8080),
+            Some(&creds()),
+            &[
+                (GREETING_AUTH, &[5, 2]),
+                (&auth, &[1, 0]),
+                (CONNECT_LOCAL, &with_tunnel(BOUND_V4)),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(tunnel, TUNNEL);
+    }
+
+    #[tokio::test]
+    async fn socks5_skips_auth_when_the_proxy_needs_none() {
+        let tunnel = run(
+            SocksVersion::V5,
+            &v4([127, 0, 0, 1], 8080),
+            Some(&creds()),
+            &[
+                (GREETING_AUTH, NO_AUTH),
+                (CONNECT_LOCAL, &with_tunnel(BOUND_V4)),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(tunnel, TUNNEL);
+    }
+
+    #[tokio::test]
+    async fn socks5_auth_failures() {
+        let target = v4([127, 0, 0, 1], 8080);
+        let auth = [&[1, 5][..], b"alice", &[6], b"s3cret"].concat();
+        let cases: [(Option<SocksAuth>, Vec<Step<'_>>, SocksErrorKind); 5] = [
+            (
+                Some(creds()),
+                vec![(GREETING_AUTH, &[5, 0xff])],
+                SocksErrorKind::NoAcceptableMethod,
+            ),
+            (
+                None,
+                vec![(GREETING, &[5, 0xff])],
+                SocksErrorKind::AuthRequired,
+            ),
+            (
+                None,
+                vec![(GREETING, &[5, 2])],
+                SocksErrorKind::AuthRequired,
+            ),
+            (
+                Some(creds()),
+                vec![(GREETING_AUTH, &[5, 2]), (&auth, &[1, 1])],
+                SocksErrorKind::AuthRejected,
+            ),
+            (
+                Some(creds()),
+                vec![(GREETING_AUTH, &[5, 1])],
+                SocksErrorKind::UnexpectedMethod,
+            ),
+        ];
+        for (auth, steps, expected) in cases {
+            let error = run(SocksVersion::V5, &target, auth.as_ref(), &steps)
+                .await
+                .unwrap_err();
+            assert_eq!(error.kind(), expected, "{steps:?}");
+            assert_eq!(
+                expected.is_auth(),
+                expected != SocksErrorKind::UnexpectedMethod
+            );
+            assert!(!error.to_string().contains("s3cret"), "{error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn every_socks5_reply_code_is_its_own_error() {
+        let cases = [
+            (0x01, SocksErrorKind::GeneralFailure, "general failure"),
+            (0x02, SocksErrorKind::NotAllowed, "ruleset"),
+            (0x03, SocksErrorKind::NetworkUnreachable, "network"),
+            (0x04, SocksErrorKind::HostUnreachable, "target host"),
+            (0x05, SocksErrorKind::ConnectionRefused, "refused"),
+            (0x06, SocksErrorKind::TtlExpired, "TTL expired"),
+            (0x07, SocksErrorKind::CommandNotSupported, "CONNECT"),
+            (
+                0x08,
+                SocksErrorKind::AddressTypeNotSupported,
+                "address type",
+            ),
+            (
+                0x09,
+                SocksErrorKind::UnknownReplyCode(0x09),
+                "unknown reply code 0x09",
+            ),
+            (
+                0xff,
+                SocksErrorKind::UnknownReplyCode(0xff),
+                "unknown reply code 0xff",
+            ),
+        ];
+        for (code, expected, message) in cases {
+            // A whole failure reply, and one cut short after the code: both are the refusal.
+            for reply in [&[5, code, 0, 1, 0, 0, 0, 0, 0, 0][..], &[5, code]] {
+                let error = v5_reply(reply).await.unwrap_err();
+                assert_eq!(error.kind(), expected);
+                assert!(error.kind().is_refusal(), "{error}");
+                assert!(!error.kind().is_protocol_violation(), "{error}");
+                assert!(error.to_string().contains(message), "{error}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_socks4_rejection_is_its_own_error() {
+        let cases = [
+            (0x5b, SocksErrorKind::V4Rejected, "rejected"),
+            (0x5c, SocksErrorKind::V4IdentdUnreachable, "identd"),
+            (0x5d, SocksErrorKind::V4IdentdMismatch, "different user id"),
+            (
+                0x42,
+                SocksErrorKind::UnknownReplyCode(0x42),
+                "unknown reply code 0x42",
+            ),
+        ];
+        for (code, expected, message) in cases {
+            let error = v4_reply(&[0, code, 0, 0, 0, 0, 0, 0]).await.unwrap_err();
+            assert_eq!(error.kind(), expected);
+            assert!(error.kind().is_refusal(), "{error}");
+            assert!(error.to_string().contains(message), "{error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn socks4_and_socks4a_leave_the_tunnel_unread() {
+        let granted = with_tunnel(&[0, 0x5a, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(v4_reply(&granted).await.unwrap(), TUNNEL);
+
+        let request = [&[4, 1, 1, 0xbb, 0, 0, 0, 1][..], b"alice\0example.com\0"].concat();
+        let tunnel = run(
+            SocksVersion::V4a,
+            &domain("example.com", 443),
+            Some(&creds()),
+            &[(&request, &granted)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(tunnel, TUNNEL);
+
+        // SOCKS4a with an address is plain SOCKS4.
+        let request = [4, 1, 0, 80, 10, 0, 0, 1, 0];
+        let tunnel = run(
+            SocksVersion::V4a,
+            &v4([10, 0, 0, 1], 80),
+            None,
+            &[(&request, &granted)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(tunnel, TUNNEL);
+    }
+
+    #[tokio::test]
+    async fn malformed_socks5_replies_are_protocol_violations() {
+        let oversized = [&[5, 0, 0, 3, 254][..], &[b'a'; 254], &[0, 1]].concat();
+        let cases: [(&[u8], SocksErrorKind, &str); 5] = [
+            (
+                &[4, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+                SocksErrorKind::WrongVersion,
+                "0x04",
+            ),
+            (
+                &[5, 0, 1, 1, 0, 0, 0, 0, 0, 0],
+                SocksErrorKind::NonZeroReserved,
+                "0x01",
+            ),
+            (
+                &[5, 0, 0, 2, 0, 0, 0, 0, 0, 0],
+                SocksErrorKind::UnknownAddressType,
+                "0x02",
+            ),
+            (&[5, 0, 0, 9], SocksErrorKind::UnknownAddressType, "0x09"),
+            (&oversized, SocksErrorKind::OversizedDomain, "0xfe"),
+        ];
+        for (reply, expected, got) in cases {
+            let error = v5_reply(reply).await.unwrap_err();
+            assert_eq!(error.kind(), expected, "{reply:?}");
+            assert!(error.kind().is_protocol_violation());
+            assert!(error.to_string().contains(got), "{error}");
+        }
+        // The greeting's and the auth reply's version bytes are checked too.
+        let error = run(
+            SocksVersion::V5,
+            &v4([127, 0, 0, 1], 8080),
+            None,
+            &[(GREETING, &[4, 0])],
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.kind(), SocksErrorKind::WrongVersion);
+        let auth = [&[1, 5][..], b"alice", &[6], b"s3cret"].concat();
+        let error = run(
+            SocksVersion::V5,
+            &v4([127, 0, 0, 1], 8080),
+            Some(&creds()),
+            &[(GREETING_AUTH, &[5, 2]), (&auth, &[5, 0])],
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.kind(), SocksErrorKind::WrongVersion);
+    }
+
+    #[tokio::test]
+    async fn a_reply_cut_short_by_the_proxy_closing_is_truncated() {
+        let domain_reply = [&[5, 0, 0, 3, 9][..], b"proxy.lan", &[0, 1]].concat();
+        for reply in [BOUND_V4, &domain_reply] {
+            for len in 0..reply.len() {
+                let error = v5_reply(&reply[..len]).await.unwrap_err();
+                assert_eq!(error.kind(), SocksErrorKind::Truncated, "{len} bytes");
+                assert!(error.kind().is_protocol_violation());
+            }
+        }
+        for len in [0, 1, 7] {
+            let error = v4_reply(&[0, 0x5a, 0, 0, 0, 0, 0, 0][..len])
+                .await
+                .unwrap_err();
+            assert_eq!(error.kind(), SocksErrorKind::Truncated, "{len} bytes");
+        }
+        // The proxy closes before choosing a method.
+        let error = run(
+            SocksVersion::V5,
+            &v4([127, 0, 0, 1], 8080),
+            None,
+            &[(GREETING, &[5])],
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.kind(), SocksErrorKind::Truncated);
+    }
+
+    #[tokio::test]
+    async fn malformed_socks4_replies_are_protocol_violations() {
+        // A SOCKS4 reply carries version 0, not the request's 4.
+        let error = v4_reply(&[4, 0x5a, 0, 0, 0, 0, 0, 0]).await.unwrap_err();
+        assert_eq!(error.kind(), SocksErrorKind::WrongVersion);
+        assert!(error.to_string().contains("0x04"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_connection_is_an_io_error() {
+        let (client, proxy) = tokio::io::duplex(64);
+        drop(proxy);
+        let mut io = TokioIo::new(client);
+        let error = handshake(&mut io, SocksVersion::V5, &v4([127, 0, 0, 1], 80), None)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), SocksErrorKind::Io);
+        assert!(error.source().is_some());
+        assert!(!error.kind().is_refusal() && !error.kind().is_protocol_violation());
+    }
+
+    #[test]
+    fn parsers_ask_for_exactly_the_rest_of_the_reply() {
+        assert_eq!(
+            parse_v5_method_choice(&[], false).unwrap(),
+            Parsed::NeedMore(2)
+        );
+        assert_eq!(
+            parse_v5_method_choice(&[5], true).unwrap(),
+            Parsed::NeedMore(1)
+        );
+        assert_eq!(
+            parse_v5_method_choice(&[5, 2, 9], true).unwrap(),
+            Parsed::Complete(V5Method::UsernamePassword, 2)
+        );
+        assert_eq!(parse_v5_auth_reply(&[1]).unwrap(), Parsed::NeedMore(1));
+        assert_eq!(
+            parse_v5_auth_reply(&[1, 0, 9]).unwrap(),
+            Parsed::Complete((), 2)
+        );
+        assert_eq!(parse_v5_reply(&[]).unwrap(), Parsed::NeedMore(4));
+        assert_eq!(parse_v5_reply(&[5, 0, 0]).unwrap(), Parsed::NeedMore(1));
+        assert_eq!(parse_v5_reply(&[5, 0, 0, 4]).unwrap(), Parsed::NeedMore(18));
+        assert_eq!(parse_v5_reply(&[5, 0, 0, 3]).unwrap(), Parsed::NeedMore(1));
+        assert_eq!(
+            parse_v5_reply(&[5, 0, 0, 3, 9]).unwrap(),
+            Parsed::NeedMore(11)
+        );
+        let longest = [&[5, 0, 0, 3, 253][..], &[0; 255]].concat();
+        assert_eq!(
+            parse_v5_reply(&longest).unwrap(),
+            Parsed::Complete((), MAX_V5_REPLY)
+        );
+        assert_eq!(parse_v4_reply(&[]).unwrap(), Parsed::NeedMore(8));
+        assert_eq!(parse_v4_reply(&[0, 0x5a, 0]).unwrap(), Parsed::NeedMore(5));
+        assert_eq!(
+            parse_v4_reply(&[0, 0x5a, 0, 0, 0, 0, 0, 0, 1]).unwrap(),
+            Parsed::Complete((), 8)
+        );
+    }
+
+    #[test]
+    fn credentials_never_show() {
+        let auth = creds();
+        assert!(!format!("{auth:?}").contains("s3cret"));
+        assert!(format!("{auth:?}").contains("alice"));
+    }
 }

@@ -1,5 +1,5 @@
 //! Unix domain sockets: [`UnixConnector`] sends targets that name a socket
-//! ([`Target::unix_socket`]) to it, and every other target to the connector it wraps.
+//! ([`Target::unix_socket`](super::Target::unix_socket)) to it, and every other target to the connector it wraps.
 //!
 //! HTTP over a Unix socket is how clients talk to local daemons (Docker's, a sidecar, a
 //! supervisor). The request URL still says what goes on the wire: its authority is the `Host`
@@ -81,7 +81,7 @@ where
     }
 
     fn call(&mut self, target: Target) -> Self::Future {
-        let Some(path) = target.unix_socket.clone() else {
+        let Some(path) = target.unix_socket().cloned() else {
             let connecting = self.inner.call(target);
             return Box::pin(
                 async move { connecting.await.map(MaybeUnix::Inner).map_err(Into::into) },

@@ -22,7 +22,7 @@ use hyper::body::Incoming;
 /// # Keeping a body for a replay
 ///
 /// When the transport may have to send an idempotent request again (on a reused or an
-/// HTTP/2 connection), it asks the body to keep what it sends ([`SendBody::keep`]). A body
+/// HTTP/2 connection), it asks the body to keep what it sends. A body
 /// held in memory — `Full`, `String`, `Bytes`, the `towline` client's buffered body — is
 /// sent in one data frame and ends; that frame is kept (a reference count for `Bytes`, one
 /// copy for other buffers) and the request can be sent again byte for byte. A body that
@@ -39,7 +39,9 @@ pub struct SendBody<B> {
 enum Source<B> {
     Empty,
     Caller(Pin<Box<B>>),
-    Kept(Option<Bytes>),
+    /// The bytes kept from an earlier send, held by the shared state (so that a `SendBody`,
+    /// which every request moves around, stays two words and a tag).
+    Kept,
 }
 
 struct SendState {
@@ -108,9 +110,27 @@ impl<B> SendBody<B> {
 
     /// The bytes kept from an earlier send of a body, to send again.
     pub(crate) fn kept(bytes: Bytes) -> Self {
+        let state = SendState::shared();
+        *state.kept() = Kept::One(bytes);
         Self {
-            source: Source::Kept(Some(bytes)),
-            state: Some(SendState::shared()),
+            source: Source::Kept,
+            state: Some(state),
+        }
+    }
+
+    /// For a [`Source::Kept`] body: its bytes, once.
+    fn take_kept_frame(&self) -> Option<Bytes> {
+        let state = self.state.as_ref()?;
+        match std::mem::replace(&mut *state.kept(), Kept::Off) {
+            Kept::One(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
+    fn kept_len(&self) -> Option<usize> {
+        match &*self.state.as_ref()?.kept() {
+            Kept::One(bytes) => Some(bytes.len()),
+            _ => None,
         }
     }
 
@@ -227,8 +247,8 @@ impl<B: Body> Body for SendBody<B> {
         let this = self.get_mut();
         let body = match &mut this.source {
             Source::Empty => return Poll::Ready(None),
-            Source::Kept(bytes) => {
-                let Some(bytes) = bytes.take() else {
+            Source::Kept => {
+                let Some(bytes) = this.take_kept_frame() else {
                     this.mark_sent();
                     return Poll::Ready(None);
                 };
@@ -275,7 +295,7 @@ impl<B: Body> Body for SendBody<B> {
         // hyper asks this after every frame and stops polling once it says so.
         let ended = match &self.source {
             Source::Empty => true,
-            Source::Kept(bytes) => bytes.is_none(),
+            Source::Kept => self.kept_len().is_none(),
             Source::Caller(body) => body.is_end_stream(),
         };
         if ended {
@@ -287,9 +307,7 @@ impl<B: Body> Body for SendBody<B> {
     fn size_hint(&self) -> SizeHint {
         match &self.source {
             Source::Empty => SizeHint::with_exact(0),
-            Source::Kept(bytes) => {
-                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
-            }
+            Source::Kept => SizeHint::with_exact(self.kept_len().map_or(0, |len| len as u64)),
             Source::Caller(body) => body.size_hint(),
         }
     }

@@ -53,7 +53,7 @@ pub(crate) use write_timeout::WriteLimit;
 use write_timeout::WriteTimeoutIo;
 pub use write_timeout::{WriteTimedOut, WriteTimeout};
 
-use crate::connect::proxy::ProxyUrl;
+use crate::connect::proxy::{ProxyCredentials, ProxyUrl};
 use crate::connect::unix::UnixSocket;
 use crate::connect::{Connection, Protocol, Target};
 use crate::error::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
@@ -301,22 +301,6 @@ fn prepare<B>(
     }
 }
 
-/// Gives a request in absolute form for an HTTP proxy the proxy's Basic credentials (the
-/// caller's own `Proxy-Authorization`, if any, wins).
-fn forward_through_proxy<B>(request: &mut Request<B>, proxy: &Target) {
-    if let Some(credentials) = proxy
-        .proxy
-        .as_ref()
-        .and_then(|route| route.last())
-        .and_then(ProxyUrl::credentials)
-    {
-        request
-            .headers_mut()
-            .entry(http::header::PROXY_AUTHORIZATION)
-            .or_insert_with(|| credentials.basic_header());
-    }
-}
-
 fn asks_to_close(headers: &http::HeaderMap) -> bool {
     headers
         .get_all(CONNECTION)
@@ -337,34 +321,55 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    async fn send(&self, request: Request<B>) -> Result<Response<ResponseBody<B>>, BoxError> {
+    /// Puts the request's proxy route, if any, into `target`. A plain-http request to an
+    /// HTTP proxy goes to the proxy in absolute form, over a connection keyed by the proxy
+    /// and shared by every origin behind it: `target` becomes the proxy, and the request gets
+    /// its origin's `Host` and the proxy's Basic credentials now (the caller's own headers
+    /// win); returns whether that is the case.
+    fn route_through_proxy(
+        &self,
+        request: &mut Request<B>,
+        target: &mut Target,
+    ) -> Result<bool, BoxError> {
+        let Some(route) = self.config.proxy.route(request.uri()) else {
+            return Ok(false);
+        };
+        if !route.is_forward() {
+            target.set_proxy(Some(route));
+            return Ok(false);
+        }
+        let last = route.last().map(ProxyUrl::host_port).unwrap_or_default();
+        let authority = http::uri::Authority::try_from(last)
+            .map_err(|e| TransportError::new(TransportErrorKind::InvalidUri, Some(e.into())))?;
+        let credentials = route
+            .last()
+            .and_then(ProxyUrl::credentials)
+            .map(ProxyCredentials::basic_header);
+        let mut proxy_target = Target::new(http::uri::Scheme::HTTP, authority, Protocol::Http1);
+        proxy_target.set_proxy(Some(route));
+        let origin = std::mem::replace(target, proxy_target);
+        let headers = request.headers_mut();
+        if let Some(host) = host_header_for(&origin) {
+            headers.entry(HOST).or_insert(host);
+        }
+        if let Some(credentials) = credentials {
+            headers
+                .entry(http::header::PROXY_AUTHORIZATION)
+                .or_insert(credentials);
+        }
+        Ok(true)
+    }
+
+    async fn send(&self, mut request: Request<B>) -> Result<Response<ResponseBody<B>>, BoxError> {
         let protocol = protocol_for(&request, self.config.protocol);
         let mut target = Target::from_uri(request.uri(), protocol)
             .ok_or_else(|| TransportError::new(TransportErrorKind::InvalidUri, None))?;
         if let Some(UnixSocket(path)) = request.extensions().get() {
-            target.unix_socket = Some(path.clone());
+            target.set_unix_socket(Some(path.clone()));
         }
-        // A plain-http request to an HTTP proxy goes to the proxy in absolute form, over a
-        // connection keyed by the proxy and shared by every origin behind it: the origin is
-        // kept for the `Host` header.
-        let mut forward_to = None;
-        if target.unix_socket.is_none()
+        let forward = target.unix_socket().is_none()
             && !self.config.proxy.is_empty()
-            && let Some(route) = self.config.proxy.route(request.uri())
-        {
-            if route.is_forward() {
-                let last = route.last().map(ProxyUrl::host_port).unwrap_or_default();
-                let authority = http::uri::Authority::try_from(last).map_err(|e| {
-                    TransportError::new(TransportErrorKind::InvalidUri, Some(e.into()))
-                })?;
-                let mut proxy_target =
-                    Target::new(http::uri::Scheme::HTTP, authority, Protocol::Http1);
-                proxy_target.proxy = Some(route);
-                forward_to = Some(std::mem::replace(&mut target, proxy_target));
-            } else {
-                target.proxy = Some(route);
-            }
-        }
+            && self.route_through_proxy(&mut request, &mut target)?;
         if target.scheme != http::uri::Scheme::HTTP && target.scheme != http::uri::Scheme::HTTPS {
             return Err(ConnectError::msg(
                 ConnectErrorKind::Unsupported,
@@ -394,10 +399,8 @@ where
             // (GOAWAY, REFUSED_STREAM) even when fresh, since others share it.
             let http2 = matches!(sender, Sender::Http2(_));
             let may_replay = (reused || http2) && !fresh_only;
-            let host_header = if http2 {
+            let host_header = if http2 || forward {
                 None
-            } else if let Some(origin) = &forward_to {
-                host_header_for(origin)
             } else {
                 host_header.or_else(|| host_header_for(&target))
             };
@@ -409,16 +412,7 @@ where
                         .or(self.config.write_timeout),
                 );
             }
-            prepare(
-                &mut request,
-                http2,
-                &target,
-                host_header.as_ref(),
-                forward_to.is_some(),
-            );
-            if forward_to.is_some() {
-                forward_through_proxy(&mut request, &target);
-            }
+            prepare(&mut request, http2, &target, host_header.as_ref(), forward);
             let replay_head = if may_replay && idempotent {
                 request.body().keep();
                 Some(RequestHead::from_request(&request))

@@ -28,8 +28,10 @@ use crate::connect::{Connected, Connection};
 use crate::rt::SharedTimer;
 
 /// A request extension: the write timeout for this request, replacing the transport's
-/// [`write_timeout`](super::TransportConfig::write_timeout) on HTTP/1 connections (see the
-/// [module docs](self) for HTTP/2).
+/// [`write_timeout`](super::TransportConfig::write_timeout) on HTTP/1 connections. An
+/// HTTP/2 connection, whose writes interleave many streams, keeps the transport's; a peer
+/// that withholds HTTP/2 flow-control window leaves nothing pending on the socket, so that
+/// stall is bounded by keep-alive pings or a total timeout instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct WriteTimeout(pub Duration);
 
@@ -101,13 +103,16 @@ impl<IO> WriteTimeoutIo<IO> {
         }
     }
 
+    #[inline]
     fn guard<T>(
         &mut self,
         cx: &mut Context<'_>,
         polled: Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
         if polled.is_ready() {
-            self.stalled = None;
+            if self.stalled.is_some() {
+                self.stalled = None;
+            }
             return polled;
         }
         let Some(limit) = self.limit.get() else {
@@ -128,6 +133,7 @@ impl<IO> WriteTimeoutIo<IO> {
 }
 
 impl<IO: Read + Unpin> Read for WriteTimeoutIo<IO> {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -138,6 +144,7 @@ impl<IO: Read + Unpin> Read for WriteTimeoutIo<IO> {
 }
 
 impl<IO: Write + Unpin> Write for WriteTimeoutIo<IO> {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -148,22 +155,26 @@ impl<IO: Write + Unpin> Write for WriteTimeoutIo<IO> {
         this.guard(cx, polled)
     }
 
+    #[inline]
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_flush(cx);
         this.guard(cx, polled)
     }
 
+    #[inline]
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_shutdown(cx);
         this.guard(cx, polled)
     }
 
+    #[inline]
     fn is_write_vectored(&self) -> bool {
         self.io.is_write_vectored()
     }
 
+    #[inline]
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

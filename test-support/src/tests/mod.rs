@@ -3,6 +3,7 @@
 mod blackhole;
 mod raw;
 mod server;
+mod socks;
 mod tls;
 
 use std::net::SocketAddr;

@@ -10,7 +10,7 @@ use tower_service::Service;
 
 use super::http_connect::{self, Prefixed};
 use super::{ProxyError, ProxyErrorKind, ProxyScheme, ProxyUrl};
-use crate::connect::dns::{DynResolver, Name};
+use crate::connect::dns::{DynResolver, Name, ResolveOverrides};
 use crate::connect::socks::{self, SocksAuth, SocksTarget, SocksVersion};
 use crate::connect::{Connected, Connection, Protocol, Target};
 use crate::error::{ConnectError, ConnectErrorKind};
@@ -28,14 +28,16 @@ impl<T: hyper::rt::Read + hyper::rt::Write + Unpin + Send> ProxyIo for T {}
 /// connector it wraps (for the first hop); targets without one go to that connector as they
 /// are. See the [module docs](super) for where it sits.
 ///
-/// SOCKS4 and SOCKS5 (without `a`/`h`) resolve the next destination's name locally, with
-/// the resolver given here; SOCKS4a and SOCKS5h send the name to the proxy. An `https://`
+/// SOCKS4 and SOCKS5 (without `a`/`h`) resolve the next destination's name locally, from the
+/// override map first ([`with_overrides`](Self::with_overrides)), then with the resolver
+/// given here; SOCKS4a and SOCKS5h send the name to the proxy. An `https://`
 /// proxy needs TLS settings ([`with_tls`](Self::with_tls), feature `rustls`): without them
 /// it fails as unsupported.
 #[derive(Clone, Debug)]
 pub struct ProxyConnector<C> {
     inner: C,
     resolver: DynResolver,
+    overrides: ResolveOverrides,
     #[cfg(feature = "rustls")]
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
@@ -47,9 +49,16 @@ impl<C> ProxyConnector<C> {
         Self {
             inner,
             resolver,
+            overrides: ResolveOverrides::default(),
             #[cfg(feature = "rustls")]
             tls: None,
         }
+    }
+
+    /// Names answered without the resolver, as the wrapped TCP connector answers them.
+    pub fn with_overrides(mut self, overrides: ResolveOverrides) -> Self {
+        self.overrides = overrides;
+        self
     }
 
     /// TLS settings for `https://` proxies (the `http1` configuration of `configs`: a proxy
@@ -102,7 +111,7 @@ where
     }
 
     fn call(&mut self, target: Target) -> Self::Future {
-        let Some(route) = target.proxy.clone() else {
+        let Some(route) = target.proxy().cloned() else {
             let connecting = self.inner.call(target);
             return Box::pin(async move {
                 connecting
@@ -129,6 +138,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let dialling = inner.call(first_target);
         let resolver = self.resolver.clone();
+        let overrides = self.overrides.clone();
         #[cfg(feature = "rustls")]
         let tls = self.tls.clone();
         Box::pin(async move {
@@ -156,7 +166,7 @@ where
                     None if route.is_forward() => break,
                     None => (target.host().to_owned(), target.port()),
                 };
-                stream = through(hop, stream, &host, port, &resolver).await?;
+                stream = through(hop, stream, &host, port, (&resolver, &overrides)).await?;
             }
             connected.timings.proxy = Some(started.elapsed());
             Ok(MaybeProxied::Proxied {
@@ -181,7 +191,7 @@ async fn through(
     mut stream: Box<dyn ProxyIo>,
     host: &str,
     port: u16,
-    resolver: &DynResolver,
+    (resolver, overrides): (&DynResolver, &ResolveOverrides),
 ) -> Result<Box<dyn ProxyIo>, ConnectError> {
     let version = match hop.scheme() {
         ProxyScheme::Http | ProxyScheme::Https => {
@@ -206,7 +216,13 @@ async fn through(
     let destination = match host.parse::<std::net::IpAddr>() {
         Ok(ip) => SocksTarget::Addr((ip, port).into()),
         Err(_) if remote_dns => SocksTarget::Domain(host.to_owned(), port),
-        Err(_) => SocksTarget::Addr((resolve(resolver, host, hop.scheme()).await?, port).into()),
+        Err(_) => match overrides
+            .lookup(host, port)
+            .and_then(|addrs| addrs.first().copied())
+        {
+            Some(addr) => SocksTarget::Addr(addr),
+            None => SocksTarget::Addr((resolve(resolver, host, hop.scheme()).await?, port).into()),
+        },
     };
     let auth = hop.credentials().map(|credentials| SocksAuth {
         username: credentials.username().to_owned(),
