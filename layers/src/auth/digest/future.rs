@@ -249,9 +249,11 @@ where
             nc,
             cnonce: &cnonce,
         });
-        HeaderValue::from_str(&value)
-            .or_else(|_| HeaderValue::from_bytes(value.as_bytes()))
-            .ok()
+        // A user name that is not ASCII, sent as it is to a server that did not offer
+        // `charset=UTF-8`, is obs-text: valid in a header, though not a `str` one.
+        let mut value = HeaderValue::from_bytes(value.as_bytes()).ok()?;
+        value.set_sensitive(true);
+        Some(value)
     }
 
     /// What `response` leads to; on [`Plan::Resend`] the next request is ready.
@@ -264,10 +266,15 @@ where
             StatusCode::UNAUTHORIZED => Which::Origin,
             StatusCode::PROXY_AUTHENTICATION_REQUIRED => Which::Proxy,
             _ => {
-                self.confirm();
+                self.confirm(Which::Origin);
+                self.confirm(Which::Proxy);
                 return Plan::Return;
             }
         };
+        if which == Which::Origin {
+            // The request got past the proxy.
+            self.confirm(Which::Proxy);
+        }
         if self.side(which).credentials.is_none() {
             return Plan::Return;
         }
@@ -329,17 +336,15 @@ where
         }
     }
 
-    /// Records that the current answers succeeded, for preemptive reuse.
-    fn confirm(&mut self) {
-        for which in [Which::Origin, Which::Proxy] {
-            let server = self.server(which);
-            let side = match which {
-                Which::Origin => &self.www,
-                Which::Proxy => &self.proxy,
-            };
-            if let Some((challenge, _)) = &side.current {
-                lock(&self.layer.cache).confirm(&server, &challenge.realm);
-            }
+    /// Records that `which`'s current answer succeeded, for preemptive reuse.
+    fn confirm(&mut self, which: Which) {
+        let server = self.server(which);
+        let side = match which {
+            Which::Origin => &self.www,
+            Which::Proxy => &self.proxy,
+        };
+        if let Some((challenge, _)) = &side.current {
+            lock(&self.layer.cache).confirm(&server, &challenge.realm);
         }
     }
 

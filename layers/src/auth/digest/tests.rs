@@ -497,6 +497,12 @@ async fn proxy_challenges_are_answered_in_proxy_authorization() {
         proxy.failures()
     );
     assert_eq!(proxy.requests(), 2);
+    // Once accepted, the proxy is answered at once, for any origin behind it.
+    assert_eq!(
+        send(&layer, &proxy, get("http://other.test/y")).await,
+        StatusCode::OK
+    );
+    assert_eq!(proxy.requests(), 3);
     // A 407 without proxy credentials is returned as it is.
     let proxy = DigestServer::new("proxyuser", "proxypass", "squid").proxy();
     assert_eq!(
