@@ -61,9 +61,6 @@
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
-// The client's stack nests one `Either` future per optional layer; proving that the whole
-// future is `Unpin` (an optimised build asks) goes deeper than the default limit of 128.
-#![recursion_limit = "256"]
 
 #[cfg(not(feature = "tokio"))]
 compile_error!("towline needs a runtime: enable the `tokio` feature");

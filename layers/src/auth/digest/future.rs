@@ -34,6 +34,10 @@ use crate::{
 type InnerFuture<S, B> = <S as Service<Request<ResendBody<B>>>>::Future;
 
 pin_project! {
+    // Never `Unpin`: proving a nested stack's future `Unpin` (which optimised builds ask,
+    // to mark `&mut` arguments `noalias`) would otherwise walk every layer below this one,
+    // past the compiler's recursion limit in the `towline` client's stack.
+    #[project(!Unpin)]
     /// Response future of [`DigestAuth`](super::DigestAuth): sends the request and, when
     /// the origin (`401`) or the proxy (`407`) answers with a Digest challenge it can
     /// answer, drains that response and sends the request again with the answer.

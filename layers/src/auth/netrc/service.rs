@@ -189,6 +189,10 @@ where
 type InnerFuture<S, B> = <S as Service<Request<ResendBody<B>>>>::Future;
 
 pin_project! {
+    // Never `Unpin`: proving a nested stack's future `Unpin` (which optimised builds ask,
+    // to mark `&mut` arguments `noalias`) would otherwise walk every layer below this one,
+    // past the compiler's recursion limit in the `towline` client's stack.
+    #[project(!Unpin)]
     /// Response future of [`NetrcAuth`]: sends the request and, when a `401` asks for Basic
     /// only and the credentials were not sent yet, drains it and sends the request again
     /// with them.
