@@ -109,6 +109,11 @@ impl NonceCache {
             .map(|s| s.challenge.clone())
     }
 
+    /// Whether no protection space is remembered.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.spaces.is_empty()
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.spaces.len()

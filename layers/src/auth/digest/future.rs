@@ -132,7 +132,6 @@ pub(super) struct Authenticating<S, B> {
     body_buffered: bool,
     /// The request body, once read for `auth-int`.
     body_bytes: Option<Bytes>,
-    origin: Option<Origin>,
     www: Side,
     proxy: Side,
     next: Option<Request<ResendBody<B>>>,
@@ -152,14 +151,12 @@ impl<S, B> Authenticating<S, B>
 where
     B: 'static,
 {
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         service: S,
         layer: DigestAuthLayer,
         head: RequestHead,
         body: Kept<B>,
         body_buffered: bool,
-        origin: Option<Origin>,
         www: Side,
         proxy: Side,
     ) -> Self {
@@ -170,7 +167,6 @@ where
             body,
             body_buffered,
             body_bytes: None,
-            origin,
             www,
             proxy,
             next: None,
@@ -186,13 +182,18 @@ where
 
     fn server(&self, which: Which) -> Server {
         match which {
-            Which::Origin => self.origin.clone(),
+            // Built when first needed: a request that meets no challenge never needs it.
+            Which::Origin => Origin::of(&self.head.uri),
             Which::Proxy => None,
         }
     }
 
     /// Adds the answers the cache allows before any challenge to the first attempt.
     pub(super) fn preempt(&mut self, headers: &mut HeaderMap) {
+        if lock(&self.layer.cache).is_empty() {
+            // No challenge was ever answered: nothing to send at once.
+            return;
+        }
         for which in [Which::Origin, Which::Proxy] {
             if self.side(which).credentials.is_none() {
                 continue;

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     BoxError, CrossOriginRedirect,
-    auth::{Credentials, NetrcAuthorization, NetrcCredentials, Origin},
+    auth::{Credentials, NetrcAuthorization, NetrcCredentials},
     resend::ResendBody,
 };
 
@@ -112,7 +112,6 @@ where
             head,
             kept,
             body_buffered,
-            Origin::of(&parts.uri),
             Side::new(origin_credentials),
             Side::new(proxy_credentials),
         );
