@@ -16,6 +16,7 @@
 #   9082  nginx, h2c with prior knowledge
 #   7080  caddy, plain HTTP (h1, h2c), `encode zstd gzip` over the same www/
 #   3128  squid, HTTP forward proxy + CONNECT, open;   3129 the same with Basic auth (puser:ppass)
+#         or Digest auth (duser:dpass, realm squid-digest; a Digest-only user)
 #   8889  tinyproxy, open;   8888 tinyproxy with Basic auth (tuser:tpass; wrong credentials get 401)
 #   1080  dante, SOCKS5 + SOCKS4, open;   1081 dante, SOCKS5 with RFC 1929 auth (sockstest:sockspass,
 #         a system account `setup` creates)
@@ -375,6 +376,9 @@ setup_proxy_confs() {
     chmod 755 "$P"
     mkdir -p "$P/squid/logs" "$P/squid/run" "$P/ssh" /run/sshd
     htpasswd -bc "$P/squid/passwd" puser ppass 2>/dev/null || die "htpasswd failed"
+    # digest_file_auth reads `user:password` lines; duser is not in the Basic file, so only a
+    # Digest answer gets it through.
+    printf 'duser:dpass\n' >"$P/squid/digest-passwd"
     chown -R proxy:proxy "$P/squid"
     cat >"$P/conf/squid.conf" <<CONF
 http_port 127.0.0.1:3128 name=open
@@ -392,6 +396,9 @@ dns_nameservers 127.0.0.1
 auth_param basic program /usr/lib/squid/basic_ncsa_auth $P/squid/passwd
 auth_param basic realm squid-test
 auth_param basic children 2
+auth_param digest program /usr/lib/squid/digest_file_auth $P/squid/digest-passwd
+auth_param digest realm squid-digest
+auth_param digest children 2
 acl openport myportname open
 acl authport myportname authed
 acl loopback src 127.0.0.0/8

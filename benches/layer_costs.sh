@@ -4,6 +4,7 @@
 # the default stack's (`towline`), on one scenario. Prints a markdown table. Usage:
 #
 #     benches/layer_costs.sh [SCENARIO] [ITERATIONS]     # default: h1_get_13b 1000
+#     TOWLINE_BENCH_ONLY="digest netrc" benches/layer_costs.sh   # only those layers
 #
 # Counts as benches/run.sh does (N and 2N iterations, each after a warm-up of as many; the
 # difference over 2N); builds the bench crate first. Takes about a minute per layer.
@@ -15,7 +16,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 SCENARIO=${1:-h1_get_13b}
 N=${2:-1000}
 TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728
-LAYERS=(timeouts timings trace otel cookies hsts referer retry rate_limit bandwidth)
+LAYERS=(${TOWLINE_BENCH_ONLY:-timeouts timings trace otel cookies hsts referer retry rate_limit bandwidth digest netrc})
 
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 cargo bench --no-run -p towline-bench --bench clients >&2

@@ -40,7 +40,7 @@ CRITERION_ARGS=(--warm-up-time 0.5 --measurement-time 1.5 --sample-size "$SAMPLE
 # on run order; pinned, every client sees the same allocator behaviour.
 BENCH_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728
 # The layers `towline_all_layers` configures (keep in step with benches/benches/clients.rs).
-ALL_LAYERS="on top of the default stack (redirect up to 10, decompression gzip/deflate/br/zstd, timeout layer): total 60 s + read 30 s timeouts, timings, trace (a span per request, no subscriber), otel (a span and metrics per attempt, no-op providers), cookie store, HSTS, Referer, retries (3), rate limit 10^9 requests/s, download limit 1 TB/s"
+ALL_LAYERS="on top of the default stack (redirect up to 10, decompression gzip/deflate/br/zstd, timeout layer): total 60 s + read 30 s timeouts, timings, trace (a span per request, no subscriber), otel (a span and metrics per attempt, no-op providers), cookie store, HSTS, Referer, retries (3), rate limit 10^9 requests/s, download limit 1 TB/s, Digest credentials (never challenged), a netrc file with an entry for another host"
 
 if [[ ! -x /usr/bin/time ]]; then
     echo "==> installing GNU time for the memory check"

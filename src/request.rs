@@ -223,6 +223,25 @@ impl RequestBuilder {
         self.authorization(format!("Basic {encoded}"))
     }
 
+    /// Answers an HTTP Digest challenge from this request's origin with these
+    /// credentials (see [`ClientBuilder::digest_auth`](crate::ClientBuilder::digest_auth)),
+    /// in place of the client's. A redirect to another origin does not carry them.
+    #[cfg(feature = "digest-auth")]
+    pub fn digest_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        use towline_layers::auth::{Credentials, digest::DigestCredentials};
+        // Bound to the URL's origin (what later edits of the query or path keep).
+        let origin = self
+            .url
+            .as_ref()
+            .and_then(|url| url.origin().ascii_serialization().parse::<Uri>().ok());
+        if let Some(origin) = origin {
+            let credentials = Credentials::new(username, password);
+            self.extensions
+                .insert(DigestCredentials::for_uri(credentials, &origin));
+        }
+        self
+    }
+
     fn authorization(mut self, value: String) -> Self {
         match HeaderValue::try_from(value) {
             Ok(mut value) => {

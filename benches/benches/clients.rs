@@ -469,7 +469,7 @@ impl Conn {
 }
 
 /// The layers `towline_all_layers` configures, by the names `TOWLINE_BENCH_LAYERS` takes.
-const IDLE_LAYERS: [&str; 10] = [
+const IDLE_LAYERS: [&str; 12] = [
     "timeouts",
     "timings",
     "trace",
@@ -480,6 +480,8 @@ const IDLE_LAYERS: [&str; 10] = [
     "retry",
     "rate_limit",
     "bandwidth",
+    "digest",
+    "netrc",
 ];
 
 /// The `towline_all_layers` client: the facade with every layer that exists configured but
@@ -489,7 +491,8 @@ const IDLE_LAYERS: [&str; 10] = [
 /// OpenTelemetry span and metrics per attempt (the global no-op providers), a cookie
 /// store, HSTS, `Referer` on redirects, retries (3, every response is a 200), a rate limit
 /// of 10^9 requests per second and a download limit of 1 TB/s (both far above what a loop
-/// reaches, so they count but never wait). Add each new layer here and to [`IDLE_LAYERS`]
+/// reaches, so they count but never wait), Digest credentials (the server never challenges)
+/// and a netrc file with an entry for another host. Add each new layer here and to [`IDLE_LAYERS`]
 /// as it lands, and to `ALL_LAYERS` in `run.sh`.
 ///
 /// `TOWLINE_BENCH_LAYERS=a,b` (names from [`IDLE_LAYERS`]) configures only those, so that
@@ -539,6 +542,15 @@ fn towline_all_layers(mut builder: towline::TokioClientBuilder) -> towline::Toki
     }
     if wanted("bandwidth") {
         builder = builder.max_download_speed(1_000_000_000_000);
+    }
+    if wanted("digest") {
+        builder = builder.digest_auth("user", "password");
+    }
+    if wanted("netrc") {
+        let path = std::env::temp_dir().join(format!("towline-bench-netrc-{}", std::process::id()));
+        std::fs::write(&path, "machine idle.invalid login user password password\n")
+            .expect("write the bench's netrc file");
+        builder = builder.netrc_path(path);
     }
     builder
 }

@@ -125,6 +125,23 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         timer: crate::time::SharedTimer,
         classify: fn(&(dyn std::error::Error + 'static)) -> crate::retry::ErrorClass,
     ) -> ServiceBuilder<tower_layer::Stack<crate::retry::RetryLayer, L>>;
+
+    /// Answers Digest challenges with `credentials`
+    /// ([`auth::digest::DigestAuthLayer`](crate::auth::digest::DigestAuthLayer)).
+    #[cfg(feature = "digest-auth")]
+    fn digest_auth(
+        self,
+        credentials: crate::auth::Credentials,
+    ) -> ServiceBuilder<tower_layer::Stack<crate::auth::digest::DigestAuthLayer, L>>;
+
+    /// Authenticates with the entries of `netrc`
+    /// ([`auth::netrc::NetrcLayer`](crate::auth::netrc::NetrcLayer)); add a digest layer
+    /// after it to answer Digest challenges with them.
+    #[cfg(feature = "netrc")]
+    fn netrc(
+        self,
+        netrc: crate::auth::netrc::Netrc,
+    ) -> ServiceBuilder<tower_layer::Stack<crate::auth::netrc::NetrcLayer, L>>;
 }
 
 mod sealed {
@@ -233,5 +250,21 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         classify: fn(&(dyn std::error::Error + 'static)) -> crate::retry::ErrorClass,
     ) -> ServiceBuilder<tower_layer::Stack<crate::retry::RetryLayer, L>> {
         self.layer(crate::retry::RetryLayer::new(config, timer).error_classifier(classify))
+    }
+
+    #[cfg(feature = "digest-auth")]
+    fn digest_auth(
+        self,
+        credentials: crate::auth::Credentials,
+    ) -> ServiceBuilder<tower_layer::Stack<crate::auth::digest::DigestAuthLayer, L>> {
+        self.layer(crate::auth::digest::DigestAuthLayer::new(credentials))
+    }
+
+    #[cfg(feature = "netrc")]
+    fn netrc(
+        self,
+        netrc: crate::auth::netrc::Netrc,
+    ) -> ServiceBuilder<tower_layer::Stack<crate::auth::netrc::NetrcLayer, L>> {
+        self.layer(crate::auth::netrc::NetrcLayer::new(netrc))
     }
 }

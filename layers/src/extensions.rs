@@ -8,6 +8,16 @@ use http::{StatusCode, Uri};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EffectiveUri(pub Uri);
 
+/// Marks a request that a redirect layer sent on to another origin than the one it was
+/// addressed to: the redirect layer inserts it into the extensions of that hop and of every
+/// later one (like the credentials it strips, it stays, even if a later hop comes back).
+///
+/// Layers below that hold credentials of their own do not use them for such a request (the
+/// digest layer's client-wide credentials), so credentials never follow a redirect to another
+/// origin; credentials bound to an origin, or found per host, are not affected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CrossOriginRedirect;
+
 /// The instant by which the whole exchange must be over, as measured by the layers'
 /// [`SharedTimer`](crate::time::SharedTimer).
 ///

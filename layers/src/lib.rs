@@ -91,6 +91,8 @@ assert_eq!(body, "hello");
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "digest-auth", feature = "netrc"))]
+pub mod auth;
 #[cfg(feature = "bandwidth")]
 pub mod bandwidth;
 pub mod builder;
@@ -114,7 +116,12 @@ pub mod redact;
 #[cfg(feature = "redirect")]
 pub mod redirect;
 pub mod replay;
-#[cfg(any(feature = "redirect", feature = "retry"))]
+#[cfg(any(
+    feature = "redirect",
+    feature = "retry",
+    feature = "digest-auth",
+    feature = "netrc"
+))]
 pub mod resend;
 #[cfg(feature = "retry")]
 pub mod retry;
@@ -134,4 +141,6 @@ mod test_util;
 pub use builder::ServiceBuilderExt;
 pub use error::BoxError;
 
-pub use extensions::{Deadline, EffectiveUri, RedirectObserver, ResendCount};
+pub use extensions::{
+    CrossOriginRedirect, Deadline, EffectiveUri, RedirectObserver, ResendCount,
+};

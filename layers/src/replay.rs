@@ -277,7 +277,12 @@ impl<B> ReplayBody<B> {
     }
 }
 
-#[cfg(any(feature = "redirect", feature = "retry"))]
+#[cfg(any(
+    feature = "redirect",
+    feature = "retry",
+    feature = "digest-auth",
+    feature = "netrc"
+))]
 impl<B: Send + 'static> ReplayBody<B> {
     /// A source of fresh replays of this body, each wrapped as `T`.
     pub(crate) fn source<T: FromReplay<B>>(&self) -> ReplaySource<T> {
@@ -288,20 +293,35 @@ impl<B: Send + 'static> ReplayBody<B> {
 }
 
 /// The body type a [`ReplaySource`] hands out a body's replays as.
-#[cfg(any(feature = "redirect", feature = "retry"))]
+#[cfg(any(
+    feature = "redirect",
+    feature = "retry",
+    feature = "digest-auth",
+    feature = "netrc"
+))]
 pub(crate) trait FromReplay<B> {
     /// Wraps a fresh replay.
     fn from_replay(body: ReplayBody<B>) -> Self;
 }
 
 /// What a [`ReplaySource`] holds: the recording, seen as a maker of replays of type `T`.
-#[cfg(any(feature = "redirect", feature = "retry"))]
+#[cfg(any(
+    feature = "redirect",
+    feature = "retry",
+    feature = "digest-auth",
+    feature = "netrc"
+))]
 trait Replays<T>: Send + Sync {
     /// A fresh replay, or why there can be none.
     fn replay(self: Arc<Self>) -> Result<T, ReplayError>;
 }
 
-#[cfg(any(feature = "redirect", feature = "retry"))]
+#[cfg(any(
+    feature = "redirect",
+    feature = "retry",
+    feature = "digest-auth",
+    feature = "netrc"
+))]
 impl<B: Send, T: FromReplay<B>> Replays<T> for Mutex<Shared<B>> {
     fn replay(self: Arc<Self>) -> Result<T, ReplayError> {
         ReplayBody::replay_of(self).map(T::from_replay)
@@ -314,12 +334,22 @@ impl<B: Send, T: FromReplay<B>> Replays<T> for Mutex<Shared<B>> {
 /// Keyed by `T` in a request's extensions, it tells a re-sending layer whose request body
 /// type is `T` that the body it receives is already recorded (see
 /// [`resend`](crate::resend)).
-#[cfg(any(feature = "redirect", feature = "retry"))]
+#[cfg(any(
+    feature = "redirect",
+    feature = "retry",
+    feature = "digest-auth",
+    feature = "netrc"
+))]
 pub(crate) struct ReplaySource<T> {
     recording: Arc<dyn Replays<T>>,
 }
 
-#[cfg(any(feature = "redirect", feature = "retry"))]
+#[cfg(any(
+    feature = "redirect",
+    feature = "retry",
+    feature = "digest-auth",
+    feature = "netrc"
+))]
 impl<T> ReplaySource<T> {
     /// A fresh replay of the recorded body, or why there can be none.
     pub(crate) fn replay(&self) -> Result<T, ReplayError> {
@@ -327,7 +357,12 @@ impl<T> ReplaySource<T> {
     }
 }
 
-#[cfg(any(feature = "redirect", feature = "retry"))]
+#[cfg(any(
+    feature = "redirect",
+    feature = "retry",
+    feature = "digest-auth",
+    feature = "netrc"
+))]
 impl<T> Clone for ReplaySource<T> {
     fn clone(&self) -> Self {
         Self {

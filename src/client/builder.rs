@@ -97,6 +97,22 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     pub(super) bandwidth: Option<LimiterSetting<BandwidthLimiter>>,
     pub(super) layers: Vec<LayerFn>,
     pub(super) error: Option<Error>,
+    #[cfg(feature = "digest-auth")]
+    pub(super) digest_auth: Option<towline_layers::auth::Credentials>,
+    #[cfg(feature = "netrc")]
+    pub(super) netrc: NetrcSetting,
+}
+
+/// Where the client's netrc file comes from, if it uses one.
+#[cfg(feature = "netrc")]
+#[derive(Clone, Debug, Default)]
+pub(super) enum NetrcSetting {
+    #[default]
+    Off,
+    /// `$NETRC`, else `~/.netrc`; no file there means no netrc.
+    Default,
+    /// This file, which must exist.
+    Path(std::path::PathBuf),
 }
 
 impl<R> fmt::Debug for ClientBuilder<R> {
@@ -175,6 +191,10 @@ impl<R: Runtime> ClientBuilder<R> {
             bandwidth: None,
             layers: Vec::new(),
             error: None,
+            #[cfg(feature = "digest-auth")]
+            digest_auth: None,
+            #[cfg(feature = "netrc")]
+            netrc: NetrcSetting::Off,
         }
     }
 }
@@ -426,6 +446,46 @@ impl<R: Runtime> ClientBuilder<R> {
     #[cfg(feature = "bandwidth")]
     pub fn max_download_speed(mut self, bytes_per_sec: u64) -> Self {
         self.bandwidth = Some(LimiterSetting::PerSecond(bytes_per_sec));
+        self
+    }
+
+    /// Answers HTTP Digest challenges (`401` + `WWW-Authenticate: Digest`, RFC 7616) with
+    /// these credentials, from any origin a request is addressed to (not from one a redirect
+    /// leads to): MD5, SHA-256 and SHA-512-256 (and `-sess`), qop
+    /// `auth` and `auth-int`, the body replayed for the second attempt, and later requests
+    /// in the same protection space answered at once. An `Authorization` header on the
+    /// request, or credentials in its URL, win. To confine credentials to one request and
+    /// its origin, use [`RequestBuilder::digest_auth`](crate::RequestBuilder::digest_auth).
+    ///
+    /// httpbin's `/digest-auth` stale-nonce path needs the cookie store on
+    /// ([`cookie_store`](Self::cookie_store)).
+    #[cfg(feature = "digest-auth")]
+    pub fn digest_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.digest_auth = Some(towline_layers::auth::Credentials::new(username, password));
+        self
+    }
+
+    /// Uses the netrc file (`$NETRC`, else `~/.netrc`; `_netrc` on Windows) read when the
+    /// client is built, as curl's `--netrc-optional`: no file is no credentials, a malformed
+    /// one is a builder error. A `machine` entry's Basic credentials go out at once only
+    /// over https or to loopback, otherwise in answer to a `401`; the `default` entry only
+    /// in answer to a `401`; a Digest challenge is answered with the entry's credentials.
+    /// An `Authorization` header or credentials in the URL win.
+    #[cfg(feature = "netrc")]
+    pub fn netrc(mut self, enabled: bool) -> Self {
+        self.netrc = if enabled {
+            NetrcSetting::Default
+        } else {
+            NetrcSetting::Off
+        };
+        self
+    }
+
+    /// Uses the netrc file at `path` (see [`netrc`](Self::netrc)); a missing or malformed
+    /// file is a builder error.
+    #[cfg(feature = "netrc")]
+    pub fn netrc_path(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.netrc = NetrcSetting::Path(path.into());
         self
     }
 

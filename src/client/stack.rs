@@ -3,7 +3,7 @@
 //! Every layer sits at a fixed place (see [`assemble`]); a layer the builder did not
 //! configure is not in the stack, except the four whose absence would change the body
 //! types (timeout, decompression, redirect, retry), which pass requests through untouched
-//! when unconfigured.
+//! when unconfigured, and the digest layer, which per-request credentials need.
 
 use std::sync::Arc;
 #[cfg(feature = "rate-limit")]
@@ -17,11 +17,17 @@ use http::Request;
     feature = "rate-limit",
     feature = "bandwidth",
     feature = "tracing",
-    feature = "otel"
+    feature = "otel",
+    feature = "digest-auth",
+    feature = "netrc"
 )))]
 use tower::layer::util::Identity;
 use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt};
+#[cfg(feature = "netrc")]
+use towline_layers::auth::netrc::{Netrc, NetrcLayer};
+#[cfg(feature = "digest-auth")]
+use towline_layers::auth::{Credentials, digest::DigestAuthLayer};
 #[cfg(feature = "bandwidth")]
 use towline_layers::bandwidth::{BandwidthLayer, BandwidthLimiter};
 #[cfg(feature = "cache")]
@@ -96,6 +102,12 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
                 otel.connection_duration_recorder(),
             ));
     }
+    // The digest layer answers an HTTP proxy's 407 with the credentials of the proxy the
+    // transport routes the request to (forward, absolute-form requests only: a tunnel's 407
+    // is the connector's).
+    #[cfg(feature = "digest-auth")]
+    let proxies_for_digest =
+        (!transport_config.proxy.is_empty()).then(|| transport_config.proxy.clone());
     let transport: Transport<_, ResendBody<ResendBody<Body>>, R> =
         Transport::new(connector, builder.runtime.clone(), transport_config);
     let timer = builder.runtime.timer();
@@ -109,10 +121,11 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     // the retry layer its deadline), decompression (above redirect, so redirect bodies
     // are drained undecoded, and above the cache, so the cache keeps encoded bytes),
     // redirect (each hop below it), HSTS (so redirect targets are upgraded too), cache,
-    // retry (each attempt below it: cookies, rate limit), cookies (so every hop and
-    // attempt sends and stores cookies), rate limit, connection_verbose (right above the
-    // transport, so it logs the heads as sent and received), bandwidth (on the response
-    // body), transport.
+    // retry (each attempt below it: auth, cookies, rate limit), netrc and digest auth (each
+    // answer below them: cookies), cookies (so every hop, attempt and answer sends and
+    // stores cookies), rate limit,
+    // connection_verbose (right above the transport, so it logs the heads as sent and
+    // received), bandwidth (on the response body), transport.
     // The timeout, decompression, redirect and retry layers are always present and pass
     // requests through untouched when unconfigured (a disabled decompression layer
     // forwards the body as it is, `Policy::none()` follows nothing, a disabled retry
@@ -141,6 +154,52 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     let cookies = builder.cookies.map(CookieLayer::new);
     #[cfg(not(feature = "cookies"))]
     let cookies = None::<Identity>;
+    // Auth (netrc above digest, which answers Digest challenges with the credentials netrc
+    // finds) sits under retry, whose recording of the body it replays, and above cookies,
+    // not under them as the usual order has it: a server may set a cookie with its
+    // challenge and want it back with the answer (a session tied to the nonce; httpbin's
+    // `require-cookie` and stale-nonce paths), so each answer, like each retry, passes
+    // through the cookie layer. The digest layer is present whenever compiled in, since
+    // any request may carry its own credentials (`RequestBuilder::digest_auth`); without
+    // any it passes requests through and allocates nothing. Both keep the body type, so
+    // they are `option_layer`s.
+    #[cfg(feature = "netrc")]
+    let netrc = match &builder.netrc {
+        super::builder::NetrcSetting::Off => None,
+        super::builder::NetrcSetting::Default => {
+            match towline_layers::auth::netrc::Netrc::default_path() {
+                Some(path) if path.exists() => Some(NetrcLayer::new(
+                    Netrc::from_path(path).map_err(crate::Error::builder)?,
+                )),
+                _ => None,
+            }
+        }
+        super::builder::NetrcSetting::Path(path) => Some(NetrcLayer::new(
+            Netrc::from_path(path).map_err(crate::Error::builder)?,
+        )),
+    };
+    #[cfg(not(feature = "netrc"))]
+    let netrc = None::<Identity>;
+    #[cfg(feature = "digest-auth")]
+    let digest = Some({
+        let layer = match builder.digest_auth {
+            Some(credentials) => DigestAuthLayer::new(credentials),
+            None => DigestAuthLayer::per_request(),
+        };
+        match proxies_for_digest {
+            Some(proxies) => layer.proxy_credentials_with(move |uri| {
+                let route = proxies.route(uri).filter(|route| route.is_forward())?;
+                let credentials = route.last()?.credentials()?;
+                Some(Credentials::new(
+                    credentials.username(),
+                    credentials.password(),
+                ))
+            }),
+            None => layer,
+        }
+    });
+    #[cfg(not(feature = "digest-auth"))]
+    let digest = None::<Identity>;
     #[cfg(feature = "rate-limit")]
     let rate_limit = match builder.rate_limiter {
         Some(LimiterSetting::Given(limiter)) => Some(RateLimitLayer::new(limiter)),
@@ -209,6 +268,8 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
                     RetryLayer::new(retry, timer.clone())
                         .error_classifier(towline_services::retry_class),
                 )
+                .option_layer(netrc)
+                .option_layer(digest)
                 .option_layer(cookies)
                 .service(optional_body(
                     otel,

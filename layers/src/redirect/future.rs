@@ -29,7 +29,7 @@ use super::{
     policy::{ActionKind, Attempt},
 };
 use crate::{
-    BoxError, EffectiveUri, RedirectObserver, ResendCount,
+    BoxError, CrossOriginRedirect, EffectiveUri, RedirectObserver, ResendCount,
     resend::{Drain, Kept, PolledAfterCompletion, ResendBody},
 };
 
@@ -199,8 +199,10 @@ impl<S, B: 'static> Hops<S, B> {
         }
         follow.head.method = method;
         if !same_origin(&self.current, &uri) {
-            // Once removed, credentials stay removed, even if a later hop comes back.
+            // Once removed, credentials stay removed, even if a later hop comes back; the
+            // marker tells layers below that hold credentials of their own.
             strip_credentials(&mut follow.head.headers);
+            follow.head.extensions.insert(CrossOriginRedirect);
         }
         if self.config.referer {
             match referer(&self.current, &uri) {

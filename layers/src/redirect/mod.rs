@@ -42,7 +42,9 @@
 //! - **Credentials**: when the scheme, host or port changes, `Authorization`, `Cookie`,
 //!   `Proxy-Authorization`, `Host` and every header with a value marked
 //!   [sensitive](http::HeaderValue::set_sensitive) are removed, and stay removed for later
-//!   hops. (Cookies for the new origin come from a cookie layer below this one.)
+//!   hops. (Cookies for the new origin come from a cookie layer below this one.) Those
+//!   hops also carry [`CrossOriginRedirect`](crate::CrossOriginRedirect) in their
+//!   extensions, so that an authentication layer below does not add credentials of its own.
 //! - **https_only** ([`RedirectLayer::https_only`]) refuses a redirect to `http` with
 //!   [`InsecureRedirect`](RedirectErrorKind::InsecureRedirect).
 //! - **Referer** ([`RedirectLayer::referer`], off by default): the URI that redirected, in

@@ -10,6 +10,10 @@ use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+#[cfg(any(feature = "digest-auth", feature = "netrc"))]
+use super::Kept;
+#[cfg(any(feature = "digest-auth", feature = "netrc"))]
+use crate::replay::{ReplayError, len_u64};
 use crate::{
     BoxError,
     replay::{FromReplay, ReplayBody},
@@ -63,6 +67,12 @@ impl<B> ResendBody<B> {
         Self { kind: Kind::Empty }
     }
 
+    /// A body sent as it is: what a stack whose re-sending layers take `ResendBody` (the
+    /// authentication layers) is handed by a caller that has a plain body.
+    pub fn new(body: B) -> Self {
+        Self::original(body)
+    }
+
     /// Whether this body is empty because the caller's was, or because a redirect dropped
     /// it.
     pub fn is_empty(&self) -> bool {
@@ -72,6 +82,39 @@ impl<B> ResendBody<B> {
     /// Whether this body replays the caller's body through a [`ReplayBody`].
     pub fn is_replay(&self) -> bool {
         matches!(self.kind, Kind::Replay { .. })
+    }
+}
+
+#[cfg(any(feature = "digest-auth", feature = "netrc"))]
+impl<B> ResendBody<B>
+where
+    B: Body + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    /// For a re-sending layer that hands its inner service the body type it receives (the
+    /// authentication layers): this body, recording it when it is not recorded yet, and
+    /// what later attempts send. A body a layer above already records (a retry's replay)
+    /// is not recorded again, whatever this layer's `cap`.
+    pub(crate) fn keep(self, cap: usize) -> (Self, Kept<B>) {
+        if self.is_end_stream() {
+            return (self, Kept::Empty);
+        }
+        match self.kind {
+            Kind::Replay { body } => {
+                let source = body.source();
+                (Self::replay(body), Kept::Replay(source))
+            }
+            Kind::Original { body } if body.size_hint().lower() > len_u64(cap) => (
+                Self::original(body),
+                Kept::Unreplayable(ReplayError::CapExceeded { cap }),
+            ),
+            Kind::Original { body } => {
+                let body = ReplayBody::new(body, cap);
+                let source = body.source();
+                (Self::replay(body), Kept::Replay(source))
+            }
+            Kind::Empty => (Self::empty(), Kept::Empty),
+        }
     }
 }
 

@@ -1,13 +1,18 @@
 //! [`Kept`]: how a re-sending layer keeps the request body for its later attempts.
 
+#[cfg(any(feature = "redirect", feature = "retry"))]
 use http::{Extensions, Request};
+#[cfg(any(feature = "redirect", feature = "retry"))]
 use http_body::Body;
+#[cfg(any(feature = "redirect", feature = "retry"))]
 use towline_core::RequestHead;
 
 use super::ResendBody;
+use crate::replay::{ReplayError, ReplaySource};
+#[cfg(any(feature = "redirect", feature = "retry"))]
 use crate::{
     BoxError,
-    replay::{ReplayBody, ReplayError, ReplaySource, len_u64},
+    replay::{ReplayBody, len_u64},
 };
 
 /// What a re-sending layer sends its later attempts' bodies from.
@@ -16,6 +21,7 @@ pub(crate) enum Kept<B> {
     Replay(ReplaySource<ResendBody<B>>),
     /// Fresh replays of a re-sending layer above's recording, which the body this layer
     /// received is already one of.
+    #[cfg(any(feature = "redirect", feature = "retry"))]
     Reused(ReplaySource<B>),
     /// The body is empty (or a redirect dropped it): every later attempt sends an empty body.
     Empty,
@@ -23,6 +29,7 @@ pub(crate) enum Kept<B> {
     Unreplayable(ReplayError),
 }
 
+#[cfg(any(feature = "redirect", feature = "retry"))]
 impl<B> Kept<B>
 where
     B: Body + Send + 'static,
@@ -67,6 +74,7 @@ impl<B> Kept<B> {
     pub(crate) fn body(&self) -> Result<ResendBody<B>, ReplayError> {
         match self {
             Self::Replay(source) => source.replay(),
+            #[cfg(any(feature = "redirect", feature = "retry"))]
             Self::Reused(source) => source.replay().map(ResendBody::original),
             Self::Empty => Ok(ResendBody::empty()),
             Self::Unreplayable(err) => Err(err.clone()),
@@ -74,6 +82,7 @@ impl<B> Kept<B> {
     }
 }
 
+#[cfg(any(feature = "redirect", feature = "retry"))]
 impl<B: 'static> Kept<B> {
     /// Leaves the source of this layer's replays in the extensions of a request it sends,
     /// for the re-sending layers below.

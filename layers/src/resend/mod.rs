@@ -1,6 +1,6 @@
-//! What layers that send a request again (redirect, retry) share: the body they send their
-//! inner service, how they keep the request for a later attempt, and what they do with a
-//! response they do not hand on.
+//! What layers that send a request again (redirect, retry, digest and netrc
+//! authentication) share: the body they send their inner service, how they keep the
+//! request for a later attempt, and what they do with a response they do not hand on.
 //!
 //! # The contract
 //!
@@ -8,7 +8,11 @@
 //!   with `Request<`[`ResendBody<B>`]`>`, the way tower-http's `FollowRedirect` changes the
 //!   body type. A [`ResendBody`] is the body as it was received, when the layer will never
 //!   send it again (or a layer above already records it); the body wrapped in a
-//!   [`ReplayBody`](crate::replay::ReplayBody); or empty.
+//!   [`ReplayBody`](crate::replay::ReplayBody); or empty. The authentication layers
+//!   ([`auth`](crate::auth)) take `Request<ResendBody<B>>` and hand on the same type, so
+//!   that the `towline` client can leave them out of its stack when they are not
+//!   configured; a body below a retry layer is already recorded, and they replay that
+//!   recording.
 //! - **Recording.** A body that a later attempt may need is recorded by a
 //!   [`ReplayBody`](crate::replay::ReplayBody) as it is sent, up to the layer's replay cap:
 //!   buffered bodies cost a reference count, streaming ones are replayed lazily. An empty
@@ -22,11 +26,13 @@
 //!   re-sending layer right below it (retry under redirect, in the `towline` client), whose
 //!   body type that is, takes it, sends the body it received unchanged, and builds its own
 //!   later attempts from fresh replays of the same recording, so the body is recorded once.
-//!   The cap of the layer that records applies; the cap of the one below does not. Only
-//!   this crate can build a non-empty `ResendBody`, so the handle always describes the body
-//!   it travels with. The handle goes one level down: a layer that reuses a recording does
-//!   not pass it on (that would cost every request with a body an allocation more), so a
-//!   third re-sending layer below would record the body again.
+//!   The cap of the layer that records applies; the cap of the one below does not. The
+//!   handle describes the body it travels with as long as nobody between the two layers
+//!   replaces the body and keeps the extensions ([`ResendBody::new`] makes that possible:
+//!   a layer that swaps bodies builds a fresh request rather than keep the extensions).
+//!   The handle goes one level down: a layer that reuses a recording does not pass it on
+//!   (that would cost every request with a body an allocation more), so a third
+//!   re-sending layer below would record the body again.
 //! - **The head.** The layer copies the request's head (method, URI, version, headers,
 //!   extensions) once, into a [`RequestHead`](towline_core::RequestHead), and builds each
 //!   later attempt from it; a redirect changes method, URI and headers for its hop.
