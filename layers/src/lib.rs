@@ -141,6 +141,4 @@ mod test_util;
 pub use builder::ServiceBuilderExt;
 pub use error::BoxError;
 
-pub use extensions::{
-    CrossOriginRedirect, Deadline, EffectiveUri, RedirectObserver, ResendCount,
-};
+pub use extensions::{CrossOriginRedirect, Deadline, EffectiveUri, RedirectObserver, ResendCount};
