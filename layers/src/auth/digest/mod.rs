@@ -18,8 +18,8 @@
 //!   `stale=true`: then the request is sent once more with the new nonce.
 //! - **Nonce counts and preemptive answers.** The layer keeps, per protection space (origin
 //!   and realm; for the proxy, realm), the last challenge answered and the `nc` of its
-//!   most recent nonces (bounded: [`MAX_NONCES`](self::MAX_NONCES) per space,
-//!   [`MAX_SPACES`](self::MAX_SPACES) spaces). Once an answer succeeded, later requests
+//!   most recent nonces (bounded: [`MAX_NONCES`] per space,
+//!   [`MAX_SPACES`] spaces). Once an answer succeeded, later requests
 //!   in that space (the challenge's `domain` list, else the whole origin) carry an answer
 //!   at once, with the next `nc`, saving a round trip. A refused preemptive answer is
 //!   forgotten and the new challenge answered.
