@@ -38,6 +38,8 @@
 //! | `bandwidth` | yes | `bandwidth_limiter`, `max_download_speed`, `BandwidthLimiter` |
 //! | `tracing` | yes | `trace` (`tracing` spans), `connection_verbose` |
 //! | `sse` | yes | [`Response::sse`], [`sse`]: Server-Sent Events |
+//! | `digest-auth` | yes | `ClientBuilder::digest_auth`, `RequestBuilder::digest_auth`: Digest answers to 401 and a forward proxy's 407 |
+//! | `netrc` | yes | `ClientBuilder::netrc`, `netrc_path`: credentials from a netrc file |
 //! | `otel` | no | `otel`: OpenTelemetry client spans per attempt, W3C propagation, HTTP client and pool metrics (the `opentelemetry` API crate only) |
 //!
 //! Feature names follow reqwest's where reqwest has the feature (`json`, `cookies`, `gzip`,
