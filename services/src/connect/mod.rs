@@ -7,6 +7,7 @@
 //! address, whether ALPN chose HTTP/2, and how long each phase took.
 
 pub mod dns;
+mod either;
 pub mod proxy;
 pub mod socks;
 pub mod tcp;
@@ -19,6 +20,7 @@ use std::net::SocketAddr;
 use http::uri::{Authority, Scheme};
 
 pub use dns::{DynResolver, GaiResolver, IpStrategy, Name, Resolve, ResolveOverrides};
+pub use either::EitherIo;
 pub use tcp::{HttpConnector, TcpConfig, TcpConnection};
 
 /// Which HTTP protocol a request asks for.

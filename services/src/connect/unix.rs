@@ -13,16 +13,15 @@
 //! every request. On platforms without Unix sockets the connect fails with an
 //! [`Unsupported`](crate::ConnectErrorKind::Unsupported) error.
 
-use std::io;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use tower_service::Service;
 
-use super::{ConnectTimings, Connected, Connection, Target};
+use super::either::EitherIo;
+use super::{ConnectTimings, Connected, Target};
 use crate::error::{ConnectError, ConnectErrorKind};
 use crate::rt::{BoxFuture, Runtime};
 
@@ -51,19 +50,9 @@ impl<C, R> UnixConnector<C, R> {
     }
 }
 
-/// A connection of a [`UnixConnector`]: the wrapped connector's, or a Unix socket.
-#[derive(Debug)]
-pub enum MaybeUnix<IO, U> {
-    /// A connection of the wrapped connector.
-    Inner(IO),
-    /// A Unix domain socket.
-    Unix {
-        /// The connected socket.
-        stream: U,
-        /// How long connecting took.
-        connected: Connected,
-    },
-}
+/// A connection of a [`UnixConnector`]: the wrapped connector's (`Inner`), or a Unix socket
+/// (`Own`, with how long connecting took).
+pub type MaybeUnix<IO, U> = EitherIo<IO, U>;
 
 impl<C, R> Service<Target> for UnixConnector<C, R>
 where
@@ -84,7 +73,7 @@ where
         let Some(path) = target.unix_socket().cloned() else {
             let connecting = self.inner.call(target);
             return Box::pin(
-                async move { connecting.await.map(MaybeUnix::Inner).map_err(Into::into) },
+                async move { connecting.await.map(EitherIo::Inner).map_err(Into::into) },
             );
         };
         let connecting = connect_unix(&self.runtime, path);
@@ -93,7 +82,10 @@ where
             let stream = connecting.await?;
             let connected = Connected::default()
                 .with_timings(ConnectTimings::default().with_tcp(started.elapsed()));
-            Ok(MaybeUnix::Unix { stream, connected })
+            Ok(EitherIo::Own {
+                io: stream,
+                connected,
+            })
         })
     }
 }
@@ -132,79 +124,4 @@ fn connect_unix<R: Runtime>(
         path.display()
     );
     Box::pin(async move { Err(ConnectError::msg(ConnectErrorKind::Unsupported, message)) })
-}
-
-impl<IO: Connection, U> Connection for MaybeUnix<IO, U> {
-    fn connected(&self) -> Connected {
-        match self {
-            Self::Inner(io) => io.connected(),
-            Self::Unix { connected, .. } => connected.clone(),
-        }
-    }
-}
-
-impl<IO, U> hyper::rt::Read for MaybeUnix<IO, U>
-where
-    IO: hyper::rt::Read + Unpin,
-    U: hyper::rt::Read + Unpin,
-{
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Inner(io) => Pin::new(io).poll_read(cx, buf),
-            Self::Unix { stream, .. } => Pin::new(stream).poll_read(cx, buf),
-        }
-    }
-}
-
-impl<IO, U> hyper::rt::Write for MaybeUnix<IO, U>
-where
-    IO: hyper::rt::Write + Unpin,
-    U: hyper::rt::Write + Unpin,
-{
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Inner(io) => Pin::new(io).poll_write(cx, buf),
-            Self::Unix { stream, .. } => Pin::new(stream).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Inner(io) => Pin::new(io).poll_flush(cx),
-            Self::Unix { stream, .. } => Pin::new(stream).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Inner(io) => Pin::new(io).poll_shutdown(cx),
-            Self::Unix { stream, .. } => Pin::new(stream).poll_shutdown(cx),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Self::Inner(io) => io.is_write_vectored(),
-            Self::Unix { stream, .. } => stream.is_write_vectored(),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Inner(io) => Pin::new(io).poll_write_vectored(cx, bufs),
-            Self::Unix { stream, .. } => Pin::new(stream).poll_write_vectored(cx, bufs),
-        }
-    }
 }

@@ -1,7 +1,5 @@
 //! [`ProxyConnector`]: the connector stage that dials a target's proxy route.
 
-use std::io;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -11,8 +9,9 @@ use tower_service::Service;
 use super::http_connect::{self, Prefixed};
 use super::{ProxyError, ProxyErrorKind, ProxyScheme, ProxyUrl};
 use crate::connect::dns::{DynResolver, Name, ResolveOverrides};
+use crate::connect::either::EitherIo;
 use crate::connect::socks::{self, SocksAuth, SocksTarget, SocksVersion};
-use crate::connect::{Connected, Connection, Protocol, Target};
+use crate::connect::{Connection, Protocol, Target};
 use crate::error::{ConnectError, ConnectErrorKind};
 use crate::rt::BoxFuture;
 
@@ -31,7 +30,7 @@ impl<T: hyper::rt::Read + hyper::rt::Write + Unpin + Send> ProxyIo for T {}
 /// SOCKS4 and SOCKS5 (without `a`/`h`) resolve the next destination's name locally, from the
 /// override map first ([`with_overrides`](Self::with_overrides)), then with the resolver
 /// given here; SOCKS4a and SOCKS5h send the name to the proxy. An `https://`
-/// proxy needs TLS settings ([`with_tls`](Self::with_tls), feature `rustls`): without them
+/// proxy needs TLS settings (`with_tls`, feature `rustls`): without them
 /// it fails as unsupported.
 #[derive(Clone, Debug)]
 pub struct ProxyConnector<C> {
@@ -70,30 +69,11 @@ impl<C> ProxyConnector<C> {
     }
 }
 
-/// A connection of a [`ProxyConnector`]: the wrapped connector's own, or one through proxies.
-pub enum MaybeProxied<IO> {
-    /// A direct connection.
-    Direct(IO),
-    /// A connection through the target's proxies.
-    Proxied {
-        /// The tunnel (or, for absolute-form requests, the connection to the last proxy).
-        io: Box<dyn ProxyIo>,
-        /// The first hop's connection facts, with the proxy handshake's duration.
-        connected: Connected,
-    },
-}
-
-impl<IO> std::fmt::Debug for MaybeProxied<IO> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Direct(_) => f.write_str("MaybeProxied::Direct"),
-            Self::Proxied { connected, .. } => f
-                .debug_struct("MaybeProxied::Proxied")
-                .field("connected", connected)
-                .finish_non_exhaustive(),
-        }
-    }
-}
+/// A connection of a [`ProxyConnector`]: the wrapped connector's own (`Inner`, a direct
+/// connection), or one through the target's proxies (`Own`: the tunnel — or, for
+/// absolute-form requests, the connection to the last proxy — with the first hop's facts and
+/// the proxy handshake's duration).
+pub type MaybeProxied<IO> = EitherIo<IO, Box<dyn ProxyIo>>;
 
 impl<C, IO> Service<Target> for ProxyConnector<C>
 where
@@ -116,7 +96,7 @@ where
             return Box::pin(async move {
                 connecting
                     .await
-                    .map(MaybeProxied::Direct)
+                    .map(EitherIo::Inner)
                     .map_err(into_connect_error)
             });
         };
@@ -125,7 +105,7 @@ where
             return Box::pin(async move {
                 connecting
                     .await
-                    .map(MaybeProxied::Direct)
+                    .map(EitherIo::Inner)
                     .map_err(into_connect_error)
             });
         };
@@ -169,7 +149,7 @@ where
                 stream = through(hop, stream, &host, port, (&resolver, &overrides)).await?;
             }
             connected.timings.proxy = Some(started.elapsed());
-            Ok(MaybeProxied::Proxied {
+            Ok(EitherIo::Own {
                 io: stream,
                 connected,
             })
@@ -292,72 +272,5 @@ fn into_connect_error(error: impl Into<BoxError>) -> ConnectError {
     match error.into().downcast::<ConnectError>() {
         Ok(connect) => *connect,
         Err(other) => ConnectError::new(ConnectErrorKind::Tcp, other),
-    }
-}
-
-impl<IO: Connection> Connection for MaybeProxied<IO> {
-    fn connected(&self) -> Connected {
-        match self {
-            Self::Direct(io) => io.connected(),
-            Self::Proxied { connected, .. } => connected.clone(),
-        }
-    }
-}
-
-impl<IO: hyper::rt::Read + Unpin> hyper::rt::Read for MaybeProxied<IO> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Direct(io) => Pin::new(io).poll_read(cx, buf),
-            Self::Proxied { io, .. } => Pin::new(io).poll_read(cx, buf),
-        }
-    }
-}
-
-impl<IO: hyper::rt::Write + Unpin> hyper::rt::Write for MaybeProxied<IO> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Direct(io) => Pin::new(io).poll_write(cx, buf),
-            Self::Proxied { io, .. } => Pin::new(io).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Direct(io) => Pin::new(io).poll_flush(cx),
-            Self::Proxied { io, .. } => Pin::new(io).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Direct(io) => Pin::new(io).poll_shutdown(cx),
-            Self::Proxied { io, .. } => Pin::new(io).poll_shutdown(cx),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Self::Direct(io) => io.is_write_vectored(),
-            Self::Proxied { io, .. } => io.is_write_vectored(),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Direct(io) => Pin::new(io).poll_write_vectored(cx, bufs),
-            Self::Proxied { io, .. } => Pin::new(io).poll_write_vectored(cx, bufs),
-        }
     }
 }
