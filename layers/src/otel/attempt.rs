@@ -10,7 +10,7 @@ use opentelemetry::{
 use towline_core::ConnectionInfo;
 
 use super::{Propagation, headers, layer::Shared};
-use crate::{Deadline, ResendCount, redact::RedactedUri, semconv};
+use crate::{AttemptTimedOut, Deadline, ResendCount, redact::RedactedUri, semconv};
 
 /// An attempt in flight. Dropping it ends the span and records the metrics, so the attempt
 /// is over when its response body ends, fails or is dropped, and when its response future
@@ -20,6 +20,8 @@ pub(super) struct Attempt {
     shared: Arc<Shared>,
     start: Instant,
     deadline: Option<Instant>,
+    /// Raised by a retry layer above when it gives the attempt up at its attempt timeout.
+    timed_out: Option<AttemptTimedOut>,
     /// The metrics' attributes; the first `common` are those of `http.client.active_requests`.
     attributes: Vec<KeyValue>,
     common: usize,
@@ -121,6 +123,7 @@ impl Attempt {
                 .extensions()
                 .get::<Deadline>()
                 .map(|deadline| deadline.0),
+            timed_out: request.extensions().get::<AttemptTimedOut>().cloned(),
             attributes,
             common,
             request_size: request.body().size_hint().exact(),
@@ -207,16 +210,22 @@ impl Attempt {
             .push(KeyValue::new("error.type", error_type));
     }
 
+    /// Whether a timeout ended the attempt: the total timeout's deadline has passed, or a
+    /// retry layer gave the attempt up at its attempt timeout.
     fn deadline_passed(&self) -> bool {
-        self.deadline
-            .is_some_and(|deadline| self.shared.timer.now() >= deadline)
+        self.timed_out
+            .as_ref()
+            .is_some_and(AttemptTimedOut::is_raised)
+            || self
+                .deadline
+                .is_some_and(|deadline| self.shared.timer.now() >= deadline)
     }
 }
 
 impl Drop for Attempt {
     fn drop(&mut self) {
-        // Dropped early: by a timeout above (the total timeout's deadline has passed), or by
-        // a caller that gave up. A body dropped unread after its head is not a failure.
+        // Dropped early: by a timeout above (the total timeout's deadline has passed, or the
+        // retry layer's attempt timeout elapsed), or by a caller that gave up. A body dropped unread after its head is not a failure.
         match self.stage {
             Stage::Sending if self.deadline_passed() => self.fail(Cow::Borrowed("timeout")),
             Stage::Sending => self.fail(Cow::Borrowed("cancelled")),

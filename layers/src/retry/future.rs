@@ -22,7 +22,7 @@ use super::{
     parse_retry_after,
 };
 use crate::{
-    BoxError, ResendCount,
+    AttemptTimedOut, BoxError, ResendCount,
     resend::{Drain, Kept, PolledAfterCompletion, ResendBody},
 };
 
@@ -86,6 +86,9 @@ pub(super) struct Retrying<S, B> {
     attempt_timeout: Option<Duration>,
     /// The current attempt's timeout, armed once the attempt is pending.
     attempt_sleep: Option<Pin<Box<dyn Sleep>>>,
+    /// The flag in the current attempt's request, raised when its timeout elapses (present
+    /// whenever `attempt_timeout` is).
+    timed_out: Option<AttemptTimedOut>,
 }
 
 /// What an attempt's outcome leads to.
@@ -105,6 +108,7 @@ impl<S, B: 'static> Retrying<S, B> {
         body: Kept<B>,
         deadline: Option<Instant>,
         attempt_timeout: Option<Duration>,
+        timed_out: Option<AttemptTimedOut>,
     ) -> Self {
         Self {
             service,
@@ -117,6 +121,7 @@ impl<S, B: 'static> Retrying<S, B> {
             next: None,
             attempt_timeout,
             attempt_sleep: None,
+            timed_out,
         }
     }
 
@@ -129,6 +134,9 @@ impl<S, B: 'static> Retrying<S, B> {
             return None;
         }
         self.attempt_sleep = None;
+        if let Some(flag) = &self.timed_out {
+            flag.raise();
+        }
         Some(AttemptElapsed::new(after))
     }
 
@@ -174,6 +182,11 @@ impl<S, B: 'static> Retrying<S, B> {
         self.retries += 1;
         next.extensions_mut()
             .insert(ResendCount(self.sends_before() + self.retries));
+        if self.timed_out.is_some() {
+            let flag = AttemptTimedOut::new();
+            next.extensions_mut().insert(flag.clone());
+            self.timed_out = Some(flag);
+        }
         self.next = Some((next, wait));
         Plan::Retry
     }

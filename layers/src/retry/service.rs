@@ -14,7 +14,7 @@ use towline_core::RequestHead;
 
 use super::{AttemptTimeout, ResponseFuture, RetryConfig, future::Retrying, layer::Shared};
 use crate::{
-    BoxError, Deadline,
+    AttemptTimedOut, BoxError, Deadline,
     resend::{Kept, ResendBody},
 };
 
@@ -94,12 +94,17 @@ where
         // What later attempts are built from, copied before this layer marks the request.
         let template = RequestHead::from_parts(&parts);
         kept.mark(&mut parts.extensions);
+        let attempt_timeout = attempt_timeout.or(config.attempt_timeout);
+        let timed_out = attempt_timeout.map(|_| {
+            let flag = AttemptTimedOut::new();
+            parts.extensions.insert(flag.clone());
+            flag
+        });
 
         // The clone-swap idiom: call the service that was readied, leave a fresh clone.
         let clone = self.inner.clone();
         let mut service = mem::replace(&mut self.inner, clone);
         let future = service.call(Request::from_parts(parts, body));
-        let attempt_timeout = attempt_timeout.or(config.attempt_timeout);
         let retrying = Retrying::new(
             service,
             config,
@@ -108,6 +113,7 @@ where
             kept,
             deadline,
             attempt_timeout,
+            timed_out,
         );
         ResponseFuture::new(future, Some(Box::new(retrying)))
     }
