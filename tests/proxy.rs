@@ -141,6 +141,57 @@ async fn an_https_proxy_speaks_tls_to_the_proxy_itself() {
 }
 
 #[tokio::test]
+async fn an_https_proxy_is_verified_with_its_own_roots_and_servers_with_the_clients() {
+    // The proxy's certificate comes from one authority, the origin's from another; the client
+    // trusts only the origin's.
+    let proxy_pki = TestPki::generate();
+    let origin_pki = TestPki::generate();
+    let proxy = HttpProxy::builder()
+        .tls(proxy_pki.server_config(&[b"http/1.1"], false))
+        .build();
+    let secure = TestServer::tls(&origin_pki, &[b"http/1.1"]);
+    let client_for = |proxy_setting: Proxy| {
+        TokioClient::builder()
+            .add_root_certificate(ca(&origin_pki))
+            .resolve("localhost", proxy.addr())
+            .proxy(proxy_setting)
+            .build()
+            .unwrap()
+    };
+
+    // With the client's roots alone, the proxy's certificate is refused.
+    let error = within(
+        client_for(Proxy::all(proxy.url()).unwrap())
+            .get(secure.url("/echo"))
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert!(error.is_proxy() && error.is_connect(), "{error:?}");
+    assert_eq!(proxy.connections(), 1);
+    assert!(
+        proxy.requests().is_empty(),
+        "no request before TLS to the proxy"
+    );
+
+    // With the proxy's own roots, the tunnel is made; the origin is still verified with the
+    // client's.
+    let own = Proxy::all(proxy.url())
+        .unwrap()
+        .tls_config(proxy_pki.client_config(&[b"http/1.1"], false));
+    echo(&client_for(own.clone()), &secure.url("/echo")).await;
+    assert_eq!(proxy.requests().len(), 1);
+    assert_eq!(proxy.requests()[0].method.as_str(), "CONNECT");
+
+    // An origin whose certificate comes from the proxy's authority is not trusted for that.
+    let impostor = TestServer::tls(&proxy_pki, &[b"http/1.1"]);
+    let error = within(client_for(own).get(impostor.url("/echo")).send())
+        .await
+        .unwrap_err();
+    assert!(error.is_connect() && !error.is_proxy(), "{error:?}");
+}
+
+#[tokio::test]
 async fn a_407_without_credentials_is_returned_for_absolute_form_and_an_error_for_connect() {
     let proxy = HttpProxy::builder().basic_auth("alice", "right").build();
     let origin = TestServer::http1();

@@ -248,7 +248,7 @@ async fn tls_to_proxy(
     stream: Box<dyn ProxyIo>,
 ) -> Result<Box<dyn ProxyIo>, ConnectError> {
     let failed = |kind: ProxyErrorKind| ProxyError::new(kind, hop.to_string());
-    let config = config.ok_or_else(|| {
+    let config = hop.own_tls().or(config).ok_or_else(|| {
         proxy_error(
             failed(ProxyErrorKind::UnsupportedScheme)
                 .with_message("no TLS settings for https proxies".into()),
