@@ -1,6 +1,6 @@
 //! [`Attempt`]: one attempt's span and measurements, from the call to the end of its body.
 
-use std::{borrow::Cow, error::Error, sync::Arc, time::Instant};
+use std::{borrow::Cow, error::Error, fmt::Write as _, sync::Arc, time::Instant};
 
 use http::{Request, Response};
 use opentelemetry::{
@@ -73,11 +73,13 @@ impl Attempt {
         }
         let common = attributes.len();
 
-        let mut span_attributes = attributes.clone();
-        span_attributes.push(KeyValue::new(
-            "url.full",
-            RedactedUri::new(uri, settings.query).to_string(),
-        ));
+        // Sized for what follows, so the span's attributes and the URL are built without
+        // growing (this runs on every attempt, recorded or not).
+        let mut span_attributes = Vec::with_capacity(common + 4 + settings.request_headers.len());
+        span_attributes.extend_from_slice(&attributes);
+        let mut full = String::with_capacity(uri_len(uri));
+        let _ = write!(full, "{}", RedactedUri::new(uri, settings.query));
+        span_attributes.push(KeyValue::new("url.full", full));
         if let Some(original) = method_original {
             span_attributes.push(KeyValue::new(
                 "http.request.method_original",
@@ -136,16 +138,24 @@ impl Attempt {
     /// headers; a status of 400 or more fails the span.
     pub(super) fn head<B>(&mut self, response: &Response<B>) {
         self.stage = Stage::Receiving;
-        let span = self.cx.span();
         let status = response.status();
-        let mut recorded = vec![KeyValue::new(
-            "http.response.status_code",
-            i64::from(status.as_u16()),
-        )];
-        if let Some(version) = semconv::protocol_version(response.version()) {
-            recorded.push(KeyValue::new("network.protocol.version", version));
+        let status_code = KeyValue::new("http.response.status_code", i64::from(status.as_u16()));
+        let version = semconv::protocol_version(response.version())
+            .map(|version| KeyValue::new("network.protocol.version", version));
+        self.attributes.push(status_code.clone());
+        self.attributes.extend(version.clone());
+        if status.as_u16() >= 400 {
+            self.fail(Cow::Owned(status.as_str().to_owned()));
         }
-        self.attributes.extend(recorded.iter().cloned());
+        // The span's own attributes are built only for a span that records them (a no-op
+        // provider's does not); the metrics' attributes above are needed either way.
+        let span = self.cx.span();
+        if !span.is_recording() {
+            return;
+        }
+        let mut recorded = Vec::with_capacity(10 + self.shared.settings.response_headers.len());
+        recorded.push(status_code);
+        recorded.extend(version);
         if let Some(info) = response.extensions().get::<ConnectionInfo>() {
             if let Some(peer) = info.remote_addr() {
                 recorded.push(KeyValue::new("network.peer.address", peer.ip().to_string()));
@@ -159,9 +169,6 @@ impl Attempt {
             response.headers(),
         ));
         span.set_attributes(recorded);
-        if status.as_u16() >= 400 {
-            self.fail(Cow::Owned(status.as_str().to_owned()));
-        }
     }
 
     /// Fails the attempt with `err`, classified.
@@ -286,6 +293,16 @@ fn scheme_value(scheme: &str) -> opentelemetry::Value {
 
 /// The connection's phase durations (a fresh connection only: a reused one's belong to an
 /// earlier request) and the time to first byte, in seconds.
+/// The length of `uri` written out: the room its redacted form usually needs.
+fn uri_len(uri: &http::Uri) -> usize {
+    let scheme = uri.scheme_str().map_or(0, |scheme| scheme.len() + 3);
+    let authority = uri
+        .authority()
+        .map_or(0, |authority| authority.as_str().len());
+    let path = uri.path_and_query().map_or(1, |path| path.as_str().len());
+    scheme + authority + path
+}
+
 fn phases(info: &ConnectionInfo, now: Instant) -> Vec<KeyValue> {
     let mut phases = vec![
         KeyValue::new("towline.connection.reused", info.is_reused()),
