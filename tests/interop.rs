@@ -1418,6 +1418,77 @@ async fn httpbin_digest_stale_nonce() -> TestResult {
 
 #[tokio::test]
 #[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_auth_basic_from_netrc() -> TestResult {
+    let peers = peers();
+    let expected = peers.read("www/data.json");
+    let dir = std::env::temp_dir().join(format!(
+        "towline-interop-nginx-netrc-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let netrc = |name: &str, text: &str| -> TestResult<PathBuf> {
+        let path = dir.join(name);
+        std::fs::write(&path, text)?;
+        Ok(path)
+    };
+
+    // Without credentials nginx challenges; the 401 comes back as it is.
+    let resp = TokioClient::builder()
+        .netrc(false)
+        .build()?
+        .get(format!("{NGINX_H1}/auth/data.json"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 401);
+    let challenge = resp.headers()["www-authenticate"].to_str()?.to_owned();
+    assert!(challenge.starts_with("Basic"), "{challenge}");
+
+    // A machine entry: sent at once over https and to loopback.
+    let machine = netrc(
+        "machine",
+        "machine localhost login nuser password npass\nmachine 127.0.0.1 login nuser password npass\n",
+    )?;
+    let client = TokioClient::builder()
+        .add_root_certificate(peers.ca()?)
+        .netrc_path(&machine)
+        .build()?;
+    for url in [
+        format!("{NGINX_TLS}/auth/data.json"),
+        format!("{NGINX_H1}/auth/data.json"),
+    ] {
+        let resp = client.get(&url).send().await?;
+        assert_eq!(resp.status(), 200, "{url}");
+        assert_eq!(resp.bytes().await?, expected, "{url}");
+    }
+
+    // `default`: only in answer to nginx's 401, then accepted.
+    let default = netrc("default", "default login nuser password npass\n")?;
+    let client = TokioClient::builder()
+        .add_root_certificate(peers.ca()?)
+        .netrc_path(&default)
+        .build()?;
+    let resp = client
+        .get(format!("{NGINX_TLS}/auth/data.json"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await?, expected);
+
+    // A wrong password: nginx's second 401 is returned, not answered again.
+    let wrong = netrc("wrong", "default login nuser password nope\n")?;
+    let resp = TokioClient::builder()
+        .netrc_path(&wrong)
+        .build()?
+        .get(format!("{NGINX_H1}/auth/data.json"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 401);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
 async fn httpbin_basic_auth_from_netrc() -> TestResult {
     let _peers = peers();
     let dir = std::env::temp_dir().join(format!("towline-interop-netrc-{}", std::process::id()));

@@ -12,7 +12,11 @@ use tower_service::Service;
 
 use towline_core::RequestHead;
 
-use super::{AttemptTimeout, ResponseFuture, RetryConfig, future::Retrying, layer::Shared};
+use super::{
+    AttemptTimeout, ResponseFuture, RetryConfig,
+    future::{AttemptLimit, Retrying},
+    layer::Shared,
+};
 use crate::{
     AttemptTimedOut, BoxError, Deadline,
     resend::{Kept, ResendBody},
@@ -94,11 +98,10 @@ where
         // What later attempts are built from, copied before this layer marks the request.
         let template = RequestHead::from_parts(&parts);
         kept.mark(&mut parts.extensions);
-        let attempt_timeout = attempt_timeout.or(config.attempt_timeout);
-        let timed_out = attempt_timeout.map(|_| {
-            let flag = AttemptTimedOut::new();
-            parts.extensions.insert(flag.clone());
-            flag
+        let attempt_limit = attempt_timeout.or(config.attempt_timeout).map(|after| {
+            let timed_out = AttemptTimedOut::new();
+            parts.extensions.insert(timed_out.clone());
+            AttemptLimit { after, timed_out }
         });
 
         // The clone-swap idiom: call the service that was readied, leave a fresh clone.
@@ -112,8 +115,7 @@ where
             template,
             kept,
             deadline,
-            attempt_timeout,
-            timed_out,
+            attempt_limit,
         );
         ResponseFuture::new(future, Some(Box::new(retrying)))
     }
