@@ -1232,6 +1232,21 @@ async fn squid_with_digest_auth() -> TestResult {
     )?;
     let resp = wrong.get(format!("{NGINX_H1}/data.json")).send().await?;
     assert_eq!(resp.status().as_u16(), 407);
+
+    // A tunnel (https): the connector's Basic CONNECT is refused, and the digest answer is
+    // sent on the same connection.
+    for _ in 0..2 {
+        let resp = client.get(format!("{NGINX_TLS}/data.json")).send().await?;
+        assert_eq!(resp.status().as_u16(), 200);
+        let body: Value = resp.json().await?;
+        assert_eq!(body, peers.data_json()?);
+    }
+    let err = expect_err(
+        wrong.get(format!("{NGINX_TLS}/data.json")).send().await,
+        "CONNECT with a wrong Digest password",
+    );
+    assert!(err.is_proxy(), "{err:?}");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(407));
     Ok(())
 }
 

@@ -24,9 +24,11 @@
 //! [`Proxy::basic_auth`]. A `407` to an absolute-form request is the response the caller
 //! gets; a `CONNECT` refused with `407` (or `401`, as tinyproxy answers) is a
 //! [`ProxyError`] saying whether credentials were missing or refused. Credentials are sent
-//! once: a refusal is never retried, so it never loops. Challenges other than Basic (Digest)
-//! are left to a later proxy-authentication stage; [`ProxyError::challenge`] keeps the
-//! proxy's `Proxy-Authenticate` for it.
+//! once: a refusal is never retried, so it never loops. A `CONNECT` refused with challenges
+//! Basic cannot meet (Digest) is asked once more when the connector has a
+//! [`TunnelAuthenticator`] ([`ProxyConnector::with_tunnel_authenticator`]; the `towline` client
+//! gives it the digest layer's answer), on the same connection; [`ProxyError::challenge`] keeps
+//! the proxy's first `Proxy-Authenticate` otherwise.
 
 mod connector;
 mod env;
@@ -42,6 +44,7 @@ use http::header::HeaderValue;
 use http::{StatusCode, Uri};
 
 pub use connector::{MaybeProxied, ProxyConnector};
+pub use http_connect::TunnelAuthenticator;
 pub use no_proxy::NoProxy;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
