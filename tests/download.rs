@@ -28,6 +28,9 @@ enum Lie {
     None,
     /// 200 with the whole file to every request.
     IgnoreRanges,
+    /// 200 with the whole file and `Accept-Ranges: bytes` to the probe (`bytes=0-`), 206s to
+    /// the segments, as httpbin does.
+    WholeProbe,
     /// 206 to the probe, the whole file (200) to the segments.
     WholeAfterProbe,
     /// A new version (ETag "v2") right after the probe was answered.
@@ -130,6 +133,13 @@ impl Origin {
         let stale = if_range.is_some_and(|tag| tag != etag);
         if lie == Lie::IgnoreRanges || stale || (lie == Lie::WholeAfterProbe && !probe) {
             return whole();
+        }
+        if lie == Lie::WholeProbe && probe {
+            let mut answer = whole();
+            answer
+                .headers_mut()
+                .insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            return answer;
         }
         if probe && lie == Lie::ChangeAfterProbe {
             *self.etag.lock().unwrap() = "\"v2\"".into();
@@ -314,6 +324,28 @@ async fn a_server_that_ignores_ranges_is_downloaded_as_one_stream() {
     assert_eq!(origin.log().len(), 1);
     // The longer file that was there is replaced, not overwritten in part.
     assert_eq!(target.read(), origin.content);
+}
+
+#[tokio::test]
+async fn a_whole_file_probe_that_accepts_ranges_still_gets_segments() {
+    let origin = Origin::new(2 * MIB + 1);
+    origin.lie(Lie::WholeProbe);
+    let server = origin.clone().serve();
+    let target = Target::new("whole-probe.bin");
+    let done = within(
+        TokioClient::new()
+            .download(server.url("/file"))
+            .connections(2)
+            .to_file(&target.0)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.segments, 2);
+    assert_eq!(target.read(), origin.content);
+    let log = origin.log();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[1], format!("bytes={}-{}|\"v1\"", MIB, 2 * MIB));
 }
 
 #[tokio::test]

@@ -24,7 +24,10 @@
 //!   `Accept-Encoding: identity`, so that byte positions are the file's). A `206` gives the
 //!   length and a validator — a strong `ETag`, else `Last-Modified`; its body becomes the
 //!   first segment's. A `200` means the server ignores ranges: the body is written as one
-//!   stream. A `416` with `bytes */0` is an empty file.
+//!   stream — unless it says `Accept-Ranges: bytes` and has a `Content-Length`, as servers
+//!   that answer a range covering the whole file with the whole file do: then its body is
+//!   still the first segment's, and the other segments must be `206`s. A `416` with
+//!   `bytes */0` is an empty file.
 //! - **Segments.** The file is cut into at most [`connections`](DownloadBuilder::connections)
 //!   ranges of at least [`min_segment_size`](DownloadBuilder::min_segment_size) bytes, each
 //!   fetched with `Range` and `If-Range` (the validator). Every `206` is checked: its
@@ -63,7 +66,8 @@ use std::task::Poll;
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
+    ACCEPT_ENCODING, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED,
+    RANGE,
 };
 use http::{HeaderMap, StatusCode};
 
@@ -244,27 +248,32 @@ impl DownloadBuilder {
             segment_retries: self.segment_retries,
         };
         let probe = job.request(0, None, None).await?;
-        match probe.status() {
-            StatusCode::PARTIAL_CONTENT => {}
-            StatusCode::OK => return job.single_stream(probe).await,
+        let total = match probe.status() {
+            StatusCode::PARTIAL_CONTENT => match content_range(probe.headers())? {
+                ContentRange::Bytes {
+                    first: 0,
+                    last,
+                    complete: Some(complete),
+                } if last.checked_add(1) == Some(complete) => complete,
+                got => {
+                    return Err(Error::decode(DownloadError::WrongRange {
+                        asked: (0, None),
+                        got,
+                    }));
+                }
+            },
+            // Some servers answer a range that covers the whole file with the whole file
+            // (httpbin does), and still serve smaller ranges: their `Accept-Ranges: bytes`
+            // and a known length are worth segments, each of which must then be a 206.
+            StatusCode::OK => match probe.content_length() {
+                Some(length) if length > 0 && accepts_byte_ranges(probe.headers()) => length,
+                _ => return job.single_stream(probe).await,
+            },
             StatusCode::RANGE_NOT_SATISFIABLE => {
                 let range = content_range(probe.headers());
                 return job.empty(range).await;
             }
             status => return Err(Error::from_status(status, job.url)),
-        }
-        let total = match content_range(probe.headers())? {
-            ContentRange::Bytes {
-                first: 0,
-                last,
-                complete: Some(complete),
-            } if last.checked_add(1) == Some(complete) => complete,
-            got => {
-                return Err(Error::decode(DownloadError::WrongRange {
-                    asked: (0, None),
-                    got,
-                }));
-            }
         };
         let validator = validator(probe.headers());
         let segments = match saved {
@@ -364,6 +373,15 @@ fn content_range(headers: &HeaderMap) -> Result<ContentRange> {
         .ok_or_else(|| Error::decode(DownloadError::ContentRange(ContentRangeError::missing())))?;
     ContentRange::parse(value.as_bytes())
         .map_err(|error| Error::decode(DownloadError::ContentRange(error)))
+}
+
+fn accepts_byte_ranges(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT_RANGES)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|unit| unit.trim().eq_ignore_ascii_case("bytes"))
 }
 
 /// A strong `ETag`, else `Last-Modified`: what `If-Range` may carry.
