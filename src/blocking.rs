@@ -32,6 +32,7 @@ impl Blocking {
     }
 
     /// The default runtime's blocking threads, for bodies built outside a client.
+    #[cfg(feature = "multipart")]
     pub(crate) fn default_runtime() -> Self {
         Self::new(crate::DefaultRuntime::default())
     }
