@@ -650,3 +650,42 @@ async fn a_bad_configuration_is_a_builder_error() {
         assert!(error.is_builder(), "{error:?}");
     }
 }
+
+#[tokio::test]
+async fn a_target_shorter_than_the_file_at_the_end_fails_the_download() {
+    let origin = Origin::new(4 * MIB);
+    let server = origin.clone().serve();
+    let target = Target::new("truncated.bin");
+    // A sidecar that says the last three segments were written, beside a file that lost
+    // them: only the first segment is fetched, and the final length check catches the rest.
+    let (mib, total) = (MIB as u64, 4 * MIB as u64);
+    std::fs::write(&target.0, b"").unwrap();
+    std::fs::write(
+        sidecar(&target.0),
+        format!(
+            "towline-download 1\nlength {total}\netag \"v1\"\nsegment 0 {mib} 0\n\
+             segment {mib} {} {}\nsegment {} {total} {total}\n",
+            2 * mib,
+            2 * mib,
+            2 * mib
+        ),
+    )
+    .unwrap();
+    let error = within(
+        TokioClient::new()
+            .download(server.url("/file"))
+            .to_file(&target.0)
+            .resume(true)
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        download_error(&error),
+        DownloadError::Length {
+            expected: total,
+            found: mib
+        }
+    );
+    assert_eq!(origin.log(), ["bytes=0-|"]);
+}
