@@ -689,3 +689,19 @@ async fn a_target_shorter_than_the_file_at_the_end_fails_the_download() {
     );
     assert_eq!(origin.log(), ["bytes=0-|"]);
 }
+
+#[tokio::test]
+async fn an_error_status_fails_the_download_and_leaves_no_file() {
+    let server = TestServer::http1();
+    let target = Target::new("missing.bin");
+    let error = within(
+        TokioClient::new()
+            .download(server.url("/status/404"))
+            .to_file(&target.0)
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.status(), Some(http::StatusCode::NOT_FOUND));
+    assert!(!target.0.exists());
+}

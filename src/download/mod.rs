@@ -207,6 +207,14 @@ impl DownloadBuilder {
         if self.resume && matches!(target, Target::Writer(_)) {
             return Err(Error::builder("a download to a writer cannot be resumed"));
         }
+        // The target is opened once the server answered, so a failed probe leaves no file.
+        let probe = range_request(&self.client, &url, 0, None, None).await?;
+        if !matches!(
+            probe.status(),
+            StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::RANGE_NOT_SATISFIABLE
+        ) {
+            return Err(Error::from_status(probe.status(), url));
+        }
         let blocking = self.client.blocking().clone();
         let (output, path) = match target {
             Target::File(path) => {
@@ -247,7 +255,6 @@ impl DownloadBuilder {
             transferred: AtomicU64::new(0),
             segment_retries: self.segment_retries,
         };
-        let probe = job.request(0, None, None).await?;
         let total = match probe.status() {
             StatusCode::PARTIAL_CONTENT => match content_range(probe.headers())? {
                 ContentRange::Bytes {
@@ -269,11 +276,10 @@ impl DownloadBuilder {
                 Some(length) if length > 0 && accepts_byte_ranges(probe.headers()) => length,
                 _ => return job.single_stream(probe).await,
             },
-            StatusCode::RANGE_NOT_SATISFIABLE => {
+            _ => {
                 let range = content_range(probe.headers());
                 return job.empty(range).await;
             }
-            status => return Err(Error::from_status(status, job.url)),
         };
         let validator = validator(probe.headers());
         let segments = match saved {
@@ -382,6 +388,31 @@ fn accepts_byte_ranges(headers: &HeaderMap) -> bool {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .any(|unit| unit.trim().eq_ignore_ascii_case("bytes"))
+}
+
+/// A `GET` for bytes `first-last` (`first-` when `last` is `None`), with `If-Range` when
+/// there is a validator, asking for the bytes as stored (`identity`), so that positions are
+/// the file's.
+async fn range_request(
+    client: &Client,
+    url: &url::Url,
+    first: u64,
+    last: Option<u64>,
+    validator: Option<&Validator>,
+) -> Result<Response> {
+    let range = match last {
+        Some(last) => format!("bytes={first}-{last}"),
+        None => format!("bytes={first}-"),
+    };
+    let mut request = client
+        .get(url.clone())
+        .header(RANGE, range)
+        .header(ACCEPT_ENCODING, "identity")
+        .no_decompression();
+    if let Some(validator) = validator {
+        request = request.header(IF_RANGE, validator.value());
+    }
+    request.send().await
 }
 
 /// A strong `ETag`, else `Last-Modified`: what `If-Range` may carry.
@@ -532,28 +563,13 @@ struct Running {
 }
 
 impl Job {
-    /// A `GET` for bytes `first-last` (`first-` when `last` is `None`), with `If-Range` when
-    /// there is a validator.
     async fn request(
         &self,
         first: u64,
         last: Option<u64>,
         validator: Option<&Validator>,
     ) -> Result<Response> {
-        let range = match last {
-            Some(last) => format!("bytes={first}-{last}"),
-            None => format!("bytes={first}-"),
-        };
-        let mut request = self
-            .client
-            .get(self.url.clone())
-            .header(RANGE, range)
-            .header(ACCEPT_ENCODING, "identity")
-            .no_decompression();
-        if let Some(validator) = validator {
-            request = request.header(IF_RANGE, validator.value());
-        }
-        request.send().await
+        range_request(&self.client, &self.url, first, last, validator).await
     }
 
     fn advance(&self, bytes: u64, total: Option<u64>) {
