@@ -1,17 +1,5 @@
 //! The `Content-Range` response header (RFC 9110, section 14.4), for byte ranges only: a
 //! plain function over bytes, bounded, in checked arithmetic, that never panics.
-//!
-//! ```
-//! use towline::download::ContentRange;
-//!
-//! assert_eq!(
-//!     ContentRange::parse(b"bytes 0-499/1234"),
-//!     Ok(ContentRange::Bytes { first: 0, last: 499, complete: Some(1234) })
-//! );
-//! assert_eq!(ContentRange::parse(b"bytes */1234"), Ok(ContentRange::Unsatisfied { complete: 1234 }));
-//! assert!(ContentRange::parse(b"bytes 500-499/1234").is_err()); // last before first
-//! assert!(ContentRange::parse(b"bytes 0-1234/1234").is_err()); // past the end
-//! ```
 
 use std::fmt;
 
@@ -19,7 +7,20 @@ use std::fmt;
 /// positions, a 20-digit length and the unit fit in well under this).
 const MAX_LEN: usize = 128;
 
-/// A parsed `Content-Range` with the `bytes` unit.
+/// A parsed `Content-Range` with the `bytes` unit: a plain function over bytes, bounded, in
+/// checked arithmetic, that never panics.
+///
+/// ```
+/// use towline::download::ContentRange;
+///
+/// assert_eq!(
+///     ContentRange::parse(b"bytes 0-499/1234"),
+///     Ok(ContentRange::Bytes { first: 0, last: 499, complete: Some(1234) })
+/// );
+/// assert_eq!(ContentRange::parse(b"bytes */1234"), Ok(ContentRange::Unsatisfied { complete: 1234 }));
+/// assert!(ContentRange::parse(b"bytes 500-499/1234").is_err()); // last before first
+/// assert!(ContentRange::parse(b"bytes 0-1234/1234").is_err()); // past the end
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentRange {
     /// `bytes first-last/complete`: the inclusive range this response carries, and the whole
