@@ -41,6 +41,9 @@ enum Lie {
     WrongTotal,
     /// The segments' Content-Range does not parse.
     MalformedRange,
+    /// The segments are 206 `multipart/byteranges` answers, which have no Content-Range of
+    /// their own (what a server sends for several ranges).
+    Byteranges,
     /// The segments carry five bytes more than their range (chunked).
     ExtraBytes,
     /// The first answer for each segment stops halfway with an error.
@@ -150,6 +153,7 @@ impl Origin {
                 Lie::ShiftedRange => content_range = format!("bytes {}-{last}/{total}", first + 1),
                 Lie::WrongTotal => content_range = format!("bytes {first}-{last}/{}", total + 1),
                 Lie::MalformedRange => content_range = format!("bytes {first}-{last}"),
+                Lie::Byteranges => content_range.clear(),
                 _ => {}
             }
         }
@@ -204,10 +208,17 @@ impl Origin {
         let mut answer = Response::new(body);
         *answer.status_mut() = http::StatusCode::PARTIAL_CONTENT;
         let headers = answer.headers_mut();
-        headers.insert(
-            CONTENT_RANGE,
-            HeaderValue::from_str(&content_range).unwrap(),
-        );
+        if content_range.is_empty() {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("multipart/byteranges; boundary=b"),
+            );
+        } else {
+            headers.insert(
+                CONTENT_RANGE,
+                HeaderValue::from_str(&content_range).unwrap(),
+            );
+        }
         headers.insert(ETAG, HeaderValue::from_str(&etag).unwrap());
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         answer
@@ -386,7 +397,12 @@ async fn a_changed_etag_makes_if_range_fail_and_the_download_with_it() {
 
 #[tokio::test]
 async fn a_wrong_or_malformed_content_range_fails_the_download() {
-    for lie in [Lie::ShiftedRange, Lie::WrongTotal, Lie::MalformedRange] {
+    for lie in [
+        Lie::ShiftedRange,
+        Lie::WrongTotal,
+        Lie::MalformedRange,
+        Lie::Byteranges,
+    ] {
         let origin = Origin::new(2 * MIB);
         origin.lie(lie);
         let server = origin.clone().serve();
@@ -404,7 +420,7 @@ async fn a_wrong_or_malformed_content_range_fails_the_download() {
             (Lie::ShiftedRange | Lie::WrongTotal, DownloadError::WrongRange { got, .. }) => {
                 assert!(matches!(got, ContentRange::Bytes { .. }));
             }
-            (Lie::MalformedRange, DownloadError::ContentRange(_)) => {}
+            (Lie::MalformedRange | Lie::Byteranges, DownloadError::ContentRange(_)) => {}
             (lie, other) => panic!("{lie:?}: {other:?}"),
         }
     }
