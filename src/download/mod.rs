@@ -40,7 +40,9 @@
 //!   a body chunk, whatever the file's size. Nothing is allocated from the announced length.
 //! - **Retries.** A request the client's retry layer does not recover, or a body cut short,
 //!   is sent again from the segment's last written byte, up to
-//!   [`segment_retries`](DownloadBuilder::segment_retries) times per segment.
+//!   [`segment_retries`](DownloadBuilder::segment_retries) times in a row without progress.
+//!   Without a validator (no strong `ETag`, no `Last-Modified`) segments carry no `If-Range`,
+//!   and only the `Content-Range` checks guard against a change, and no sidecar is kept.
 //! - **Resume.** While a segmented download to a file runs, a small sidecar
 //!   (`<file>.towline-state`: length, validator, each segment's progress) is kept beside it,
 //!   after the data it describes was synced to disk. With
@@ -174,7 +176,10 @@ impl DownloadBuilder {
         self
     }
 
-    /// How many times a segment is requested again after a failure (3 by default).
+    /// How many times in a row a segment is requested again, from its last written byte,
+    /// after a failure that brought no new bytes (3 by default; any progress starts the count
+    /// again). A wrong answer (a `200`, a wrong `Content-Range`, a body too long) is not
+    /// retried.
     pub fn segment_retries(mut self, retries: u32) -> Self {
         self.segment_retries = retries;
         self
