@@ -230,9 +230,8 @@ struct Target(PathBuf);
 
 impl Target {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("towline-download-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
+        let path =
+            std::env::temp_dir().join(format!("towline-download-{}-{name}", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let _ = std::fs::remove_file(sidecar(&path));
         Self(path)

@@ -1454,9 +1454,7 @@ async fn httpbin_basic_auth_from_netrc() -> TestResult {
 /// directory, and its hex SHA-256.
 #[cfg(feature = "multipart")]
 fn ascii_file(name: &str, len: usize) -> TestResult<(PathBuf, String)> {
-    let dir = std::env::temp_dir().join(format!("towline-interop-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(name);
+    let path = std::env::temp_dir().join(format!("towline-interop-{}-{name}", std::process::id()));
     let contents: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
     std::fs::write(&path, &contents)?;
     Ok((path, hex(&Sha256::digest(&contents))))
@@ -1552,9 +1550,7 @@ async fn httpbin_post_multipart_streams_a_10_mib_file_in_bounded_chunks() -> Tes
 /// A path under the temporary directory for a download, without its file or sidecar.
 #[cfg(feature = "download")]
 fn download_target(name: &str) -> TestResult<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("towline-interop-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(name);
+    let path = std::env::temp_dir().join(format!("towline-interop-{}-{name}", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(format!("{}.towline-state", path.display()));
     Ok(path)

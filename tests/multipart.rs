@@ -100,14 +100,13 @@ async fn send(form: Form, url: &str) -> towline::Result<Value> {
     Ok(serde_json::from_str(&text).unwrap())
 }
 
-/// A file of `len` bytes under the temporary directory, removed on drop.
+/// A file in the temporary directory, removed on drop.
 struct TempFile(PathBuf);
 
 impl TempFile {
     fn new(name: &str, contents: &[u8]) -> Self {
-        let dir = std::env::temp_dir().join(format!("towline-multipart-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
+        let path =
+            std::env::temp_dir().join(format!("towline-multipart-{}-{name}", std::process::id()));
         std::fs::write(&path, contents).unwrap();
         Self(path)
     }
@@ -156,7 +155,10 @@ async fn text_bytes_and_file_parts_arrive_with_their_names_types_and_headers() {
     assert_eq!(parts[1]["x_tag"], "seven");
     assert_eq!(parts[1]["sha256"], sha256_hex(&[0, 1, 2, 255]));
     assert_eq!(parts[2]["name"], "upload");
-    assert_eq!(parts[2]["file_name"], "picture.png");
+    // The path's last component: towline-multipart-<pid>-picture.png.
+    let file_name = file.0.file_name().unwrap().to_str().unwrap();
+    assert!(file_name.ends_with("picture.png"));
+    assert_eq!(parts[2]["file_name"], file_name);
     // Guessed from the extension.
     assert_eq!(parts[2]["content_type"], "image/png");
     assert_eq!(parts[2]["len"], contents.len());
