@@ -319,6 +319,8 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
             unix_socket: builder.unix_socket,
             #[cfg(feature = "sse")]
             timer: builder.runtime.timer(),
+            #[cfg(any(feature = "multipart", feature = "download"))]
+            blocking: crate::blocking::Blocking::new(builder.runtime.clone()),
         }),
     })
 }
