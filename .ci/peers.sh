@@ -27,7 +27,8 @@
 # Debian's libnginx-mod-http-brotli-filter is installed (install tries it; setup loads it if present).
 # /hsts on 9080/9443/9444 sends `Strict-Transport-Security: max-age=60; includeSubDomains`. Plain HTTP to the
 # TLS port (http://localhost:9443/...) gets nginx's 400, so a test can tell whether an HSTS upgrade happened.
-# /auth/<file> on 9080/9443/9444 serves www/<file> behind Basic authentication (nuser:npass).
+# /auth/<file> on 9080/9443/9444 serves www/<file> behind Basic authentication (nuser:npass);
+# /noranges/<file> serves it with byte ranges off (max_ranges 0: a Range header is ignored).
 # www/text.txt is 800 KiB of deterministic, compressible text; text.txt.sha256 and 10M.bin.sha256 hold the
 # hex sha256 of the uncompressed files.
 #
@@ -339,6 +340,11 @@ http {
             add_header Set-Cookie "retried=1; Path=/retry-once" always;
             add_header Retry-After 1 always;
             return 503 "busy\n";
+        }
+        # The same files with byte ranges turned off: Range is ignored, answers are 200s.
+        location /noranges/ {
+            max_ranges 0;
+            alias $P/www/;
         }
         # Basic authentication (nuser:npass) in front of www/ (a 401 with a Basic challenge
         # without it). Static files, not `return`: a rewrite-phase answer skips the access check.

@@ -137,6 +137,15 @@ for client in towline reqwest bare_hyper; do
     echo "$client $kib $wall" >>"$WORK/memory.txt"
     echo "    $client: peak RSS $kib KiB, wall $wall"
 done
+echo "==> memory check: 100 MiB parallel range download to a file (towline), 1 and 4 connections"
+: >"$WORK/download.txt"
+for connections in 1 4; do
+    /usr/bin/time -v "$STREAM_BIN" download "$ADDR" "$connections" 2>"$WORK/time-download-$connections.txt"
+    kib=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/time-download-$connections.txt")
+    wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$WORK/time-download-$connections.txt")
+    echo "$connections $kib $wall" >>"$WORK/download.txt"
+    echo "    $connections connection(s): peak RSS $kib KiB, wall $wall"
+done
 kill "$SERVER_PID" 2>/dev/null || true
 wait "$SERVER_PID" 2>/dev/null || true
 trap - EXIT
@@ -165,6 +174,6 @@ cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)
 
 "$REPORT_BIN" --samples "$WORK/samples.tsv" --sample-size "$SAMPLE_SIZE" \
     --instructions "$WORK/instructions.txt" --meta "$WORK/meta.txt" \
-    --connections "$WORK/bench.log" --memory "$WORK/memory.txt" \
+    --connections "$WORK/bench.log" --memory "$WORK/memory.txt" --download "$WORK/download.txt" \
     --lock "$ROOT/Cargo.lock" --out "$OUT"
 echo "==> done in ${TOTAL_SECS} s (build ${BUILD_SECS} s, measurement ${MEASURE_SECS} s)"

@@ -1674,6 +1674,27 @@ async fn nginx_download_in_four_ranges_with_if_range_matches_the_sha256() -> Tes
 #[cfg(feature = "download")]
 #[tokio::test]
 #[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_with_ranges_off_is_downloaded_as_one_stream() -> TestResult {
+    let peers = peers();
+    let path = download_target("nginx-noranges-10M.bin")?;
+    // nginx ignores the probe's Range and answers 200 without Accept-Ranges: one stream.
+    let done = TokioClient::new()
+        .download(format!("{NGINX_H1}/noranges/10M.bin"))
+        .connections(4)
+        .to_file(&path)
+        .send()
+        .await?;
+    assert_eq!(done.segments, 0, "no ranged requests");
+    assert_eq!(done.length, TEN_MIB as u64);
+    let bytes = std::fs::read(&path)?;
+    std::fs::remove_file(&path)?;
+    assert_eq!(hex(&Sha256::digest(&bytes)), peers.ten_mib_sha256());
+    Ok(())
+}
+
+#[cfg(feature = "download")]
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
 async fn nginx_answers_a_stale_if_range_with_the_whole_file_and_resume_refuses_it() -> TestResult {
     let _peers = peers();
     let client = TokioClient::new();

@@ -6,6 +6,9 @@
 //! stream_1gib <client> <addr> [len]  # streams <len> bytes (default 1 GiB) from a server
 //!                                    # started with `serve`; <client>: towline, reqwest,
 //!                                    # bare_hyper
+//! stream_1gib download <addr> <n> [len]  # towline's parallel range download of <len>
+//!                                    # bytes (default 100 MiB) with <n> connections to a
+//!                                    # temporary file, checked byte for byte
 //! stream_1gib                        # (as `cargo bench` runs it) server in-process, towline
 //! ```
 //!
@@ -28,11 +31,12 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use towline_bench::BenchServer;
+use towline_bench::{BenchServer, STREAM_CHUNK};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const GIB: u64 = 1024 * 1024 * 1024;
+const MIB_100: u64 = 100 * 1024 * 1024;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -105,6 +109,64 @@ fn run_client(client: &str, addr: SocketAddr, len: u64) {
     );
 }
 
+/// Downloads `/stream/<len>` with `connections` ranged requests into a temporary file, then
+/// checks every byte against the server's pattern.
+fn run_download(addr: SocketAddr, connections: usize, len: u64) {
+    let rt = runtime();
+    let path = std::env::temp_dir().join(format!(
+        "towline-bench-download-{}-{connections}",
+        std::process::id()
+    ));
+    let start = Instant::now();
+    let downloaded = rt
+        .block_on(async {
+            let client = towline::TokioClient::builder().http1_only().build()?;
+            client
+                .download(format!("http://{addr}/stream/{len}"))
+                .connections(connections)
+                .to_file(&path)
+                .send()
+                .await
+        })
+        .unwrap();
+    let elapsed = start.elapsed();
+    let peak = peak_rss_kib();
+    assert_eq!(downloaded.length, len);
+    assert_eq!(
+        downloaded.segments, connections,
+        "one segment per connection"
+    );
+    check_pattern(&path, len);
+    std::fs::remove_file(&path).unwrap();
+    println!(
+        "towline download: {len} bytes over {connections} connection(s) in {:.2} s ({:.0} MiB/s); \
+         peak RSS (VmHWM) {} KiB",
+        elapsed.as_secs_f64(),
+        len as f64 / elapsed.as_secs_f64() / (1024.0 * 1024.0),
+        peak.map_or_else(|| "?".to_owned(), |k| k.to_string()),
+    );
+}
+
+/// Checks that the file at `path` is `len` bytes of the bench server's stream pattern.
+fn check_pattern(path: &std::path::Path, len: u64) {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut offset = 0u64;
+    loop {
+        let read = file.read(&mut buf).unwrap();
+        if read == 0 {
+            break;
+        }
+        for (i, byte) in buf[..read].iter().enumerate() {
+            let at = offset + i as u64;
+            assert_eq!(*byte, ((at % STREAM_CHUNK as u64) % 251) as u8, "byte {at}");
+        }
+        offset += read as u64;
+    }
+    assert_eq!(offset, len);
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; criterion-style flags are ignored.
     let args: Vec<String> = std::env::args()
@@ -117,6 +179,16 @@ fn main() {
             let server = rt.block_on(BenchServer::start()).unwrap();
             println!("h1 {}", server.h1_addr());
             rt.block_on(std::future::pending::<()>());
+        }
+        Some("download") => {
+            let addr: SocketAddr = args
+                .get(1)
+                .expect("usage: stream_1gib download <addr> <connections> [len]")
+                .parse()
+                .unwrap();
+            let connections = args.get(2).map_or(4, |n| n.parse().unwrap());
+            let len = args.get(3).map_or(MIB_100, |l| l.parse().unwrap());
+            run_download(addr, connections, len);
         }
         Some(client) => {
             let addr: SocketAddr = args

@@ -12,7 +12,7 @@
 //! | `GET /64k` | 64 KiB ([`KIB_64`]) |
 //! | `GET /1m` | 1 MiB ([`MIB_1`]) |
 //! | `POST /echo` | the request body |
-//! | `GET /stream/<n>` | `n` bytes generated in 64 KiB chunks, with `Content-Length` |
+//! | `GET /stream/<n>` | `n` bytes generated in 64 KiB chunks, with `Content-Length`; a `Range: bytes=a-b` (or `a-`) gets those bytes as a `206` with `Content-Range` (the byte at offset `o` is `(o % 65536) % 251`) |
 //!
 //! The HTTP/2 side advertises large flow-control windows so that no client is held back by
 //! the server. The server runs on whichever tokio runtime [`BenchServer::start`] is called
@@ -212,23 +212,63 @@ async fn route(request: Request<Incoming>, bodies: &Bodies) -> Response<ServerBo
             full(Bytes::from(collected), "application/octet-stream")
         }
         (&Method::GET, _) if path.starts_with("/stream/") => {
-            match path["/stream/".len()..].parse::<u64>() {
-                Ok(length) => {
-                    let mut response = Response::new(ServerBody::Repeat {
-                        chunk: bodies.chunk.clone(),
-                        remaining: length,
-                    });
-                    response.headers_mut().insert(
-                        header::CONTENT_TYPE,
-                        header::HeaderValue::from_static("application/octet-stream"),
-                    );
-                    response
-                }
-                Err(_) => status(StatusCode::BAD_REQUEST),
+            let Ok(length) = path["/stream/".len()..].parse::<u64>() else {
+                return status(StatusCode::BAD_REQUEST);
+            };
+            let range = request
+                .headers()
+                .get(header::RANGE)
+                .and_then(|value| value.to_str().ok())
+                .map(|value| byte_range(value, length));
+            let (first, last) = match range {
+                None => (0, length.checked_sub(1)),
+                Some(Some((first, last))) => (first, Some(last)),
+                Some(None) => return status(StatusCode::RANGE_NOT_SATISFIABLE),
+            };
+            let remaining = last.map_or(0, |last| last - first + 1);
+            let chunk_len = bodies.chunk.len() as u64;
+            let mut response = Response::new(ServerBody::Repeat {
+                chunk: bodies.chunk.clone(),
+                offset: (first % chunk_len) as usize,
+                remaining,
+            });
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/octet-stream"),
+            );
+            headers.insert(
+                header::ACCEPT_RANGES,
+                header::HeaderValue::from_static("bytes"),
+            );
+            if let Ok(etag) = header::HeaderValue::from_str(&format!("\"{length}\"")) {
+                headers.insert(header::ETAG, etag);
             }
+            if let (Some(_), Some(last)) = (range, last) {
+                if let Ok(value) =
+                    header::HeaderValue::from_str(&format!("bytes {first}-{last}/{length}"))
+                {
+                    headers.insert(header::CONTENT_RANGE, value);
+                }
+                *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            }
+            response
         }
         _ => status(StatusCode::NOT_FOUND),
     }
+}
+
+/// The first and last offsets of a single `bytes=a-b` or `bytes=a-` range within `length`
+/// bytes; `None` when it is not one satisfiable range.
+fn byte_range(value: &str, length: u64) -> Option<(u64, u64)> {
+    let (first, last) = value.strip_prefix("bytes=")?.split_once('-')?;
+    let first: u64 = first.trim().parse().ok()?;
+    let end = length.checked_sub(1)?;
+    let last = match last.trim() {
+        "" => end,
+        last => last.parse::<u64>().ok()?.min(end),
+    };
+    (first <= last).then_some((first, last))
 }
 
 fn full(bytes: Bytes, content_type: &'static str) -> Response<ServerBody> {
@@ -250,7 +290,12 @@ fn status(status: StatusCode) -> Response<ServerBody> {
 /// Both report their exact length, so hyper sends `Content-Length`.
 enum ServerBody {
     Full(Option<Bytes>),
-    Repeat { chunk: Bytes, remaining: u64 },
+    /// `remaining` bytes of `chunk` repeated, the first frame starting at `offset` in it.
+    Repeat {
+        chunk: Bytes,
+        offset: usize,
+        remaining: u64,
+    },
 }
 
 impl Body for ServerBody {
@@ -263,14 +308,20 @@ impl Body for ServerBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let frame = match self.get_mut() {
             Self::Full(bytes) => bytes.take(),
-            Self::Repeat { chunk, remaining } => {
+            Self::Repeat {
+                chunk,
+                offset,
+                remaining,
+            } => {
                 if *remaining == 0 {
                     None
                 } else {
-                    let take =
-                        usize::try_from(*remaining).map_or(chunk.len(), |r| r.min(chunk.len()));
+                    let available = chunk.len() - *offset;
+                    let take = usize::try_from(*remaining).map_or(available, |r| r.min(available));
                     *remaining -= take as u64;
-                    Some(chunk.slice(..take))
+                    let frame = chunk.slice(*offset..*offset + take);
+                    *offset = 0;
+                    Some(frame)
                 }
             }
         };

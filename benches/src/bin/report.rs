@@ -14,6 +14,8 @@
 //! - `--connections`: the bench's output; its `CONNECTIONS <scenario> <client> <new> <requests>`
 //!   lines count the connections the server accepted during the measurement;
 //! - `--memory`: `<client> <peak RSS KiB> <seconds>` lines from the 1 GiB streaming check;
+//! - `--download` (optional): `<connections> <peak RSS KiB> <seconds>` lines from the 100 MiB
+//!   range-download check;
 //! - `--lock`: the workspace `Cargo.lock`, for the exact versions measured.
 //!
 //! Per benchmark, the samples (time per iteration) of every round are pooled; the report
@@ -250,6 +252,7 @@ struct Args {
     meta: PathBuf,
     connections: PathBuf,
     memory: PathBuf,
+    download: Option<PathBuf>,
     lock: PathBuf,
     out: PathBuf,
 }
@@ -267,6 +270,7 @@ fn args() -> Args {
         );
     }
     let instructions = map.remove("instructions");
+    let download = map.remove("download");
     let mut take = |key: &str| {
         map.remove(key)
             .unwrap_or_else(|| panic!("missing --{key} (see the module docs)"))
@@ -281,6 +285,7 @@ fn args() -> Args {
         meta: take("meta"),
         connections: take("connections"),
         memory: take("memory"),
+        download,
         lock: take("lock"),
         out: take("out"),
     }
@@ -317,17 +322,21 @@ fn main() {
             counted.1 += requests.parse::<u64>().unwrap_or(0);
         }
     }
-    let memory: Vec<(String, u64, String)> = std::fs::read_to_string(&args.memory)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let client = fields.next()?.to_owned();
-            let kib = fields.next()?.parse().ok()?;
-            let seconds = fields.next().unwrap_or("?").to_owned();
-            Some((client, kib, seconds))
-        })
-        .collect();
+    let peaks = |path: &PathBuf| -> Vec<(String, u64, String)> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let name = fields.next()?.to_owned();
+                let kib = fields.next()?.parse().ok()?;
+                let seconds = fields.next().unwrap_or("?").to_owned();
+                Some((name, kib, seconds))
+            })
+            .collect()
+    };
+    let memory = peaks(&args.memory);
+    let download = args.download.as_ref().map(peaks).unwrap_or_default();
 
     let (estimates, wall, rounds) = load(&args.samples, args.sample_size);
     let ratio = |scenario: &str, client: &str, base: &str| -> Option<f64> {
@@ -672,6 +681,30 @@ fn main() {
         .unwrap();
     }
     writeln!(o).unwrap();
+    if !download.is_empty() {
+        writeln!(o, "## Memory: 100 MiB parallel range download to a file").unwrap();
+        writeln!(o).unwrap();
+        writeln!(
+            o,
+            "`stream_1gib download <addr> <n>`: towline's `Client::download` fetches \
+             `GET /stream/104857600` from the same server in `n` ranged requests (`If-Range`, each \
+             `206` checked) and writes them at their offsets in a temporary file, which is then \
+             checked byte for byte; one process per run under `/usr/bin/time -v`."
+        )
+        .unwrap();
+        writeln!(o).unwrap();
+        writeln!(o, "| connections | peak RSS | wall time |").unwrap();
+        writeln!(o, "|---:|---:|---:|").unwrap();
+        for (connections, kib, seconds) in &download {
+            writeln!(
+                o,
+                "| {connections} | {:.1} MiB ({kib} KiB) | {seconds} |",
+                *kib as f64 / 1024.0
+            )
+            .unwrap();
+        }
+        writeln!(o).unwrap();
+    }
 
     // ---- setup ----
     writeln!(o, "## Clients").unwrap();
