@@ -72,7 +72,7 @@
 compile_error!("towline needs a runtime: enable the `tokio` feature");
 
 #[cfg(any(feature = "multipart", feature = "download"))]
-mod blocking;
+mod blocking_pool;
 mod body;
 mod built_request;
 mod client;

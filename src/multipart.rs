@@ -65,7 +65,7 @@ use http::HeaderMap;
 use http_body::{Frame, SizeHint};
 use mime::Mime;
 
-use crate::blocking::Blocking;
+use crate::blocking_pool::BlockingPool;
 use crate::body::Body;
 use crate::error::{BoxError, Error, Result};
 
@@ -184,12 +184,12 @@ impl Form {
     /// [`content_length`](Self::content_length) is known. File parts are read on the default
     /// runtime's blocking threads as the body is polled.
     pub fn into_body(self) -> MultipartBody {
-        self.into_stream(Blocking::default_runtime())
+        self.into_stream(BlockingPool::default_runtime())
     }
 
     /// The form as a request body, with file parts read on `blocking`: one buffered body when
     /// every part is in memory (so that it can be sent again), a stream otherwise.
-    pub(crate) fn into_request_body(self, blocking: &Blocking) -> Body {
+    pub(crate) fn into_request_body(self, blocking: &BlockingPool) -> Body {
         if !self
             .parts
             .iter()
@@ -212,7 +212,7 @@ impl Form {
         Body::from(buffer.freeze())
     }
 
-    fn into_stream(self, blocking: Blocking) -> MultipartBody {
+    fn into_stream(self, blocking: BlockingPool) -> MultipartBody {
         let remaining = self.content_length();
         let mut pieces = VecDeque::with_capacity(self.parts.len() * 3 + 1);
         for (name, part) in self.parts {
@@ -363,7 +363,7 @@ pub struct MultipartBody {
     pieces: VecDeque<Piece>,
     /// Bytes still to come, when every part's length is known.
     remaining: Option<u64>,
-    blocking: Blocking,
+    blocking: BlockingPool,
     reading: Option<FileRead>,
 }
 

@@ -193,7 +193,7 @@ impl RequestBuilder {
                     self.headers
                         .insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
                 }
-                self.body = form.into_request_body(self.client.blocking());
+                self.body = form.into_request_body(self.client.blocking_pool());
                 self
             }
             Err(e) => self.fail(Error::builder(e)),

@@ -61,7 +61,7 @@ pub(crate) struct ClientRef {
     pub(crate) timer: towline_services::rt::SharedTimer,
     /// The runtime's blocking threads, for file IO (multipart file parts, downloads).
     #[cfg(any(feature = "multipart", feature = "download"))]
-    pub(crate) blocking: crate::blocking::Blocking,
+    pub(crate) blocking_pool: crate::blocking_pool::BlockingPool,
 }
 
 impl fmt::Debug for Client {
@@ -173,8 +173,8 @@ impl Client {
 
     /// The runtime's blocking threads.
     #[cfg(any(feature = "multipart", feature = "download"))]
-    pub(crate) fn blocking(&self) -> &crate::blocking::Blocking {
-        &self.inner.blocking
+    pub(crate) fn blocking_pool(&self) -> &crate::blocking_pool::BlockingPool {
+        &self.inner.blocking_pool
     }
 
     /// Sends `request`, a request for `url`: the URL the response reports (with its

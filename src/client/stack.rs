@@ -320,7 +320,7 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
             #[cfg(feature = "sse")]
             timer: builder.runtime.timer(),
             #[cfg(any(feature = "multipart", feature = "download"))]
-            blocking: crate::blocking::Blocking::new(builder.runtime.clone()),
+            blocking_pool: crate::blocking_pool::BlockingPool::new(builder.runtime.clone()),
         }),
     })
 }

@@ -75,7 +75,7 @@ use http::{HeaderMap, StatusCode};
 
 pub use self::content_range::{ContentRange, ContentRangeError};
 use self::state::{Segment, State, Validator};
-use crate::blocking::Blocking;
+use crate::blocking_pool::BlockingPool;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::into_url::IntoUrl;
@@ -220,7 +220,7 @@ impl DownloadBuilder {
         ) {
             return Err(Error::from_status(probe.status(), url));
         }
-        let blocking = self.client.blocking().clone();
+        let blocking = self.client.blocking_pool().clone();
         let (output, path) = match target {
             Target::File(path) => {
                 let opened = path.clone();
@@ -457,7 +457,7 @@ enum Output {
 }
 
 impl Output {
-    async fn write_at(&self, blocking: &Blocking, offset: u64, data: Bytes) -> Result<()> {
+    async fn write_at(&self, blocking: &BlockingPool, offset: u64, data: Bytes) -> Result<()> {
         let written = match self {
             Output::File(file) => {
                 let file = file.clone();
@@ -481,7 +481,7 @@ impl Output {
         written.and_then(|written| written).map_err(Error::body)
     }
 
-    async fn truncate(&self, blocking: &Blocking) -> Result<()> {
+    async fn truncate(&self, blocking: &BlockingPool) -> Result<()> {
         if let Output::File(file) = self {
             let file = file.clone();
             blocking
@@ -494,7 +494,7 @@ impl Output {
     }
 
     /// Flushes the target and checks its length (a file's; a writer's is what was written).
-    async fn finish(&self, blocking: &Blocking, expected: u64, written: u64) -> Result<()> {
+    async fn finish(&self, blocking: &BlockingPool, expected: u64, written: u64) -> Result<()> {
         let found = match self {
             Output::File(file) => {
                 let file = file.clone();
@@ -552,7 +552,7 @@ fn write_all_at(file: &File, mut data: &[u8], mut offset: u64) -> io::Result<()>
 struct Job {
     client: Client,
     url: url::Url,
-    blocking: Blocking,
+    blocking: BlockingPool,
     output: Output,
     path: Option<PathBuf>,
     report: Option<Report>,
@@ -722,7 +722,7 @@ struct Saver {
 
 impl Saver {
     /// Syncs the data written so far, then records the positions.
-    async fn save(self: &Arc<Self>, blocking: &Blocking) -> Result<()> {
+    async fn save(self: &Arc<Self>, blocking: &BlockingPool) -> Result<()> {
         let saver = self.clone();
         blocking
             .run(move || {

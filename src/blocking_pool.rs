@@ -1,7 +1,7 @@
 //! File IO on the runtime's blocking threads, for multipart file parts and downloads.
 //!
 //! [`Runtime::spawn_blocking`] is generic, so it cannot sit behind the client's single pointer
-//! as it is; [`Blocking`] erases it once, when the client is built.
+//! as it is; [`BlockingPool`] erases it once, when the client is built.
 
 use std::future::Future;
 use std::io;
@@ -14,17 +14,17 @@ type Spawn = dyn Fn(Task) -> BoxFuture<'static, io::Result<()>> + Send + Sync;
 
 /// Runs blocking functions on a runtime's blocking threads.
 #[derive(Clone)]
-pub(crate) struct Blocking {
+pub(crate) struct BlockingPool {
     spawn: Arc<Spawn>,
 }
 
-impl std::fmt::Debug for Blocking {
+impl std::fmt::Debug for BlockingPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Blocking")
+        f.write_str("BlockingPool")
     }
 }
 
-impl Blocking {
+impl BlockingPool {
     pub(crate) fn new<R: Runtime>(runtime: R) -> Self {
         Self {
             spawn: Arc::new(move |task: Task| runtime.spawn_blocking(task)),
