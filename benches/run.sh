@@ -130,7 +130,7 @@ for _ in $(seq 100); do
 done
 [[ -n $ADDR ]] || { echo "the stream server did not start" >&2; exit 1; }
 : >"$WORK/memory.txt"
-for client in towline reqwest bare_hyper; do
+for client in towline towline_blocking reqwest bare_hyper; do
     /usr/bin/time -v "$STREAM_BIN" "$client" "$ADDR" 2>"$WORK/time-$client.txt"
     kib=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/time-$client.txt")
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$WORK/time-$client.txt")

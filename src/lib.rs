@@ -42,6 +42,7 @@
 //! | `netrc` | yes | `ClientBuilder::netrc`, `netrc_path`: credentials from a netrc file |
 //! | `multipart` | no | `RequestBuilder::multipart`, `multipart`: `multipart/form-data` bodies, files streamed from disk |
 //! | `download` | no | `Client::download`, `download`: parallel, resumable range downloads to a file |
+//! | `blocking` | no | `blocking`: a synchronous client (reqwest's `reqwest::blocking`) on a runtime thread of its own |
 //! | `otel` | no | `otel`: OpenTelemetry client spans per attempt, W3C propagation, HTTP client and pool metrics (the `opentelemetry` API crate only) |
 //!
 //! Feature names follow reqwest's where reqwest has the feature (`json`, `cookies`, `gzip`,
@@ -56,7 +57,7 @@
 //! | `native-roots` | `rustls-native-roots` |
 //! | `stream`, `http2`, `socks` | nothing: streaming bodies, HTTP/2 and SOCKS proxies are always there |
 //!
-//! `native-tls`, `blocking`, `hickory-dns` and `http3` are not features yet;
+//! `native-tls`, `hickory-dns` and `http3` are not features yet;
 //! `MIGRATING.md` says what to use instead.
 //!
 //! Unlike reqwest, every layer and codec is on by default: towline's stack is the point of
@@ -71,6 +72,8 @@
 #[cfg(not(feature = "tokio"))]
 compile_error!("towline needs a runtime: enable the `tokio` feature");
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
 #[cfg(any(feature = "multipart", feature = "download"))]
 mod blocking_pool;
 mod body;

@@ -1,8 +1,8 @@
-#![cfg(feature = "download")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! Parallel range downloads against an in-process origin that serves a file with ranges and
 //! an ETag, and can lie: ignore ranges, answer a segment with the whole file, send the wrong
 //! `Content-Range`, too many bytes, cut bodies, a 1 TiB length, or stream forever.
+#![cfg(feature = "download")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
 

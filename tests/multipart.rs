@@ -1,8 +1,8 @@
-#![cfg(feature = "multipart")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! Multipart forms through the client, parsed on the server by `multer` (a parser written by
 //! others): text, bytes and file parts, per-part headers, hostile names, Content-Length versus
 //! chunked, 307 replay, and a file part read a chunk at a time.
+#![cfg(feature = "multipart")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
 

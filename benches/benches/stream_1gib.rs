@@ -4,8 +4,8 @@
 //! ```text
 //! stream_1gib serve                  # runs the server alone, prints "h1 <addr>" and waits
 //! stream_1gib <client> <addr> [len]  # streams <len> bytes (default 1 GiB) from a server
-//!                                    # started with `serve`; <client>: towline, reqwest,
-//!                                    # bare_hyper
+//!                                    # started with `serve`; <client>: towline,
+//!                                    # towline_blocking, reqwest, bare_hyper
 //! stream_1gib download <addr> <n> [len]  # towline's parallel range download of <len>
 //!                                    # bytes (default 100 MiB) with <n> connections to a
 //!                                    # temporary file, checked byte for byte
@@ -92,10 +92,26 @@ async fn stream(client: &str, addr: SocketAddr, len: u64) -> Result<u64, BoxErro
     Ok(received)
 }
 
+/// The blocking client, from this thread: it runs its own runtime.
+fn stream_blocking(addr: SocketAddr, len: u64) -> Result<u64, BoxError> {
+    let client = towline::blocking::Client::builder()
+        .http1_only()
+        .timeout(None)
+        .build()?;
+    let mut response = client
+        .get(format!("http://{addr}/stream/{len}"))
+        .send()?
+        .error_for_status()?;
+    Ok(response.copy_to(&mut std::io::sink())?)
+}
+
 fn run_client(client: &str, addr: SocketAddr, len: u64) {
-    let rt = runtime();
     let start = Instant::now();
-    let received = rt.block_on(stream(client, addr, len)).unwrap();
+    let received = if client == "towline_blocking" {
+        stream_blocking(addr, len).unwrap()
+    } else {
+        runtime().block_on(stream(client, addr, len)).unwrap()
+    };
     let elapsed = start.elapsed();
     assert_eq!(
         received, len,

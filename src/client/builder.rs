@@ -584,6 +584,13 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// The total timeout, or none (for the blocking client, whose default is 30 seconds).
+    #[cfg(feature = "blocking")]
+    pub(crate) fn total_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
     /// The longest each attempt may wait for its response head (none by default): a slow
     /// attempt is dropped so the retry layer can send the request again within the total
     /// [`timeout`](Self::timeout). The dropped attempt may have reached the server, so only
