@@ -5,7 +5,7 @@
 //! asynchronous client (its pool, its connections' tasks, its layers) for every call made
 //! through it, so connections stay alive from one call to the next. A call blocks the calling
 //! thread until the response head arrives; the body is read as it is consumed — through
-//! [`Read`](std::io::Read), [`Response::copy_to`] or [`Response::chunk`] — and never held
+//! [`Read`], [`Response::copy_to`] or [`Response::chunk`] — and never held
 //! whole unless asked for ([`Response::bytes`], [`Response::text`], [`Response::json`]).
 //!
 //! As reqwest's blocking client, a client has a total timeout of 30 seconds per request
