@@ -38,6 +38,7 @@
 //! | `bandwidth` | yes | `bandwidth_limiter`, `max_download_speed`, `BandwidthLimiter` |
 //! | `tracing` | yes | `trace` (`tracing` spans), `connection_verbose` |
 //! | `sse` | yes | [`Response::sse`], [`sse`]: Server-Sent Events |
+//! | `websocket` | yes | [`websocket`]: the WebSocket handshake over HTTP/1.1 and HTTP/2 (`sha1`, `getrandom`); upgrades themselves ([`Response::upgrade`]) are always there |
 //! | `digest-auth` | yes | `ClientBuilder::digest_auth`, `RequestBuilder::digest_auth`: Digest answers to 401 and a forward proxy's 407 |
 //! | `netrc` | yes | `ClientBuilder::netrc`, `netrc_path`: credentials from a netrc file |
 //! | `otel` | no | `otel`: OpenTelemetry client spans per attempt, W3C propagation, HTTP client and pool metrics (the `opentelemetry` API crate only) |
@@ -84,6 +85,9 @@ mod response;
 pub mod sse;
 #[cfg(feature = "rustls")]
 pub mod tls;
+pub mod upgrade;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 /// Name resolution: a resolver of your own for [`ClientBuilder::dns_resolver`], in the shape
 /// reqwest's `dns` module has, and the address families of [`ClientBuilder::ip_strategy`].
@@ -104,6 +108,7 @@ pub use request::RequestBuilder;
 pub use response::{BytesStream, Response};
 #[cfg(feature = "rustls")]
 pub use tls::{Certificate, Identity, TlsVersion};
+pub use upgrade::Upgraded;
 
 pub use http::{self, HeaderMap, Method, StatusCode, Uri, Version, header};
 pub use towline_layers;
