@@ -2,8 +2,9 @@
 //! HTTP/2 extended CONNECT (RFC 8441).
 //!
 //! Ask with [`RequestBuilder::upgrade`] (or set `Connection` and `Upgrade` yourself, as with
-//! reqwest), then take the connection with [`Response::upgrade`]: an [`Upgraded`] IO that
-//! speaks hyper's `rt::{Read, Write}` and tokio's `AsyncRead`/`AsyncWrite`. An upgraded HTTP/1
+//! reqwest), then take the connection with [`Response::upgrade`](crate::Response::upgrade):
+//! an [`Upgraded`] IO that speaks hyper's `rt::{Read, Write}` and tokio's
+//! `AsyncRead`/`AsyncWrite`. An upgraded HTTP/1
 //! connection has left the pool for good; the next request to the same server opens another.
 //! An extended CONNECT is one stream of a pooled HTTP/2 connection, which other requests
 //! keep sharing.
