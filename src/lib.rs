@@ -28,7 +28,7 @@
 //! | `rustls-aws-lc-rs` | no | rustls with aws-lc-rs (wins over *ring* when both are on) |
 //! | `webpki-roots` | yes | trust the Mozilla roots bundled at build time |
 //! | `rustls-native-roots` | no | trust the operating system's roots |
-//! | `json` | yes | [`RequestBuilder::json`], [`Response::json`] |
+//! | `json` | yes | [`RequestBuilder::json`], [`Response::json`], [`problem`] ([`Response::problem`]) |
 //! | `charset` | yes | [`Response::text`] decodes any charset (UTF-8 only without it) |
 //! | `gzip`, `deflate`, `brotli`, `zstd` | yes | the response decompression codecs (the decompression layer is always in the stack; with no codec it sends no `Accept-Encoding`) |
 //! | `cookies` | yes | `cookie_store`, `cookie_jar`, `cookie_provider`, [`cookie`], [`Response::cookies`] (`cookie_store` and the public suffix list) |
@@ -76,7 +76,12 @@ mod client;
 #[cfg(feature = "cookies")]
 pub mod cookie;
 mod error;
+pub mod forwarded;
+mod header_syntax;
 mod into_url;
+pub mod link;
+#[cfg(feature = "json")]
+pub mod problem;
 pub mod progress;
 pub mod redirect;
 mod request;
