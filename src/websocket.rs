@@ -55,6 +55,7 @@ use towline_services::connect::Protocol;
 use crate::body::Body;
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::header_syntax::{Cursor, is_token};
 use crate::request::RequestBuilder;
 use crate::upgrade::Upgraded;
 
@@ -413,74 +414,37 @@ fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
 /// comma-separated list of `name *( ";" param [ "=" value ] )`, values tokens or quoted
 /// strings. Empty list elements are skipped, as RFC 9110 §5.6.1 allows.
 fn extension_names(value: &str) -> std::result::Result<Vec<&str>, String> {
+    let problem =
+        |e: crate::header_syntax::HeaderParseError| format!("Sec-WebSocket-Extensions: {e}");
+    let mut cursor = Cursor::new(value);
     let mut names = Vec::new();
-    for element in split_outside_quotes(value, ',')? {
-        let mut parts = split_outside_quotes(element, ';')?.into_iter();
-        let name = parts.next().unwrap_or_default().trim();
-        if name.is_empty() {
-            if parts.next().is_some() {
-                return Err("an extension has parameters but no name".into());
-            }
+    loop {
+        cursor.skip_ows();
+        if cursor.at_end() {
+            return Ok(names);
+        }
+        if cursor.eat(b',') {
             continue;
         }
-        if !is_token(name) {
-            return Err(format!("extension name {name:?} is not a token"));
-        }
-        for param in parts {
-            let (param_name, param_value) = match param.split_once('=') {
-                Some((n, v)) => (n.trim(), Some(v.trim())),
-                None => (param.trim(), None),
-            };
-            let value_ok = param_value.is_none_or(|v| is_token(v) || is_quoted_string(v));
-            if !is_token(param_name) || !value_ok {
-                return Err(format!(
-                    "extension parameter {:?} is malformed",
-                    param.trim()
-                ));
+        names.push(cursor.token().map_err(problem)?);
+        loop {
+            cursor.skip_ows();
+            if !cursor.eat(b';') {
+                break;
+            }
+            cursor.skip_ows();
+            cursor.token().map_err(problem)?;
+            cursor.skip_ows();
+            if cursor.eat(b'=') {
+                cursor.skip_ows();
+                cursor.token_or_quoted().map_err(problem)?;
             }
         }
-        names.push(name);
-    }
-    Ok(names)
-}
-
-/// `value` split at each `separator` that is not inside a quoted string.
-fn split_outside_quotes(value: &str, separator: char) -> std::result::Result<Vec<&str>, String> {
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    let mut quoted = false;
-    let mut escaped = false;
-    for (at, c) in value.char_indices() {
-        if escaped {
-            escaped = false;
-        } else if quoted && c == '\\' {
-            escaped = true;
-        } else if c == '"' {
-            quoted = !quoted;
-        } else if c == separator && !quoted {
-            pieces.push(&value[start..at]);
-            start = at + c.len_utf8();
+        cursor.skip_ows();
+        if !cursor.at_end() && !cursor.eat(b',') {
+            return Err(problem(cursor.error("expected ',' between extensions")));
         }
     }
-    if quoted {
-        return Err("a quoted string is not closed".into());
-    }
-    pieces.push(&value[start..]);
-    Ok(pieces)
-}
-
-/// An RFC 9110 token.
-fn is_token(value: &str) -> bool {
-    !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// An RFC 9110 quoted string (whose content, unquoted, RFC 6455 §9.1 also wants a token;
-/// servers differ, so only the quoting is checked).
-fn is_quoted_string(value: &str) -> bool {
-    value.len() >= 2 && value.starts_with('"') && value.ends_with('"') && !value.ends_with("\\\"")
 }
 
 /// A WebSocket handshake the server accepted: the connection, the subprotocol and extensions
