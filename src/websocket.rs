@@ -511,6 +511,8 @@ mod tests {
             ["permessage-deflate", "x-foo"]
         );
         assert_eq!(extension_names(" , ").unwrap(), Vec::<&str>::new());
+        // A quoted value ending in an escaped backslash.
+        assert_eq!(extension_names(r#"x; a="b\\""#).unwrap(), ["x"]);
         assert!(extension_names("; a=1").is_err());
         assert!(extension_names("bad name").is_err());
         assert!(extension_names("x; a=\"open").is_err());
