@@ -215,7 +215,8 @@ impl WebSocketBuilder {
         async move {
             let (request, url, offer, key) = prepared?;
             let response = client.send(request, url.clone()).await?;
-            let (mut head, _body) = response.into_http().into_parts();
+            // The body goes now: an HTTP/1 connection that switched must not wait for it.
+            let (mut head, _) = response.into_http().into_parts();
             let agreed = check(&head, key.as_deref(), &offer).map_err(|problem| {
                 Error::upgrade(format!("WebSocket handshake refused: {problem}"))
                     .with_url(url.clone())

@@ -764,3 +764,39 @@ async fn a_redirect_to_the_websocket_endpoint_is_followed() {
     assert_eq!(handshake.status(), StatusCode::SWITCHING_PROTOCOLS);
     assert_echoes(handshake.into_io()).await;
 }
+
+#[tokio::test]
+async fn a_request_builder_becomes_a_handshake_keeping_its_settings() {
+    let server = Server::start(Wire::Http1, |request| {
+        assert_eq!(request.headers()[header::AUTHORIZATION], "Bearer s3cret");
+        assert_eq!(request.headers()[header::ORIGIN], "https://app.example");
+        assert_eq!(request.uri().path(), "/api/live");
+        accept_websocket(request, None, None)
+    })
+    .await;
+    // A POST with a body becomes the handshake's GET without one.
+    let handshake = Client::new()
+        .post(server.url("http", "/api/live"))
+        .bearer_auth("s3cret")
+        .body("ignored")
+        .websocket()
+        .header(header::ORIGIN, "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_echoes(handshake.into_io()).await;
+    // A relative WebSocket URL resolves against the client's base URL.
+    let client = Client::builder()
+        .base_url(server.url("http", "/api/"))
+        .build()
+        .unwrap();
+    let handshake = client
+        .websocket("live")
+        .header(header::AUTHORIZATION, "Bearer s3cret")
+        .header(header::ORIGIN, "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_echoes(handshake.into_io()).await;
+    assert_eq!(server.requests.get(), 2);
+}
