@@ -17,6 +17,41 @@
 //! library, for example tokio-tungstenite's `WebSocketStream::from_raw_socket(io,
 //! Role::Client, None)`. A `wss://` handshake over HTTP/1.1 offers only `http/1.1` in ALPN.
 //!
+//! Against tokio-tungstenite's own server handshake, in process:
+//!
+//! ```
+//! use futures_util::{SinkExt, StreamExt};
+//! use tokio_tungstenite::WebSocketStream;
+//! use tokio_tungstenite::tungstenite::{Message, protocol::Role};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let url = format!("ws://{}/echo", listener.local_addr()?);
+//! tokio::spawn(async move {
+//!     let (stream, _) = listener.accept().await?;
+//!     let mut socket = tokio_tungstenite::accept_async(stream).await?;
+//!     while let Some(message) = socket.next().await {
+//!         let message = message?;
+//!         if message.is_text() {
+//!             socket.send(message).await?;
+//!         }
+//!     }
+//!     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+//! });
+//!
+//! let handshake = towline::Client::new().websocket(url).send().await?;
+//! let mut socket =
+//!     WebSocketStream::from_raw_socket(handshake.into_io(), Role::Client, None).await;
+//! socket.send(Message::text("ping")).await?;
+//! let echoed = socket.next().await.ok_or("closed")??;
+//! assert_eq!(echoed.into_text()?.as_str(), "ping");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! With a subprotocol, against a server elsewhere:
+//!
 //! ```no_run
 //! use futures_util::{SinkExt, StreamExt};
 //! use tokio_tungstenite::WebSocketStream;
