@@ -41,6 +41,8 @@
 //! | `websocket` | yes | [`websocket`]: the WebSocket handshake over HTTP/1.1 and HTTP/2 (`sha1`, `getrandom`); upgrades themselves ([`Response::upgrade`]) are always there |
 //! | `digest-auth` | yes | `ClientBuilder::digest_auth`, `RequestBuilder::digest_auth`: Digest answers to 401 and a forward proxy's 407 |
 //! | `netrc` | yes | `ClientBuilder::netrc`, `netrc_path`: credentials from a netrc file |
+//! | `multipart` | no | `RequestBuilder::multipart`, `multipart`: `multipart/form-data` bodies, files streamed from disk |
+//! | `download` | no | `Client::download`, `download`: parallel, resumable range downloads to a file |
 //! | `otel` | no | `otel`: OpenTelemetry client spans per attempt, W3C propagation, HTTP client and pool metrics (the `opentelemetry` API crate only) |
 //!
 //! Feature names follow reqwest's where reqwest has the feature (`json`, `cookies`, `gzip`,
@@ -55,7 +57,7 @@
 //! | `native-roots` | `rustls-native-roots` |
 //! | `stream`, `http2`, `socks` | nothing: streaming bodies, HTTP/2 and SOCKS proxies are always there |
 //!
-//! `native-tls`, `blocking`, `multipart`, `hickory-dns` and `http3` are not features yet;
+//! `native-tls`, `blocking`, `hickory-dns` and `http3` are not features yet;
 //! `MIGRATING.md` says what to use instead.
 //!
 //! Unlike reqwest, every layer and codec is on by default: towline's stack is the point of
@@ -70,16 +72,22 @@
 #[cfg(not(feature = "tokio"))]
 compile_error!("towline needs a runtime: enable the `tokio` feature");
 
+#[cfg(any(feature = "multipart", feature = "download"))]
+mod blocking;
 mod body;
 mod built_request;
 mod client;
 #[cfg(feature = "cookies")]
 pub mod cookie;
+#[cfg(feature = "download")]
+pub mod download;
 mod error;
 pub mod forwarded;
 mod header_syntax;
 mod into_url;
 pub mod link;
+#[cfg(feature = "multipart")]
+pub mod multipart;
 #[cfg(feature = "json")]
 pub mod problem;
 pub mod progress;

@@ -179,6 +179,27 @@ impl RequestBuilder {
         }
     }
 
+    /// Sends a `multipart/form-data` form (see [`crate::multipart`]), replacing any
+    /// `Content-Type` with the form's. A form of parts in memory is a buffered body; one
+    /// with a file or stream part is streamed.
+    #[cfg(feature = "multipart")]
+    pub fn multipart(mut self, form: crate::multipart::Form) -> Self {
+        match HeaderValue::try_from(form.content_type()) {
+            Ok(content_type) => {
+                self.headers.insert(CONTENT_TYPE, content_type);
+                // A streamed form's length is announced here: a stream's size hint does
+                // not survive `Body::wrap`.
+                if let Some(length) = form.content_length() {
+                    self.headers
+                        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
+                }
+                self.body = form.into_request_body(self.client.blocking());
+                self
+            }
+            Err(e) => self.fail(Error::builder(e)),
+        }
+    }
+
     fn set_content_type(&mut self, value: &'static str) {
         if !self.headers.contains_key(CONTENT_TYPE) {
             self.headers

@@ -1233,6 +1233,21 @@ async fn squid_with_digest_auth() -> TestResult {
     )?;
     let resp = wrong.get(format!("{NGINX_H1}/data.json")).send().await?;
     assert_eq!(resp.status().as_u16(), 407);
+
+    // A tunnel (https): the connector's Basic CONNECT is refused, and the digest answer is
+    // sent on the same connection.
+    for _ in 0..2 {
+        let resp = client.get(format!("{NGINX_TLS}/data.json")).send().await?;
+        assert_eq!(resp.status().as_u16(), 200);
+        let body: Value = resp.json().await?;
+        assert_eq!(body, peers.data_json()?);
+    }
+    let err = expect_err(
+        wrong.get(format!("{NGINX_TLS}/data.json")).send().await,
+        "CONNECT with a wrong Digest password",
+    );
+    assert!(err.is_proxy(), "{err:?}");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(407));
     Ok(())
 }
 
@@ -1419,6 +1434,77 @@ async fn httpbin_digest_stale_nonce() -> TestResult {
 
 #[tokio::test]
 #[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_auth_basic_from_netrc() -> TestResult {
+    let peers = peers();
+    let expected = peers.read("www/data.json");
+    let dir = std::env::temp_dir().join(format!(
+        "towline-interop-nginx-netrc-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let netrc = |name: &str, text: &str| -> TestResult<PathBuf> {
+        let path = dir.join(name);
+        std::fs::write(&path, text)?;
+        Ok(path)
+    };
+
+    // Without credentials nginx challenges; the 401 comes back as it is.
+    let resp = TokioClient::builder()
+        .netrc(false)
+        .build()?
+        .get(format!("{NGINX_H1}/auth/data.json"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 401);
+    let challenge = resp.headers()["www-authenticate"].to_str()?.to_owned();
+    assert!(challenge.starts_with("Basic"), "{challenge}");
+
+    // A machine entry: sent at once over https and to loopback.
+    let machine = netrc(
+        "machine",
+        "machine localhost login nuser password npass\nmachine 127.0.0.1 login nuser password npass\n",
+    )?;
+    let client = TokioClient::builder()
+        .add_root_certificate(peers.ca()?)
+        .netrc_path(&machine)
+        .build()?;
+    for url in [
+        format!("{NGINX_TLS}/auth/data.json"),
+        format!("{NGINX_H1}/auth/data.json"),
+    ] {
+        let resp = client.get(&url).send().await?;
+        assert_eq!(resp.status(), 200, "{url}");
+        assert_eq!(resp.bytes().await?, expected, "{url}");
+    }
+
+    // `default`: only in answer to nginx's 401, then accepted.
+    let default = netrc("default", "default login nuser password npass\n")?;
+    let client = TokioClient::builder()
+        .add_root_certificate(peers.ca()?)
+        .netrc_path(&default)
+        .build()?;
+    let resp = client
+        .get(format!("{NGINX_TLS}/auth/data.json"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await?, expected);
+
+    // A wrong password: nginx's second 401 is returned, not answered again.
+    let wrong = netrc("wrong", "default login nuser password nope\n")?;
+    let resp = TokioClient::builder()
+        .netrc_path(&wrong)
+        .build()?
+        .get(format!("{NGINX_H1}/auth/data.json"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 401);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
 async fn httpbin_basic_auth_from_netrc() -> TestResult {
     let _peers = peers();
     let dir = std::env::temp_dir().join(format!("towline-interop-netrc-{}", std::process::id()));
@@ -1535,4 +1621,216 @@ async fn python_websockets_negotiates_permessage_deflate() -> TestResult {
     assert!(agreed.starts_with("permessage-deflate"), "{agreed:?}");
     assert!(agreed.contains("client_max_window_bits=12"), "{agreed:?}");
     websocket_round_trip(handshake.into_io(), &[]).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multipart forms (httpbin) and range downloads (nginx, httpbin)
+
+/// A file of `len` bytes of ASCII text (so httpbin echoes it as text) under the temporary
+/// directory, and its hex SHA-256.
+#[cfg(feature = "multipart")]
+fn ascii_file(name: &str, len: usize) -> TestResult<(PathBuf, String)> {
+    let path = std::env::temp_dir().join(format!("towline-interop-{}-{name}", std::process::id()));
+    let contents: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+    std::fs::write(&path, &contents)?;
+    Ok((path, hex(&Sha256::digest(&contents))))
+}
+
+#[cfg(feature = "multipart")]
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_post_multipart_echoes_fields_and_files() -> TestResult {
+    use towline::multipart::{Form, Part};
+    let (path, sum) = ascii_file("notes.txt", 200_000)?;
+    let form = Form::new()
+        .text("title", "héllo")
+        .part(
+            "data",
+            Part::bytes(&b"raw bytes"[..])
+                .file_name("data.bin")
+                .mime_str("text/plain")?,
+        )
+        .file("upload", &path)
+        .await?;
+    let client = TokioClient::new();
+    let body = echo(
+        client
+            .post(format!("{HTTPBIN}/post"))
+            .multipart(form)
+            .send()
+            .await?,
+    )
+    .await?;
+    std::fs::remove_file(&path)?;
+    assert_eq!(body["form"]["title"], "héllo", "{body}");
+    assert_eq!(body["files"]["data"], "raw bytes", "{body}");
+    let upload = body["files"]["upload"].as_str().unwrap_or_default();
+    assert_eq!(hex(&Sha256::digest(upload.as_bytes())), sum);
+    let content_type = body["headers"]["Content-Type"].as_str().unwrap_or_default();
+    assert!(
+        content_type.starts_with("multipart/form-data; boundary="),
+        "{content_type}"
+    );
+    Ok(())
+}
+
+#[cfg(feature = "multipart")]
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_post_multipart_streams_a_10_mib_file_in_bounded_chunks() -> TestResult {
+    use http_body_util::BodyExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use towline::multipart::Form;
+    let (path, sum) = ascii_file("ten-mib.txt", TEN_MIB)?;
+    let form = Form::new()
+        .text("kind", "big")
+        .file("upload", &path)
+        .await?;
+    let content_type = form.content_type();
+    let length = form.content_length().ok_or("a file form has a length")?;
+    // Every frame the form's body hands the connection: none may exceed its 64 KiB read,
+    // so the 10 MiB are never held at once.
+    let largest = Arc::new(AtomicUsize::new(0));
+    let frames = Arc::new(AtomicUsize::new(0));
+    let body = form.into_body().map_frame({
+        let (largest, frames) = (largest.clone(), frames.clone());
+        move |frame| {
+            if let Some(data) = frame.data_ref() {
+                largest.fetch_max(data.len(), Ordering::Relaxed);
+                frames.fetch_add(1, Ordering::Relaxed);
+            }
+            frame
+        }
+    });
+    let echoed = echo(
+        TokioClient::new()
+            .post(format!("{HTTPBIN}/post"))
+            .header("content-type", content_type)
+            .header("content-length", length)
+            .body_stream(body)
+            .send()
+            .await?,
+    )
+    .await?;
+    std::fs::remove_file(&path)?;
+    let upload = echoed["files"]["upload"].as_str().unwrap_or_default();
+    assert_eq!(upload.len(), TEN_MIB);
+    assert_eq!(hex(&Sha256::digest(upload.as_bytes())), sum);
+    assert_eq!(echoed["form"]["kind"], "big");
+    assert!(largest.load(Ordering::Relaxed) <= 64 * 1024);
+    assert!(frames.load(Ordering::Relaxed) >= TEN_MIB / (64 * 1024));
+    Ok(())
+}
+
+/// A path under the temporary directory for a download, without its file or sidecar.
+#[cfg(feature = "download")]
+fn download_target(name: &str) -> TestResult<PathBuf> {
+    let path = std::env::temp_dir().join(format!("towline-interop-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(format!("{}.towline-state", path.display()));
+    Ok(path)
+}
+
+#[cfg(feature = "download")]
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_download_in_four_ranges_with_if_range_matches_the_sha256() -> TestResult {
+    let peers = peers();
+    let path = download_target("nginx-10M.bin")?;
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let done = TokioClient::new()
+        .download(format!("{NGINX_H1}/10M.bin"))
+        .connections(4)
+        .to_file(&path)
+        .progress({
+            let progress = progress.clone();
+            move |p| progress.store(p.transferred, std::sync::atomic::Ordering::Relaxed)
+        })
+        .send()
+        .await?;
+    assert_eq!(done.segments, 4);
+    assert_eq!(done.length, TEN_MIB as u64);
+    assert_eq!(
+        progress.load(std::sync::atomic::Ordering::Relaxed),
+        TEN_MIB as u64
+    );
+    let bytes = std::fs::read(&path)?;
+    std::fs::remove_file(&path)?;
+    assert_eq!(hex(&Sha256::digest(&bytes)), peers.ten_mib_sha256());
+    Ok(())
+}
+
+#[cfg(feature = "download")]
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn nginx_answers_a_stale_if_range_with_the_whole_file_and_resume_refuses_it() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    // nginx's If-Range behaviour the downloader relies on: a matching ETag gives the range, a
+    // stale one the whole file.
+    let head = client.get(format!("{NGINX_H1}/10M.bin")).send().await?;
+    let etag = head
+        .headers()
+        .get("etag")
+        .ok_or("nginx sends an ETag")?
+        .to_str()?
+        .to_owned();
+    drop(head);
+    for (if_range, status) in [(etag.as_str(), 206), ("\"stale\"", 200)] {
+        let response = client
+            .get(format!("{NGINX_H1}/10M.bin"))
+            .header("range", "bytes=0-9")
+            .header("if-range", if_range)
+            .send()
+            .await?;
+        assert_eq!(response.status().as_u16(), status, "If-Range {if_range}");
+    }
+    // A sidecar from an interrupted download of another version: resuming is refused.
+    let path = download_target("nginx-stale.bin")?;
+    let half = TEN_MIB as u64 / 2;
+    std::fs::write(
+        format!("{}.towline-state", path.display()),
+        format!(
+            "towline-download 1\nlength {TEN_MIB}\netag \"stale\"\nsegment 0 {half} 100\n\
+             segment {half} {TEN_MIB} {half}\n"
+        ),
+    )?;
+    let error = expect_err(
+        client
+            .download(format!("{NGINX_H1}/10M.bin"))
+            .to_file(&path)
+            .resume(true)
+            .send()
+            .await,
+        "resume of another version",
+    );
+    let reason = std::error::Error::source(&error)
+        .and_then(|e| e.downcast_ref::<towline::download::DownloadError>())
+        .cloned();
+    assert_eq!(reason, Some(towline::download::DownloadError::Changed));
+    let _ = std::fs::remove_file(format!("{}.towline-state", path.display()));
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+#[cfg(feature = "download")]
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_range_downloads_in_segments() -> TestResult {
+    let path = download_target("httpbin-range.bin")?;
+    let done = TokioClient::new()
+        .download(format!("{HTTPBIN}/range/102400"))
+        .connections(4)
+        .min_segment_size(16 * 1024)
+        .to_file(&path)
+        .send()
+        .await?;
+    assert_eq!(done.segments, 4);
+    let bytes = std::fs::read(&path)?;
+    std::fs::remove_file(&path)?;
+    let expected: Vec<u8> = (0..102_400).map(|i| b'a' + (i % 26) as u8).collect();
+    assert_eq!(bytes.len(), expected.len());
+    assert!(bytes == expected, "httpbin's /range/N bytes, reassembled");
+    Ok(())
 }

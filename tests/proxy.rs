@@ -11,7 +11,7 @@ use towline::towline_services::connect::proxy::{ProxyError, ProxyErrorKind};
 use towline::towline_services::connect::socks::{SocksTarget, SocksVersion};
 use towline::{NoProxy, Proxy, TokioClient};
 use towline_test_support::{
-    HttpProxy, Malformed, RawServer, SocksServer, TestPki, TestServer, basic,
+    DigestServer, HttpProxy, Malformed, RawServer, SocksServer, TestPki, TestServer, basic,
 };
 
 use common::{MS, ca, echo_of, header_values, within};
@@ -141,6 +141,112 @@ async fn an_https_proxy_speaks_tls_to_the_proxy_itself() {
 }
 
 #[tokio::test]
+async fn an_https_proxy_is_verified_with_its_own_roots_and_servers_with_the_clients() {
+    // The proxy's certificate comes from one authority, the origin's from another; the client
+    // trusts only the origin's.
+    let proxy_pki = TestPki::generate();
+    let origin_pki = TestPki::generate();
+    let proxy = HttpProxy::builder()
+        .tls(proxy_pki.server_config(&[b"http/1.1"], false))
+        .build();
+    let secure = TestServer::tls(&origin_pki, &[b"http/1.1"]);
+    let client_for = |proxy_setting: Proxy| {
+        TokioClient::builder()
+            .add_root_certificate(ca(&origin_pki))
+            .resolve("localhost", proxy.addr())
+            .proxy(proxy_setting)
+            .build()
+            .unwrap()
+    };
+
+    // With the client's roots alone, the proxy's certificate is refused.
+    let error = within(
+        client_for(Proxy::all(proxy.url()).unwrap())
+            .get(secure.url("/echo"))
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert!(error.is_proxy() && error.is_connect(), "{error:?}");
+    assert_eq!(proxy.connections(), 1);
+    assert!(
+        proxy.requests().is_empty(),
+        "no request before TLS to the proxy"
+    );
+
+    // With the proxy's own roots, the tunnel is made; the origin is still verified with the
+    // client's.
+    let own = Proxy::all(proxy.url())
+        .unwrap()
+        .tls_config(proxy_pki.client_config(&[b"http/1.1"], false));
+    echo(&client_for(own.clone()), &secure.url("/echo")).await;
+    assert_eq!(proxy.requests().len(), 1);
+    assert_eq!(proxy.requests()[0].method.as_str(), "CONNECT");
+
+    // An origin whose certificate comes from the proxy's authority is not trusted for that.
+    let impostor = TestServer::tls(&proxy_pki, &[b"http/1.1"]);
+    let error = within(client_for(own).get(impostor.url("/echo")).send())
+        .await
+        .unwrap_err();
+    assert!(error.is_connect() && !error.is_proxy(), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_connect_refused_with_a_digest_challenge_is_answered_once_on_the_same_connection() {
+    let pki = TestPki::generate();
+    let origin = TestServer::tls(&pki, &[b"http/1.1"]);
+    // Like squid with a Digest-only user: Basic and Digest offered, only Digest accepted.
+    let digest = DigestServer::new("dora", "s3cret", "proxy-realm")
+        .proxy()
+        .basic_first();
+    let proxy = HttpProxy::builder().digest_auth(digest.clone()).build();
+    let client_with = |password: &str| {
+        TokioClient::builder()
+            .add_root_certificate(ca(&pki))
+            .proxy(
+                Proxy::all(proxy.url())
+                    .unwrap()
+                    .basic_auth("dora", password),
+            )
+            .build()
+            .unwrap()
+    };
+    echo(&client_with("s3cret"), &origin.url("/echo")).await;
+    let log = proxy.requests();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(
+        log.iter()
+            .all(|request| request.method == http::Method::CONNECT)
+    );
+    assert_eq!(
+        log[0].connection, log[1].connection,
+        "asked again on the same connection"
+    );
+    assert!(
+        log[0]
+            .proxy_authorization
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("Basic ")
+    );
+    let answer = log[1].proxy_authorization.clone().unwrap_or_default();
+    assert!(answer.starts_with("Digest "), "{answer}");
+    // The Basic answer was the only one refused.
+    assert_eq!(digest.failures(), ["not a Digest answer"]);
+
+    // A wrong password: refused twice, then a proxy error; never a third CONNECT.
+    let error = within(client_with("wrong").get(origin.url("/echo")).send())
+        .await
+        .unwrap_err();
+    assert!(error.is_proxy() && error.is_connect(), "{error:?}");
+    assert_eq!(
+        error.status(),
+        Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+    );
+    assert_eq!(proxy.requests().len(), 4);
+}
+
+#[tokio::test]
 async fn a_407_without_credentials_is_returned_for_absolute_form_and_an_error_for_connect() {
     let proxy = HttpProxy::builder().basic_auth("alice", "right").build();
     let origin = TestServer::http1();
@@ -200,6 +306,38 @@ async fn a_401_to_connect_is_a_proxy_error_not_the_origins_challenge() {
         .unwrap_err();
     assert!(error.is_proxy(), "{error:?}");
     assert_eq!(error.status(), Some(StatusCode::UNAUTHORIZED));
+}
+
+#[tokio::test]
+async fn a_digest_challenge_on_a_connection_that_cannot_carry_another_connect_is_an_error() {
+    let challenge = "Proxy-Authenticate: Digest realm=\"r\", nonce=\"n\", qop=\"auth\"\r\n";
+    for refusal in [
+        // The proxy closes after its refusal.
+        format!("HTTP/1.1 407 Auth\r\n{challenge}Connection: close\r\nContent-Length: 0\r\n\r\n"),
+        // A refusal body too long to skip.
+        format!("HTTP/1.1 407 Auth\r\n{challenge}Content-Length: 1048576\r\n\r\n"),
+        // A body of unknown length.
+        format!("HTTP/1.1 407 Auth\r\n{challenge}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    ] {
+        let proxy = RawServer::fixed(refusal.as_bytes());
+        let client = TokioClient::builder()
+            .proxy(
+                Proxy::all(format!("http://{}", proxy.addr()))
+                    .unwrap()
+                    .basic_auth("u", "p"),
+            )
+            .build()
+            .unwrap();
+        let error = within(client.get("https://origin.invalid/").send())
+            .await
+            .unwrap_err();
+        assert!(error.is_proxy(), "{error:?}");
+        assert_eq!(
+            error.status(),
+            Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+        );
+        assert_eq!(proxy.requests(), 1, "not asked again: {refusal}");
+    }
 }
 
 #[tokio::test]

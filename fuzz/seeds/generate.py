@@ -240,7 +240,22 @@ def header_helper_seeds():
     write("websocket_answer", "h2", b"\x01\x0esec-websocket-protocol: b\n")
 
 
+def content_range_seeds():
+    for i, value in enumerate(
+        [
+            b"bytes 0-499/1234",
+            b"bytes 42-1233/*",
+            b"bytes */1234",
+            b"BYTES 0-0/1",
+            b"bytes 0-18446744073709551613/18446744073709551615",
+            b"bytes 1-0/2",
+        ]
+    ):
+        write("content_range", f"content-range-{i}", value)
+
+
 if __name__ == "__main__":
+    content_range_seeds()
     decoder_seeds()
     header_seeds()
     socks_seeds()

@@ -1,5 +1,8 @@
 //! Request and response extensions shared by layers and the facade.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use http::{StatusCode, Uri};
 
 /// The URI a response finally came from. Layers that send a request somewhere other than
@@ -26,6 +29,34 @@ pub struct CrossOriginRedirect;
 /// deadline: the retry layer never waits for a retry that would start after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Deadline(pub std::time::Instant);
+
+/// Tells the layers under a retry layer that an attempt was given up because its attempt
+/// timeout elapsed.
+///
+/// When an attempt timeout applies, the retry layer puts a fresh flag in the request of each
+/// attempt and raises it just before it drops the attempt's future. A layer below whose future
+/// is dropped mid-request can then tell a timed-out attempt from a caller that gave up: the
+/// OpenTelemetry layer labels the attempt's span `timeout` rather than `cancelled`. Clones
+/// share the flag.
+#[derive(Clone, Debug, Default)]
+pub struct AttemptTimedOut(Arc<AtomicBool>);
+
+impl AttemptTimedOut {
+    /// A flag not raised yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Raises the flag: the attempt's time is up.
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether the attempt's time was up.
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
 
 /// How many times the logical request was sent before this send: 0 (or absent) on the first
 /// send, 1 on the first re-send, and so on, whatever made each re-send (a retry, a redirect

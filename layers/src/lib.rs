@@ -141,4 +141,6 @@ mod test_util;
 pub use builder::ServiceBuilderExt;
 pub use error::BoxError;
 
-pub use extensions::{CrossOriginRedirect, Deadline, EffectiveUri, RedirectObserver, ResendCount};
+pub use extensions::{
+    AttemptTimedOut, CrossOriginRedirect, Deadline, EffectiveUri, RedirectObserver, ResendCount,
+};

@@ -59,6 +59,9 @@ pub(crate) struct ClientRef {
     /// The runtime's timer, for waits the facade itself makes (event-stream reconnection).
     #[cfg(feature = "sse")]
     pub(crate) timer: towline_services::rt::SharedTimer,
+    /// The runtime's blocking threads, for file IO (multipart file parts, downloads).
+    #[cfg(any(feature = "multipart", feature = "download"))]
+    pub(crate) blocking: crate::blocking::Blocking,
 }
 
 impl fmt::Debug for Client {
@@ -166,6 +169,12 @@ impl Client {
     #[cfg(feature = "sse")]
     pub(crate) fn timer(&self) -> &towline_services::rt::SharedTimer {
         &self.inner.timer
+    }
+
+    /// The runtime's blocking threads.
+    #[cfg(any(feature = "multipart", feature = "download"))]
+    pub(crate) fn blocking(&self) -> &crate::blocking::Blocking {
+        &self.inner.blocking
     }
 
     /// Sends `request`, a request for `url`: the URL the response reports (with its

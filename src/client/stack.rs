@@ -82,6 +82,17 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     let connector = HttpConnector::with_resolver(builder.runtime.clone(), resolver.clone(), tcp);
     let connector = UnixConnector::new(connector, builder.runtime.clone());
     let connector = ProxyConnector::new(connector, resolver).with_overrides(overrides);
+    // A tunnel's `407` never reaches the digest layer (the connector asks for tunnels, below
+    // every layer), so the connector gets the layer's answer as a function.
+    #[cfg(feature = "digest-auth")]
+    let connector =
+        connector.with_tunnel_authenticator(Arc::new(|challenges, credentials, authority| {
+            towline_layers::auth::digest::tunnel_authorization(
+                challenges,
+                &Credentials::new(credentials.username(), credentials.password()),
+                authority,
+            )
+        }));
     #[cfg(feature = "rustls")]
     let connector = {
         let configs = builder.tls.build().map_err(crate::Error::builder)?;
@@ -308,6 +319,8 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
             unix_socket: builder.unix_socket,
             #[cfg(feature = "sse")]
             timer: builder.runtime.timer(),
+            #[cfg(any(feature = "multipart", feature = "download"))]
+            blocking: crate::blocking::Blocking::new(builder.runtime.clone()),
         }),
     })
 }

@@ -339,7 +339,15 @@ impl DigestServer {
         if get("realm") != Some(c.realm.as_str()) {
             return Err(wrong("realm"));
         }
-        let expected_uri = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        // A CONNECT's request target is its authority (`host:port`).
+        let expected_uri = if request.method() == http::Method::CONNECT {
+            request
+                .uri()
+                .authority()
+                .map_or("", |authority| authority.as_str())
+        } else {
+            request.uri().path_and_query().map_or("/", |pq| pq.as_str())
+        };
         if get("uri") != Some(expected_uri) {
             return Err(wrong("uri"));
         }

@@ -38,6 +38,7 @@ pub struct ProxyRequest {
 struct Settings {
     credentials: Option<String>,
     challenge_status: Option<StatusCode>,
+    digest: Option<crate::DigestServer>,
 }
 
 /// An HTTP forward proxy on `127.0.0.1:0`.
@@ -82,6 +83,14 @@ impl HttpProxyBuilder {
         let encoded =
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         self.settings.credentials = Some(format!("Basic {encoded}"));
+        self
+    }
+
+    /// Requires a Digest answer that `server` (in proxy mode, see
+    /// [`DigestServer::proxy`](crate::DigestServer::proxy)) accepts: a request without one
+    /// gets the server's `407` and challenges, on a connection kept open.
+    pub fn digest_auth(mut self, server: crate::DigestServer) -> Self {
+        self.settings.digest = Some(server);
         self
     }
 
@@ -223,6 +232,16 @@ async fn handle(
             http::HeaderValue::from_static("Basic realm=\"towline-test\""),
         );
         return Ok(response);
+    }
+    if let Some(digest) = &settings.digest {
+        let mut head = Request::new(bytes::Bytes::new());
+        *head.method_mut() = request.method().clone();
+        *head.uri_mut() = request.uri().clone();
+        *head.headers_mut() = request.headers().clone();
+        let answer = digest.respond(&head);
+        if answer.status() != StatusCode::OK {
+            return Ok(answer);
+        }
     }
     if request.method() == Method::CONNECT {
         return Ok(tunnel(request).await);

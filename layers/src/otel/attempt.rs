@@ -1,6 +1,6 @@
 //! [`Attempt`]: one attempt's span and measurements, from the call to the end of its body.
 
-use std::{borrow::Cow, error::Error, sync::Arc, time::Instant};
+use std::{borrow::Cow, error::Error, fmt::Write as _, sync::Arc, time::Instant};
 
 use http::{Request, Response};
 use opentelemetry::{
@@ -10,7 +10,7 @@ use opentelemetry::{
 use towline_core::ConnectionInfo;
 
 use super::{Propagation, headers, layer::Shared};
-use crate::{Deadline, ResendCount, redact::RedactedUri, semconv};
+use crate::{AttemptTimedOut, Deadline, ResendCount, redact::RedactedUri, semconv};
 
 /// An attempt in flight. Dropping it ends the span and records the metrics, so the attempt
 /// is over when its response body ends, fails or is dropped, and when its response future
@@ -20,6 +20,8 @@ pub(super) struct Attempt {
     shared: Arc<Shared>,
     start: Instant,
     deadline: Option<Instant>,
+    /// Raised by a retry layer above when it gives the attempt up at its attempt timeout.
+    timed_out: Option<AttemptTimedOut>,
     /// The metrics' attributes; the first `common` are those of `http.client.active_requests`.
     attributes: Vec<KeyValue>,
     common: usize,
@@ -71,11 +73,13 @@ impl Attempt {
         }
         let common = attributes.len();
 
-        let mut span_attributes = attributes.clone();
-        span_attributes.push(KeyValue::new(
-            "url.full",
-            RedactedUri::new(uri, settings.query).to_string(),
-        ));
+        // Sized for what follows, so the span's attributes and the URL are built without
+        // growing (this runs on every attempt, recorded or not).
+        let mut span_attributes = Vec::with_capacity(common + 4 + settings.request_headers.len());
+        span_attributes.extend_from_slice(&attributes);
+        let mut full = String::with_capacity(uri_len(uri));
+        let _ = write!(full, "{}", RedactedUri::new(uri, settings.query));
+        span_attributes.push(KeyValue::new("url.full", full));
         if let Some(original) = method_original {
             span_attributes.push(KeyValue::new(
                 "http.request.method_original",
@@ -121,6 +125,7 @@ impl Attempt {
                 .extensions()
                 .get::<Deadline>()
                 .map(|deadline| deadline.0),
+            timed_out: request.extensions().get::<AttemptTimedOut>().cloned(),
             attributes,
             common,
             request_size: request.body().size_hint().exact(),
@@ -133,16 +138,24 @@ impl Attempt {
     /// headers; a status of 400 or more fails the span.
     pub(super) fn head<B>(&mut self, response: &Response<B>) {
         self.stage = Stage::Receiving;
-        let span = self.cx.span();
         let status = response.status();
-        let mut recorded = vec![KeyValue::new(
-            "http.response.status_code",
-            i64::from(status.as_u16()),
-        )];
-        if let Some(version) = semconv::protocol_version(response.version()) {
-            recorded.push(KeyValue::new("network.protocol.version", version));
+        let status_code = KeyValue::new("http.response.status_code", i64::from(status.as_u16()));
+        let version = semconv::protocol_version(response.version())
+            .map(|version| KeyValue::new("network.protocol.version", version));
+        self.attributes.push(status_code.clone());
+        self.attributes.extend(version.clone());
+        if status.as_u16() >= 400 {
+            self.fail(Cow::Owned(status.as_str().to_owned()));
         }
-        self.attributes.extend(recorded.iter().cloned());
+        // The span's own attributes are built only for a span that records them (a no-op
+        // provider's does not); the metrics' attributes above are needed either way.
+        let span = self.cx.span();
+        if !span.is_recording() {
+            return;
+        }
+        let mut recorded = Vec::with_capacity(10 + self.shared.settings.response_headers.len());
+        recorded.push(status_code);
+        recorded.extend(version);
         if let Some(info) = response.extensions().get::<ConnectionInfo>() {
             if let Some(peer) = info.remote_addr() {
                 recorded.push(KeyValue::new("network.peer.address", peer.ip().to_string()));
@@ -156,9 +169,6 @@ impl Attempt {
             response.headers(),
         ));
         span.set_attributes(recorded);
-        if status.as_u16() >= 400 {
-            self.fail(Cow::Owned(status.as_str().to_owned()));
-        }
     }
 
     /// Fails the attempt with `err`, classified.
@@ -207,16 +217,22 @@ impl Attempt {
             .push(KeyValue::new("error.type", error_type));
     }
 
+    /// Whether a timeout ended the attempt: the total timeout's deadline has passed, or a
+    /// retry layer gave the attempt up at its attempt timeout.
     fn deadline_passed(&self) -> bool {
-        self.deadline
-            .is_some_and(|deadline| self.shared.timer.now() >= deadline)
+        self.timed_out
+            .as_ref()
+            .is_some_and(AttemptTimedOut::is_raised)
+            || self
+                .deadline
+                .is_some_and(|deadline| self.shared.timer.now() >= deadline)
     }
 }
 
 impl Drop for Attempt {
     fn drop(&mut self) {
-        // Dropped early: by a timeout above (the total timeout's deadline has passed), or by
-        // a caller that gave up. A body dropped unread after its head is not a failure.
+        // Dropped early: by a timeout above (the total timeout's deadline has passed, or the
+        // retry layer's attempt timeout elapsed), or by a caller that gave up. A body dropped unread after its head is not a failure.
         match self.stage {
             Stage::Sending if self.deadline_passed() => self.fail(Cow::Borrowed("timeout")),
             Stage::Sending => self.fail(Cow::Borrowed("cancelled")),
@@ -277,6 +293,16 @@ fn scheme_value(scheme: &str) -> opentelemetry::Value {
 
 /// The connection's phase durations (a fresh connection only: a reused one's belong to an
 /// earlier request) and the time to first byte, in seconds.
+/// The length of `uri` written out: the room its redacted form usually needs.
+fn uri_len(uri: &http::Uri) -> usize {
+    let scheme = uri.scheme_str().map_or(0, |scheme| scheme.len() + 3);
+    let authority = uri
+        .authority()
+        .map_or(0, |authority| authority.as_str().len());
+    let path = uri.path_and_query().map_or(1, |path| path.as_str().len());
+    scheme + authority + path
+}
+
 fn phases(info: &ConnectionInfo, now: Instant) -> Vec<KeyValue> {
     let mut phases = vec![
         KeyValue::new("towline.connection.reused", info.is_reused()),

@@ -71,7 +71,9 @@
 //! another (the `towline` client gives one that knows `connect`, `dns`, `tls`, `proxy`,
 //! `redirect_limit`, `body`, `decode`). Error messages are never recorded: they may quote the
 //! URI. An attempt dropped before its head arrived is `timeout` when the request's
-//! [`Deadline`](crate::Deadline) (the total timeout's) has passed, `cancelled` otherwise.
+//! [`Deadline`](crate::Deadline) (the total timeout's) has passed or a retry layer above gave
+//! it up at its attempt timeout ([`AttemptTimedOut`](crate::AttemptTimedOut)), `cancelled`
+//! otherwise.
 //!
 //! # Propagation
 //!

@@ -287,6 +287,43 @@ async fn an_attempt_dropped_past_the_deadline_is_a_timeout() -> Result<(), BoxEr
 }
 
 #[tokio::test]
+async fn an_attempt_given_up_at_its_attempt_timeout_is_a_timeout() -> Result<(), BoxError> {
+    let telemetry = Telemetry::new();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    // The first attempt never answers; the second does.
+    let stalls_first = service_fn(move |_request: Request<_>| {
+        let first = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        async move {
+            if first {
+                std::future::pending::<()>().await;
+            }
+            Ok::<_, BoxError>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+        }
+    });
+    let retry = RetryConfig::new()
+        .initial_backoff(Duration::ZERO)
+        .jitter(Jitter::None)
+        .attempt_timeout(Duration::from_millis(150));
+    let service = tower::ServiceBuilder::new()
+        .layer(RetryLayer::new(retry, telemetry.timer.shared()))
+        .layer(telemetry.layer())
+        .service(stalls_first);
+    let call = tokio::spawn(service.oneshot(get("http://example.com/slow")));
+    telemetry.timer.wait_for_sleeps(1).await;
+    telemetry.timer.advance(Duration::from_millis(150));
+    let response = call.await??;
+    response.into_body().collect().await?;
+
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let spans = telemetry.spans();
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    assert_eq!(attr(&spans[0], "error.type"), Some(&s("timeout")));
+    assert_eq!(attr(&spans[1], "error.type"), None);
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_non_standard_method_is_other_with_its_original() -> Result<(), BoxError> {
     let telemetry = Telemetry::new();
     let service = telemetry.layer().layer(origin(200, ""));

@@ -22,7 +22,7 @@ use super::{
     parse_retry_after,
 };
 use crate::{
-    BoxError, ResendCount,
+    AttemptTimedOut, BoxError, ResendCount,
     resend::{Drain, Kept, PolledAfterCompletion, ResendBody},
 };
 
@@ -83,9 +83,16 @@ pub(super) struct Retrying<S, B> {
     retries: u32,
     /// The request of the next attempt, and the wait before it.
     next: Option<(Request<ResendBody<B>>, Duration)>,
-    attempt_timeout: Option<Duration>,
+    attempt_limit: Option<AttemptLimit>,
     /// The current attempt's timeout, armed once the attempt is pending.
     attempt_sleep: Option<Pin<Box<dyn Sleep>>>,
+}
+
+/// How long each attempt may wait for its head, and the flag in the current attempt's
+/// request that is raised when it has waited that long.
+pub(super) struct AttemptLimit {
+    pub(super) after: Duration,
+    pub(super) timed_out: AttemptTimedOut,
 }
 
 /// What an attempt's outcome leads to.
@@ -104,7 +111,7 @@ impl<S, B: 'static> Retrying<S, B> {
         template: RequestHead,
         body: Kept<B>,
         deadline: Option<Instant>,
-        attempt_timeout: Option<Duration>,
+        attempt_limit: Option<AttemptLimit>,
     ) -> Self {
         Self {
             service,
@@ -115,20 +122,23 @@ impl<S, B: 'static> Retrying<S, B> {
             deadline,
             retries: 0,
             next: None,
-            attempt_timeout,
+            attempt_limit,
             attempt_sleep: None,
         }
     }
 
     /// For a pending attempt: the error that ends it, once its timeout has elapsed.
     fn attempt_elapsed(&mut self, cx: &mut Context<'_>) -> Option<AttemptElapsed> {
-        let after = self.attempt_timeout?;
+        let after = self.attempt_limit.as_ref()?.after;
         let timer = &self.shared.timer;
         let sleep = self.attempt_sleep.get_or_insert_with(|| timer.sleep(after));
         if sleep.as_mut().poll(cx).is_pending() {
             return None;
         }
         self.attempt_sleep = None;
+        if let Some(limit) = &self.attempt_limit {
+            limit.timed_out.raise();
+        }
         Some(AttemptElapsed::new(after))
     }
 
@@ -174,6 +184,10 @@ impl<S, B: 'static> Retrying<S, B> {
         self.retries += 1;
         next.extensions_mut()
             .insert(ResendCount(self.sends_before() + self.retries));
+        if let Some(limit) = &mut self.attempt_limit {
+            limit.timed_out = AttemptTimedOut::new();
+            next.extensions_mut().insert(limit.timed_out.clone());
+        }
         self.next = Some((next, wait));
         Plan::Retry
     }

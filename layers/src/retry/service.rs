@@ -12,9 +12,13 @@ use tower_service::Service;
 
 use towline_core::RequestHead;
 
-use super::{AttemptTimeout, ResponseFuture, RetryConfig, future::Retrying, layer::Shared};
+use super::{
+    AttemptTimeout, ResponseFuture, RetryConfig,
+    future::{AttemptLimit, Retrying},
+    layer::Shared,
+};
 use crate::{
-    BoxError, Deadline,
+    AttemptTimedOut, BoxError, Deadline,
     resend::{Kept, ResendBody},
 };
 
@@ -94,12 +98,16 @@ where
         // What later attempts are built from, copied before this layer marks the request.
         let template = RequestHead::from_parts(&parts);
         kept.mark(&mut parts.extensions);
+        let attempt_limit = attempt_timeout.or(config.attempt_timeout).map(|after| {
+            let timed_out = AttemptTimedOut::new();
+            parts.extensions.insert(timed_out.clone());
+            AttemptLimit { after, timed_out }
+        });
 
         // The clone-swap idiom: call the service that was readied, leave a fresh clone.
         let clone = self.inner.clone();
         let mut service = mem::replace(&mut self.inner, clone);
         let future = service.call(Request::from_parts(parts, body));
-        let attempt_timeout = attempt_timeout.or(config.attempt_timeout);
         let retrying = Retrying::new(
             service,
             config,
@@ -107,7 +115,7 @@ where
             template,
             kept,
             deadline,
-            attempt_timeout,
+            attempt_limit,
         );
         ResponseFuture::new(future, Some(Box::new(retrying)))
     }

@@ -82,7 +82,11 @@ where
             Poll::Ready(Some(Err(err))) => {
                 let err = err.into();
                 if let Some(span) = this.span.take() {
-                    let error_type = (this.config.classify)(&*err);
+                    // The head had arrived: a failure the classifier cannot name is the body's.
+                    let error_type = match (this.config.classify)(&*err) {
+                        "_OTHER" => "body",
+                        known => known,
+                    };
                     record_error(&span, error_type);
                     if !span.is_disabled() {
                         event_at!(

@@ -51,7 +51,8 @@
 //! fails, `error.type` is the low-cardinality string an [`ErrorClassifier`] gives the error;
 //! the [default](default_error_type) says `timeout` for a timeout anywhere in the error's
 //! source chain ([`is_timeout`](crate::error::is_timeout): this crate's `timeout::Elapsed`,
-//! an I/O or hyper timeout) and `_OTHER` for everything else. A failure also sets
+//! an I/O or hyper timeout) and `_OTHER` for everything else — except that a response body
+//! failure the classifier cannot name is `body` (the head had arrived). A failure also sets
 //! `otel.status_code = "ERROR"` and emits an event (`request failed` or `response body
 //! failed`) carrying `error.type`.
 //!

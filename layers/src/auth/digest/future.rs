@@ -361,7 +361,7 @@ where
 
 /// The strongest Digest challenge this crate can answer among every challenge of every
 /// header value; values that do not parse are skipped.
-fn best_challenge<'a>(
+pub(super) fn best_challenge<'a>(
     values: impl IntoIterator<Item = &'a HeaderValue>,
 ) -> Option<DigestChallenge> {
     values

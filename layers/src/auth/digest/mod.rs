@@ -111,6 +111,7 @@ mod layer;
 mod service;
 #[cfg(test)]
 mod tests;
+mod tunnel;
 
 use std::sync::Arc;
 
@@ -122,6 +123,7 @@ pub use self::{
     future::ResponseFuture,
     layer::{DEFAULT_MAX_REPLAY_BYTES, DigestAuthLayer},
     service::DigestAuth,
+    tunnel::tunnel_authorization,
 };
 use super::{Credentials, Origin};
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 use http::uri::{Authority, Scheme};
 use tower_service::Service;
 
-use super::http_connect::{self, Prefixed};
+use super::http_connect::{self, Prefixed, TunnelAuthenticator};
 use super::{ProxyError, ProxyErrorKind, ProxyScheme, ProxyUrl};
 use crate::connect::dns::{DynResolver, Name, ResolveOverrides};
 use crate::connect::either::EitherIo;
@@ -32,13 +32,23 @@ impl<T: hyper::rt::Read + hyper::rt::Write + Unpin + Send> ProxyIo for T {}
 /// given here; SOCKS4a and SOCKS5h send the name to the proxy. An `https://`
 /// proxy needs TLS settings (`with_tls`, feature `rustls`): without them
 /// it fails as unsupported.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ProxyConnector<C> {
     inner: C,
     resolver: DynResolver,
     overrides: ResolveOverrides,
     #[cfg(feature = "rustls")]
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    tunnel_authenticator: Option<TunnelAuthenticator>,
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for ProxyConnector<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyConnector")
+            .field("inner", &self.inner)
+            .field("tunnel_authenticator", &self.tunnel_authenticator.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<C> ProxyConnector<C> {
@@ -51,7 +61,17 @@ impl<C> ProxyConnector<C> {
             overrides: ResolveOverrides::default(),
             #[cfg(feature = "rustls")]
             tls: None,
+            tunnel_authenticator: None,
         }
+    }
+
+    /// Answers a `407` to `CONNECT` whose challenges Basic cannot meet (Digest): `answer`
+    /// turns the challenges into a `Proxy-Authorization` value with the proxy's credentials,
+    /// and the `CONNECT` is sent once more with it. The `towline` client passes the digest
+    /// layer's `tunnel_authorization`.
+    pub fn with_tunnel_authenticator(mut self, answer: TunnelAuthenticator) -> Self {
+        self.tunnel_authenticator = Some(answer);
+        self
     }
 
     /// Names answered without the resolver, as the wrapped TCP connector answers them.
@@ -119,6 +139,7 @@ where
         let dialling = inner.call(first_target);
         let resolver = self.resolver.clone();
         let overrides = self.overrides.clone();
+        let authenticator = self.tunnel_authenticator.clone();
         #[cfg(feature = "rustls")]
         let tls = self.tls.clone();
         Box::pin(async move {
@@ -146,7 +167,15 @@ where
                     None if route.is_forward() => break,
                     None => (target.host().to_owned(), target.port()),
                 };
-                stream = through(hop, stream, &host, port, (&resolver, &overrides)).await?;
+                stream = through(
+                    hop,
+                    stream,
+                    &host,
+                    port,
+                    (&resolver, &overrides),
+                    authenticator.as_ref(),
+                )
+                .await?;
             }
             connected.timings.proxy = Some(started.elapsed());
             Ok(EitherIo::Own {
@@ -172,6 +201,7 @@ async fn through(
     host: &str,
     port: u16,
     (resolver, overrides): (&DynResolver, &ResolveOverrides),
+    authenticator: Option<&TunnelAuthenticator>,
 ) -> Result<Box<dyn ProxyIo>, ConnectError> {
     let version = match hop.scheme() {
         ProxyScheme::Http | ProxyScheme::Https => {
@@ -180,7 +210,7 @@ async fn through(
             } else {
                 format!("{host}:{port}")
             };
-            let rest = http_connect::connect(&mut stream, hop, &authority)
+            let rest = http_connect::connect(&mut stream, hop, &authority, authenticator)
                 .await
                 .map_err(proxy_error)?;
             if rest.is_empty() {
@@ -248,7 +278,7 @@ async fn tls_to_proxy(
     stream: Box<dyn ProxyIo>,
 ) -> Result<Box<dyn ProxyIo>, ConnectError> {
     let failed = |kind: ProxyErrorKind| ProxyError::new(kind, hop.to_string());
-    let config = config.ok_or_else(|| {
+    let config = hop.own_tls().or(config).ok_or_else(|| {
         proxy_error(
             failed(ProxyErrorKind::UnsupportedScheme)
                 .with_message("no TLS settings for https proxies".into()),

@@ -14,7 +14,7 @@ use http::StatusCode;
 use http::header::HeaderValue;
 use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
 
-use super::{ProxyError, ProxyErrorKind, ProxyUrl};
+use super::{ProxyCredentials, ProxyError, ProxyErrorKind, ProxyUrl};
 
 /// The largest `CONNECT` answer head read: 64 KiB.
 pub(crate) const MAX_CONNECT_HEAD: usize = 64 * 1024;
@@ -48,25 +48,90 @@ pub(crate) async fn read_some<IO: Read + Unpin + ?Sized>(
 
 /// Asks `proxy`, over `io`, for a tunnel to `authority` (`host:port`). On success, returns
 /// the bytes the proxy sent after its answer's head (they belong to the tunnel).
+///
+/// With credentials, the first `CONNECT` carries Basic. When the proxy answers `407` and
+/// `authenticate` turns one of its challenges into an answer (Digest), the `CONNECT` is sent
+/// once more with it, on the same connection when the proxy keeps it open and the refusal's
+/// body is small enough to skip; never a third time.
 pub(crate) async fn connect<IO: Read + Write + Unpin + ?Sized>(
     io: &mut IO,
     proxy: &ProxyUrl,
     authority: &str,
+    authenticate: Option<&TunnelAuthenticator>,
 ) -> Result<Bytes, ProxyError> {
     let failed = |kind: ProxyErrorKind| ProxyError::new(kind, proxy.to_string());
     if authority.contains(['\r', '\n', ' ']) {
         return Err(failed(ProxyErrorKind::InvalidUrl)
             .with_message(format!("cannot tunnel to {authority:?}")));
     }
-    let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
-    if let Some(credentials) = proxy.credentials() {
-        let value = credentials.basic_header();
-        request.push_str("Proxy-Authorization: ");
-        request.push_str(value.to_str().unwrap_or_default());
-        request.push_str("\r\n");
+    let basic = proxy.credentials().map(ProxyCredentials::basic_header);
+    let refused = match ask(io, proxy, authority, basic.as_ref()).await? {
+        Answer::Tunnel(rest) => return Ok(rest),
+        Answer::Refused(refused) => refused,
+    };
+    let answer = match (authenticate, proxy.credentials()) {
+        (Some(authenticate), Some(credentials))
+            if refused.error.status == Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+                && refused.reusable =>
+        {
+            authenticate(&refused.challenges, credentials, authority)
+        }
+        _ => None,
+    };
+    let Some(answer) = answer else {
+        return Err(refused.error);
+    };
+    skip(io, refused.body_left)
+        .await
+        .map_err(|e| failed(ProxyErrorKind::Io).with_source(e))?;
+    match ask(io, proxy, authority, Some(&answer)).await? {
+        Answer::Tunnel(rest) => Ok(rest),
+        Answer::Refused(refused) => Err(refused.error),
     }
-    request.push_str("\r\n");
-    write_all(io, request.as_bytes())
+}
+
+/// Turns a `407`'s `Proxy-Authenticate` challenges into a `Proxy-Authorization` value for
+/// `CONNECT authority` with the proxy's credentials; `None` when it cannot answer any of them.
+/// The `towline` client passes one answering Digest challenges.
+pub type TunnelAuthenticator = std::sync::Arc<
+    dyn Fn(&[HeaderValue], &ProxyCredentials, &str) -> Option<HeaderValue> + Send + Sync,
+>;
+
+/// The proxy's answer to one `CONNECT`.
+enum Answer {
+    /// The tunnel is open; what followed the head.
+    Tunnel(Bytes),
+    Refused(Refused),
+}
+
+/// A refused `CONNECT`: the error to report, the challenges, and whether the connection can
+/// carry another `CONNECT` once `body_left` bytes of the refusal are skipped.
+struct Refused {
+    error: ProxyError,
+    challenges: Vec<HeaderValue>,
+    reusable: bool,
+    body_left: usize,
+}
+
+/// The largest refusal body skipped to ask again on the same connection: 64 KiB.
+const MAX_SKIPPED_BODY: usize = 64 * 1024;
+
+/// Sends one `CONNECT` (with `authorization` as `Proxy-Authorization`) and reads its answer.
+async fn ask<IO: Read + Write + Unpin + ?Sized>(
+    io: &mut IO,
+    proxy: &ProxyUrl,
+    authority: &str,
+    authorization: Option<&HeaderValue>,
+) -> Result<Answer, ProxyError> {
+    let failed = |kind: ProxyErrorKind| ProxyError::new(kind, proxy.to_string());
+    let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n").into_bytes();
+    if let Some(value) = authorization {
+        request.extend_from_slice(b"Proxy-Authorization: ");
+        request.extend_from_slice(value.as_bytes());
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"\r\n");
+    write_all(io, &request)
         .await
         .map_err(|e| failed(ProxyErrorKind::Io).with_source(e))?;
 
@@ -92,16 +157,45 @@ pub(crate) async fn connect<IO: Read + Write + Unpin + ?Sized>(
                 if status.is_success() {
                     let mut rest = Bytes::from(head);
                     rest.advance(len);
-                    return Ok(rest);
+                    return Ok(Answer::Tunnel(rest));
                 }
-                let challenge = response
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("proxy-authenticate"))
-                    .and_then(|h| HeaderValue::from_bytes(h.value).ok());
+                let named = |name: &'static str| {
+                    response
+                        .headers
+                        .iter()
+                        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+                        .map(|h| h.value)
+                };
+                let challenges: Vec<HeaderValue> = named("proxy-authenticate")
+                    .filter_map(|value| HeaderValue::from_bytes(value).ok())
+                    .collect();
+                let closes = named("connection")
+                    .chain(named("proxy-connection"))
+                    .any(|value| value.eq_ignore_ascii_case(b"close"))
+                    || response.version != Some(1);
+                let length = named("content-length")
+                    .map(|value| {
+                        std::str::from_utf8(value)
+                            .ok()?
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                    })
+                    .collect::<Option<Vec<usize>>>();
+                let chunked = named("transfer-encoding").next().is_some();
+                // A body that can be skipped: one agreed length, not chunked, small.
+                let body_left = match length.as_deref() {
+                    Some([]) if !chunked => Some(0),
+                    Some([first, rest @ ..])
+                        if !chunked && rest.iter().all(|other| other == first) =>
+                    {
+                        first.checked_sub(head.len().saturating_sub(len))
+                    }
+                    _ => None,
+                };
                 let kind = match status {
                     StatusCode::PROXY_AUTHENTICATION_REQUIRED | StatusCode::UNAUTHORIZED => {
-                        if proxy.credentials().is_some() {
+                        if authorization.is_some() {
                             ProxyErrorKind::AuthRejected
                         } else {
                             ProxyErrorKind::AuthRequired
@@ -111,8 +205,13 @@ pub(crate) async fn connect<IO: Read + Write + Unpin + ?Sized>(
                 };
                 let mut error = failed(kind);
                 error.status = Some(status);
-                error.challenge = challenge;
-                return Err(error);
+                error.challenge = challenges.first().cloned();
+                return Ok(Answer::Refused(Refused {
+                    error,
+                    challenges,
+                    reusable: !closes && body_left.is_some_and(|left| left <= MAX_SKIPPED_BODY),
+                    body_left: body_left.unwrap_or_default(),
+                }));
             }
             Ok(httparse::Status::Partial) if head.len() < MAX_CONNECT_HEAD => {}
             Ok(httparse::Status::Partial) => {
@@ -125,6 +224,20 @@ pub(crate) async fn connect<IO: Read + Write + Unpin + ?Sized>(
             }
         }
     }
+}
+
+/// Reads and drops `left` bytes.
+async fn skip<IO: Read + Unpin + ?Sized>(io: &mut IO, mut left: usize) -> io::Result<()> {
+    let mut chunk = [0u8; 4096];
+    while left > 0 {
+        let want = left.min(chunk.len());
+        let read = read_some(io, chunk.get_mut(..want).unwrap_or_default()).await?;
+        if read == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        left = left.saturating_sub(read);
+    }
+    Ok(())
 }
 
 /// An IO whose first reads return bytes read earlier from it.

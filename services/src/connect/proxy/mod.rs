@@ -24,9 +24,11 @@
 //! [`Proxy::basic_auth`]. A `407` to an absolute-form request is the response the caller
 //! gets; a `CONNECT` refused with `407` (or `401`, as tinyproxy answers) is a
 //! [`ProxyError`] saying whether credentials were missing or refused. Credentials are sent
-//! once: a refusal is never retried, so it never loops. Challenges other than Basic (Digest)
-//! are left to a later proxy-authentication stage; [`ProxyError::challenge`] keeps the
-//! proxy's `Proxy-Authenticate` for it.
+//! once: a refusal is never retried, so it never loops. A `CONNECT` refused with challenges
+//! Basic cannot meet (Digest) is asked once more when the connector has a
+//! [`TunnelAuthenticator`] ([`ProxyConnector::with_tunnel_authenticator`]; the `towline` client
+//! gives it the digest layer's answer), on the same connection; [`ProxyError::challenge`] keeps
+//! the proxy's first `Proxy-Authenticate` otherwise.
 
 mod connector;
 mod env;
@@ -42,6 +44,7 @@ use http::header::HeaderValue;
 use http::{StatusCode, Uri};
 
 pub use connector::{MaybeProxied, ProxyConnector};
+pub use http_connect::TunnelAuthenticator;
 pub use no_proxy::NoProxy;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -159,6 +162,9 @@ pub struct ProxyUrl {
     host: Box<str>,
     port: u16,
     credentials: Option<Arc<ProxyCredentials>>,
+    /// TLS settings of this proxy's own, for an `https://` proxy (the client's otherwise).
+    #[cfg(feature = "rustls")]
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl ProxyUrl {
@@ -213,6 +219,8 @@ impl ProxyUrl {
             host: host.into(),
             port: port.unwrap_or(scheme.default_port()),
             credentials,
+            #[cfg(feature = "rustls")]
+            tls: None,
         })
     }
 
@@ -244,6 +252,25 @@ impl ProxyUrl {
             password: password.to_owned(),
         }));
         self
+    }
+
+    /// TLS settings for this proxy itself, for an `https://` proxy whose certificate is
+    /// issued by another authority than the servers' (a corporate proxy's private CA) or that
+    /// wants a client certificate of its own: its own roots and identity, instead of the
+    /// client's. The proxy speaks HTTP/1.1, so the configuration's ALPN should offer
+    /// `http/1.1` or nothing. The server name is the proxy's host either way, and the
+    /// connections through the proxy to `https` servers still use the client's settings.
+    /// Ignored for other schemes.
+    #[cfg(feature = "rustls")]
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// The TLS settings given with [`tls_config`](Self::tls_config).
+    #[cfg(feature = "rustls")]
+    pub(crate) fn own_tls(&self) -> Option<&Arc<rustls::ClientConfig>> {
+        self.tls.as_ref()
     }
 
     /// `host:port`, with brackets around an IPv6 literal.
@@ -279,6 +306,25 @@ impl PartialEq for ProxyUrl {
             && self.port == other.port
             && self.host.eq_ignore_ascii_case(&other.host)
             && self.credentials == other.credentials
+            && self.same_tls(other)
+    }
+}
+
+impl ProxyUrl {
+    /// Whether both use the same TLS settings (connections made with other settings are not
+    /// interchangeable in the pool).
+    #[cfg(feature = "rustls")]
+    fn same_tls(&self, other: &Self) -> bool {
+        match (&self.tls, &other.tls) {
+            (None, None) => true,
+            (Some(mine), Some(theirs)) => Arc::ptr_eq(mine, theirs),
+            _ => false,
+        }
+    }
+
+    #[cfg(not(feature = "rustls"))]
+    fn same_tls(&self, _other: &Self) -> bool {
+        true
     }
 }
 
@@ -292,6 +338,8 @@ impl Hash for ProxyUrl {
             byte.to_ascii_lowercase().hash(state);
         }
         self.credentials.hash(state);
+        #[cfg(feature = "rustls")]
+        self.tls.as_ref().map(Arc::as_ptr).hash(state);
     }
 }
 
@@ -449,6 +497,25 @@ impl Proxy {
             username: username.to_owned(),
             password: password.to_owned(),
         }));
+        self
+    }
+
+    /// TLS settings of its own for an `https://` proxy (every `https://` hop of a chain), as
+    /// [`ProxyUrl::tls_config`] sets them; a [`custom`](Self::custom) proxy sets them on the
+    /// URLs it returns.
+    #[cfg(feature = "rustls")]
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        let with_config = |hops: &Arc<[ProxyUrl]>| -> Arc<[ProxyUrl]> {
+            hops.iter()
+                .map(|hop| hop.clone().tls_config(config.clone()))
+                .collect()
+        };
+        self.intercept = match &self.intercept {
+            Intercept::Http(hops) => Intercept::Http(with_config(hops)),
+            Intercept::Https(hops) => Intercept::Https(with_config(hops)),
+            Intercept::All(hops) => Intercept::All(with_config(hops)),
+            Intercept::Custom(choose) => Intercept::Custom(choose.clone()),
+        };
         self
     }
 
