@@ -36,6 +36,8 @@ struct Server {
     addr: std::net::SocketAddr,
     accepts: Counter,
     requests: Counter,
+    /// The ALPN protocol of each TLS connection, in accept order.
+    alpns: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -45,10 +47,14 @@ impl Drop for Server {
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone)]
 enum Wire {
     Http1,
-    H2c { extended_connect: bool },
+    H2c {
+        extended_connect: bool,
+    },
+    /// TLS; HTTP/2 or HTTP/1.1 as ALPN decides.
+    Tls(Arc<rustls::ServerConfig>),
 }
 
 impl Server {
@@ -61,16 +67,39 @@ impl Server {
         let accepts = Counter::new();
         let requests = Counter::new();
         let answer: Answer = Arc::new(answer);
+        let alpns: Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Arc::default();
         let task = tokio::spawn({
             let accepts = accepts.clone();
             let requests = requests.clone();
+            let alpns = Arc::clone(&alpns);
             async move {
                 loop {
                     let Ok((stream, _)) = listener.accept().await else {
                         continue;
                     };
                     accepts.incr();
-                    tokio::spawn(serve(stream, wire, answer.clone(), requests.clone()));
+                    let (answer, requests) = (answer.clone(), requests.clone());
+                    let Wire::Tls(config) = &wire else {
+                        tokio::spawn(serve(TokioIo::new(stream), wire.clone(), answer, requests));
+                        continue;
+                    };
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                    let alpns = Arc::clone(&alpns);
+                    tokio::spawn(async move {
+                        let Ok(tls) = acceptor.accept(stream).await else {
+                            return;
+                        };
+                        let alpn = tls.get_ref().1.alpn_protocol().unwrap_or_default().to_vec();
+                        alpns.lock().unwrap().push(alpn.clone());
+                        let wire = if alpn == b"h2" {
+                            Wire::H2c {
+                                extended_connect: false,
+                            }
+                        } else {
+                            Wire::Http1
+                        };
+                        serve(TokioIo::new(tls), wire, answer, requests).await;
+                    });
                 }
             }
         });
@@ -78,6 +107,7 @@ impl Server {
             addr,
             accepts,
             requests,
+            alpns,
             task,
         }
     }
@@ -87,7 +117,10 @@ impl Server {
     }
 }
 
-async fn serve(stream: tokio::net::TcpStream, wire: Wire, answer: Answer, requests: Counter) {
+async fn serve<IO>(io: IO, wire: Wire, answer: Answer, requests: Counter)
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let service = service_fn(move |mut request: Request<Incoming>| {
         requests.incr();
         let response = answer(&request);
@@ -116,7 +149,7 @@ async fn serve(stream: tokio::net::TcpStream, wire: Wire, answer: Answer, reques
     match wire {
         Wire::Http1 => {
             let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(io, service)
                 .with_upgrades()
                 .await;
         }
@@ -125,10 +158,9 @@ async fn serve(stream: tokio::net::TcpStream, wire: Wire, answer: Answer, reques
             if extended_connect {
                 builder.enable_connect_protocol();
             }
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = builder.serve_connection(io, service).await;
         }
+        Wire::Tls(_) => unreachable!("TLS is unwrapped in the accept loop"),
     }
 }
 
@@ -799,4 +831,37 @@ async fn a_request_builder_becomes_a_handshake_keeping_its_settings() {
         .unwrap();
     assert_echoes(handshake.into_io()).await;
     assert_eq!(server.requests.get(), 2);
+}
+
+#[tokio::test]
+async fn a_wss_handshake_asks_for_http1_even_where_h2_is_offered() {
+    let pki = towline_test_support::TestPki::generate();
+    let config = pki.server_config(&[b"h2", b"http/1.1"], false);
+    let server = Server::start(Wire::Tls(config), |request| {
+        if request.headers().contains_key(header::UPGRADE) {
+            accept_websocket(request, None, None)
+        } else {
+            ok("plain over tls")
+        }
+    })
+    .await;
+    let client = Client::builder()
+        .add_root_certificate(towline::Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    // The server prefers h2, and a plain request gets it...
+    let plain = client.get(server.url("https", "/")).send().await.unwrap();
+    assert_eq!(plain.version(), Version::HTTP_2);
+    // ...but a WebSocket over HTTP/1.1 needs `Upgrade`, which HTTP/2 has not.
+    let handshake = client
+        .websocket(server.url("wss", "/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(handshake.version(), Version::HTTP_11);
+    assert_eq!(
+        *server.alpns.lock().unwrap(),
+        [b"h2".to_vec(), b"http/1.1".to_vec()]
+    );
+    assert_echoes(handshake.into_io()).await;
 }
