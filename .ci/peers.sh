@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install, configure, start and stop the real servers the interop suite (tests/interop.rs) talks to.
 #
-#   .ci/peers.sh install   # nginx (+ brotli module if apt has it), caddy and the proxies (apt), httpbin venv (pip); only what is missing
+#   .ci/peers.sh install   # nginx (+ brotli module if apt has it), caddy, the proxies and websocketd (apt), httpbin + websockets venv (pip); only what is missing
 #   .ci/peers.sh setup     # CA + leaf, www/ (10M.bin, text.txt, data.json), conf/* (nginx, Caddy, proxies, sshd), ssh keys, the sockstest account
 #   .ci/peers.sh start     # start the servers in the background, wait until they answer
-#   .ci/peers.sh check     # checks with curl (ALPN h2 / http1.1, h2c, sha256s, gzip/br/zstd, HSTS, 400 on plain->TLS)
+#   .ci/peers.sh check     # checks with curl (ALPN h2 / http1.1, h2c, sha256s, gzip/br/zstd, HSTS, 400 on plain->TLS),
+#                          # and WebSocket echoes with .ci/ws_echo.py
 #   .ci/peers.sh stop      # stop what `start` started, by tracked PID
 #   .ci/peers.sh status
 #
@@ -22,6 +23,9 @@
 #         a system account `setup` creates)
 #   1082  microsocks, SOCKS5, open;   1083 microsocks with auth (muser:mpass)
 #   1086  ssh -D (through sshd on 2222, keys in $TOWLINE_PEERS/ssh): the SOCKS4a peer
+#   8765  websocketd running `cat`: a WebSocket echo, one message per line, no extensions
+#   8766  .ci/ws_echo.py on the `websockets` library (in the httpbin venv): a WebSocket echo that
+#         accepts permessage-deflate when offered
 #
 # nginx (9080/9443/9444, also 9082) compresses text/plain and application/json with gzip, and with br when
 # Debian's libnginx-mod-http-brotli-filter is installed (install tries it; setup loads it if present).
@@ -35,7 +39,7 @@
 # Environment:
 #   TOWLINE_PEERS       scratch dir for PKI, www, configs, logs, PIDs (default /tmp/towline-peers-$UID);
 #                       .ci/run passes a fresh `mktemp -d`. Nothing is written outside it except the venv.
-#   TOWLINE_PEERS_VENV  venv holding httpbin + gunicorn, reused across runs
+#   TOWLINE_PEERS_VENV  venv holding httpbin + gunicorn and websockets, reused across runs
 #                       (default ${XDG_CACHE_HOME:-$HOME/.cache}/towline/venv-httpbin)
 #
 # Every failure exits non-zero with a message: the interop suite must fail, never skip.
@@ -50,7 +54,11 @@ HTTPBIN_PORT=8081
 NGINX_PORTS=(9080 9443 9444 9082)
 CADDY_PORT=7080
 PROXY_PORTS=(3128 3129 8888 8889 1080 1081 1082 1083 2222 1086)
-ALL_PORTS=("$HTTPBIN_PORT" "${NGINX_PORTS[@]}" "$CADDY_PORT" "${PROXY_PORTS[@]}")
+WEBSOCKETD_PORT=8765
+WS_ECHO_PORT=8766
+WEBSOCKET_PORTS=("$WEBSOCKETD_PORT" "$WS_ECHO_PORT")
+WS_ECHO=$HERE/ws_echo.py
+ALL_PORTS=("$HTTPBIN_PORT" "${NGINX_PORTS[@]}" "$CADDY_PORT" "${PROXY_PORTS[@]}" "${WEBSOCKET_PORTS[@]}")
 # name:expected-command of every proxy peer, in start order (stop goes in reverse).
 PROXY_PEERS=(squid:squid tinyproxy-open:tinyproxy tinyproxy-auth:tinyproxy dante-open:danted
     dante-auth:danted microsocks-open:microsocks microsocks-auth:microsocks sshd:sshd sshsocks:ssh)
@@ -166,7 +174,7 @@ venv_ok() {
     local want=$1
     [[ -x $VENV/bin/gunicorn && -f $VENV/.towline-requirements.sha256 ]] &&
         [[ $(<"$VENV/.towline-requirements.sha256") == "$want" ]] &&
-        "$VENV/bin/python" -c 'import httpbin, gunicorn, gunicorn.workers.gthread' 2>/dev/null
+        "$VENV/bin/python" -c 'import httpbin, gunicorn, gunicorn.workers.gthread, websockets' 2>/dev/null
 }
 
 install_httpbin() {
@@ -189,11 +197,11 @@ install_httpbin() {
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQUIREMENTS" ||
         die "pip install -r $REQUIREMENTS into $VENV failed"
     local out
-    out=$("$VENV/bin/python" -c 'import httpbin, gunicorn, gunicorn.workers.gthread' 2>&1) ||
-        die "httpbin/gunicorn not importable after pip install: $out"
+    out=$("$VENV/bin/python" -c 'import httpbin, gunicorn, gunicorn.workers.gthread, websockets' 2>&1) ||
+        die "httpbin/gunicorn/websockets not importable after pip install: $out"
     echo "$want" >"$VENV/.towline-requirements.sha256"
     log "httpbin venv ready: $("$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null |
-        grep -i -E '^(httpbin|gunicorn|flask|werkzeug) ' | tr -s ' ' | paste -sd, -)"
+        grep -i -E '^(httpbin|gunicorn|flask|werkzeug|websockets) ' | tr -s ' ' | paste -sd, -)"
 }
 
 install_proxies() {
@@ -211,12 +219,48 @@ install_proxies() {
     command -v microsocks >/dev/null || die "microsocks did not install"
 }
 
+# ---------------------------------------------------------------------------------------------
+# WebSocket peers: websocketd (apt) and .ci/ws_echo.py on the `websockets` library (pinned in
+# peers-requirements.txt, so it lives in the httpbin venv). No configuration: `setup` has nothing
+# to do for them.
+
+install_websocket_peers() {
+    command -v websocketd >/dev/null || apt_install websocketd
+    command -v websocketd >/dev/null || die "websocketd did not install"
+}
+
+start_websocket_peers() {
+    local deadline=$((SECONDS + READY_TIMEOUT_S)) name port
+    start_bg websocketd websocketd --address=127.0.0.1 --port="$WEBSOCKETD_PORT" cat
+    start_bg ws-echo "$VENV/bin/python" "$WS_ECHO" serve 127.0.0.1 "$WS_ECHO_PORT"
+    for name in websocketd:"$WEBSOCKETD_PORT" ws-echo:"$WS_ECHO_PORT"; do
+        port=${name#*:}
+        name=${name%%:*}
+        while ! "$VENV/bin/python" "$WS_ECHO" check "ws://127.0.0.1:$port/" >/dev/null 2>&1; do
+            alive "$(tracked_pid "$name")" || { show_log "$name"; die "$name exited during startup"; }
+            ((SECONDS < deadline)) || { show_log "$name"; die "$name did not echo within ${READY_TIMEOUT_S}s"; }
+            sleep 0.1
+        done
+    done
+}
+
+check_websocket_peers() {
+    local out
+    out=$("$VENV/bin/python" "$WS_ECHO" check "ws://127.0.0.1:$WEBSOCKETD_PORT/" 2>&1) ||
+        die "check 'websocketd echo' failed: $out"
+    log "$out"
+    out=$("$VENV/bin/python" "$WS_ECHO" check "ws://127.0.0.1:$WS_ECHO_PORT/" --deflate 2>&1) ||
+        die "check 'websockets echo with permessage-deflate' failed: $out"
+    log "$out"
+}
+
 cmd_install() {
     install_tools
     install_nginx
     install_caddy
     install_httpbin
     install_proxies
+    install_websocket_peers
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -596,6 +640,8 @@ cmd_start() {
     local caddy
     caddy=$(caddy_bin) || die "caddy is not installed (run: $0 install)"
     [[ -x $VENV/bin/gunicorn ]] || die "no gunicorn in $VENV (run: $0 install)"
+    command -v websocketd >/dev/null || die "websocketd is not installed (run: $0 install)"
+    "$VENV/bin/python" -c 'import websockets' 2>/dev/null || die "no websockets in $VENV (run: $0 install)"
     [[ -f $P/conf/nginx.conf && -f $P/conf/Caddyfile && -f $P/pki/ca.pem && -f $P/www/10M.bin &&
         -f $P/www/text.txt ]] || die "$P is not set up (run: $0 setup)"
 
@@ -635,6 +681,7 @@ cmd_start() {
     wait_ready nginx "$npid" "$deadline" --http2-prior-knowledge "http://127.0.0.1:9082/data.json"
     wait_ready caddy "$cpid" "$deadline" "http://127.0.0.1:$CADDY_PORT/data.json"
     start_proxies
+    start_websocket_peers
 
     # The processes we started must still be alive and be the ones listening.
     sleep 0.2
@@ -646,6 +693,11 @@ cmd_start() {
         owns_port "$port" "$npid" || die "127.0.0.1:$port is not held by nginx (pid $npid)"
     done
     owns_port "$CADDY_PORT" "$cpid" || die "127.0.0.1:$CADDY_PORT is not held by caddy (pid $cpid)"
+    for name in websocketd:"$WEBSOCKETD_PORT" ws-echo:"$WS_ECHO_PORT"; do
+        pid=$(tracked_pid "${name%%:*}")
+        alive "$pid" || die "${name%%:*} (pid $pid) died after answering; log: $P/log/${name%%:*}.log"
+        owns_port "${name#*:}" "$pid" || die "127.0.0.1:${name#*:} is not held by ${name%%:*} (pid $pid)"
+    done
     # Remember the workers too: if a master dies first (Ctrl-C reaches the whole process group),
     # its workers are re-parented and `stop` could no longer find them through the master.
     descendants "$hpid" >"$P/run/httpbin.kids"
@@ -658,6 +710,7 @@ cmd_start() {
     done
     trap - EXIT
     log "started squid, tinyproxy, dante, microsocks and ssh -D on :${PROXY_PORTS[*]}"
+    log "started websocketd (:$WEBSOCKETD_PORT) and ws_echo.py (:$WS_ECHO_PORT)"
     log "started httpbin (pid $hpid, :$HTTPBIN_PORT), nginx (pid $npid, :${NGINX_PORTS[*]})" \
         "and caddy (pid $cpid, :$CADDY_PORT) in $P"
 }
@@ -737,6 +790,8 @@ cmd_stop() {
     stop_one httpbin gunicorn INT
     stop_one nginx nginx TERM
     stop_one caddy caddy TERM
+    stop_one ws-echo ws_echo.py TERM
+    stop_one websocketd websocketd TERM
     local i peer
     for ((i = ${#PROXY_PEERS[@]} - 1; i >= 0; i--)); do
         peer=${PROXY_PEERS[i]}
@@ -760,7 +815,7 @@ cmd_stop() {
 
 cmd_status() {
     local name pid
-    for name in httpbin nginx caddy; do
+    for name in httpbin nginx caddy websocketd ws-echo; do
         if pid=$(tracked_pid "$name") && alive "$pid"; then
             echo "$name: running (pid $pid)"
         else
@@ -834,6 +889,8 @@ cmd_check() {
     [[ ${body##*$'\n'} == 400 && $body == *"The plain HTTP request was sent to HTTPS port"* ]] ||
         die "check 'plain http to :9443': expected nginx's 400, got: $body"
     log "ok: plain http to :9443 (400, plain HTTP request was sent to HTTPS port)"
+
+    check_websocket_peers
 }
 
 usage() {

@@ -32,6 +32,7 @@ enum Kind {
     Status(StatusCode),
     Body,
     Decode,
+    Upgrade,
 }
 
 /// An error of the towline client.
@@ -68,6 +69,10 @@ impl Error {
         Self::new(Kind::Decode, Some(source.into()))
     }
 
+    pub(crate) fn upgrade(source: impl Into<BoxError>) -> Self {
+        Self::new(Kind::Upgrade, Some(source.into()))
+    }
+
     pub(crate) fn from_status(status: StatusCode, url: Url) -> Self {
         Self::new(Kind::Status(status), None).with_url(url)
     }
@@ -82,6 +87,10 @@ impl Error {
             Kind::Redirect
         } else if find::<ConnectError>(&*source).is_some() {
             Kind::Connect
+        } else if find::<TransportError>(&*source)
+            .is_some_and(|e| e.kind() == TransportErrorKind::ExtendedConnectUnsupported)
+        {
+            Kind::Upgrade
         } else {
             Kind::Request
         };
@@ -211,6 +220,14 @@ impl Error {
     pub fn is_decode(&self) -> bool {
         self.kind == Kind::Decode
     }
+
+    /// Upgrading the connection failed: the server did not switch protocols (no `101`, or no
+    /// `2xx` to an extended CONNECT), an HTTP/2 server does not accept extended CONNECT, the
+    /// connection ended before it was handed over, or a WebSocket handshake answer did not
+    /// check out (see [`Response::upgrade`](crate::Response::upgrade)).
+    pub fn is_upgrade(&self) -> bool {
+        self.kind == Kind::Upgrade
+    }
 }
 
 /// Whether a timeout anywhere in `source`'s chain ended it: total, per-attempt, read,
@@ -314,6 +331,7 @@ impl fmt::Display for Error {
             Kind::Redirect => f.write_str("error following redirect")?,
             Kind::Body => f.write_str("error reading response body")?,
             Kind::Decode => f.write_str("error decoding response body")?,
+            Kind::Upgrade => f.write_str("error upgrading connection")?,
             Kind::Status(status) => {
                 let prefix = if status.is_client_error() {
                     "HTTP status client error"

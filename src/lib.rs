@@ -28,7 +28,7 @@
 //! | `rustls-aws-lc-rs` | no | rustls with aws-lc-rs (wins over *ring* when both are on) |
 //! | `webpki-roots` | yes | trust the Mozilla roots bundled at build time |
 //! | `rustls-native-roots` | no | trust the operating system's roots |
-//! | `json` | yes | [`RequestBuilder::json`], [`Response::json`] |
+//! | `json` | yes | [`RequestBuilder::json`], [`Response::json`], [`problem`] ([`Response::problem`]) |
 //! | `charset` | yes | [`Response::text`] decodes any charset (UTF-8 only without it) |
 //! | `gzip`, `deflate`, `brotli`, `zstd` | yes | the response decompression codecs (the decompression layer is always in the stack; with no codec it sends no `Accept-Encoding`) |
 //! | `cookies` | yes | `cookie_store`, `cookie_jar`, `cookie_provider`, [`cookie`], [`Response::cookies`] (`cookie_store` and the public suffix list) |
@@ -38,6 +38,7 @@
 //! | `bandwidth` | yes | `bandwidth_limiter`, `max_download_speed`, `BandwidthLimiter` |
 //! | `tracing` | yes | `trace` (`tracing` spans), `connection_verbose` |
 //! | `sse` | yes | [`Response::sse`], [`sse`]: Server-Sent Events |
+//! | `websocket` | yes | [`websocket`]: the WebSocket handshake over HTTP/1.1 and HTTP/2 (`sha1`, `getrandom`); upgrades themselves ([`Response::upgrade`]) are always there |
 //! | `digest-auth` | yes | `ClientBuilder::digest_auth`, `RequestBuilder::digest_auth`: Digest answers to 401 and a forward proxy's 407 |
 //! | `netrc` | yes | `ClientBuilder::netrc`, `netrc_path`: credentials from a netrc file |
 //! | `multipart` | no | `RequestBuilder::multipart`, `multipart`: `multipart/form-data` bodies, files streamed from disk |
@@ -84,9 +85,14 @@ pub mod cookie;
 #[cfg(feature = "download")]
 pub mod download;
 mod error;
+pub mod forwarded;
+mod header_syntax;
 mod into_url;
+pub mod link;
 #[cfg(feature = "multipart")]
 pub mod multipart;
+#[cfg(feature = "json")]
+pub mod problem;
 pub mod progress;
 pub mod redirect;
 mod request;
@@ -95,6 +101,9 @@ mod response;
 pub mod sse;
 #[cfg(feature = "rustls")]
 pub mod tls;
+pub mod upgrade;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 /// Name resolution: a resolver of your own for [`ClientBuilder::dns_resolver`], in the shape
 /// reqwest's `dns` module has, and the address families of [`ClientBuilder::ip_strategy`].
@@ -115,6 +124,7 @@ pub use request::RequestBuilder;
 pub use response::{BytesStream, Response};
 #[cfg(feature = "rustls")]
 pub use tls::{Certificate, Identity, TlsVersion};
+pub use upgrade::Upgraded;
 
 pub use http::{self, HeaderMap, Method, StatusCode, Uri, Version, header};
 pub use towline_layers;

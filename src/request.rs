@@ -352,7 +352,7 @@ impl RequestBuilder {
 
     /// The client, and the request with the URL it was made from (with the fragment, which
     /// also travels in the request's extensions for the redirect layer).
-    fn build_split(self) -> (Client, Result<(Request<Body>, url::Url)>) {
+    pub(crate) fn build_split(self) -> (Client, Result<(Request<Body>, url::Url)>) {
         let Self {
             client,
             method,

@@ -329,6 +329,26 @@ impl Response {
         (self, handle)
     }
 
+    /// Takes over the connection the server switched to another protocol (`101 Switching
+    /// Protocols`), or the tunnel of an accepted `CONNECT`, as reqwest's `Response::upgrade`
+    /// does; see [`crate::upgrade`].
+    ///
+    /// # Errors
+    ///
+    /// An upgrade error ([`Error::is_upgrade`]) when the server did not switch (any other
+    /// status) or the connection ended before it was handed over.
+    pub async fn upgrade(self) -> Result<crate::Upgraded> {
+        let Self {
+            mut head,
+            url,
+            body,
+            ..
+        } = self;
+        // An HTTP/1 connection goes back to the pool with its body; a switched one must not.
+        drop(body);
+        crate::upgrade::take(&mut head, &url).await
+    }
+
     /// The response as `http::Response` with the boxed body.
     pub fn into_http(self) -> http::Response<ResponseBody> {
         http::Response::from_parts(self.head, self.body)

@@ -1,9 +1,10 @@
 //! Interop suite: `towline::TokioClient` against real servers that others wrote —
 //! httpbin under gunicorn (HTTP/1.1 keep-alive), nginx (TLS with ALPN h2 and
 //! http/1.1, TLS with http/1.1 only, h2c with prior knowledge, gzip and br, HSTS) and
-//! Caddy (`encode zstd gzip`), and the proxies squid, tinyproxy, dante, microsocks and
-//! `ssh -D` in front of nginx — including the facade's layers: redirects, cookies,
-//! decompression, HSTS, and Digest and netrc authentication (origin and proxy).
+//! Caddy (`encode zstd gzip`), the proxies squid, tinyproxy, dante, microsocks and
+//! `ssh -D` in front of nginx, and the WebSocket servers websocketd and python `websockets` —
+//! including the facade's layers: redirects, cookies, decompression, HSTS, and Digest and
+//! netrc authentication (origin and proxy).
 //!
 //! `.ci/peers.sh` installs, configures and starts the servers; `.ci/run` runs this file with
 //! `cargo nextest run --run-ignored only -E 'binary(interop)'` and `TOWLINE_PEERS` set to the
@@ -1531,6 +1532,95 @@ async fn httpbin_basic_auth_from_netrc() -> TestResult {
     }
     std::fs::remove_dir_all(&dir)?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket: websocketd (`cat` behind it, one message per line) and the `websockets` library's
+// echo server (.ci/ws_echo.py), which accepts permessage-deflate when offered
+
+/// websocketd 0.4.1 running `cat`.
+const WEBSOCKETD: &str = "ws://127.0.0.1:8765/";
+/// Python `websockets` echo server.
+const PY_WEBSOCKETS: &str = "ws://127.0.0.1:8766/";
+
+/// Sends each text message over `io`, expects it back, then closes the WebSocket cleanly.
+async fn websocket_round_trip(io: towline::Upgraded, messages: &[&str]) -> TestResult {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let mut socket = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        io,
+        tokio_tungstenite::tungstenite::protocol::Role::Client,
+        None,
+    )
+    .await;
+    for message in messages {
+        socket.send(Message::text(*message)).await?;
+        match socket.next().await {
+            Some(Ok(Message::Text(echoed))) => assert_eq!(echoed.as_str(), *message),
+            other => panic!("expected the echo of {message:?}, got {other:?}"),
+        }
+    }
+    socket.close(None).await?;
+    // The server answers the close; the stream then ends.
+    while let Some(frame) = socket.next().await {
+        if frame.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn websocketd_echoes_over_the_upgraded_connection() -> TestResult {
+    let _peers = peers();
+    let client = TokioClient::new();
+    let handshake = client.websocket(WEBSOCKETD).send().await?;
+    assert_eq!(handshake.status(), 101);
+    assert_eq!(handshake.protocol(), None);
+    websocket_round_trip(handshake.into_io(), &["hello websocketd", "ünïcödé ✓"]).await?;
+    // websocketd accepts no extension: offering permessage-deflate agrees to none.
+    let handshake = client
+        .websocket(WEBSOCKETD)
+        .extensions("permessage-deflate; client_max_window_bits")
+        .send()
+        .await?;
+    assert_eq!(handshake.extensions(), None);
+    websocket_round_trip(handshake.into_io(), &["still plain frames"]).await
+}
+
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn python_websockets_echoes_over_the_upgraded_connection() -> TestResult {
+    let _peers = peers();
+    let handshake = TokioClient::new().websocket(PY_WEBSOCKETS).send().await?;
+    assert_eq!(handshake.status(), 101);
+    assert_eq!(
+        handshake.extensions(),
+        None,
+        "nothing offered, nothing agreed"
+    );
+    websocket_round_trip(handshake.into_io(), &["hello websockets", "twice"]).await
+}
+
+/// No released tungstenite (0.30 is the latest) speaks permessage-deflate, so the frames
+/// themselves stay uncompressed here: this checks that the offer goes out as written, that the
+/// server's answer (with its parameters) passes the handshake's extension check and reaches the
+/// caller, and that the connection then closes cleanly (control frames are never compressed).
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn python_websockets_negotiates_permessage_deflate() -> TestResult {
+    let _peers = peers();
+    let handshake = TokioClient::new()
+        .websocket(PY_WEBSOCKETS)
+        .extensions("permessage-deflate; client_max_window_bits")
+        .send()
+        .await?;
+    let agreed = handshake.extensions().unwrap_or_default().to_owned();
+    assert!(agreed.starts_with("permessage-deflate"), "{agreed:?}");
+    assert!(agreed.contains("client_max_window_bits=12"), "{agreed:?}");
+    websocket_round_trip(handshake.into_io(), &[]).await
 }
 
 // ---------------------------------------------------------------------------------------------

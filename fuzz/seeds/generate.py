@@ -215,6 +215,31 @@ def socks_seeds():
     write("socks_reply", "v4-rejected", b"\x00" + bytes([0, 0x5B, 0, 0, 0, 0, 0, 0]))
 
 
+def header_helper_seeds():
+    write("link_parse", "pages", b'</items?page=3>; rel="next", <https://e.example/items?page=1>; rel="first prev"')
+    write("link_parse", "params", b'</a>; rel=alternate; title="x, y \\"z\\""; crossorigin; anchor="#top"')
+    write("forwarded_parse", "rfc", b'for="[2001:db8:cafe::17]:4711";proto=https;by=_proxy, for=192.0.2.60')
+    write("forwarded_parse", "obfuscated", b'for=unknown;by="_a:_port";host="example.com:8443";ext="q\\"x"')
+    write(
+        "problem_json",
+        "rfc",
+        b'{"type":"https://example.com/probs/out-of-credit","title":"You do not have enough credit.",'
+        b'"status":403,"detail":"Your current balance is 30, but that costs 50.",'
+        b'"instance":"/account/12345/msgs/abc","balance":30,"accounts":["/account/12345"]}',
+    )
+    write("problem_json", "wrong-types", b'{"status":"404","title":7,"type":null,"x":{"y":[1.5e3]}}')
+    # websocket_answer: status, flags (bit 0 correct accept, 1 offer protocols, 2 offer
+    # permessage-deflate, 3 HTTP/2), then header lines.
+    write(
+        "websocket_answer",
+        "accepted",
+        b"\x00\x07upgrade: websocket\nconnection: Upgrade\nsec-websocket-protocol: a\n"
+        b"sec-websocket-extensions: permessage-deflate; server_max_window_bits=12\n",
+    )
+    write("websocket_answer", "unoffered", b"\x00\x01upgrade: websocket\nconnection: upgrade\nsec-websocket-extensions: x\n")
+    write("websocket_answer", "h2", b"\x01\x0esec-websocket-protocol: b\n")
+
+
 def content_range_seeds():
     for i, value in enumerate(
         [
@@ -234,3 +259,4 @@ if __name__ == "__main__":
     decoder_seeds()
     header_seeds()
     socks_seeds()
+    header_helper_seeds()

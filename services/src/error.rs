@@ -135,6 +135,10 @@ pub enum TransportErrorKind {
     /// graceful GOAWAY); sending it again is safe. Returned when the transport could not
     /// resend it itself (not idempotent, or its body cannot be sent again).
     Refused,
+    /// An extended CONNECT (RFC 8441, a request with a `hyper::ext::Protocol`) went to an
+    /// HTTP/2 connection whose server did not enable it (`SETTINGS_ENABLE_CONNECT_PROTOCOL`);
+    /// nothing was sent.
+    ExtendedConnectUnsupported,
 }
 
 /// Sending a request over an established (or establishing) connection failed.
@@ -172,6 +176,9 @@ impl fmt::Display for TransportError {
             TransportErrorKind::PoolTimeout => "timed out waiting for a pooled connection",
             TransportErrorKind::Refused => {
                 "the server refused the request without processing it; it is safe to send again"
+            }
+            TransportErrorKind::ExtendedConnectUnsupported => {
+                "the HTTP/2 server does not accept extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL)"
             }
         })?;
         // hyper's errors do not show their causes: name every one, so the message says what
@@ -221,7 +228,9 @@ impl TransportError {
     pub fn retry_class(&self) -> ErrorClass {
         match self.kind {
             TransportErrorKind::PoolTimeout | TransportErrorKind::Refused => ErrorClass::NotSent,
-            TransportErrorKind::InvalidUri => ErrorClass::Fatal,
+            TransportErrorKind::InvalidUri | TransportErrorKind::ExtendedConnectUnsupported => {
+                ErrorClass::Fatal
+            }
             TransportErrorKind::Request | TransportErrorKind::ConnectionClosedAmbiguous => {
                 ErrorClass::MaybeSent
             }

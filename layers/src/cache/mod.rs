@@ -29,6 +29,8 @@
 //! - **Statuses.** Any final status with explicit freshness may be stored (RFC 9111 §3); the
 //!   crate knows RFC 7234's list only, so such a response is shown to it as a 200 — unless
 //!   it says `must-understand`. 206 (ranges) is not cached: `Range` requests pass through.
+//!   Nor are upgrades: a request with `Upgrade` (a WebSocket handshake) or a `CONNECT` goes
+//!   to the server untouched, and its `101` or tunnel to the caller.
 //! - **304 merge** (RFC 9111 §3.2, §4.3.4). A 304 answers the validators the layer sent, so
 //!   it refreshes the stored response even without validators of its own — unless the
 //!   caller sent `If-None-Match` too and the 304 names another `ETag`: then it is about the

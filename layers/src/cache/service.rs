@@ -11,7 +11,7 @@ use std::{
 use bytes::Bytes;
 use http::{
     HeaderValue, Method, Request, Response, StatusCode,
-    header::{IF_MODIFIED_SINCE, IF_NONE_MATCH, RANGE},
+    header::{IF_MODIFIED_SINCE, IF_NONE_MATCH, RANGE, UPGRADE},
 };
 use http_body::Body;
 use http_body_util::BodyExt;
@@ -107,6 +107,10 @@ where
         let method = request.method().clone();
         let key = primary_key(request.uri());
 
+        // A CONNECT's tunnel is no response to keep, nor a reason to invalidate one.
+        if method == Method::CONNECT {
+            return ResponseFuture::forward(self.take_ready().call(request), None);
+        }
         if !method.is_safe() {
             let forwarded = key.map(|target| Forwarded {
                 shared,
@@ -115,9 +119,12 @@ where
             });
             return ResponseFuture::forward(self.take_ready().call(request), forwarded);
         }
+        // A request asking to switch protocols must reach the server, whose `101` (or refusal)
+        // is about this connection only.
         let Some(key) = key.filter(|_| {
             (method == Method::GET || method == Method::HEAD)
                 && !request.headers().contains_key(RANGE)
+                && !request.headers().contains_key(UPGRADE)
         }) else {
             return ResponseFuture::forward(self.take_ready().call(request), None);
         };

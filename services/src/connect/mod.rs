@@ -209,6 +209,9 @@ pub struct Connected {
     pub timings: ConnectTimings,
     /// The connection's write timeout, which the transport sets per request.
     pub(crate) write_limit: std::sync::Arc<crate::transport::WriteLimit>,
+    /// Whether the HTTP/2 server enabled extended CONNECT (RFC 8441) in its first SETTINGS,
+    /// which the transport learns during the handshake.
+    pub(crate) extended_connect: bool,
 }
 
 impl Connected {

@@ -286,6 +286,7 @@ where
                         }
                     },
                     write_limit: Default::default(),
+                    extended_connect: false,
                 },
             })
         })

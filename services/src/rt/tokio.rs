@@ -128,6 +128,11 @@ impl<T> TokioIo<T> {
         &self.inner
     }
 
+    /// The wrapped IO, mutably.
+    pub fn inner_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
     /// Unwraps the IO.
     pub fn into_inner(self) -> T {
         self.inner

@@ -23,6 +23,15 @@
 //! idempotent requests on reused and HTTP/2 connections — the price of never losing a GET
 //! or a PUT to a keep-alive race.
 //!
+//! Upgrades: HTTP/1 connections are driven with hyper's upgrade support, so a `101
+//! Switching Protocols` (or a 2xx to `CONNECT`) carries a `hyper::upgrade::OnUpgrade` in its
+//! extensions and its connection never returns to the pool. An extended CONNECT (RFC 8441: a
+//! `CONNECT` request with a `hyper::ext::Protocol` extension) goes over a pooled HTTP/2
+//! connection, and fails with [`TransportErrorKind::ExtendedConnectUnsupported`] before
+//! anything is sent when the server did not enable it; its 200 carries the `OnUpgrade` of the
+//! stream. An HTTP/2 connection is handed out only once the server's SETTINGS are in effect,
+//! so even the first request on it sees them.
+//!
 //! Every response carries a [`ConnectionInfo`] in its extensions (addresses, reuse, the
 //! connection's phases and the moment the request was sent), which the timings layer
 //! reads. Errors say whether the request may have reached the server through
@@ -36,7 +45,8 @@ mod preface;
 mod write_timeout;
 
 use std::error::Error as StdError;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -428,7 +438,19 @@ where
                     let sent = sender.try_send_request(request).await;
                     (sent, Some(sender))
                 }
-                Sender::Http2(mut sender) => (sender.try_send_request(request).await, None),
+                Sender::Http2(mut sender) => {
+                    if is_connect
+                        && !connected.extended_connect
+                        && request.extensions().get::<hyper::ext::Protocol>().is_some()
+                    {
+                        return Err(TransportError::new(
+                            TransportErrorKind::ExtendedConnectUnsupported,
+                            None,
+                        )
+                        .into());
+                    }
+                    (sender.try_send_request(request).await, None)
+                }
             };
             let mut error = match result {
                 Ok(response) => {
@@ -604,7 +626,6 @@ where
         // Each connection its own limit, whatever a connector's `Connected` was cloned from.
         connected.write_limit = Arc::default();
         connected.write_limit.set(self.config.write_timeout);
-        let connected = Arc::new(connected);
         let io = WriteTimeoutIo::new(io, connected.write_limit.clone(), self.timer.clone());
         let use_http2 = match target.protocol {
             Protocol::Http2 => true,
@@ -642,8 +663,9 @@ where
             // The connection's own error says why it ended before the server's preface
             // (a TLS alert, say): the connect fails with it rather than with a guess.
             let (ended, why_ended) = futures_channel::oneshot::channel();
+            let (settled, preface_settled) = futures_channel::oneshot::channel();
             self.runtime.spawn(Box::pin(async move {
-                let result = connection.await;
+                let result = drive_http2(connection, preface, settled).await;
                 if let Some(close) = close {
                     close.report();
                 }
@@ -651,9 +673,11 @@ where
                     let _ = ended.send(error);
                 }
             }));
-            match preface.await {
-                Ok(true) => {}
-                Ok(false) => {
+            match preface_settled.await {
+                Ok(Settled::Settings { extended_connect }) => {
+                    connected.extended_connect = extended_connect;
+                }
+                Ok(Settled::NotSettings) => {
                     return Err(ConnectError::msg(
                         ConnectErrorKind::Handshake,
                         "the server's first HTTP/2 frame was not SETTINGS",
@@ -684,12 +708,63 @@ where
         };
         Ok(PooledConn {
             sender,
-            connected,
+            connected: Arc::new(connected),
             reused: false,
             host_header: None,
             slot: None,
         })
     }
+}
+
+/// What the server's preface turned out to be, once h2 has taken it in.
+enum Settled {
+    /// SETTINGS, now in effect.
+    Settings { extended_connect: bool },
+    /// Another frame: not an HTTP/2 server.
+    NotSettings,
+}
+
+/// Runs an HTTP/2 connection to its end. Once the server's first frame has been taken in
+/// (`preface`), it reads what the connection's settings say and passes them on through
+/// `settled`: only this task holds the connection, and the request that waited for the
+/// handshake learns the settings from it.
+async fn drive_http2<IO, B, R>(
+    connection: http2::Connection<IO, SendBody<B>, Exec<R>>,
+    preface: preface::PrefaceSeen,
+    settled: futures_channel::oneshot::Sender<Settled>,
+) -> hyper::Result<()>
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    R: Runtime,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let mut connection = std::pin::pin!(connection);
+    let mut waiting = Some((preface, settled));
+    poll_fn(|cx| {
+        let polled = connection.as_mut().poll(cx);
+        if let Some((preface, _)) = &mut waiting {
+            match Pin::new(preface).poll(cx) {
+                Poll::Pending => {}
+                Poll::Ready(Ok(settings)) => {
+                    if let Some((_, settled)) = waiting.take() {
+                        let _ = settled.send(if settings {
+                            Settled::Settings {
+                                extended_connect: connection.is_extended_connect_protocol_enabled(),
+                            }
+                        } else {
+                            Settled::NotSettings
+                        });
+                    }
+                }
+                // The connection ended first: dropping `settled` tells the connect.
+                Poll::Ready(Err(_)) => waiting = None,
+            }
+        }
+        polled
+    })
+    .await
 }
 
 /// What a connection's task reports to the [`ConnectionCloseHook`] when the connection ends.
