@@ -91,6 +91,13 @@ fn outside_runtime() -> Result<()> {
     Ok(())
 }
 
+/// Sends a GET request to `url` with a client of the default configuration (reqwest's
+/// `reqwest::blocking::get`). A program making several requests should build one [`Client`]
+/// and reuse it: each call of this function starts a runtime thread and a connection.
+pub fn get(url: impl IntoUrl) -> Result<Response> {
+    Client::builder().build()?.get(url).send()
+}
+
 /// A blocking HTTP client. Cheap to clone; clones share the runtime, the pool and the
 /// layers' state.
 #[derive(Clone)]

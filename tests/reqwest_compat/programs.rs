@@ -366,12 +366,57 @@ async fn http2_tuned(url: &str) -> reqwest::Result<reqwest::Version> {
     Ok(client.get(url).send().await?.version())
 }
 
+/// The blocking client, as reqwest's `blocking` examples use it: the one-shot `get`, a
+/// configured client, a header, the body read through `Read` and copied with `copy_to`.
+#[cfg(feature = "blocking")]
+fn blocking_program(
+    url: &str,
+) -> Result<(String, serde_json::Value, u64), Box<dyn std::error::Error>> {
+    use std::io::Read;
+    let mut res = reqwest::blocking::get(url)?;
+    let mut text = String::new();
+    res.read_to_string(&mut text)?;
+
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let echo: serde_json::Value = client
+        .post(url)
+        .header("x-from", "blocking")
+        .json(&serde_json::json!({"n": 1}))
+        .send()?
+        .error_for_status()?
+        .json()?;
+    let mut sink = Vec::new();
+    let copied = client.get(url).send()?.copy_to(&mut sink)?;
+    Ok((text, echo, copied))
+}
+
 // ---------------------------------------------------------------------------
 // running them
 // ---------------------------------------------------------------------------
 
 mod run {
     use towline_test_support::{TestPki, TestServer, response};
+
+    #[cfg(feature = "blocking")]
+    #[test]
+    fn blocking() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = {
+            let _entered = runtime.enter();
+            TestServer::http1()
+        };
+        let (text, echo, copied) = super::blocking_program(&server.url("/echo")).unwrap();
+        assert!(text.contains("\"GET\""), "{text}");
+        assert_eq!(echo["method"], "POST");
+        assert_eq!(echo["body"], "{\"n\":1}");
+        assert!(copied > 0);
+    }
 
     use crate::common::{closed_addr, pattern, within};
 
