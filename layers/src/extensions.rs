@@ -95,7 +95,7 @@ impl ResendCount {
 /// the two layers (a `Buffer`, a spawned task). Inserting one replaces any earlier one: the
 /// innermost layer above the redirect layer is told.
 ///
-/// Cloning it clones an [`Arc`](std::sync::Arc).
+/// Cloning it clones an [`Arc`].
 ///
 /// ```
 /// use http::{Request, StatusCode, Uri};
