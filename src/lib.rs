@@ -85,6 +85,7 @@ pub mod cookie;
 #[cfg(feature = "download")]
 pub mod download;
 mod error;
+pub mod forward;
 pub mod forwarded;
 mod header_syntax;
 mod into_url;

@@ -1,0 +1,453 @@
+//! Forwarding: a gateway (an in-process hyper server whose handler is a `Forwarder`) between a
+//! raw hyper client, which sends and sees every header as written, and in-process upstreams
+//! that record what reaches them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode, Uri, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::sync::oneshot;
+use towline::forward::Forwarder;
+use towline::{Client, redirect};
+use towline_test_support::{
+    BodySender, BoxBody, ConnectionInfo, TestServer, TokioIo, body_channel, empty, response,
+};
+
+/// A guard against a test that would otherwise hang forever when forwarding buffers a body:
+/// it bounds a wait, and asserts nothing about how long the wait took.
+const HANG_GUARD: Duration = Duration::from_secs(10);
+
+/// What an upstream saw: the request's URI and headers.
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Option<(Uri, HeaderMap)>>>);
+
+impl Seen {
+    fn record<B>(&self, request: &Request<B>) {
+        *self.0.lock().unwrap() = Some((request.uri().clone(), request.headers().clone()));
+    }
+
+    fn uri(&self) -> Uri {
+        self.0
+            .lock()
+            .unwrap()
+            .as_ref()
+            .expect("no request")
+            .0
+            .clone()
+    }
+
+    fn headers(&self) -> HeaderMap {
+        self.0
+            .lock()
+            .unwrap()
+            .as_ref()
+            .expect("no request")
+            .1
+            .clone()
+    }
+}
+
+/// An upstream that records each request and answers `answer()`.
+fn recording_upstream(
+    answer: impl Fn() -> Response<BoxBody> + Send + Sync + 'static,
+) -> (TestServer, Seen) {
+    let seen = Seen::default();
+    let recorder = seen.clone();
+    let answer = Arc::new(answer);
+    let server = TestServer::builder()
+        .handler(move |request: Request<Bytes>| {
+            recorder.record(&request);
+            let answer = Arc::clone(&answer);
+            async move { answer() }
+        })
+        .build();
+    (server, seen)
+}
+
+fn gateway_client() -> Client {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A gateway forwarding every request with `forwarder`, with the peer address the server saw.
+fn gateway(forwarder: Forwarder) -> TestServer {
+    TestServer::builder()
+        .streaming_handler(move |request: Request<Incoming>| {
+            let forwarder = forwarder.clone();
+            async move {
+                let peer = request
+                    .extensions()
+                    .get::<ConnectionInfo>()
+                    .map(|info| info.peer_addr);
+                forwarder.forward(request, peer).await.response
+            }
+        })
+        .build()
+}
+
+fn forwarder_to(upstream: &TestServer) -> Forwarder {
+    let uri: Uri = upstream.url("/").parse().unwrap();
+    Forwarder::new(gateway_client(), uri).unwrap()
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<BoxBody>;
+
+/// A raw HTTP/1.1 connection to `addr`: hyper's client adds nothing and removes nothing.
+async fn raw_client(addr: SocketAddr) -> Sender {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
+fn get(path: &str) -> http::request::Builder {
+    Request::get(path).header(header::HOST, "gateway.example")
+}
+
+async fn send(addr: SocketAddr, request: Request<BoxBody>) -> Response<Incoming> {
+    let mut sender = raw_client(addr).await;
+    sender.send_request(request).await.unwrap()
+}
+
+#[tokio::test]
+async fn hop_by_hop_fields_are_removed_from_the_request_and_the_response() {
+    let (upstream, seen) = recording_upstream(|| {
+        let mut answer = response(200, "ok");
+        let headers = answer.headers_mut();
+        headers.insert(header::CONNECTION, "x-upstream-hop".parse().unwrap());
+        headers.insert("x-upstream-hop", "internal".parse().unwrap());
+        headers.insert("keep-alive", "timeout=5".parse().unwrap());
+        headers.insert(header::PROXY_AUTHENTICATE, "Basic".parse().unwrap());
+        headers.insert("x-end-to-end", "kept".parse().unwrap());
+        answer
+    });
+    let gateway = gateway(forwarder_to(&upstream));
+
+    let request = get("/path")
+        .header(header::CONNECTION, "keep-alive, X-Client-Hop")
+        .header("x-client-hop", "secret")
+        .header("keep-alive", "timeout=5")
+        .header("proxy-connection", "keep-alive")
+        .header(header::PROXY_AUTHORIZATION, "Basic Zm9vOmJhcg==")
+        .header(header::TE, "gzip")
+        .header("x-client-end-to-end", "kept")
+        .body(empty())
+        .unwrap();
+    let answer = send(gateway.addr(), request).await;
+
+    assert_eq!(answer.status(), StatusCode::OK);
+    let headers = answer.headers();
+    for name in ["x-upstream-hop", "keep-alive", "proxy-authenticate"] {
+        assert!(!headers.contains_key(name), "response kept {name}");
+    }
+    assert!(
+        headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .all(|value| !value.to_str().unwrap().contains("x-upstream-hop"))
+    );
+    assert_eq!(headers["x-end-to-end"], "kept");
+
+    let sent = seen.headers();
+    for name in [
+        "connection",
+        "x-client-hop",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "te",
+    ] {
+        assert!(
+            !sent.contains_key(name),
+            "upstream received {name}: {sent:?}"
+        );
+    }
+    assert_eq!(sent["x-client-end-to-end"], "kept");
+}
+
+#[tokio::test]
+async fn host_names_the_upstream_unless_preserved() {
+    let (upstream, seen) = recording_upstream(|| response(200, ""));
+    let upstream_authority = upstream.addr().to_string();
+
+    let rewriting = gateway(forwarder_to(&upstream));
+    send(rewriting.addr(), get("/").body(empty()).unwrap()).await;
+    assert_eq!(seen.headers()[header::HOST], upstream_authority.as_str());
+
+    let preserving = gateway(forwarder_to(&upstream).preserve_host(true));
+    send(preserving.addr(), get("/").body(empty()).unwrap()).await;
+    assert_eq!(seen.headers()[header::HOST], "gateway.example");
+}
+
+#[tokio::test]
+async fn a_path_prefix_is_stripped_or_replaced_on_segment_boundaries() {
+    let (upstream, seen) = recording_upstream(|| response(200, ""));
+
+    let stripping = gateway(forwarder_to(&upstream).strip_prefix("/api/"));
+    for (received, sent) in [
+        ("/api/users?page=2", "/users?page=2"),
+        ("/api", "/"),
+        ("/apis/users", "/apis/users"),
+        ("/other", "/other"),
+    ] {
+        send(stripping.addr(), get(received).body(empty()).unwrap()).await;
+        assert_eq!(seen.uri(), sent, "for {received}");
+    }
+
+    let replacing = gateway(forwarder_to(&upstream).replace_prefix("/api", "/v2"));
+    send(replacing.addr(), get("/api/users").body(empty()).unwrap()).await;
+    assert_eq!(seen.uri(), "/v2/users");
+
+    // An upstream with a path of its own puts it in front of every forwarded path.
+    let base: Uri = upstream.url("/base/").parse().unwrap();
+    let based = gateway(
+        Forwarder::new(gateway_client(), base)
+            .unwrap()
+            .strip_prefix("/api"),
+    );
+    send(based.addr(), get("/api/users?q=1").body(empty()).unwrap()).await;
+    assert_eq!(seen.uri(), "/base/users?q=1");
+}
+
+#[tokio::test]
+async fn forwarded_x_forwarded_and_via_extend_the_chains_earlier_proxies_left() {
+    let (upstream, seen) = recording_upstream(|| response(200, ""));
+    let gateway = gateway(
+        forwarder_to(&upstream)
+            .forwarded(true)
+            .x_forwarded(true)
+            .via(Some("gateway"))
+            .unwrap(),
+    );
+
+    let request = get("/")
+        .header(header::FORWARDED, "for=192.0.2.1;proto=https")
+        .header("x-forwarded-for", "192.0.2.1")
+        .header("x-forwarded-proto", "https")
+        .header(header::VIA, "1.1 edge")
+        .body(empty())
+        .unwrap();
+    let answer = send(gateway.addr(), request).await;
+
+    let sent = seen.headers();
+    assert_eq!(
+        sent[header::FORWARDED],
+        "for=192.0.2.1;proto=https, for=127.0.0.1;host=gateway.example;proto=http"
+    );
+    assert_eq!(sent["x-forwarded-for"], "192.0.2.1, 127.0.0.1");
+    // The first proxy saw the client's own scheme; a later one does not overwrite it.
+    assert_eq!(sent["x-forwarded-proto"], "https");
+    assert_eq!(sent["x-forwarded-host"], "gateway.example");
+    assert_eq!(sent[header::VIA], "1.1 edge, 1.1 gateway");
+    assert_eq!(answer.headers()[header::VIA], "1.1 gateway");
+}
+
+#[tokio::test]
+async fn without_options_no_forwarding_fields_are_added() {
+    let (upstream, seen) = recording_upstream(|| response(200, ""));
+    let gateway = gateway(forwarder_to(&upstream));
+    send(gateway.addr(), get("/").body(empty()).unwrap()).await;
+    let sent = seen.headers();
+    for name in [
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "via",
+    ] {
+        assert!(!sent.contains_key(name), "upstream received {name}");
+    }
+}
+
+/// Waits for the next data frame of `body`, skipping trailers-free empty frames.
+async fn next_data<B>(body: &mut B) -> Bytes
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Debug,
+{
+    loop {
+        let frame = tokio::time::timeout(HANG_GUARD, body.frame())
+            .await
+            .expect("the body stalled: was it buffered?")
+            .expect("the body ended early")
+            .unwrap();
+        if let Ok(data) = frame.into_data()
+            && !data.is_empty()
+        {
+            return data;
+        }
+    }
+}
+
+/// Waits for the trailers that end `body`.
+async fn trailers<B>(body: &mut B) -> HeaderMap
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Debug,
+{
+    loop {
+        let frame = tokio::time::timeout(HANG_GUARD, body.frame())
+            .await
+            .expect("the body stalled")
+            .expect("the body ended without trailers")
+            .unwrap();
+        if let Ok(trailers) = frame.into_trailers() {
+            return trailers;
+        }
+    }
+}
+
+#[tokio::test]
+async fn bodies_stream_chunk_by_chunk_both_ways_with_their_trailers() {
+    // The upstream hands each request chunk it reads to the test, and sends the response
+    // chunks the test gives it: each side waits for the other, so a gateway that collected
+    // either body before passing it on would stall here.
+    let (upstream_chunks_tx, mut upstream_chunks) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let (request_trailers_tx, request_trailers) = oneshot::channel::<HeaderMap>();
+    let request_trailers_tx = Arc::new(Mutex::new(Some(request_trailers_tx)));
+    let (response_sender_tx, response_sender) = oneshot::channel::<BodySender>();
+    let response_sender_tx = Arc::new(Mutex::new(Some(response_sender_tx)));
+    let upstream = TestServer::builder()
+        .streaming_handler(move |request: Request<Incoming>| {
+            let chunks = upstream_chunks_tx.clone();
+            let trailers_tx = request_trailers_tx.lock().unwrap().take().unwrap();
+            let sender_tx = response_sender_tx.lock().unwrap().take().unwrap();
+            async move {
+                let mut body = request.into_body();
+                tokio::spawn(async move {
+                    while let Some(frame) = body.frame().await {
+                        let frame = frame.unwrap();
+                        match frame.into_data() {
+                            Ok(data) => chunks.send(data).await.unwrap(),
+                            Err(frame) => {
+                                if let Ok(trailers) = frame.into_trailers() {
+                                    trailers_tx.send(trailers).unwrap();
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+                let (sender, body) = body_channel();
+                sender_tx.send(sender).ok();
+                let mut answer = Response::new(body);
+                // HTTP/1.1 writes only the trailers that `Trailer` announces.
+                answer
+                    .headers_mut()
+                    .insert(header::TRAILER, "x-response-digest".parse().unwrap());
+                answer
+            }
+        })
+        .build();
+    let gateway = gateway(forwarder_to(&upstream));
+
+    let (client_body, request_body) = body_channel();
+    let request = Request::post("/upload")
+        .header(header::HOST, "gateway.example")
+        .header(header::TE, "trailers")
+        .header(header::TRAILER, "x-request-digest")
+        .body(request_body)
+        .unwrap();
+    let mut sender = raw_client(gateway.addr()).await;
+    let answer = tokio::spawn(sender.send_request(request));
+
+    // Request: each chunk reaches the upstream before the next one is written.
+    for chunk in ["first", "second"] {
+        assert!(client_body.send_data(chunk).await);
+        let received = tokio::time::timeout(HANG_GUARD, upstream_chunks.recv())
+            .await
+            .expect("the request body stalled: was it buffered?")
+            .unwrap();
+        assert_eq!(received, chunk);
+    }
+    let mut sent_trailers = HeaderMap::new();
+    sent_trailers.insert("x-request-digest", "abc".parse().unwrap());
+    assert!(client_body.send_trailers(sent_trailers).await);
+    let received_trailers = tokio::time::timeout(HANG_GUARD, request_trailers)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(received_trailers["x-request-digest"], "abc");
+
+    // Response: the head and each chunk reach the client before the upstream writes the next.
+    let upstream_body = tokio::time::timeout(HANG_GUARD, response_sender)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(upstream_body.send_data("one").await);
+    let answer = tokio::time::timeout(HANG_GUARD, answer)
+        .await
+        .expect("the response head stalled")
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let mut body = answer.into_body();
+    assert_eq!(next_data(&mut body).await, "one");
+    assert!(upstream_body.send_data("two").await);
+    assert_eq!(next_data(&mut body).await, "two");
+    let mut response_trailers = HeaderMap::new();
+    response_trailers.insert("x-response-digest", "def".parse().unwrap());
+    assert!(upstream_body.send_trailers(response_trailers).await);
+    assert_eq!(trailers(&mut body).await["x-response-digest"], "def");
+}
+
+#[tokio::test]
+async fn an_upstream_that_refuses_connections_is_a_502_that_names_nothing_internal() {
+    // A port that was just listened on and is closed again refuses connections.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let upstream: Uri = format!("http://{addr}/").parse().unwrap();
+    let forwarder = Forwarder::new(gateway_client(), upstream).unwrap();
+
+    let request = Request::get("/anything").body(String::new()).unwrap();
+    let forwarded = forwarder.forward(request, None).await;
+
+    assert_eq!(forwarded.response.status(), StatusCode::BAD_GATEWAY);
+    let error = forwarded.error.expect("the gateway keeps the cause");
+    assert!(error.is_connect(), "{error:?}");
+    let body = forwarded.response.into_body().collect().await.unwrap();
+    let body = String::from_utf8(body.to_bytes().to_vec()).unwrap();
+    assert_eq!(body, "Bad Gateway");
+    assert!(!body.contains(&addr.port().to_string()));
+}
+
+#[tokio::test]
+async fn an_upstream_that_times_out_is_a_504_with_a_generic_body() {
+    let upstream = TestServer::builder()
+        .streaming_handler(|_request: Request<Incoming>| std::future::pending())
+        .build();
+    let client = Client::builder()
+        .redirect(redirect::Policy::none())
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let forwarder = Forwarder::new(client, upstream.url("/").parse().unwrap()).unwrap();
+    let gateway = gateway(forwarder);
+
+    let answer = send(gateway.addr(), get("/slow").body(empty()).unwrap()).await;
+
+    assert_eq!(answer.status(), StatusCode::GATEWAY_TIMEOUT);
+    let body = answer.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "Gateway Timeout");
+}
+
+#[tokio::test]
+async fn an_upstream_that_is_not_an_absolute_http_uri_is_refused() {
+    for upstream in ["/relative", "ftp://example.com/", "example.com"] {
+        let uri: Uri = upstream.parse().unwrap();
+        assert!(
+            Forwarder::new(gateway_client(), uri).is_err(),
+            "{upstream} was accepted"
+        );
+    }
+}
