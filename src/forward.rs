@@ -54,6 +54,11 @@
 //! # }
 //! ```
 //!
+//! A `Forwarder` is also a `tower::Service` that never fails, so it serves directly as an axum
+//! fallback service or behind hyper's `service_fn`. Given to a server that way, it reads the
+//! peer's address from a [`PeerAddr`] request extension, and puts the upstream error behind a
+//! `502` or `504` in the response's [`UpstreamError`] extension, for a logging layer above it.
+//!
 //! # Why a facade module and not a layer
 //!
 //! Forwarding lives here, in the facade, rather than as a `ForwardLayer` in `towline-layers`.
@@ -73,15 +78,19 @@
 //! `101 Switching Protocols` (WebSocket) is not tunnelled: an upgrade request is forwarded
 //! without its `Upgrade` field, as an ordinary request.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Full};
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
 use crate::forwarded::{ForwardedElement, Node};
 use crate::{BoxError, Client, Error, ResponseBody};
@@ -445,6 +454,71 @@ impl Forwarder {
             .path_and_query(path_and_query)
             .build()
             .map_err(|_| StatusCode::BAD_REQUEST)
+    }
+}
+
+/// A request extension with the address of the peer that sent the request, read by the
+/// `Service` implementation of [`Forwarder`] for `Forwarded` and `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// A response extension on the `502` and `504` responses the `Service` implementation of
+/// [`Forwarder`] makes: why the upstream gave no response.
+#[derive(Debug, Clone)]
+pub struct UpstreamError(pub Arc<Error>);
+
+/// The future of [`Forwarder`]'s `Service` implementation.
+pub struct ResponseFuture {
+    // One allocation per forwarded request, as the `Client` underneath already makes one.
+    inner: Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>,
+}
+
+impl std::fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<ResponseBody>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx).map(Ok)
+    }
+}
+
+impl<B> Service<Request<B>> for Forwarder
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Into<Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The client underneath is always ready: it queues for connections inside its call.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let forwarder = self.clone();
+        let peer = request.extensions().get::<PeerAddr>().map(|peer| peer.0);
+        ResponseFuture {
+            inner: Box::pin(async move {
+                let Forwarded {
+                    mut response,
+                    error,
+                } = forwarder.forward(request, peer).await;
+                if let Some(error) = error {
+                    response
+                        .extensions_mut()
+                        .insert(UpstreamError(Arc::new(error)));
+                }
+                response
+            }),
+        }
     }
 }
 

@@ -12,10 +12,12 @@ use http::{HeaderMap, Request, Response, StatusCode, Uri, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
-use towline::forward::Forwarder;
+use tower::ServiceExt;
+use towline::forward::{Forwarder, PeerAddr, UpstreamError};
 use towline::{Client, redirect};
 use towline_test_support::{
-    BodySender, BoxBody, ConnectionInfo, TestServer, TokioIo, body_channel, empty, response,
+    BodySender, BoxBody, ConnectionInfo, TestServer, TokioExecutor, TokioIo, body_channel, empty,
+    response,
 };
 
 /// A guard against a test that would otherwise hang forever when forwarding buffers a body:
@@ -450,4 +452,94 @@ async fn an_upstream_that_is_not_an_absolute_http_uri_is_refused() {
             "{upstream} was accepted"
         );
     }
+}
+
+#[tokio::test]
+async fn as_a_service_it_reads_the_peer_from_an_extension_and_keeps_the_error_on_the_response() {
+    let (upstream, seen) = recording_upstream(|| response(200, ""));
+    let forwarder = forwarder_to(&upstream).x_forwarded(true);
+    let peer: SocketAddr = "192.0.2.9:40000".parse().unwrap();
+
+    let mut request = get("/").body(String::new()).unwrap();
+    request.extensions_mut().insert(PeerAddr(peer));
+    let answer = forwarder.oneshot(request).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(answer.extensions().get::<UpstreamError>().is_none());
+    assert_eq!(seen.headers()["x-forwarded-for"], "192.0.2.9");
+
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let unreachable =
+        Forwarder::new(gateway_client(), format!("http://{addr}/").parse().unwrap()).unwrap();
+    let answer = unreachable
+        .oneshot(get("/").body(String::new()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::BAD_GATEWAY);
+    let UpstreamError(error) = answer.extensions().get::<UpstreamError>().unwrap();
+    assert!(error.is_connect(), "{error:?}");
+}
+
+#[tokio::test]
+async fn content_codings_pass_through_undecoded() {
+    // Not valid gzip: a client that tried to decode it would fail the body.
+    let (upstream, seen) = recording_upstream(|| {
+        let mut answer = response(200, "opaque encoded bytes");
+        answer
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
+        answer
+    });
+    let gateway = gateway(forwarder_to(&upstream));
+
+    let answer = send(
+        gateway.addr(),
+        get("/")
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(empty())
+            .unwrap(),
+    )
+    .await;
+
+    assert_eq!(seen.headers()[header::ACCEPT_ENCODING], "gzip");
+    assert_eq!(answer.headers()[header::CONTENT_ENCODING], "gzip");
+    let body = answer.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "opaque encoded bytes");
+}
+
+#[tokio::test]
+async fn an_http2_request_s_authority_is_the_host_it_preserves_and_reports() {
+    let (upstream, seen) = recording_upstream(|| response(200, ""));
+    let forwarder = forwarder_to(&upstream).preserve_host(true).forwarded(true);
+    let gateway = TestServer::builder()
+        .h2c()
+        .streaming_handler(move |request: Request<Incoming>| {
+            let forwarder = forwarder.clone();
+            async move { forwarder.forward(request, None).await.response }
+        })
+        .build();
+
+    let stream = tokio::net::TcpStream::connect(gateway.addr())
+        .await
+        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor, TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = Request::get("http://gateway.example/h2")
+        .version(http::Version::HTTP_2)
+        .body(empty())
+        .unwrap();
+    let answer = sender.send_request(request).await.unwrap();
+
+    assert_eq!(answer.status(), StatusCode::OK);
+    let sent = seen.headers();
+    assert_eq!(sent[header::HOST], "gateway.example");
+    assert_eq!(
+        sent[header::FORWARDED],
+        "for=unknown;host=gateway.example;proto=http"
+    );
+    assert_eq!(seen.uri(), "/h2");
 }
