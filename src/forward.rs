@@ -73,10 +73,15 @@
 //! The header rewriting itself is public as plain functions ([`remove_hop_by_hop`]) for
 //! hand-built stacks.
 //!
-//! # Not yet
+//! # Upgrades
 //!
-//! `101 Switching Protocols` (WebSocket) is not tunnelled: an upgrade request is forwarded
-//! without its `Upgrade` field, as an ordinary request.
+//! An HTTP/1.1 request that asks to switch protocols (`Connection: upgrade` with `Upgrade`,
+//! as a WebSocket handshake does) keeps those two fields. When the upstream answers
+//! `101 Switching Protocols`, the `101` goes back to the client and, once the server has
+//! handed over the downstream connection, a task on the tokio runtime copies bytes both ways
+//! between it and the upstream's until either side closes. The server must serve connections
+//! with upgrades on (hyper's `serve_connection(..).with_upgrades()`; axum does this). A request
+//! whose server offers no upgrade is forwarded without `Upgrade`, as an ordinary request.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -90,7 +95,9 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Full};
+use hyper::upgrade::OnUpgrade;
 use tower::{Service, ServiceExt};
+use towline_services::rt::tokio::TokioIo;
 
 use crate::forwarded::{ForwardedElement, Node};
 use crate::{BoxError, Client, Error, ResponseBody};
@@ -158,6 +165,46 @@ fn accepts_trailers(headers: &HeaderMap) -> bool {
                 .next()
                 .is_some_and(|coding| coding.trim().eq_ignore_ascii_case("trailers"))
         })
+}
+
+/// Whether `headers` hold `token` in their `Connection` field.
+fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| item.trim().eq_ignore_ascii_case(token))
+}
+
+/// The protocol a request asks to switch to: its `Upgrade`, when `Connection` names it.
+fn requested_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
+    if connection_has(headers, "upgrade") {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+/// The protocol a `101` switched to.
+fn switched_protocol<B>(response: &Response<B>) -> Option<HeaderValue> {
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        response.headers().get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+/// Copies bytes both ways between the downstream and upstream connections once both are handed
+/// over, until either side closes. Its errors are those of the two peers' connections, which the
+/// tunnel's owner can do nothing about, so they end the tunnel silently.
+async fn tunnel(downstream: OnUpgrade, upstream: OnUpgrade) {
+    let (Ok(downstream), Ok(upstream)) = (downstream.await, upstream.await) else {
+        return;
+    };
+    let mut downstream = TokioIo::new(downstream);
+    let mut upstream = TokioIo::new(upstream);
+    let _ = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await;
 }
 
 /// What [`Forwarder::forward`] produced: the response for the downstream client, and the
@@ -321,8 +368,8 @@ impl Forwarder {
         B::Data: Into<Bytes>,
         B::Error: Into<BoxError>,
     {
-        let request = match self.upstream_request(request, peer) {
-            Ok(request) => request,
+        let (request, downstream_upgrade) = match self.upstream_request(request, peer) {
+            Ok(rewritten) => rewritten,
             Err(status) => {
                 return Forwarded {
                     response: gateway_response(status),
@@ -332,7 +379,16 @@ impl Forwarder {
         };
         match self.client.clone().oneshot(request).await {
             Ok(mut response) => {
+                let upgrade = switched_protocol(&response);
                 remove_hop_by_hop(response.headers_mut());
+                if let (Some(protocol), Some(downstream)) = (upgrade, downstream_upgrade)
+                    && let Some(upstream) = response.extensions_mut().remove::<OnUpgrade>()
+                {
+                    let headers = response.headers_mut();
+                    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                    headers.insert(header::UPGRADE, protocol);
+                    tokio::spawn(tunnel(downstream, upstream));
+                }
                 if let Some(pseudonym) = &self.config.via {
                     let version = response.version();
                     append_via(response.headers_mut(), version, pseudonym);
@@ -356,13 +412,14 @@ impl Forwarder {
         }
     }
 
-    /// `request` rewritten for the upstream, or the status to answer when it cannot be (a
-    /// rewritten path that is not a valid URI).
+    /// `request` rewritten for the upstream, with the server's handle on the downstream
+    /// connection when the request asks for an upgrade the server can grant; or the status to
+    /// answer when it cannot be rewritten (a path that is not a valid URI).
     fn upstream_request<B>(
         &self,
         request: Request<B>,
         peer: Option<SocketAddr>,
-    ) -> Result<Request<B>, StatusCode> {
+    ) -> Result<(Request<B>, Option<OnUpgrade>), StatusCode> {
         let config = &*self.config;
         let (mut parts, body) = request.into_parts();
         let received_host = parts.headers.get(header::HOST).cloned().or_else(|| {
@@ -377,8 +434,19 @@ impl Forwarder {
             .cloned()
             .unwrap_or_else(|| config.incoming_scheme.clone());
         let trailers = accepts_trailers(&parts.headers);
+        let upgrade = requested_upgrade(&parts.headers);
+        let downstream_upgrade = match upgrade {
+            Some(_) => parts.extensions.remove::<OnUpgrade>(),
+            None => None,
+        };
 
         remove_hop_by_hop(&mut parts.headers);
+        if let (Some(protocol), Some(_)) = (upgrade, &downstream_upgrade) {
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(header::UPGRADE, protocol);
+        }
         // `TE` is hop-by-hop, but whether the client takes trailers is not: a downstream client
         // that accepts them lets this hop ask the upstream for them too.
         if trailers {
@@ -418,7 +486,7 @@ impl Forwarder {
         parts
             .extensions
             .insert(towline_layers::decompression::NoDecompression);
-        Ok(Request::from_parts(parts, body))
+        Ok((Request::from_parts(parts, body), downstream_upgrade))
     }
 
     fn upstream_uri(&self, received: &Uri) -> Result<Uri, StatusCode> {

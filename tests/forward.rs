@@ -543,3 +543,109 @@ async fn an_http2_request_s_authority_is_the_host_it_preserves_and_reports() {
     );
     assert_eq!(seen.uri(), "/h2");
 }
+
+/// Serves every connection on a fresh `127.0.0.1:0` listener with hyper's HTTP/1.1 server,
+/// upgrades on, calling `service` for each request.
+async fn serve_with_upgrades<S>(service: S) -> (SocketAddr, tokio::task::JoinHandle<()>)
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<towline::ResponseBody>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = service.clone();
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades(),
+            );
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn an_upgrade_is_tunnelled_end_to_end() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // The upstream switches to "echo" and sends back every byte it reads, upper-cased so the
+    // test tells its answer from its own bytes.
+    let upstream_seen = Seen::default();
+    let recorder = upstream_seen.clone();
+    let (upstream_addr, upstream_task) = serve_with_upgrades(hyper::service::service_fn(
+        move |mut request: Request<Incoming>| {
+            recorder.record(&request);
+            let switched = hyper::upgrade::on(&mut request);
+            tokio::spawn(async move {
+                let mut io = TokioIo::new(switched.await.unwrap());
+                let mut buffer = [0; 64];
+                loop {
+                    let read = io.read(&mut buffer).await.unwrap();
+                    if read == 0 {
+                        return;
+                    }
+                    buffer[..read].make_ascii_uppercase();
+                    io.write_all(&buffer[..read]).await.unwrap();
+                }
+            });
+            let answer = Response::builder()
+                .status(StatusCode::SWITCHING_PROTOCOLS)
+                .header(header::CONNECTION, "upgrade")
+                .header(header::UPGRADE, "echo")
+                .body(empty())
+                .unwrap();
+            async move { Ok::<_, std::convert::Infallible>(answer) }
+        },
+    ))
+    .await;
+    let upstream: Uri = format!("http://{upstream_addr}/").parse().unwrap();
+    let forwarder = Forwarder::new(gateway_client(), upstream).unwrap();
+    // The gateway is the forwarder's `tower::Service`, the way axum would call it.
+    let (gateway_addr, gateway_task) = serve_with_upgrades(hyper::service::service_fn(
+        move |request: Request<Incoming>| forwarder.clone().oneshot(request),
+    ))
+    .await;
+
+    let stream = tokio::net::TcpStream::connect(gateway_addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, BoxBody>(TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection.with_upgrades());
+    let request = get("/ws")
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "echo")
+        .body(empty())
+        .unwrap();
+    let mut answer = sender.send_request(request).await.unwrap();
+
+    assert_eq!(answer.status(), StatusCode::SWITCHING_PROTOCOLS);
+    assert_eq!(answer.headers()[header::UPGRADE], "echo");
+    let sent = upstream_seen.headers();
+    assert_eq!(sent[header::UPGRADE], "echo");
+    assert_eq!(sent[header::CONNECTION], "upgrade");
+
+    let upgraded = tokio::time::timeout(HANG_GUARD, hyper::upgrade::on(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut io = TokioIo::new(upgraded);
+    for message in [&b"ping"[..], b"second"] {
+        io.write_all(message).await.unwrap();
+        let mut echoed = vec![0; message.len()];
+        tokio::time::timeout(HANG_GUARD, io.read_exact(&mut echoed))
+            .await
+            .expect("the tunnel stalled")
+            .unwrap();
+        assert_eq!(echoed, message.to_ascii_uppercase());
+    }
+    upstream_task.abort();
+    gateway_task.abort();
+}
