@@ -73,6 +73,18 @@
 //! The header rewriting itself is public as plain functions ([`remove_hop_by_hop`]) for
 //! hand-built stacks.
 //!
+//! # HTTP/2 to the upstream
+//!
+//! Over `https`, ALPN decides. Over plain `http`, requests go out as HTTP/1.1 unless
+//! [`upstream_protocol`](Forwarder::upstream_protocol) says otherwise:
+//! [`UpstreamProtocol::H2c`] speaks HTTP/2 with prior knowledge, and
+//! [`UpstreamProtocol::Adaptive`] finds out once. Its first bodiless `GET`, `HEAD` or `OPTIONS`
+//! request goes out over h2c; if the upstream answers, every later request does too, and if
+//! the attempt fails (an HTTP/1.1-only server rejects the connection preface), the same request
+//! is sent again over HTTP/1.1 and, when that succeeds, HTTP/1.1 is remembered. Only such
+//! requests probe because only they are safe to send twice and have no body to replay; until the
+//! answer is known, the others go over HTTP/1.1.
+//!
 //! # Upgrades
 //!
 //! An HTTP/1.1 request that asks to switch protocols (`Connection: upgrade` with `Upgrade`,
@@ -88,6 +100,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -167,6 +180,26 @@ fn accepts_trailers(headers: &HeaderMap) -> bool {
         })
 }
 
+/// A copy of `request` to send again over HTTP/1.1 when it may probe for h2c: a bodiless
+/// request of a safe method, which the upstream may receive twice without harm.
+fn probe_copy(request: &Request<crate::Body>) -> Option<Request<crate::Body>> {
+    let safe = matches!(
+        *request.method(),
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    );
+    if !safe || !http_body::Body::is_end_stream(request.body()) {
+        return None;
+    }
+    let mut again = Request::new(crate::Body::empty());
+    *again.method_mut() = request.method().clone();
+    *again.uri_mut() = request.uri().clone();
+    *again.headers_mut() = request.headers().clone();
+    again
+        .extensions_mut()
+        .insert(towline_layers::decompression::NoDecompression);
+    Some(again)
+}
+
 /// Whether `headers` hold `token` in their `Connection` field.
 fn connection_has(headers: &HeaderMap, token: &str) -> bool {
     headers
@@ -218,6 +251,26 @@ pub struct Forwarded {
     pub error: Option<Error>,
 }
 
+/// The protocol [`Forwarder`] speaks to an `http` upstream; over `https`, ALPN decides and this
+/// is not used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1 (the default).
+    #[default]
+    Http1,
+    /// HTTP/2 with prior knowledge (h2c).
+    H2c,
+    /// h2c if the upstream speaks it, found out once and remembered; see the
+    /// [module docs](self#http2-to-the-upstream).
+    Adaptive,
+}
+
+/// What [`UpstreamProtocol::Adaptive`] knows of the upstream.
+const H2C_UNKNOWN: u8 = 0;
+const H2C_SPOKEN: u8 = 1;
+const H2C_NOT_SPOKEN: u8 = 2;
+
 #[derive(Debug, Clone)]
 struct Config {
     scheme: Scheme,
@@ -231,6 +284,7 @@ struct Config {
     x_forwarded: bool,
     via: Option<HeaderValue>,
     incoming_scheme: Scheme,
+    upstream_protocol: UpstreamProtocol,
 }
 
 /// Forwards requests a server received to one upstream through a [`Client`]; see the
@@ -241,6 +295,8 @@ struct Config {
 pub struct Forwarder {
     client: Client,
     config: Arc<Config>,
+    /// The adaptive mode's answer, shared by clones: one of the `H2C_*` values.
+    h2c: Arc<AtomicU8>,
 }
 
 /// The upstream given to [`Forwarder::new`] has no scheme or no authority, or a scheme other
@@ -289,10 +345,12 @@ impl Forwarder {
             x_forwarded: false,
             via: None,
             incoming_scheme: Scheme::HTTP,
+            upstream_protocol: UpstreamProtocol::default(),
         };
         Ok(Self {
             client,
             config: Arc::new(config),
+            h2c: Arc::new(AtomicU8::new(H2C_UNKNOWN)),
         })
     }
 
@@ -359,6 +417,13 @@ impl Forwarder {
         self
     }
 
+    /// The protocol to speak to an `http` upstream: HTTP/1.1 (the default), h2c, or h2c when
+    /// the upstream turns out to speak it ([`UpstreamProtocol::Adaptive`]).
+    pub fn upstream_protocol(mut self, protocol: UpstreamProtocol) -> Self {
+        self.config_mut().upstream_protocol = protocol;
+        self
+    }
+
     /// Forwards `request`, received from `peer` (`None` when unknown, as behind a Unix socket),
     /// and returns the response for the downstream client. Never fails: an upstream error is a
     /// `502` or `504` response, with the error alongside it in [`Forwarded::error`].
@@ -377,7 +442,8 @@ impl Forwarder {
                 };
             }
         };
-        match self.client.clone().oneshot(request).await {
+        let upgrading = downstream_upgrade.is_some();
+        match self.send(request.map(crate::Body::wrap), upgrading).await {
             Ok(mut response) => {
                 let upgrade = switched_protocol(&response);
                 remove_hop_by_hop(response.headers_mut());
@@ -408,6 +474,57 @@ impl Forwarder {
                     response: gateway_response(status),
                     error: Some(error),
                 }
+            }
+        }
+    }
+
+    /// Sends `request` upstream over the configured protocol. An upgrade always goes over
+    /// HTTP/1.1: HTTP/2 has no `Upgrade`.
+    async fn send(
+        &self,
+        mut request: Request<crate::Body>,
+        upgrading: bool,
+    ) -> Result<Response<ResponseBody>, Error> {
+        if self.config.scheme != Scheme::HTTP || upgrading {
+            return self.client.clone().oneshot(request).await;
+        }
+        match self.config.upstream_protocol {
+            UpstreamProtocol::Http1 => {}
+            UpstreamProtocol::H2c => *request.version_mut() = Version::HTTP_2,
+            UpstreamProtocol::Adaptive => match self.h2c.load(Ordering::Relaxed) {
+                H2C_SPOKEN => *request.version_mut() = Version::HTTP_2,
+                H2C_NOT_SPOKEN => {}
+                _ => {
+                    if let Some(again) = probe_copy(&request) {
+                        return self.probe(request, again).await;
+                    }
+                }
+            },
+        }
+        self.client.clone().oneshot(request).await
+    }
+
+    /// Sends `request` over h2c and, when that fails for any reason but a timeout, `again`
+    /// over HTTP/1.1, remembering which one the upstream answered.
+    async fn probe(
+        &self,
+        mut request: Request<crate::Body>,
+        again: Request<crate::Body>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        *request.version_mut() = Version::HTTP_2;
+        match self.client.clone().oneshot(request).await {
+            Ok(response) => {
+                self.h2c.store(H2C_SPOKEN, Ordering::Relaxed);
+                Ok(response)
+            }
+            // A timeout says nothing about the protocol, and waiting again would double it.
+            Err(error) if error.is_timeout() => Err(error),
+            Err(_) => {
+                let answer = self.client.clone().oneshot(again).await;
+                if answer.is_ok() {
+                    self.h2c.store(H2C_NOT_SPOKEN, Ordering::Relaxed);
+                }
+                answer
             }
         }
     }

@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
 use tower::ServiceExt;
-use towline::forward::{Forwarder, PeerAddr, UpstreamError};
+use towline::forward::{Forwarder, PeerAddr, UpstreamError, UpstreamProtocol};
 use towline::{Client, redirect};
 use towline_test_support::{
     BodySender, BoxBody, ConnectionInfo, TestServer, TokioExecutor, TokioIo, body_channel, empty,
@@ -648,4 +648,85 @@ async fn an_upgrade_is_tunnelled_end_to_end() {
     }
     upstream_task.abort();
     gateway_task.abort();
+}
+
+/// An upstream that records the protocol version of each request it answers.
+fn version_recording_upstream(
+    builder: towline_test_support::TestServerBuilder,
+) -> (TestServer, Arc<Mutex<Vec<http::Version>>>) {
+    let versions = Arc::new(Mutex::new(Vec::new()));
+    let recorder = Arc::clone(&versions);
+    let server = builder
+        .handler(move |request: Request<Bytes>| {
+            recorder.lock().unwrap().push(request.version());
+            async move { response(200, "") }
+        })
+        .build();
+    (server, versions)
+}
+
+#[tokio::test]
+async fn h2c_speaks_http2_with_prior_knowledge() {
+    let (upstream, versions) = version_recording_upstream(TestServer::builder().h2c());
+    let forwarder = forwarder_to(&upstream).upstream_protocol(UpstreamProtocol::H2c);
+    let request = get("/").body(String::new()).unwrap();
+    let forwarded = forwarder.forward(request, None).await;
+    assert_eq!(
+        forwarded.response.status(),
+        StatusCode::OK,
+        "{:?}",
+        forwarded.error
+    );
+    assert_eq!(*versions.lock().unwrap(), [http::Version::HTTP_2]);
+}
+
+#[tokio::test]
+async fn adaptive_mode_finds_h2c_once_and_keeps_using_it() {
+    let (upstream, versions) = version_recording_upstream(TestServer::builder().h2c());
+    let forwarder = forwarder_to(&upstream).upstream_protocol(UpstreamProtocol::Adaptive);
+
+    // A request with a body does not probe: it goes over HTTP/1.1, which this server refuses.
+    let post = Request::post("/").body(String::from("data")).unwrap();
+    assert_eq!(
+        forwarder.forward(post, None).await.response.status(),
+        StatusCode::BAD_GATEWAY
+    );
+    for _ in 0..3 {
+        let request = get("/").body(String::new()).unwrap();
+        let forwarded = forwarder.clone().forward(request, None).await;
+        assert_eq!(
+            forwarded.response.status(),
+            StatusCode::OK,
+            "{:?}",
+            forwarded.error
+        );
+    }
+    // Once known, requests with bodies go over h2c too.
+    let post = Request::post("/").body(String::from("data")).unwrap();
+    assert_eq!(
+        forwarder.forward(post, None).await.response.status(),
+        StatusCode::OK
+    );
+    assert_eq!(*versions.lock().unwrap(), [http::Version::HTTP_2; 4]);
+}
+
+#[tokio::test]
+async fn adaptive_mode_falls_back_to_http1_once_and_remembers() {
+    let (upstream, versions) = version_recording_upstream(TestServer::builder().http1());
+    let forwarder = forwarder_to(&upstream).upstream_protocol(UpstreamProtocol::Adaptive);
+
+    for _ in 0..3 {
+        let request = get("/").body(String::new()).unwrap();
+        let forwarded = forwarder.forward(request, None).await;
+        assert_eq!(
+            forwarded.response.status(),
+            StatusCode::OK,
+            "{:?}",
+            forwarded.error
+        );
+    }
+    assert_eq!(*versions.lock().unwrap(), [http::Version::HTTP_11; 3]);
+    // One connection refused the h2c preface; the HTTP/1.1 one then served every request,
+    // with no further probe.
+    assert_eq!(upstream.connections(), 2);
 }
