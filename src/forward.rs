@@ -21,10 +21,12 @@
 //! - both bodies stream frame by frame, trailers included: nothing is collected in memory;
 //! - content codings pass through untouched (the client's decompression is off for forwarded
 //!   requests), so the downstream client decodes what the upstream encoded;
-//! - an upstream that cannot be reached, or that fails mid-way, becomes a `502 Bad Gateway`, and
-//!   one that times out a `504 Gateway Timeout`. Their bodies are a fixed phrase: the error itself
+//! - an upstream that cannot be reached, or that fails before its response head, becomes a
+//!   `502 Bad Gateway`, and one that times out a `504 Gateway Timeout` (a failure after the head
+//!   ends the response body with an error, as the status is already sent). Their bodies are a
+//!   fixed phrase: the error itself
 //!   may name internal hosts and addresses, so it goes to the caller through
-//!   [`Forwarded::error`], never to the downstream client.
+//!   [`ForwardOutcome::error`], never to the downstream client.
 //!
 //! ```
 //! use std::net::SocketAddr;
@@ -36,7 +38,10 @@
 //! let client = towline::Client::builder()
 //!     .redirect(towline::redirect::Policy::none())
 //!     .build()?;
-//! let forwarder = Forwarder::new(client, "http://127.0.0.1:9".parse()?)?
+//! # let closed = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! # let upstream = format!("http://{}/", closed.local_addr()?);
+//! # drop(closed);
+//! let forwarder = Forwarder::new(client, upstream.parse()?)?
 //!     .strip_prefix("/api")
 //!     .x_forwarded(true);
 //!
@@ -47,7 +52,7 @@
 //! let peer: SocketAddr = "192.0.2.7:50000".parse()?;
 //!
 //! let forwarded = forwarder.forward(request, Some(peer)).await;
-//! // Nothing listens on port 9 here: the client gets a 502 and the gateway keeps the reason.
+//! // Nothing listens upstream here: the client gets a 502 and the gateway keeps the reason.
 //! assert_eq!(forwarded.response.status(), http::StatusCode::BAD_GATEWAY);
 //! assert!(forwarded.error.is_some());
 //! # Ok(())
@@ -94,6 +99,8 @@
 //! between it and the upstream's until either side closes. The server must serve connections
 //! with upgrades on (hyper's `serve_connection(..).with_upgrades()`; axum does this). A request
 //! whose server offers no upgrade is forwarded without `Upgrade`, as an ordinary request.
+//! HTTP/2 extended CONNECT (RFC 8441) from the downstream client is not tunnelled: it is
+//! forwarded as an ordinary request, which an upstream answers as it sees fit.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -128,8 +135,8 @@ const HOP_BY_HOP: [&str; 8] = [
     "proxy-authorization",
 ];
 
-/// Longest `X-Forwarded-For` chain kept: a longer one is dropped whole rather than grown further,
-/// so a client cannot make the gateway send arbitrarily large headers upstream.
+/// Longest chain (`Forwarded`, `X-Forwarded-For`, `Via`) kept: a longer one restarts at this
+/// hop rather than grow further, so a client cannot make the gateway send ever larger fields.
 const MAX_CHAIN_LEN: usize = 8 * 1024;
 
 /// Removes the hop-by-hop fields from `headers`: every field that a `Connection` field names,
@@ -243,7 +250,7 @@ async fn tunnel(downstream: OnUpgrade, upstream: OnUpgrade) {
 /// What [`Forwarder::forward`] produced: the response for the downstream client, and the
 /// upstream error behind it when it is a `502` or `504` of the gateway's own making.
 #[derive(Debug)]
-pub struct Forwarded {
+pub struct ForwardOutcome {
     /// The response to send to the downstream client.
     pub response: Response<ResponseBody>,
     /// Why the upstream gave no response, for the gateway's logs; `None` when `response` is the
@@ -426,8 +433,8 @@ impl Forwarder {
 
     /// Forwards `request`, received from `peer` (`None` when unknown, as behind a Unix socket),
     /// and returns the response for the downstream client. Never fails: an upstream error is a
-    /// `502` or `504` response, with the error alongside it in [`Forwarded::error`].
-    pub async fn forward<B>(&self, request: Request<B>, peer: Option<SocketAddr>) -> Forwarded
+    /// `502` or `504` response, with the error alongside it in [`ForwardOutcome::error`].
+    pub async fn forward<B>(&self, request: Request<B>, peer: Option<SocketAddr>) -> ForwardOutcome
     where
         B: http_body::Body + Send + 'static,
         B::Data: Into<Bytes>,
@@ -436,7 +443,7 @@ impl Forwarder {
         let (request, downstream_upgrade) = match self.upstream_request(request, peer) {
             Ok(rewritten) => rewritten,
             Err(status) => {
-                return Forwarded {
+                return ForwardOutcome {
                     response: gateway_response(status),
                     error: None,
                 };
@@ -459,7 +466,7 @@ impl Forwarder {
                     let version = response.version();
                     append_via(response.headers_mut(), version, pseudonym);
                 }
-                Forwarded {
+                ForwardOutcome {
                     response,
                     error: None,
                 }
@@ -470,7 +477,7 @@ impl Forwarder {
                 } else {
                     StatusCode::BAD_GATEWAY
                 };
-                Forwarded {
+                ForwardOutcome {
                     response: gateway_response(status),
                     error: Some(error),
                 }
@@ -692,7 +699,7 @@ where
         let peer = request.extensions().get::<PeerAddr>().map(|peer| peer.0);
         ResponseFuture {
             inner: Box::pin(async move {
-                let Forwarded {
+                let ForwardOutcome {
                     mut response,
                     error,
                 } = forwarder.forward(request, peer).await;
