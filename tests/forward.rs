@@ -16,8 +16,8 @@ use tower::ServiceExt;
 use towline::forward::{Forwarder, PeerAddr, UpstreamError, UpstreamProtocol};
 use towline::{Client, redirect};
 use towline_test_support::{
-    BodySender, BoxBody, ConnectionInfo, TestServer, TokioExecutor, TokioIo, body_channel, empty,
-    response,
+    BodySender, BoxBody, ConnectionInfo, RawServer, TestServer, TokioExecutor, TokioIo,
+    body_channel, empty, response,
 };
 
 /// A guard against a test that would otherwise hang forever when forwarding buffers a body:
@@ -729,4 +729,21 @@ async fn adaptive_mode_falls_back_to_http1_once_and_remembers() {
     // One connection refused the h2c preface; the HTTP/1.1 one then served every request,
     // with no further probe.
     assert_eq!(upstream.connections(), 2);
+}
+
+#[tokio::test]
+async fn an_upstream_that_hangs_up_or_answers_garbage_is_a_502() {
+    for upstream in [
+        RawServer::respond_and_close(b""),
+        RawServer::fixed(b"not http at all\r\n\r\n"),
+    ] {
+        let forwarder =
+            Forwarder::new(gateway_client(), upstream.url("/").parse().unwrap()).unwrap();
+        let request = get("/").body(String::new()).unwrap();
+        let forwarded = forwarder.forward(request, None).await;
+        assert_eq!(forwarded.response.status(), StatusCode::BAD_GATEWAY);
+        assert!(forwarded.error.is_some());
+        let body = forwarded.response.into_body().collect().await.unwrap();
+        assert_eq!(body.to_bytes(), "Bad Gateway");
+    }
 }
