@@ -253,8 +253,9 @@ async fn tunnel(downstream: OnUpgrade, upstream: OnUpgrade) {
 pub struct ForwardOutcome {
     /// The response to send to the downstream client.
     pub response: Response<ResponseBody>,
-    /// Why the upstream gave no response, for the gateway's logs; `None` when `response` is the
-    /// upstream's.
+    /// Why the upstream gave no response, for the gateway's logs; `None` when it did, and when
+    /// the gateway answered on its own for another reason (a `400` for a path the configured
+    /// prefix turned invalid, a `502` for a `101` that could not be tunnelled).
     pub error: Option<Error>,
 }
 
@@ -461,6 +462,13 @@ impl Forwarder {
                     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
                     headers.insert(header::UPGRADE, protocol);
                     tokio::spawn(tunnel(downstream, upstream));
+                } else if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                    // A switch nobody can carry through (not asked for, or to no protocol)
+                    // would leave the downstream connection in limbo.
+                    return ForwardOutcome {
+                        response: gateway_response(StatusCode::BAD_GATEWAY),
+                        error: None,
+                    };
                 }
                 if let Some(pseudonym) = &self.config.via {
                     let version = response.version();

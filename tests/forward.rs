@@ -747,3 +747,14 @@ async fn an_upstream_that_hangs_up_or_answers_garbage_is_a_502() {
         assert_eq!(body.to_bytes(), "Bad Gateway");
     }
 }
+
+#[tokio::test]
+async fn a_switch_of_protocols_nobody_asked_for_is_a_502() {
+    let upstream = RawServer::fixed(
+        b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n",
+    );
+    let forwarder = Forwarder::new(gateway_client(), upstream.url("/").parse().unwrap()).unwrap();
+    let request = get("/").body(String::new()).unwrap();
+    let forwarded = forwarder.forward(request, None).await;
+    assert_eq!(forwarded.response.status(), StatusCode::BAD_GATEWAY);
+}
