@@ -39,7 +39,7 @@
 //! | `tracing` | yes | `trace` (`tracing` spans), `connection_verbose` |
 //! | `sse` | yes | [`Response::sse`], [`sse`]: Server-Sent Events |
 //! | `websocket` | yes | [`websocket`]: the WebSocket handshake over HTTP/1.1 and HTTP/2 (`sha1`, `getrandom`); upgrades themselves ([`Response::upgrade`]) are always there |
-//! | `digest-auth` | yes | `ClientBuilder::digest_auth`, `RequestBuilder::digest_auth`: Digest answers to 401 and a forward proxy's 407 |
+//! | `digest-auth` | yes | `ClientBuilder::digest_auth`, `RequestBuilder::digest_auth`: Digest answers to 401, to a forward proxy's 407 and to a `CONNECT` tunnel's 407 |
 //! | `netrc` | yes | `ClientBuilder::netrc`, `netrc_path`: credentials from a netrc file |
 //! | `multipart` | no | `RequestBuilder::multipart`, `multipart`: `multipart/form-data` bodies, files streamed from disk |
 //! | `download` | no | `Client::download`, `download`: parallel, resumable range downloads to a file |
