@@ -1,0 +1,1 @@
+//! An axum gateway forwarding to upstreams through a towline client.

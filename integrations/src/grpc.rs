@@ -1,0 +1,1 @@
+//! A tonic client over towline's transport.
