@@ -86,6 +86,23 @@ async fn read_timeout_restarts_with_every_chunk() {
 }
 
 #[tokio::test]
+async fn read_timeout_fails_a_server_silent_before_its_head() {
+    let server = TestServer::http1();
+    let client = TokioClient::builder()
+        .read_timeout(HEAD_ROOM)
+        .build()
+        .unwrap();
+    let error = within(get(
+        &client,
+        &server.url(&format!("/slow-headers?ms={NEVER}")),
+    ))
+    .await
+    .expect_err("the head never comes");
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(!error.is_body(), "{error:?}");
+}
+
+#[tokio::test]
 async fn read_timeout_fails_a_long_gap_between_chunks() {
     let server = TestServer::http1();
     let client = TokioClient::builder()

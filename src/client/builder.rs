@@ -612,7 +612,9 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
-    /// Longest gap between two chunks of a response body.
+    /// The longest the server may stay silent: from sending the request until the response
+    /// head, then between two chunks of the response body (reqwest's `read_timeout`). Time
+    /// spent uploading the request body counts towards the wait for the head.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = Some(timeout);
         self

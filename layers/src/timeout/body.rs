@@ -21,22 +21,37 @@ pub(super) struct Deadline {
     pub(super) after: Duration,
 }
 
-/// The read timeout settings a response body needs.
+/// The read timeout settings of one exchange.
 pub(super) struct ReadConfig {
     pub(super) timer: SharedTimer,
     pub(super) gap: Duration,
 }
 
-/// The read-gap timer of one body: created on the first wait, re-armed by `reset` after.
-struct ReadGap {
-    config: ReadConfig,
+/// The read-gap timer of one exchange: created on the first wait (for the response head, or
+/// for a body frame), re-armed by `reset` after, and handed from the response future to the
+/// body so one sleep serves both.
+pub(super) struct ReadGap {
+    pub(super) config: ReadConfig,
     sleep: Option<Pin<Box<dyn Sleep>>>,
-    /// Whether `sleep` measures the current wait; cleared by every frame.
+    /// Whether `sleep` measures the current wait; cleared by every frame and by the head.
     armed: bool,
 }
 
 impl ReadGap {
-    fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    pub(super) fn new(config: ReadConfig) -> Self {
+        Self {
+            config,
+            sleep: None,
+            armed: false,
+        }
+    }
+
+    /// Ends the current wait: the next one starts a new gap.
+    pub(super) fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    pub(super) fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if !self.armed {
             let timer = &self.config.timer;
             // A deadline beyond what `Instant` can represent never passes.
@@ -69,15 +84,11 @@ pin_project! {
 }
 
 impl<B> TimeoutBody<B> {
-    pub(super) fn new(inner: B, total: Option<Deadline>, read: Option<ReadConfig>) -> Self {
+    pub(super) fn new(inner: B, total: Option<Deadline>, read: Option<ReadGap>) -> Self {
         Self {
             inner,
             total,
-            read: read.map(|config| ReadGap {
-                config,
-                sleep: None,
-                armed: false,
-            }),
+            read,
             finished: false,
         }
     }
@@ -112,7 +123,7 @@ where
             match this.inner.poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Some(read) = this.read.as_mut() {
-                        read.armed = false;
+                        read.disarm();
                     }
                     Poll::Ready(Some(Ok(frame)))
                 }

@@ -8,7 +8,7 @@ use std::{error::Error, fmt, time::Duration};
 pub enum TimeoutKind {
     /// The deadline for the whole exchange (headers and body) passed.
     Total,
-    /// The response body waited longer than the read timeout for its next frame.
+    /// The response head, or the body's next frame, took longer than the read timeout.
     Read,
 }
 

@@ -13,18 +13,20 @@ use pin_project_lite::pin_project;
 
 use super::{
     Elapsed, TimeoutBody, TimeoutKind,
-    body::{Deadline, ReadConfig},
+    body::{Deadline, ReadConfig, ReadGap},
 };
 use crate::BoxError;
 
 pin_project! {
     /// Response future of [`Timeout`](super::Timeout): waits for the response headers until
-    /// the total deadline, then hands the rest of the deadline to the response body.
+    /// the total deadline or for the read timeout, then hands the rest of the deadline and the
+    /// read timer to the response body.
+    #[project = ResponseFutureProj]
     pub struct ResponseFuture<F> {
         #[pin]
         state: State<F>,
         total: Option<Deadline>,
-        read: Option<ReadConfig>,
+        read: Option<ReadGap>,
     }
 }
 
@@ -35,8 +37,9 @@ pin_project! {
             #[pin]
             inner: F,
         },
-        // The inner future was dropped when the deadline passed.
+        // The inner future was dropped when a timeout passed.
         Expired {
+            kind: TimeoutKind,
             after: Duration,
         },
     }
@@ -47,7 +50,7 @@ impl<F> ResponseFuture<F> {
         Self {
             state: State::Waiting { inner },
             total,
-            read,
+            read: read.map(ReadGap::new),
         }
     }
 }
@@ -63,13 +66,17 @@ where
         let mut this = self.project();
         let inner = match this.state.as_mut().project() {
             StateProj::Waiting { inner } => inner,
-            StateProj::Expired { after } => {
-                return Poll::Ready(Err(Elapsed::new(TimeoutKind::Total, *after).into()));
+            StateProj::Expired { kind, after } => {
+                return Poll::Ready(Err(Elapsed::new(*kind, *after).into()));
             }
         };
         match inner.poll(cx) {
             Poll::Ready(Ok(response)) => {
-                let (total, read) = (this.total.take(), this.read.take());
+                let total = this.total.take();
+                let read = this.read.take().map(|mut read| {
+                    read.disarm();
+                    read
+                });
                 Poll::Ready(Ok(response.map(|body| TimeoutBody::new(body, total, read))))
             }
             Poll::Ready(Err(err)) => Poll::Ready(Err(err.into())),
@@ -78,11 +85,13 @@ where
                     && total.sleep.as_mut().poll(cx).is_ready()
                 {
                     let after = total.after;
-                    *this.total = None;
-                    // Dropping the inner future cancels the request now, not when the caller
-                    // drops this future.
-                    this.state.set(State::Expired { after });
-                    return Poll::Ready(Err(Elapsed::new(TimeoutKind::Total, after).into()));
+                    return Poll::Ready(Err(this.expire(TimeoutKind::Total, after)));
+                }
+                if let Some(read) = this.read.as_mut()
+                    && read.poll_elapsed(cx).is_ready()
+                {
+                    let gap = read.config.gap;
+                    return Poll::Ready(Err(this.expire(TimeoutKind::Read, gap)));
                 }
                 Poll::Pending
             }
@@ -90,11 +99,22 @@ where
     }
 }
 
+impl<F> ResponseFutureProj<'_, F> {
+    /// Drops the inner future, which cancels the request now rather than when the caller drops
+    /// this future, and the timers.
+    fn expire(&mut self, kind: TimeoutKind, after: Duration) -> BoxError {
+        *self.total = None;
+        *self.read = None;
+        self.state.set(State::Expired { kind, after });
+        Elapsed::new(kind, after).into()
+    }
+}
+
 impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("total", &self.total.as_ref().map(|total| total.after))
-            .field("read", &self.read.as_ref().map(|read| read.gap))
+            .field("read", &self.read.as_ref().map(|read| read.config.gap))
             .finish_non_exhaustive()
     }
 }

@@ -44,7 +44,8 @@ impl TimeoutLayer {
         self
     }
 
-    /// Sets the longest the response body may wait for its next frame. `None` removes it.
+    /// Sets the longest the server may stay silent: until the response head, then between
+    /// body frames. `None` removes it.
     pub fn read(mut self, read: Option<Duration>) -> Self {
         self.config.read = read;
         self

@@ -6,11 +6,13 @@
 //!   response headers *and* reading the response body to its end. The deadline is fixed when
 //!   the request is sent; the response body carries whatever remains of it. A request can
 //!   override it with the [`RequestTimeout`] extension.
-//! - **read** ([`TimeoutLayer::read`]): the longest the response body may wait for its next
-//!   frame. The gap starts when a poll of the body finds no frame ready and restarts with
-//!   every frame, so time the caller spends between reads does not count against it.
+//! - **read** ([`TimeoutLayer::read`]): the longest the server may stay silent. The first gap
+//!   runs from sending the request (its upload included) until the response head; then the
+//!   response body may wait that long for each frame. A body's gap starts when a poll finds no
+//!   frame ready and restarts with every frame, so time the caller spends between reads does
+//!   not count against it.
 //!
-//! When the total deadline passes before the response headers arrive, the inner future is
+//! When either timeout passes before the response headers arrive, the inner future is
 //! dropped at once, which cancels the request. Either deadline passing while the body is
 //! read ends the body with an error frame. Every timeout surfaces as an [`Elapsed`] error
 //! (boxed as a [`BoxError`](crate::BoxError)) whose [`kind`](Elapsed::kind) says which one fired;
@@ -19,7 +21,7 @@
 //! The layer takes its clock as a [`SharedTimer`](crate::time::SharedTimer): it never names a
 //! runtime. With neither timeout configured, it allocates no sleeps and passes everything
 //! through. The total sleep is created once per request and moved into the body; the read
-//! sleep is created once per body and re-armed with [`Timer::reset`](hyper::rt::Timer::reset).
+//! sleep is created on the first wait of an exchange, moved into the body, and re-armed with [`Timer::reset`](hyper::rt::Timer::reset).
 //!
 //! Because the layer wraps the response body in [`TimeoutBody`], `option_layer` cannot switch
 //! it off (the two arms of the resulting `Either` would answer with different body types).

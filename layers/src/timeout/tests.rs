@@ -175,6 +175,88 @@ fn headers_too_slow_elapse_the_total_timeout_and_cancel_the_request() -> Result<
 }
 
 #[test]
+fn a_silent_server_elapses_the_read_timeout_before_the_head_and_cancels_the_request()
+-> Result<(), BoxError> {
+    let timer = ManualTimer::new();
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let inner = service_fn({
+        let cancelled = Arc::clone(&cancelled);
+        move |_request: Request<()>| {
+            let flag = DropFlag(Arc::clone(&cancelled));
+            async move {
+                let _flag = flag;
+                std::future::pending::<Result<Response<Full<Bytes>>, Infallible>>().await
+            }
+        }
+    });
+    let read = Duration::from_millis(300);
+    let service = TimeoutLayer::new(timer.shared())
+        .read(Some(read))
+        .layer(inner);
+
+    let probe = Probe::new();
+    let mut call = pin!(service.oneshot(Request::new(())));
+    assert!(probe.poll(call.as_mut()).is_pending());
+    assert_eq!(timer.pending_sleeps(), 1);
+
+    timer.advance(read - Duration::from_millis(1));
+    assert!(probe.poll(call.as_mut()).is_pending());
+    timer.advance(Duration::from_millis(1));
+    let Poll::Ready(Err(err)) = probe.poll(call.as_mut()) else {
+        return Err("the request must time out".into());
+    };
+    assert_eq!(elapsed(&err), Some(Elapsed::new(TimeoutKind::Read, read)));
+    assert!(cancelled.load(Ordering::SeqCst));
+    assert_eq!(timer.pending_sleeps(), 0);
+    let Poll::Ready(Err(again)) = probe.poll(call.as_mut()) else {
+        return Err("a finished timeout stays an error".into());
+    };
+    assert_eq!(elapsed(&again).map(|e| e.kind()), Some(TimeoutKind::Read));
+    Ok(())
+}
+
+#[test]
+fn the_head_restarts_the_read_gap_for_the_body() -> Result<(), BoxError> {
+    let timer = CountingTimer::new();
+    let (head_tx, head_rx) = futures_channel::oneshot::channel::<()>();
+    let (body_tx, body_rx) = channel();
+    let mut parts = Some((head_rx, body_rx));
+    let inner = service_fn(move |_request: Request<()>| {
+        let parts = parts.take();
+        async move {
+            let (head, body) = parts.ok_or("the test service answers once")?;
+            head.await.map_err(|_| "the head was never released")?;
+            Ok::<_, BoxError>(Response::new(body))
+        }
+    });
+    let read = Duration::from_millis(300);
+    let service = TimeoutLayer::new(timer.clone())
+        .read(Some(read))
+        .layer(inner);
+
+    let probe = Probe::new();
+    let mut call = pin!(service.oneshot(Request::new(())));
+    assert!(probe.poll(call.as_mut()).is_pending());
+    // The head arrives just inside the gap; the body then has a whole gap of its own.
+    timer.clock.advance(read - Duration::from_millis(1));
+    head_tx.send(()).map_err(|()| "the call is gone")?;
+    let Poll::Ready(Ok(response)) = probe.poll(call.as_mut()) else {
+        return Err("the head must arrive".into());
+    };
+    let mut body = response.into_body();
+    assert!(probe.poll_frame(&mut body).is_pending());
+    timer.clock.advance(read - Duration::from_millis(1));
+    body_tx.data("late but in time");
+    assert_eq!(
+        frame_data(probe.poll_frame(&mut body)),
+        Some(Bytes::from_static(b"late but in time"))
+    );
+    // One sleep served the head and the body.
+    assert_eq!(timer.created(), 1);
+    Ok(())
+}
+
+#[test]
 fn slow_body_elapses_the_total_timeout() -> Result<(), BoxError> {
     let timer = ManualTimer::new();
     let (tx, service) = streaming_service(timer.shared(), |layer| layer.total(Some(SECOND)));
