@@ -56,8 +56,8 @@ pub(crate) struct ClientRef {
     pub(crate) max_body_size: Option<u64>,
     pub(crate) unix_socket: Option<UnixSocket>,
     pub(crate) base_url: Option<url::Url>,
-    /// The runtime's timer, for waits the facade itself makes (event-stream reconnection).
-    #[cfg(feature = "sse")]
+    /// The runtime's timer, for waits the facade itself makes (event-stream reconnection,
+    /// forwarded tunnels' idle timeouts).
     pub(crate) timer: towline_services::rt::SharedTimer,
     /// The runtime's blocking threads, for file IO (multipart file parts, downloads).
     #[cfg(any(feature = "multipart", feature = "download"))]
@@ -166,7 +166,6 @@ impl Client {
     }
 
     /// The runtime's timer.
-    #[cfg(feature = "sse")]
     pub(crate) fn timer(&self) -> &towline_services::rt::SharedTimer {
         &self.inner.timer
     }

@@ -317,7 +317,6 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
             max_body_size: builder.max_body_size,
             base_url: builder.base_url,
             unix_socket: builder.unix_socket,
-            #[cfg(feature = "sse")]
             timer: builder.runtime.timer(),
             #[cfg(any(feature = "multipart", feature = "download"))]
             blocking_pool: crate::blocking_pool::BlockingPool::new(builder.runtime.clone()),
