@@ -1,7 +1,6 @@
 //! A tonic client whose channel is towline's transport under towline's layers.
 //!
-//! tonic's generated clients are generic over any
-//! [`GrpcService`](tonic::client::GrpcService): a `tower::Service` taking
+//! tonic's generated clients are generic over any [`GrpcService`]: a `tower::Service` taking
 //! `http::Request<tonic::body::Body>` and answering with an `http::Response` whose body yields
 //! [`Bytes`]. towline's [`Transport`] is such a service, and so is any stack of towline layers
 //! over it. [`channel`] builds one:
