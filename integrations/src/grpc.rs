@@ -130,11 +130,12 @@ use tonic_prost::ProstCodec;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder};
 use towline::BoxError;
+use towline::towline_layers::error::find_cause;
 use towline::towline_layers::retry::{
     AttemptOutcome, RetryAttempt, RetryConfig, RetryDecision, RetryLayer,
 };
 use towline::towline_layers::time::SharedTimer;
-use towline::towline_layers::timeout::TimeoutLayer;
+use towline::towline_layers::timeout::{Elapsed, TimeoutLayer};
 use towline::towline_layers::trace::TraceLayer;
 use towline::towline_services::ConnectError;
 use towline::towline_services::connect::tls::{TlsConfig, TlsConnector};
@@ -358,10 +359,14 @@ impl<T: Echo> ServerStreamingService<EchoRequest> for ServerStreamingEchoMethod<
 }
 
 /// The response body of a [`Channel`].
-pub type ChannelBody = UnsyncBoxBody<Bytes, BoxError>;
+pub type ChannelBody = UnsyncBoxBody<Bytes, Status>;
 
 /// A gRPC channel made of towline's transport and layers, as [`channel`] builds it.
-pub type Channel = BoxCloneSyncService<Request<tonic::body::Body>, Response<ChannelBody>, BoxError>;
+///
+/// It fails with a [`Status`], in calls and in response bodies alike: `DEADLINE_EXCEEDED`
+/// when the call's timeout passed, otherwise what tonic makes of the error
+/// ([`Status::from_error`]). The towline error is the status' [`source`](std::error::Error::source).
+pub type Channel = BoxCloneSyncService<Request<tonic::body::Body>, Response<ChannelBody>, Status>;
 
 /// Builds a gRPC channel over towline's transport: tracing, a total `timeout` per call,
 /// `retry` with [`grpc_retry_decision`] as its classifier (replacing any hook it had), and
@@ -388,6 +393,7 @@ pub fn channel(
     let transport = Transport::new(connector, TokioRuntime, TransportConfig::default());
     let timer: SharedTimer = Arc::new(TokioTimer);
     let stack = ServiceBuilder::new()
+        .map_err(status_from_error)
         .map_response(box_body)
         .layer(TraceLayer::new())
         .layer(TimeoutLayer::new(Arc::clone(&timer)).total(Some(timeout)))
@@ -405,7 +411,22 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    response.map(|body| body.map_err(Into::into).boxed_unsync())
+    response.map(|body| {
+        body.map_err(|error| status_from_error(error.into()))
+            .boxed_unsync()
+    })
+}
+
+/// A concrete error type rather than a `BoxError` also keeps the futures of clients over
+/// the channel `Send`: with a boxed error, the `Into<BoxError>` bounds tonic puts on
+/// channels become higher-ranked inside those futures, and rustc cannot prove them.
+fn status_from_error(error: BoxError) -> Status {
+    if find_cause::<Elapsed>(&*error).is_none() {
+        return Status::from_error(error);
+    }
+    let mut status = Status::deadline_exceeded(error.to_string());
+    status.set_source(Arc::from(error));
+    status
 }
 
 /// The retry classifier for gRPC: `UNAVAILABLE` in the response head is retried, whatever
