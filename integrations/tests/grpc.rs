@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ enum Failure {
     InTrailers(Code),
     /// One reply, then the status in the trailers.
     AfterFirstReply(Code),
+    /// One reply, then nothing, ever.
+    StallAfterFirstReply,
 }
 
 /// An echo server whose first `failing_calls` calls fail as `failure` says.
@@ -117,13 +119,17 @@ impl Echo for Scripted {
             Some(Failure::AfterFirstReply(code)) => {
                 vec![Ok(reply(&request.message, 0)), Err(failed(code))]
             }
+            Some(Failure::StallAfterFirstReply) => {
+                let first = futures_util::stream::iter([Ok(reply(&request.message, 0))]);
+                let stalled = first.chain(futures_util::stream::pending());
+                return Ok(tonic::Response::new(Box::pin(stalled)));
+            }
             None => (0..request.replies)
                 .map(|sequence| Ok(reply(&request.message, sequence)))
                 .collect(),
         };
-        Ok(tonic::Response::new(Box::pin(futures_util::stream::iter(
-            items,
-        ))))
+        let replies = futures_util::stream::iter(items);
+        Ok(tonic::Response::new(Box::pin(replies)))
     }
 }
 
@@ -431,12 +437,27 @@ async fn unavailable_after_a_reply_is_not_retried() {
 }
 
 #[tokio::test]
-async fn a_call_past_its_deadline_fails_with_the_timeout() {
+async fn a_call_past_its_deadline_fails_with_deadline_exceeded() {
     let server = TestServer::spawn(Scripted::slow(Duration::from_secs(60)), None).await;
     let mut client = client_with_timeout(&server, None, Duration::from_millis(200));
     let status = client.unary_echo(request("late", 0)).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     let elapsed = find_cause::<Elapsed>(&status).unwrap_or_else(|| panic!("{status:?}"));
     assert_eq!(elapsed.kind(), TimeoutKind::Total);
+}
+
+#[tokio::test]
+async fn the_deadline_covers_the_whole_server_stream() {
+    let server = TestServer::spawn(Scripted::failing(1, Failure::StallAfterFirstReply), None).await;
+    let mut client = client_with_timeout(&server, None, Duration::from_millis(200));
+    let mut stream = client
+        .server_streaming_echo(request("stream", 2))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stream.next().await.unwrap().unwrap(), reply("stream", 0));
+    let status = stream.next().await.unwrap().unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
 }
 
 #[tokio::test]
@@ -444,15 +465,73 @@ async fn concurrent_calls_share_one_connection() {
     for pki in [None, Some(TestPki::generate())] {
         let server = TestServer::spawn(Scripted::healthy(), pki.as_ref()).await;
         let client = client(&server, pki.as_ref());
-        let calls = (0..8).map(|n| {
-            let mut client = client.clone();
-            async move { client.unary_echo(request(&n.to_string(), 0)).await }
-        });
-        let replies = futures_util::future::join_all(calls).await;
-        for (n, reply) in replies.into_iter().enumerate() {
-            assert_eq!(reply.unwrap().into_inner().message, n.to_string());
+        let calls: Vec<_> = (0..8)
+            .map(|n| {
+                let mut client = client.clone();
+                tokio::spawn(async move { client.unary_echo(request(&n.to_string(), 0)).await })
+            })
+            .collect();
+        for (n, call) in calls.into_iter().enumerate() {
+            let reply = call.await.unwrap().unwrap().into_inner();
+            assert_eq!(reply.message, n.to_string());
         }
         assert_eq!(server.calls(), 8);
         assert_eq!(server.connections(), 1);
     }
+}
+
+/// Counts the spans opened on this thread by name.
+#[derive(Default)]
+struct SpanNames {
+    names: Mutex<Vec<&'static str>>,
+    next_id: AtomicU64,
+}
+
+impl SpanNames {
+    fn count(&self, name: &str) -> usize {
+        self.names
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|seen| **seen == name)
+            .count()
+    }
+}
+
+impl tracing::Subscriber for SpanNames {
+    fn enabled(&self, _metadata: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        self.names.lock().unwrap().push(span.metadata().name());
+        tracing::span::Id::from_u64(self.next_id.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
+    fn record(&self, _span: &tracing::span::Id, _values: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &tracing::span::Id, _follows: &tracing::span::Id) {}
+
+    fn event(&self, _event: &tracing::Event<'_>) {}
+
+    fn enter(&self, _span: &tracing::span::Id) {}
+
+    fn exit(&self, _span: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn a_retried_call_is_one_traced_request() {
+    // The test runtime runs on this thread, so the thread's default subscriber sees every
+    // span the channel opens.
+    let spans = Arc::new(SpanNames::default());
+    let _default = tracing::subscriber::set_default(Arc::clone(&spans));
+    let server = TestServer::spawn(
+        Scripted::failing(1, Failure::InHead(Code::Unavailable)),
+        None,
+    )
+    .await;
+    let mut client = client(&server, None);
+    client.unary_echo(request("traced", 0)).await.unwrap();
+    assert_eq!(server.calls(), 2);
+    assert_eq!(spans.count("HTTP request"), 1);
 }
