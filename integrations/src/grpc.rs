@@ -63,11 +63,13 @@
 //!   throttles retries per channel with a token bucket; the retry layer's
 //!   [`RetryBudget`](towline::towline_layers::retry::RetryBudget) plays that part.
 //! - **Deadlines.** The timeout layer enforces the call's deadline on the client, across
-//!   every attempt and the whole response stream, and the retry layer does not start an
-//!   attempt it could not finish before it. The server does not learn of it: send it with
-//!   [`tonic::Request::set_timeout`], which tonic writes as `grpc-timeout`. The header is
-//!   computed once, so retried attempts carry the original budget rather than what remains;
-//!   a server honouring it may run past the client's deadline, never the reverse.
+//!   every attempt and the whole response stream, and the retry layer does not wait for a
+//!   retry past it. A call's own deadline, [`tonic::Request::set_timeout`], travels as
+//!   `grpc-timeout` so that the server can give up too; the channel also reads that header
+//!   and ends the call then if it is sooner than the channel's timeout. The header is
+//!   written once, so a retried attempt tells the server the original budget rather than
+//!   what remains of it: the server may work on past the client's deadline, never stop
+//!   before it.
 //! - **Replay.** A retry sends the request again, body included: the retry layer keeps the
 //!   encoded request up to [`RetryConfig::max_replay_bytes`] (64 KiB by default) and does not
 //!   retry a call whose request was larger. Client-streaming calls whose requests exceed it
@@ -135,7 +137,7 @@ use towline::towline_layers::retry::{
     AttemptOutcome, RetryAttempt, RetryConfig, RetryDecision, RetryLayer,
 };
 use towline::towline_layers::time::SharedTimer;
-use towline::towline_layers::timeout::{Elapsed, TimeoutLayer};
+use towline::towline_layers::timeout::{Elapsed, RequestTimeout, TimeoutLayer};
 use towline::towline_layers::trace::TraceLayer;
 use towline::towline_services::ConnectError;
 use towline::towline_services::connect::tls::{TlsConfig, TlsConnector};
@@ -155,6 +157,7 @@ const SERVER_STREAMING_ECHO: &str = "ServerStreamingEcho";
 const SERVER_STREAMING_ECHO_PATH: &str = "/towline.examples.Echo/ServerStreamingEcho";
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 
 /// The request of both echo methods.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -373,6 +376,11 @@ pub type Channel = BoxCloneSyncService<Request<tonic::body::Body>, Response<Chan
 /// [`TrailersOnlyLayer`] below it; see the [module documentation](self) for the order and
 /// why.
 ///
+/// A call with a shorter deadline of its own ([`tonic::Request::set_timeout`], sent as
+/// `grpc-timeout`) ends at that deadline instead, as with tonic's own channel. A
+/// [`RequestTimeout`] in a call's extensions (tonic hands them to the channel) replaces
+/// `timeout` for that call.
+///
 /// The channel is not bound to an origin: each client names its own
 /// ([`EchoClient::with_origin`]), and calls to the same origin share one HTTP/2
 /// connection. `tls` says which roots `https://` origins are checked against.
@@ -395,6 +403,9 @@ pub fn channel(
     let stack = ServiceBuilder::new()
         .map_err(status_from_error)
         .map_response(box_body)
+        .map_request(move |request: Request<tonic::body::Body>| {
+            deadline_from_grpc_timeout(request, timeout)
+        })
         .layer(TraceLayer::new())
         .layer(TimeoutLayer::new(Arc::clone(&timer)).total(Some(timeout)))
         .layer(
@@ -404,6 +415,41 @@ pub fn channel(
         .layer(TrailersOnlyLayer)
         .service(transport);
     Ok(BoxCloneSyncService::new(stack))
+}
+
+/// Gives a request carrying `grpc-timeout` a deadline no later than the header's, so that the
+/// client gives up when the server is told to.
+fn deadline_from_grpc_timeout<B>(mut request: Request<B>, timeout: Duration) -> Request<B> {
+    if let Some(requested) = grpc_timeout(request.headers()) {
+        let limit = request
+            .extensions()
+            .get::<RequestTimeout>()
+            .map_or(timeout, |RequestTimeout(limit)| *limit);
+        request
+            .extensions_mut()
+            .insert(RequestTimeout(limit.min(requested)));
+    }
+    request
+}
+
+/// Parses `grpc-timeout`: at most eight ASCII digits and a unit (`H`, `M`, `S`, `m`, `u`,
+/// `n`), as gRPC over HTTP/2 defines it.
+fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(GRPC_TIMEOUT)?.as_bytes();
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let amount: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    match unit {
+        b"H" => Some(Duration::from_secs(amount * 60 * 60)),
+        b"M" => Some(Duration::from_secs(amount * 60)),
+        b"S" => Some(Duration::from_secs(amount)),
+        b"m" => Some(Duration::from_millis(amount)),
+        b"u" => Some(Duration::from_micros(amount)),
+        b"n" => Some(Duration::from_nanos(amount)),
+        _ => None,
+    }
 }
 
 fn box_body<B>(response: Response<B>) -> Response<ChannelBody>
@@ -594,6 +640,44 @@ impl<B: Body<Data = Bytes> + Unpin> Body for PeekedBody<B> {
             (_, true) => SizeHint::with_exact(0),
             (Some(_), false) => SizeHint::default(),
             (None, false) => self.rest.size_hint(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(value: &'static str) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert(GRPC_TIMEOUT, http::HeaderValue::from_static(value));
+        grpc_timeout(&headers)
+    }
+
+    #[test]
+    fn grpc_timeout_takes_every_unit() {
+        assert_eq!(parse("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse("3M"), Some(Duration::from_secs(180)));
+        assert_eq!(parse("4S"), Some(Duration::from_secs(4)));
+        assert_eq!(parse("200m"), Some(Duration::from_millis(200)));
+        assert_eq!(parse("99999999u"), Some(Duration::from_micros(99_999_999)));
+        assert_eq!(parse("7n"), Some(Duration::from_nanos(7)));
+    }
+
+    #[test]
+    fn grpc_timeout_refuses_what_the_grammar_does_not_allow() {
+        for value in [
+            "",
+            "S",
+            "100",
+            "100x",
+            "123456789S",
+            "-1S",
+            "+1S",
+            "1.5S",
+            " 1S",
+        ] {
+            assert_eq!(parse(value), None, "{value:?}");
         }
     }
 }

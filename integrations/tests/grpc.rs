@@ -447,6 +447,31 @@ async fn a_call_past_its_deadline_fails_with_deadline_exceeded() {
 }
 
 #[tokio::test]
+async fn a_calls_own_shorter_timeout_ends_it() {
+    // A server that never answers and, unlike tonic's, ignores `grpc-timeout`: only the
+    // client can end the call.
+    let silent = towline_test_support::TestServer::builder()
+        .h2c()
+        .handler(|_request: http::Request<bytes::Bytes>| {
+            std::future::pending::<http::Response<towline_test_support::BoxBody>>()
+        })
+        .build();
+    let channel = channel(&trusting(None), Duration::from_secs(60), retries()).unwrap();
+    let origin = format!("http://{}", silent.addr()).parse().unwrap();
+    let mut client = EchoClient::with_origin(channel, origin);
+    let mut call = tonic::Request::new(request("late", 0));
+    call.set_timeout(Duration::from_millis(200));
+    let status = client.unary_echo(call).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    let elapsed = find_cause::<Elapsed>(&status).unwrap_or_else(|| panic!("{status:?}"));
+    assert_eq!(
+        elapsed.duration(),
+        Duration::from_millis(200),
+        "the call's own deadline"
+    );
+}
+
+#[tokio::test]
 async fn the_deadline_covers_the_whole_server_stream() {
     let server = TestServer::spawn(Scripted::failing(1, Failure::StallAfterFirstReply), None).await;
     let mut client = client_with_timeout(&server, None, Duration::from_millis(200));
