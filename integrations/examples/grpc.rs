@@ -69,7 +69,7 @@ async fn serve(
     pki: Option<&TestPki>,
 ) -> Result<(http::Uri, Arc<AtomicUsize>), BoxError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
+    let addr = listener.local_addr()?;
     let incoming = futures_util::stream::unfold(listener, |listener| async move {
         let accepted = listener.accept().await.map(|(stream, _)| stream);
         Some((accepted, listener))
@@ -88,7 +88,7 @@ async fn serve(
         None => (Server::builder(), "http"),
     };
     tokio::spawn(builder.serve_with_incoming(echo, incoming));
-    Ok((format!("{scheme}://localhost:{port}").parse()?, unary_calls))
+    Ok((format!("{scheme}://{addr}").parse()?, unary_calls))
 }
 
 fn grpc_channel(tls: &TlsConfig) -> Result<Channel, BoxError> {

@@ -463,9 +463,10 @@ where
     })
 }
 
-/// A concrete error type rather than a `BoxError` also keeps the futures of clients over
-/// the channel `Send`: with a boxed error, the `Into<BoxError>` bounds tonic puts on
-/// channels become higher-ranked inside those futures, and rustc cannot prove them.
+/// The channel's error: `DEADLINE_EXCEEDED` for its timeout, tonic's reading of anything
+/// else. A concrete type rather than a `BoxError` also keeps the futures of clients over the
+/// channel `Send`: with a boxed error, the `Into<BoxError>` bounds tonic puts on channels
+/// become higher-ranked inside those futures, which rustc cannot prove.
 fn status_from_error(error: BoxError) -> Status {
     if find_cause::<Elapsed>(&*error).is_none() {
         return Status::from_error(error);

@@ -1,6 +1,7 @@
 //! A tonic client over towline's channel, against a tonic server in the same process: unary
 //! and server-streaming calls over h2c and h2 over TLS, gRPC-aware retries of `UNAVAILABLE`
-//! wherever the server puts the status, the commit point, timeouts and connection sharing.
+//! wherever the server puts the status, the commit point, deadlines, tracing and connection
+//! sharing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::net::SocketAddr;
@@ -42,7 +43,9 @@ enum Failure {
     StallAfterFirstReply,
 }
 
-/// An echo server whose first `failing_calls` calls fail as `failure` says.
+/// An echo server whose first `failing_calls` calls fail as `failure` says (unary calls
+/// only with `InHead`; the other failures are those of server streams), and whose unary
+/// calls answer after `delay`.
 struct Scripted {
     calls: Arc<AtomicUsize>,
     failing_calls: usize,
@@ -140,7 +143,7 @@ struct Seen {
     tls: bool,
 }
 
-struct TestServer {
+struct GrpcServer {
     addr: SocketAddr,
     calls: Arc<AtomicUsize>,
     connections: Arc<AtomicUsize>,
@@ -148,7 +151,7 @@ struct TestServer {
     tls: bool,
 }
 
-impl TestServer {
+impl GrpcServer {
     /// A tonic server on 127.0.0.1, speaking h2c, or h2 over TLS with `pki`'s certificate.
     async fn spawn(echo: Scripted, pki: Option<&TestPki>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -158,7 +161,9 @@ impl TestServer {
             (listener, Arc::clone(&connections)),
             |(listener, connections)| async move {
                 let accepted = listener.accept().await.map(|(stream, _)| stream);
-                connections.fetch_add(1, Ordering::SeqCst);
+                if accepted.is_ok() {
+                    connections.fetch_add(1, Ordering::SeqCst);
+                }
                 Some((accepted, (listener, connections)))
             },
         );
@@ -202,9 +207,7 @@ impl TestServer {
 
     fn origin(&self) -> http::Uri {
         let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://localhost:{}", self.addr.port())
-            .parse()
-            .unwrap()
+        format!("{scheme}://{}", self.addr).parse().unwrap()
     }
 
     fn calls(&self) -> usize {
@@ -244,7 +247,7 @@ fn retries() -> RetryConfig {
 }
 
 fn client_with_timeout(
-    server: &TestServer,
+    server: &GrpcServer,
     pki: Option<&TestPki>,
     timeout: Duration,
 ) -> EchoClient<Channel> {
@@ -252,7 +255,7 @@ fn client_with_timeout(
     EchoClient::with_origin(channel, server.origin())
 }
 
-fn client(server: &TestServer, pki: Option<&TestPki>) -> EchoClient<Channel> {
+fn client(server: &GrpcServer, pki: Option<&TestPki>) -> EchoClient<Channel> {
     client_with_timeout(server, pki, Duration::from_secs(30))
 }
 
@@ -276,7 +279,7 @@ async fn collect(client: &mut EchoClient<Channel>, replies: u32) -> Vec<Result<E
 }
 
 async fn unary_roundtrip(pki: Option<&TestPki>) {
-    let server = TestServer::spawn(Scripted::healthy(), pki).await;
+    let server = GrpcServer::spawn(Scripted::healthy(), pki).await;
     let mut client = client(&server, pki);
     let reply = client
         .unary_echo(request("hello", 0))
@@ -306,7 +309,7 @@ async fn a_unary_call_over_h2_with_tls() {
 }
 
 async fn streaming_roundtrip(pki: Option<&TestPki>) {
-    let server = TestServer::spawn(Scripted::healthy(), pki).await;
+    let server = GrpcServer::spawn(Scripted::healthy(), pki).await;
     let mut client = client(&server, pki);
     let replies = collect(&mut client, 5).await;
     let expected: Vec<_> = (0..5)
@@ -334,7 +337,7 @@ async fn a_server_stream_arrives_in_order_over_h2_with_tls() {
 
 #[tokio::test]
 async fn unavailable_in_a_trailers_only_response_is_retried() {
-    let server = TestServer::spawn(
+    let server = GrpcServer::spawn(
         Scripted::failing(2, Failure::InHead(Code::Unavailable)),
         None,
     )
@@ -351,7 +354,7 @@ async fn unavailable_in_a_trailers_only_response_is_retried() {
 
 #[tokio::test]
 async fn unavailable_in_the_trailers_is_retried() {
-    let server = TestServer::spawn(
+    let server = GrpcServer::spawn(
         Scripted::failing(1, Failure::InTrailers(Code::Unavailable)),
         None,
     )
@@ -367,7 +370,7 @@ async fn a_classifier_reading_only_the_head_misses_the_status_in_the_trailers() 
     // The same server and classifier without TrailersOnlyLayer: the status reaches the
     // application as the stream's first item, and the call is not retried. This is what
     // the layer is for.
-    let server = TestServer::spawn(
+    let server = GrpcServer::spawn(
         Scripted::failing(1, Failure::InTrailers(Code::Unavailable)),
         None,
     )
@@ -396,7 +399,7 @@ async fn a_classifier_reading_only_the_head_misses_the_status_in_the_trailers() 
 
 #[tokio::test]
 async fn invalid_argument_is_not_retried() {
-    let server = TestServer::spawn(
+    let server = GrpcServer::spawn(
         Scripted::failing(1, Failure::InHead(Code::InvalidArgument)),
         None,
     )
@@ -409,7 +412,7 @@ async fn invalid_argument_is_not_retried() {
 
 #[tokio::test]
 async fn invalid_argument_in_the_trailers_is_not_retried() {
-    let server = TestServer::spawn(
+    let server = GrpcServer::spawn(
         Scripted::failing(1, Failure::InTrailers(Code::InvalidArgument)),
         None,
     )
@@ -425,7 +428,7 @@ async fn invalid_argument_in_the_trailers_is_not_retried() {
 
 #[tokio::test]
 async fn unavailable_after_a_reply_is_not_retried() {
-    let server = TestServer::spawn(
+    let server = GrpcServer::spawn(
         Scripted::failing(1, Failure::AfterFirstReply(Code::Unavailable)),
         None,
     )
@@ -438,7 +441,7 @@ async fn unavailable_after_a_reply_is_not_retried() {
 
 #[tokio::test]
 async fn a_call_past_its_deadline_fails_with_deadline_exceeded() {
-    let server = TestServer::spawn(Scripted::slow(Duration::from_secs(60)), None).await;
+    let server = GrpcServer::spawn(Scripted::slow(Duration::from_secs(60)), None).await;
     let mut client = client_with_timeout(&server, None, Duration::from_millis(200));
     let status = client.unary_echo(request("late", 0)).await.unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
@@ -473,7 +476,7 @@ async fn a_calls_own_shorter_timeout_ends_it() {
 
 #[tokio::test]
 async fn the_deadline_covers_the_whole_server_stream() {
-    let server = TestServer::spawn(Scripted::failing(1, Failure::StallAfterFirstReply), None).await;
+    let server = GrpcServer::spawn(Scripted::failing(1, Failure::StallAfterFirstReply), None).await;
     let mut client = client_with_timeout(&server, None, Duration::from_millis(200));
     let mut stream = client
         .server_streaming_echo(request("stream", 2))
@@ -488,7 +491,7 @@ async fn the_deadline_covers_the_whole_server_stream() {
 #[tokio::test]
 async fn concurrent_calls_share_one_connection() {
     for pki in [None, Some(TestPki::generate())] {
-        let server = TestServer::spawn(Scripted::healthy(), pki.as_ref()).await;
+        let server = GrpcServer::spawn(Scripted::healthy(), pki.as_ref()).await;
         let client = client(&server, pki.as_ref());
         let calls: Vec<_> = (0..8)
             .map(|n| {
@@ -550,7 +553,7 @@ async fn a_retried_call_is_one_traced_request() {
     // span the channel opens.
     let spans = Arc::new(SpanNames::default());
     let _default = tracing::subscriber::set_default(Arc::clone(&spans));
-    let server = TestServer::spawn(
+    let server = GrpcServer::spawn(
         Scripted::failing(1, Failure::InHead(Code::Unavailable)),
         None,
     )
