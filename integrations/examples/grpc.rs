@@ -62,8 +62,9 @@ impl Echo for WarmingUp {
     }
 }
 
-/// Serves `echo` on a port of 127.0.0.1, over TLS with `pki`'s certificate if given;
-/// returns the origin to call and how many unary calls the server has had.
+/// Serves a [`WarmingUp`] echo that answers its first `unavailable_calls` unary calls
+/// `UNAVAILABLE`, on a port of 127.0.0.1, over TLS with `pki`'s certificate if given;
+/// returns the origin to call and the count of unary calls the server has had.
 async fn serve(
     unavailable_calls: usize,
     pki: Option<&TestPki>,
