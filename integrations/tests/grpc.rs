@@ -81,8 +81,16 @@ impl Scripted {
     }
 }
 
+/// A status with details and trailing metadata, to check they reach the client.
 fn failed(code: Code) -> Status {
-    Status::new(code, "scripted failure")
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    metadata.insert("x-failure", "scripted".parse().unwrap());
+    Status::with_details_and_metadata(
+        code,
+        "scripted failure",
+        bytes::Bytes::from_static(b"details"),
+        metadata,
+    )
 }
 
 fn reply(message: &str, sequence: u32) -> EchoReply {
@@ -423,6 +431,10 @@ async fn invalid_argument_in_the_trailers_is_not_retried() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
+    // The whole trailer section moved into the head: message, details and metadata.
+    assert_eq!(status.message(), "scripted failure");
+    assert_eq!(status.details(), b"details");
+    assert_eq!(status.metadata().get("x-failure").unwrap(), "scripted");
     assert_eq!(server.calls(), 1);
 }
 
