@@ -50,9 +50,15 @@ pub(super) enum LimiterSetting<L> {
     PerSecond(u64),
 }
 
-/// The runtime [`Client::new`] and [`ClientBuilder::new`] use.
+/// The runtime [`Client::new`] and [`ClientBuilder::new`] use: tokio when its feature is on,
+/// smol otherwise.
 #[cfg(feature = "tokio")]
 pub type DefaultRuntime = towline_services::rt::tokio::TokioRuntime;
+
+/// The runtime [`Client::new`] and [`ClientBuilder::new`] use: tokio when its feature is on,
+/// smol otherwise.
+#[cfg(all(feature = "smol", not(feature = "tokio")))]
+pub type DefaultRuntime = towline_services::rt::smol::SmolRuntime;
 
 /// Configures and builds a [`Client`].
 #[must_use]
@@ -130,7 +136,7 @@ impl<R> fmt::Debug for ClientBuilder<R> {
 /// The `User-Agent` sent unless configured otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!("towline/", env!("CARGO_PKG_VERSION"));
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 impl ClientBuilder {
     /// The default configuration on the default runtime.
     pub fn new() -> Self {
@@ -138,7 +144,7 @@ impl ClientBuilder {
     }
 }
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 impl Default for ClientBuilder {
     fn default() -> Self {
         Self::new()

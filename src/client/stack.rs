@@ -318,6 +318,10 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
             base_url: builder.base_url,
             unix_socket: builder.unix_socket,
             timer: builder.runtime.timer(),
+            spawner: {
+                let runtime = builder.runtime.clone();
+                Arc::new(move |task| runtime.spawn(task))
+            },
             #[cfg(any(feature = "multipart", feature = "download"))]
             blocking_pool: crate::blocking_pool::BlockingPool::new(builder.runtime.clone()),
         }),

@@ -6,6 +6,8 @@
 //! extension of the seam. Each runtime gets an adapter module here; nothing else in this
 //! crate names a runtime.
 
+#[cfg(feature = "smol")]
+pub mod smol;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 

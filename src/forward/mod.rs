@@ -113,6 +113,8 @@
 //! CONNECT for another protocol, or without the `websocket` feature, is answered
 //! `501 Not Implemented`.
 
+mod tunnel;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -128,8 +130,8 @@ use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::upgrade::OnUpgrade;
 use tower::{Service, ServiceExt};
-use towline_services::rt::tokio::TokioIo;
 
+use self::tunnel::IdleLimit;
 use crate::forwarded::{ForwardedElement, Node};
 use crate::{BoxError, Client, Error, ResponseBody};
 
@@ -285,157 +287,6 @@ fn answers_websocket_key(headers: &HeaderMap, key: &str) -> bool {
 #[cfg(not(feature = "websocket"))]
 fn answers_websocket_key(_headers: &HeaderMap, _key: &str) -> bool {
     false
-}
-
-/// Copies bytes both ways between the downstream and upstream connections once both are handed
-/// over, until either side closes or, with `idle`, until no byte has moved either way for that
-/// long. Its errors are those of the two peers' connections, which the tunnel's owner can do
-/// nothing about, so they end the tunnel silently; ending it drops both connections.
-async fn tunnel(downstream: OnUpgrade, upstream: OnUpgrade, idle: Option<IdleLimit>) {
-    let (Ok(downstream), Ok(upstream)) = (downstream.await, upstream.await) else {
-        return;
-    };
-    let Some(idle) = idle else {
-        let mut downstream = TokioIo::new(downstream);
-        let mut upstream = TokioIo::new(upstream);
-        let _ = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await;
-        return;
-    };
-    let activity = Arc::new(Activity::new(idle.timer.now()));
-    let mut downstream = Active::new(downstream, &activity, &idle.timer);
-    let mut upstream = Active::new(upstream, &activity, &idle.timer);
-    let mut copy = std::pin::pin!(tokio::io::copy_bidirectional(
-        &mut downstream,
-        &mut upstream
-    ));
-    let mut watchdog = std::pin::pin!(idle.watch(&activity));
-    std::future::poll_fn(|cx| {
-        if copy.as_mut().poll(cx).is_ready() || watchdog.as_mut().poll(cx).is_ready() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
-}
-
-/// How long a tunnel may stay silent, and the clock that tells.
-#[derive(Clone)]
-struct IdleLimit {
-    after: std::time::Duration,
-    timer: towline_services::rt::SharedTimer,
-}
-
-impl std::fmt::Debug for IdleLimit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("IdleLimit").field(&self.after).finish()
-    }
-}
-
-impl IdleLimit {
-    /// Resolves once no byte has moved for `after`: it sleeps until the last activity plus
-    /// `after`, and again while activity moved the end further.
-    async fn watch(&self, activity: &Activity) {
-        loop {
-            let Some(deadline) = activity.last().checked_add(self.after) else {
-                return std::future::pending().await;
-            };
-            if deadline <= self.timer.now() {
-                return;
-            }
-            self.timer.sleep_until(deadline).await;
-        }
-    }
-}
-
-/// When a tunnel last moved a byte, as nanoseconds after its start.
-struct Activity {
-    start: std::time::Instant,
-    last_nanos: std::sync::atomic::AtomicU64,
-}
-
-impl Activity {
-    fn new(start: std::time::Instant) -> Self {
-        Self {
-            start,
-            last_nanos: std::sync::atomic::AtomicU64::new(0),
-        }
-    }
-
-    fn record(&self, now: std::time::Instant) {
-        let nanos =
-            u64::try_from(now.saturating_duration_since(self.start).as_nanos()).unwrap_or(u64::MAX);
-        self.last_nanos.fetch_max(nanos, Ordering::Relaxed);
-    }
-
-    fn last(&self) -> std::time::Instant {
-        let nanos = self.last_nanos.load(Ordering::Relaxed);
-        self.start
-            .checked_add(std::time::Duration::from_nanos(nanos))
-            .unwrap_or(self.start)
-    }
-}
-
-/// One side of a tunnel that records in [`Activity`] every read or write that moved bytes.
-struct Active {
-    io: TokioIo<hyper::upgrade::Upgraded>,
-    activity: Arc<Activity>,
-    timer: towline_services::rt::SharedTimer,
-}
-
-impl Active {
-    fn new(
-        io: hyper::upgrade::Upgraded,
-        activity: &Arc<Activity>,
-        timer: &towline_services::rt::SharedTimer,
-    ) -> Self {
-        Self {
-            io: TokioIo::new(io),
-            activity: Arc::clone(activity),
-            timer: Arc::clone(timer),
-        }
-    }
-
-    fn moved(&self) {
-        self.activity.record(self.timer.now());
-    }
-}
-
-impl tokio::io::AsyncRead for Active {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.moved();
-        }
-        polled
-    }
-}
-
-impl tokio::io::AsyncWrite for Active {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(written)) if written > 0) {
-            self.moved();
-        }
-        polled
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
 }
 
 /// What [`Forwarder::forward`] produced: the response for the downstream client, and the
@@ -689,7 +540,8 @@ impl Forwarder {
                         after,
                         timer: Arc::clone(self.client.timer()),
                     });
-                    tokio::spawn(tunnel(downstream.on_upgrade, upstream, idle));
+                    self.client
+                        .spawn(Box::pin(tunnel::run(downstream.on_upgrade, upstream, idle)));
                 } else if response.status() == StatusCode::SWITCHING_PROTOCOLS {
                     // A switch nobody can carry through (not asked for, or to no protocol)
                     // would leave the downstream connection in limbo.
