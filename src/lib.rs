@@ -24,6 +24,7 @@
 //! | feature | default | what it enables |
 //! |---|---|---|
 //! | `tokio` | yes | the tokio runtime and [`TokioClient`] |
+//! | `hickory-dns` | no | [`ClientBuilder::hickory_dns`] and `dns::HickoryResolver`: hickory-dns with the system's or explicit name servers and a TTL cache (tokio only); `hickory-dns-over-tls` and `hickory-dns-over-https` add encrypted name servers |
 //! | `smol` | no | the smol runtime and `SmolClient` (without `tokio`, the default runtime); a smol-only build links no part of tokio's runtime |
 //! | `rustls-ring` | yes | rustls with the *ring* provider |
 //! | `rustls-aws-lc-rs` | no | rustls with aws-lc-rs (wins over *ring* when both are on) |
@@ -59,7 +60,7 @@
 //! | `native-roots` | `rustls-native-roots` |
 //! | `stream`, `http2`, `socks` | nothing: streaming bodies, HTTP/2 and SOCKS proxies are always there |
 //!
-//! `native-tls`, `hickory-dns` and `http3` are not features yet;
+//! `native-tls` and `http3` are not features yet;
 //! `MIGRATING.md` says what to use instead.
 //!
 //! Unlike reqwest, every layer and codec is on by default: towline's stack is the point of
@@ -111,6 +112,8 @@ pub mod websocket;
 /// reqwest's `dns` module has, and the address families of [`ClientBuilder::ip_strategy`].
 pub mod dns {
     pub use towline_services::connect::dns::{Addrs, IpStrategy, Name, Resolve, Resolving};
+    #[cfg(feature = "hickory-dns")]
+    pub use towline_services::connect::hickory::{HickoryConfig, HickoryResolver, NameServer};
 }
 
 pub use body::{Body, ResponseBody};

@@ -12,6 +12,8 @@
 //! - [`Blackhole`]: an address where connects hang.
 //! - [`SocksServer`]: a SOCKS4/4a/5 proxy with optional username/password authentication,
 //!   a request log, and scripted refusals and malformed replies.
+//! - [`DnsServer`]: a name server for test names over UDP/TCP, DNS-over-TLS or
+//!   DNS-over-HTTPS, counting the questions it answers.
 //! - [`TokioIo`] and [`TokioExecutor`]: the tokio/hyper seams, also handy for
 //!   tests that drive a hyper client connection directly.
 //!
@@ -49,6 +51,7 @@ mod blackhole;
 mod body;
 mod counter;
 mod digest;
+mod dns;
 mod dropping;
 mod pki;
 mod proxy;
@@ -66,6 +69,7 @@ pub use blackhole::Blackhole;
 pub use body::{BodySender, BoxBody, BoxError, body_channel, boxed, empty, full, response};
 pub use counter::Counter;
 pub use digest::{DigestServer, digest_hash, digest_params};
+pub use dns::DnsServer;
 pub use dropping::DroppingH2Server;
 pub use pki::TestPki;
 pub use proxy::{HttpProxy, HttpProxyBuilder, ProxyRequest, basic};

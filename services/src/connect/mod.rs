@@ -8,6 +8,8 @@
 
 pub mod dns;
 mod either;
+#[cfg(feature = "hickory-dns")]
+pub mod hickory;
 pub mod proxy;
 pub mod socks;
 pub mod tcp;
