@@ -1855,3 +1855,57 @@ async fn httpbin_range_downloads_in_segments() -> TestResult {
     assert!(bytes == expected, "httpbin's /range/N bytes, reassembled");
     Ok(())
 }
+
+// The smol runtime against the same real servers: httpbin (JSON, gzip), nginx over TLS with
+// HTTP/2 (a 10 MiB file by SHA-256) and h2c.
+
+#[cfg(feature = "smol")]
+#[test]
+#[ignore = "needs the interop peers started by .ci/run"]
+fn a_smol_client_talks_to_httpbin_and_nginx() -> TestResult {
+    let peers = peers();
+    let ca = peers.ca()?;
+    let ten_mib_sha256 = peers.ten_mib_sha256();
+    smol::block_on(async {
+        let client = towline::SmolClient::builder()
+            .add_root_certificate(ca)
+            .timeout(Duration::from_secs(60))
+            .build()?;
+
+        let echo: Value = client
+            .get(format!("{HTTPBIN}/get?runtime=smol"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(echo["args"]["runtime"], "smol");
+
+        let gzipped: Value = client
+            .get(format!("{HTTPBIN}/gzip"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(gzipped["gzipped"], true);
+
+        let response = client.get(format!("{NGINX_TLS}/10M.bin")).send().await?;
+        assert_eq!(response.version(), Version::HTTP_2);
+        let body = response.bytes().await?;
+        assert_eq!(body.len(), TEN_MIB);
+        let digest = Sha256::digest(&body);
+        let hex = digest.iter().fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        });
+        assert_eq!(hex, ten_mib_sha256);
+
+        let h2c = towline::SmolClient::builder()
+            .http2_prior_knowledge()
+            .build()?;
+        let response = h2c.get(format!("{NGINX_H2C}/data.json")).send().await?;
+        assert_eq!(response.version(), Version::HTTP_2);
+        let served: Value = response.json().await?;
+        assert_eq!(served, peers.data_json()?);
+        Ok(())
+    })
+}
