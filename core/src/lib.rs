@@ -138,16 +138,25 @@ pub struct ConnectTimings {
     /// Name resolution; zero for a name answered by a resolve override, `None` for an IP
     /// literal (nothing was resolved).
     pub dns: Option<Duration>,
-    /// TCP connect, including Happy Eyeballs racing.
+    /// TCP connect, including Happy Eyeballs racing; zero for a QUIC connection.
     pub tcp: Duration,
     /// The TLS handshake; `None` for plain connections.
     pub tls: Option<Duration>,
     /// The proxy handshakes (HTTP `CONNECT`, SOCKS, TLS to an `https://` proxy) after the
     /// TCP connect to the first proxy; `None` for direct connections.
     pub proxy: Option<Duration>,
+    /// The QUIC handshake of an HTTP/3 connection, which carries its TLS 1.3 handshake (so
+    /// `tls` is `None` and `tcp` zero for it); `None` for TCP connections.
+    pub quic: Option<Duration>,
 }
 
 impl ConnectTimings {
+    /// Sets [`quic`](Self::quic).
+    pub fn with_quic(mut self, took: Duration) -> Self {
+        self.quic = Some(took);
+        self
+    }
+
     /// Sets [`dns`](Self::dns).
     pub fn with_dns(mut self, took: Duration) -> Self {
         self.dns = Some(took);
