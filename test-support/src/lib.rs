@@ -12,6 +12,8 @@
 //! - [`Blackhole`]: an address where connects hang.
 //! - [`SocksServer`]: a SOCKS4/4a/5 proxy with optional username/password authentication,
 //!   a request log, and scripted refusals and malformed replies.
+//! - `Http3Server` (feature `http3`): an HTTP/3 server over quinn and h3, with the same
+//!   routes and connection and request counters.
 //! - [`TokioIo`] and [`TokioExecutor`]: the tokio/hyper seams, also handy for
 //!   tests that drive a hyper client connection directly.
 //!
@@ -50,6 +52,8 @@ mod body;
 mod counter;
 mod digest;
 mod dropping;
+#[cfg(feature = "http3")]
+mod h3;
 mod pki;
 mod proxy;
 mod raw;
@@ -67,6 +71,8 @@ pub use body::{BodySender, BoxBody, BoxError, body_channel, boxed, empty, full, 
 pub use counter::Counter;
 pub use digest::{DigestServer, digest_hash, digest_params};
 pub use dropping::DroppingH2Server;
+#[cfg(feature = "http3")]
+pub use h3::{GZIPPED_TEXT, Http3Server};
 pub use pki::TestPki;
 pub use proxy::{HttpProxy, HttpProxyBuilder, ProxyRequest, basic};
 pub use raw::{OK_KEEP_ALIVE, RawConn, RawRequest, RawServer, Reuse};

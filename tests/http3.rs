@@ -1,0 +1,379 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! HTTP/3 through the `towline::Client` facade against the in-process `Http3Server` of
+//! `towline-test-support`: version selection, bodies streamed both ways, trailers, one
+//! connection shared by concurrent requests, reconnects, refused streams, connect and TLS
+//! failures, and the facade's layers working unchanged over HTTP/3.
+#![cfg(feature = "http3")]
+
+mod common;
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderValue, StatusCode, Version};
+use http_body::Frame;
+use http_body_util::StreamBody;
+use towline::{Body, ClientBuilder, TokioClient};
+use towline_layers::retry::RetryConfig;
+use towline_test_support::{GZIPPED_TEXT, Http3Server, TestPki};
+
+use common::{ca, echo_of, get, header_values, pattern, within};
+
+/// A client trusting `pki`, sending every `https` request over HTTP/3 to `server`.
+fn h3_client(pki: &TestPki, server: &Http3Server) -> TokioClient {
+    h3_builder(pki, server).build().unwrap()
+}
+
+fn h3_builder(pki: &TestPki, server: &Http3Server) -> ClientBuilder {
+    TokioClient::builder()
+        .add_root_certificate(ca(pki))
+        .resolve("localhost", server.addr())
+        .http3_prior_knowledge()
+}
+
+// ---------------------------------------------------------------------------
+// version selection and bodies
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn prior_knowledge_gets_over_http3() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_client(&pki, &server);
+
+    let response = get(&client, &server.url("/echo?q=1")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.version(), Version::HTTP_3);
+    assert_eq!(response.remote_addr(), Some(server.addr()));
+    let echo = echo_of(response).await;
+    assert_eq!(echo["method"], "GET");
+    assert_eq!(echo["path"], "/echo");
+    assert_eq!(echo["query"], "q=1");
+    assert_eq!(echo["sni"], "localhost");
+    assert_eq!(server.connections(), 1);
+    assert_eq!(server.requests(), 1);
+}
+
+#[tokio::test]
+async fn a_request_asks_for_http3_with_its_version() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    // No prior knowledge: only the request's version chooses HTTP/3.
+    let client = TokioClient::builder()
+        .add_root_certificate(ca(&pki))
+        .resolve("localhost", server.addr())
+        .build()
+        .unwrap();
+
+    let response = within(
+        client
+            .get(server.url("/bytes/1000"))
+            .version(Version::HTTP_3)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.version(), Version::HTTP_3);
+    assert_eq!(response.bytes().await.unwrap(), pattern(0, 1000));
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn http3_needs_an_https_url() {
+    let client = TokioClient::new();
+    let error = within(
+        client
+            .get("http://127.0.0.1:9/echo")
+            .version(Version::HTTP_3)
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert!(error.is_connect(), "{error:?}");
+    assert!(error.to_string().contains("https") || format!("{error:?}").contains("https"));
+}
+
+#[tokio::test]
+async fn large_bodies_stream_both_ways() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_client(&pki, &server);
+
+    // 8 MiB, four times the stream window, sent in 64 KiB chunks the server echoes as they
+    // arrive, and read back chunk by chunk.
+    const CHUNK: usize = 64 * 1024;
+    const TOTAL: usize = 8 * 1024 * 1024;
+    let chunks = futures_util::stream::iter(
+        (0..TOTAL / CHUNK).map(|i| Ok::<_, Infallible>(Bytes::from(pattern(i * CHUNK, CHUNK)))),
+    );
+    let response = within(
+        client
+            .post(server.url("/stream-echo"))
+            .body(Body::wrap_stream(chunks))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.version(), Version::HTTP_3);
+    let mut stream = response.bytes_stream();
+    let mut received = Vec::with_capacity(TOTAL);
+    while let Some(chunk) = within(stream.next()).await {
+        received.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(received.len(), TOTAL);
+    assert!(received == pattern(0, TOTAL), "the echoed body differs");
+}
+
+#[tokio::test]
+async fn post_with_a_buffered_body() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_client(&pki, &server);
+
+    let response = within(
+        client
+            .post(server.url("/echo"))
+            .header("x-test", "h3")
+            .body("hello over h3")
+            .send(),
+    )
+    .await
+    .unwrap();
+    let echo = echo_of(response).await;
+    assert_eq!(echo["method"], "POST");
+    assert_eq!(echo["body"], "hello over h3");
+    assert_eq!(header_values(&echo, "x-test"), ["h3"]);
+}
+
+#[tokio::test]
+async fn trailers_both_ways() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_client(&pki, &server);
+
+    // The server's trailers.
+    let mut response = get(&client, &server.url("/trailers")).await.unwrap();
+    let mut body = Vec::new();
+    while let Some(chunk) = within(response.chunk()).await.unwrap() {
+        body.extend_from_slice(&chunk);
+    }
+    assert_eq!(body, b"hello");
+    assert_eq!(
+        response.trailers().and_then(|t| t.get("x-checksum")),
+        Some(&HeaderValue::from_static("abc"))
+    );
+
+    // Ours, echoed back as the response's trailers.
+    let mut trailers = HeaderMap::new();
+    trailers.insert("x-sent", HeaderValue::from_static("after the body"));
+    let frames = futures_util::stream::iter([
+        Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"payload"))),
+        Ok(Frame::trailers(trailers)),
+    ]);
+    let mut response = within(
+        client
+            .post(server.url("/stream-echo"))
+            .body(Body::wrap(StreamBody::new(frames)))
+            .send(),
+    )
+    .await
+    .unwrap();
+    let mut body = Vec::new();
+    while let Some(chunk) = within(response.chunk()).await.unwrap() {
+        body.extend_from_slice(&chunk);
+    }
+    assert_eq!(body, b"payload");
+    assert_eq!(
+        response.trailers().and_then(|t| t.get("x-sent")),
+        Some(&HeaderValue::from_static("after the body"))
+    );
+}
+
+// ---------------------------------------------------------------------------
+// the connection: sharing, reconnects, refusals
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn concurrent_requests_share_one_connection() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_client(&pki, &server);
+
+    let requests = (0..20).map(|i| {
+        let client = client.clone();
+        let url = server.url(&format!("/bytes/{}", 1000 + i));
+        tokio::spawn(async move {
+            let response = get(&client, &url).await.unwrap();
+            assert_eq!(response.version(), Version::HTTP_3);
+            response.bytes().await.unwrap().len()
+        })
+    });
+    let lengths: Vec<usize> = futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(lengths, (0..20).map(|i| 1000 + i).collect::<Vec<_>>());
+    assert_eq!(server.requests(), 20);
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_closed_connection_is_replaced() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_client(&pki, &server);
+
+    let response = get(&client, &server.url("/echo")).await.unwrap();
+    assert_eq!(echo_of(response).await["connection_id"], 1);
+    server.close_connections();
+
+    let response = get(&client, &server.url("/echo")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(echo_of(response).await["connection_id"], 2);
+    assert_eq!(server.connections(), 2);
+}
+
+#[tokio::test]
+async fn a_rejected_get_is_sent_again_on_a_new_connection() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_client(&pki, &server);
+
+    let response = get(&client, &server.url("/reject-once")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "accepted");
+    assert_eq!(server.requests(), 2);
+    assert_eq!(server.connections(), 2);
+}
+
+#[tokio::test]
+async fn a_rejected_post_is_refused_and_the_retry_layer_sends_it_again() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+
+    // Without retries, the refusal is the caller's: not processed, so not ambiguous.
+    let client = h3_client(&pki, &server);
+    let error = within(client.post(server.url("/reject-once")).body("once").send())
+        .await
+        .unwrap_err();
+    assert!(!error.is_connect(), "{error:?}");
+    assert!(!error.is_maybe_processed(), "{error:?}");
+
+    // A fresh server rejects its first request again; the retry layer resends the POST.
+    let server = Http3Server::start(&pki);
+    let client = h3_builder(&pki, &server)
+        .retry(RetryConfig::new().initial_backoff(Duration::ZERO))
+        .build()
+        .unwrap();
+    let response = within(client.post(server.url("/reject-once")).body("twice").send())
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "accepted");
+    assert_eq!(server.requests(), 2);
+}
+
+// ---------------------------------------------------------------------------
+// failures to connect
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn connect_timeout_covers_a_silent_udp_port() {
+    // A bound UDP socket nobody reads: the handshake gets no answer.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let client = TokioClient::builder()
+        .http3_prior_knowledge()
+        .connect_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+
+    let error = get(&client, &format!("https://127.0.0.1:{port}/"))
+        .await
+        .unwrap_err();
+    assert!(error.is_connect(), "{error:?}");
+    assert!(error.is_timeout(), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_tls_error() {
+    let server = Http3Server::with_tls(TestPki::self_signed_server_config(&[b"h3"]));
+    let pki = TestPki::generate();
+    let client = h3_client(&pki, &server);
+
+    let error = get(&client, &server.url("/echo")).await.unwrap_err();
+    assert!(error.is_connect(), "{error:?}");
+    assert!(error.is_tls(), "{error:?}");
+    assert_eq!(server.requests(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// the facade's layers over HTTP/3
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn decompression_decodes_an_http3_body() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_client(&pki, &server);
+
+    let response = get(&client, &server.url("/gzip")).await.unwrap();
+    assert_eq!(response.version(), Version::HTTP_3);
+    assert_eq!(response.text().await.unwrap(), GZIPPED_TEXT);
+}
+
+#[tokio::test]
+async fn cookies_are_stored_and_sent_over_http3() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_builder(&pki, &server)
+        .cookie_store(true)
+        .build()
+        .unwrap();
+
+    let response = get(&client, &server.url("/headers?set-cookie=session%3Dh3"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let echo = echo_of(get(&client, &server.url("/echo")).await.unwrap()).await;
+    assert_eq!(header_values(&echo, "cookie"), ["session=h3"]);
+}
+
+#[tokio::test]
+async fn redirects_are_followed_over_http3() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_client(&pki, &server);
+
+    let response = get(&client, &server.url("/redirect?to=/echo%3Fhop%3D2"))
+        .await
+        .unwrap();
+    assert_eq!(response.version(), Version::HTTP_3);
+    assert_eq!(response.url().path(), "/echo");
+    let echo = echo_of(response).await;
+    assert_eq!(echo["query"], "hop=2");
+    assert_eq!(server.requests(), 2);
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn timings_report_the_quic_handshake() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_builder(&pki, &server).timings(true).build().unwrap();
+
+    let response = get(&client, &server.url("/echo")).await.unwrap();
+    let timings = response.timings().expect("the timings layer is on");
+    assert!(timings.quic.is_some(), "{timings:?}");
+    assert_eq!(timings.tcp, None, "{timings:?}");
+    assert_eq!(timings.tls, None, "{timings:?}");
+    // `localhost` came from the override map: a resolution of no length.
+    assert_eq!(timings.dns, Some(Duration::ZERO), "{timings:?}");
+
+    // A reused connection has no phases of its own.
+    let response = get(&client, &server.url("/echo")).await.unwrap();
+    let timings = response.timings().expect("the timings layer is on");
+    assert_eq!(timings.quic, None, "{timings:?}");
+}
