@@ -96,8 +96,10 @@ impl Default for PoolConfig {
 pub(crate) enum Sender<B> {
     Http1(http1::SendRequest<B>),
     Http2(http2::SendRequest<B>),
+    /// Boxed: h3's handle is several times the size of hyper's, and every waiter and
+    /// checkout moves a `Sender`.
     #[cfg(feature = "http3")]
-    Http3(crate::transport::http3::Http3Sender),
+    Http3(Box<crate::transport::http3::Http3Sender>),
 }
 
 impl<B> Sender<B> {

@@ -872,7 +872,7 @@ where
         )
         .await?;
         Ok(PooledConn {
-            sender: Sender::Http3(sender),
+            sender: Sender::Http3(Box::new(sender)),
             connected: Arc::new(connected),
             reused: false,
             host_header: None,
