@@ -45,6 +45,7 @@
 //! | `download` | no | `Client::download`, `download`: parallel, resumable range downloads to a file |
 //! | `blocking` | no | `blocking`: a synchronous client (reqwest's `reqwest::blocking`) on a runtime thread of its own |
 //! | `otel` | no | `otel`: OpenTelemetry client spans per attempt, W3C propagation, HTTP client and pool metrics (the `opentelemetry` API crate only) |
+//! | `http3` | no | HTTP/3 over QUIC (`quinn`, `h3`): `ClientBuilder::http3_prior_knowledge`, `ClientBuilder::http3_config`, `RequestBuilder::version(Version::HTTP_3)` for `https` URLs, pooled and shared like HTTP/2 |
 //!
 //! Feature names follow reqwest's where reqwest has the feature (`json`, `cookies`, `gzip`,
 //! `brotli`, `zstd`, `deflate`, `charset`), and reqwest's other names are accepted so a

@@ -8,6 +8,7 @@
 mod common;
 
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,7 +18,12 @@ use http_body::Frame;
 use http_body_util::StreamBody;
 use towline::{Body, ClientBuilder, TokioClient};
 use towline_layers::retry::RetryConfig;
+use towline_layers::trace::TraceLayer;
 use towline_test_support::{GZIPPED_TEXT, Http3Server, TestPki};
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
 
 use common::{ca, echo_of, get, header_values, pattern, within};
 
@@ -237,6 +243,23 @@ async fn a_closed_connection_is_replaced() {
 }
 
 #[tokio::test]
+async fn after_goaway_requests_go_to_a_new_connection() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_client(&pki, &server);
+
+    let response = get(&client, &server.url("/goaway")).await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "goaway sent");
+    // Whether the client saw the GOAWAY before opening its next stream or the server
+    // rejected that stream, the request is sent again on a new connection.
+    for _ in 0..3 {
+        let response = get(&client, &server.url("/echo")).await.unwrap();
+        assert_eq!(echo_of(response).await["connection_id"], 2);
+    }
+    assert_eq!(server.connections(), 2);
+}
+
+#[tokio::test]
 async fn a_rejected_get_is_sent_again_on_a_new_connection() {
     let pki = TestPki::generate();
     let server = Http3Server::start(&pki);
@@ -376,4 +399,70 @@ async fn timings_report_the_quic_handshake() {
     let response = get(&client, &server.url("/echo")).await.unwrap();
     let timings = response.timings().expect("the timings layer is on");
     assert_eq!(timings.quic, None, "{timings:?}");
+}
+
+/// Every span field recorded, as `(name, value)`.
+#[derive(Clone, Default)]
+struct FieldRecorder(Arc<Mutex<Vec<(String, String)>>>);
+
+impl Visit for FieldRecorder {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let value = format!("{value:?}").trim_matches('"').to_owned();
+        self.0
+            .lock()
+            .unwrap()
+            .push((field.name().to_owned(), value));
+    }
+}
+
+impl Subscriber for FieldRecorder {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        span.record(&mut self.clone());
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _: &Id, values: &Record<'_>) {
+        values.record(&mut self.clone());
+    }
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn event(&self, _: &Event<'_>) {}
+
+    fn enter(&self, _: &Id) {}
+
+    fn exit(&self, _: &Id) {}
+}
+
+#[test]
+fn the_trace_span_records_http3() {
+    let recorder = FieldRecorder::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        runtime.block_on(async {
+            let pki = TestPki::generate();
+            let server = Http3Server::start(&pki);
+            let client = h3_builder(&pki, &server)
+                .trace(TraceLayer::new())
+                .build()
+                .unwrap();
+            let response = get(&client, &server.url("/echo")).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.bytes().await.unwrap();
+        });
+    });
+    let fields = recorder.0.lock().unwrap();
+    let version: Vec<&str> = fields
+        .iter()
+        .filter(|(name, _)| name == "network.protocol.version")
+        .map(|(_, value)| value.as_str())
+        .collect();
+    assert_eq!(version, ["3"], "{fields:?}");
 }

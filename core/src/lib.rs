@@ -72,9 +72,10 @@ pub struct TargetStats {
     pub http1_idle: usize,
     /// HTTP/1 connections a request holds (until its response body ends).
     pub http1_active: usize,
-    /// HTTP/2 connections no request is waiting on.
+    /// HTTP/2 connections no request is waiting on (HTTP/3 ones too: shared connections
+    /// are counted here, whichever their protocol).
     pub http2_idle: usize,
-    /// HTTP/2 connections with a request waiting for its response head.
+    /// HTTP/2 (and HTTP/3) connections with a request waiting for its response head.
     pub http2_active: usize,
     /// Connections being made (DNS, TCP, TLS, handshake), of either version.
     pub connecting: usize,

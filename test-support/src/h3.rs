@@ -10,6 +10,7 @@ use h3::server::RequestStream;
 use http::{HeaderValue, Request, Response, header};
 use http_body_util::BodyExt;
 use rustls::ServerConfig;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::body::{BoxBody, full};
@@ -47,6 +48,7 @@ struct State {
 /// | `/stream-echo` | the request body sent back frame by frame as it arrives (never held whole), then the request's trailers as response trailers |
 /// | `/gzip` | `Content-Encoding: gzip` of [`GZIPPED_TEXT`] |
 /// | `/reject-once` | the first request ever: its stream reset with H3_REQUEST_REJECTED; later ones: 200 `accepted` |
+/// | `/goaway` | GOAWAY on its connection (later streams there are rejected), then 200 `goaway sent` |
 ///
 /// ```no_run
 /// # async fn doc() {
@@ -175,13 +177,29 @@ async fn accept(endpoint: quinn::Endpoint, state: Arc<State>) {
             else {
                 return;
             };
-            while let Ok(Some(resolver)) = h3.accept().await {
+            // `/goaway` asks this loop, which owns the connection, to send the GOAWAY.
+            let (goaway_tx, mut goaway_rx) = mpsc::unbounded_channel::<oneshot::Sender<()>>();
+            loop {
+                let resolver = tokio::select! {
+                    accepted = h3.accept() => match accepted {
+                        Ok(Some(resolver)) => resolver,
+                        _ => break,
+                    },
+                    Some(sent) = goaway_rx.recv() => {
+                        let _ = h3.shutdown(0).await;
+                        let _ = sent.send(());
+                        continue;
+                    }
+                };
                 let state = state.clone();
-                let info = info.clone();
+                let context = Context {
+                    info: info.clone(),
+                    goaway: goaway_tx.clone(),
+                };
                 tokio::spawn(async move {
                     if let Ok((request, stream)) = resolver.resolve_request().await {
                         state.requests.fetch_add(1, Ordering::SeqCst);
-                        serve(request, stream, info, &state).await;
+                        serve(request, stream, context, &state).await;
                     }
                 });
             }
@@ -189,8 +207,22 @@ async fn accept(endpoint: quinn::Endpoint, state: Arc<State>) {
     }
 }
 
-async fn serve(request: Request<()>, mut stream: Stream, info: ConnectionInfo, state: &State) {
+/// What a request's handler knows of its connection.
+struct Context {
+    info: ConnectionInfo,
+    goaway: mpsc::UnboundedSender<oneshot::Sender<()>>,
+}
+
+async fn serve(request: Request<()>, mut stream: Stream, context: Context, state: &State) {
     match request.uri().path() {
+        "/goaway" => {
+            let (sent, sent_rx) = oneshot::channel();
+            if context.goaway.send(sent).is_ok() {
+                let _ = sent_rx.await;
+            }
+            let _ = respond(&mut stream, Response::new(full("goaway sent"))).await;
+            return;
+        }
         "/stream-echo" => {
             let _ = stream_echo(stream).await;
             return;
@@ -226,7 +258,7 @@ async fn serve(request: Request<()>, mut stream: Stream, info: ConnectionInfo, s
     if let Ok(Some(trailers)) = stream.recv_trailers().await {
         parts.extensions.insert(RequestTrailers(trailers));
     }
-    parts.extensions.insert(info);
+    parts.extensions.insert(context.info);
     let response = router::route(Request::from_parts(parts, body.freeze())).await;
     let _ = respond(&mut stream, response).await;
 }
