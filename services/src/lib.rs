@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod alt_svc;
 pub mod connect;
 pub mod error;
 pub mod pool;

@@ -154,19 +154,22 @@ impl QuicConnector {
         let mut resolver = self.inner.resolver.clone();
         let (addrs, dns) = resolve(&mut resolver, &self.inner.tcp, target).await?;
         let endpoint = self.endpoint()?;
-        let ipv4_only = endpoint
+        let local = endpoint
             .local_addr()
-            .map_err(|e| ConnectError::new(ConnectErrorKind::Quic, e))?
-            .is_ipv4();
-        let addrs: Vec<SocketAddr> = addrs
-            .into_iter()
-            .filter(|addr| !ipv4_only || addr.is_ipv4())
-            .collect();
+            .map_err(|e| ConnectError::new(ConnectErrorKind::Quic, e))?;
+        // Only the dual-stack socket (`[::]`) reaches both families.
+        let reachable = |addr: &SocketAddr| match local {
+            SocketAddr::V4(_) => addr.is_ipv4(),
+            SocketAddr::V6(v6) if !v6.ip().is_unspecified() => addr.is_ipv6(),
+            SocketAddr::V6(_) => true,
+        };
+        let addrs: Vec<SocketAddr> = addrs.into_iter().filter(reachable).collect();
         if addrs.is_empty() {
             return Err(ConnectError::msg(
                 ConnectErrorKind::Quic,
                 format!(
-                    "no IPv4 address for {} (the QUIC socket is IPv4 only)",
+                    "no address of {}'s family for {} (the QUIC socket's is {local})",
+                    local.ip(),
                     target.host()
                 ),
             ));

@@ -4,8 +4,9 @@
 //! GOAWAY) runs on a task of its own, and every request opens a bidirectional stream on a
 //! clone of its `SendRequest`, so one connection carries concurrent requests, pooled like an
 //! HTTP/2 one. The connection counts as closed once its driver ended, quinn knows it closed
-//! (idle timeout, the peer's CONNECTION_CLOSE, an error), or the server sent GOAWAY (a new
-//! stream is then refused before anything is sent); the pool drops it then.
+//! (idle timeout, the peer's CONNECTION_CLOSE, an error), or a request found that the server
+//! had sent GOAWAY (h3 then refuses to open the stream, so nothing was sent); the pool drops it
+//! at the next checkout.
 //!
 //! A request body is sent from a task of its own while the response is awaited, frame by
 //! frame as the body yields them (trailers included), so neither body is buffered and a
@@ -16,7 +17,10 @@
 //! the stream was opened, and a connection closed gracefully (H3_NO_ERROR) while the
 //! response was awaited — which a server does only for streams beyond its GOAWAY's id —
 //! mean the request was not processed (RFC 9114 §4.1.1, §5.2), and the transport treats
-//! them as it treats a refused HTTP/2 stream.
+//! them as it treats a refused HTTP/2 stream: an idempotent request with an empty or kept
+//! body is sent again on a new connection, any other fails with
+//! [`TransportErrorKind::Refused`](crate::TransportErrorKind::Refused), which a retry layer
+//! may resend.
 
 use std::future::poll_fn;
 use std::sync::Arc;
