@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, Version};
 use http_body::Frame;
 use http_body_util::StreamBody;
-use towline::{Body, ClientBuilder, TokioClient};
+use towline::{Body, ClientBuilder, Identity, TokioClient};
 use towline_layers::retry::RetryConfig;
 use towline_layers::trace::TraceLayer;
 use towline_test_support::{GZIPPED_TEXT, Http3Server, TestPki};
@@ -301,6 +301,100 @@ async fn a_rejected_post_is_refused_and_the_retry_layer_sends_it_again() {
 // ---------------------------------------------------------------------------
 // failures to connect
 // ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn addresses_are_tried_in_turn() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    // The first address never answers; the next one is tried while it still waits.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let client = TokioClient::builder()
+        .add_root_certificate(ca(&pki))
+        .resolve_to_addrs("localhost", &[silent.local_addr().unwrap(), server.addr()])
+        .http3_prior_knowledge()
+        .build()
+        .unwrap();
+
+    let response = get(&client, &server.url("/echo")).await.unwrap();
+    assert_eq!(response.remote_addr(), Some(server.addr()));
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn one_client_reaches_ipv4_and_ipv6_servers() {
+    let pki = TestPki::generate();
+    let v4 = Http3Server::start(&pki);
+    let v6 = Http3Server::start_on(&pki, "::1".parse().unwrap());
+    let client = TokioClient::builder()
+        .add_root_certificate(ca(&pki))
+        .http3_prior_knowledge()
+        .build()
+        .unwrap();
+
+    for server in [&v4, &v6] {
+        let url = format!("https://{}/echo", server.addr());
+        let response = get(&client, &url).await.unwrap();
+        assert_eq!(response.version(), Version::HTTP_3);
+        assert_eq!(response.remote_addr(), Some(server.addr()));
+    }
+    // Both connections went out of the client's one UDP socket.
+    let v4_peer = echo_of(
+        get(&client, &format!("https://{}/echo", v4.addr()))
+            .await
+            .unwrap(),
+    )
+    .await["peer_addr"]
+        .as_str()
+        .unwrap()
+        .parse::<std::net::SocketAddr>()
+        .unwrap();
+    let v6_peer = echo_of(
+        get(&client, &format!("https://{}/echo", v6.addr()))
+            .await
+            .unwrap(),
+    )
+    .await["peer_addr"]
+        .as_str()
+        .unwrap()
+        .parse::<std::net::SocketAddr>()
+        .unwrap();
+    assert_eq!(v4_peer.port(), v6_peer.port());
+}
+
+#[tokio::test]
+async fn client_certificates_go_over_quic() {
+    let pki = TestPki::generate();
+    let server = Http3Server::requiring_client_cert(&pki);
+
+    let without = h3_client(&pki, &server);
+    // The server refuses the handshake only once our side of it is done, so the first
+    // request learns of it: still a TLS connect error, never a maybe-processed request.
+    let error = get(&without, &server.url("/echo")).await.unwrap_err();
+    assert!(error.is_connect() && error.is_tls(), "{error:?}");
+    assert!(!error.is_maybe_processed(), "{error:?}");
+    assert_eq!(server.requests(), 0);
+
+    let with = h3_builder(&pki, &server)
+        .identity(Identity::from_pem(pki.client_identity_pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let response = get(&with, &server.url("/echo")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn danger_accept_invalid_certs_applies_to_quic() {
+    let server = Http3Server::with_tls(TestPki::self_signed_server_config(&[b"h3"]));
+    let client = TokioClient::builder()
+        .resolve("localhost", server.addr())
+        .danger_accept_invalid_certs(true)
+        .http3_prior_knowledge()
+        .build()
+        .unwrap();
+
+    let response = get(&client, &server.url("/echo")).await.unwrap();
+    assert_eq!(response.version(), Version::HTTP_3);
+}
 
 #[tokio::test]
 async fn connect_timeout_covers_a_silent_udp_port() {

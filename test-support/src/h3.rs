@@ -1,6 +1,6 @@
 //! [`Http3Server`]: an in-process HTTP/3 server (quinn + h3), feature `http3`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -94,11 +94,37 @@ impl Http3Server {
     ///
     /// If the UDP socket cannot be bound or quinn rejects `tls`.
     pub fn with_tls(tls: Arc<ServerConfig>) -> Self {
+        Self::spawn(tls, IpAddr::from([127, 0, 0, 1]))
+    }
+
+    /// Like [`start`](Self::start), on a UDP port of `ip` (`::1` for an IPv6 server).
+    ///
+    /// # Panics
+    ///
+    /// If the UDP socket cannot be bound.
+    pub fn start_on(pki: &TestPki, ip: IpAddr) -> Self {
+        Self::spawn(
+            pki.server_config_with_versions(&[b"h3"], &[&rustls::version::TLS13]),
+            ip,
+        )
+    }
+
+    /// Like [`start`](Self::start), but the handshake fails unless the client presents
+    /// a certificate `pki`'s CA signed ([`TestPki::client_identity_pem`]).
+    ///
+    /// # Panics
+    ///
+    /// If the UDP socket cannot be bound.
+    pub fn requiring_client_cert(pki: &TestPki) -> Self {
+        Self::with_tls(pki.server_config(&[b"h3"], true))
+    }
+
+    fn spawn(tls: Arc<ServerConfig>, ip: IpAddr) -> Self {
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
             .expect("a TLS 1.3 server configuration");
         let config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        let endpoint = quinn::Endpoint::server(config, SocketAddr::from(([127, 0, 0, 1], 0)))
-            .expect("binding a UDP socket on 127.0.0.1");
+        let endpoint =
+            quinn::Endpoint::server(config, SocketAddr::new(ip, 0)).expect("binding a UDP socket");
         let addr = endpoint.local_addr().expect("the endpoint's address");
         let state = Arc::new(State::default());
         let task = tokio::spawn(accept(endpoint.clone(), state.clone()));

@@ -285,18 +285,27 @@ fn transport_config(config: &Http3Config) -> quinn::TransportConfig {
     transport
 }
 
-/// A failed QUIC handshake as a connect error: a TLS failure (a crypto error code, RFC 9001
-/// §4.8) is [`ConnectErrorKind::Tls`], quinn's idle timeout a timeout, anything else
-/// [`ConnectErrorKind::Quic`].
-fn handshake_error(error: quinn::ConnectionError) -> ConnectError {
+/// Whether `error` closed the connection for a TLS reason: a crypto error code (RFC 9001
+/// §4.8), ours (we rejected the server's certificate) or the server's (it rejected ours,
+/// which TLS 1.3 may say only after the handshake looked complete to us).
+pub(crate) fn is_tls_failure(error: &quinn::ConnectionError) -> bool {
     let is_crypto = |code: quinn::TransportErrorCode| (0x100..0x200).contains(&u64::from(code));
-    let kind = match &error {
-        quinn::ConnectionError::TransportError(e) if is_crypto(e.code) => ConnectErrorKind::Tls,
-        quinn::ConnectionError::ConnectionClosed(close) if is_crypto(close.error_code) => {
-            ConnectErrorKind::Tls
-        }
-        quinn::ConnectionError::TimedOut => ConnectErrorKind::Timeout,
-        _ => ConnectErrorKind::Quic,
+    match error {
+        quinn::ConnectionError::TransportError(e) => is_crypto(e.code),
+        quinn::ConnectionError::ConnectionClosed(close) => is_crypto(close.error_code),
+        _ => false,
+    }
+}
+
+/// A failed QUIC handshake as a connect error: a TLS failure is [`ConnectErrorKind::Tls`],
+/// quinn's idle timeout a timeout, anything else [`ConnectErrorKind::Quic`].
+fn handshake_error(error: quinn::ConnectionError) -> ConnectError {
+    let kind = if is_tls_failure(&error) {
+        ConnectErrorKind::Tls
+    } else if matches!(error, quinn::ConnectionError::TimedOut) {
+        ConnectErrorKind::Timeout
+    } else {
+        ConnectErrorKind::Quic
     };
     ConnectError::new(kind, error)
 }

@@ -35,7 +35,7 @@ use http_body::{Body, Frame};
 use super::body::SendBody;
 use super::{BoxError, CloseReport};
 use crate::connect::Connected;
-use crate::connect::quic::QuicConnection;
+use crate::connect::quic::{QuicConnection, is_tls_failure};
 use crate::error::{ConnectError, ConnectErrorKind};
 use crate::rt::Runtime;
 
@@ -74,7 +74,13 @@ pub(crate) async fn handshake<R: Runtime>(
     let (mut driver, send) = builder
         .build(h3_quinn::Connection::new(connection.clone()))
         .await
-        .map_err(|e| ConnectError::new(ConnectErrorKind::Handshake, e))?;
+        .map_err(|e| match connection.close_reason() {
+            // The server rejected our certificate once our side of the handshake was done.
+            Some(reason) if is_tls_failure(&reason) => {
+                ConnectError::new(ConnectErrorKind::Tls, reason)
+            }
+            _ => ConnectError::new(ConnectErrorKind::Handshake, e),
+        })?;
     let closed = Arc::new(AtomicBool::new(false));
     let ended = closed.clone();
     runtime.spawn(Box::pin(async move {
@@ -104,6 +110,20 @@ pub(crate) struct SendFailure {
 }
 
 impl SendFailure {
+    /// `error` from a stream of `connection`. A connection the server closed for a TLS
+    /// reason (it rejected our client certificate after our side of the handshake was done)
+    /// never carried a request to its HTTP layer: that is a TLS connect error.
+    fn new(error: StreamError, connection: &quinn::Connection) -> Self {
+        match connection.close_reason() {
+            Some(reason) if is_tls_failure(&reason) => Self {
+                refused: false,
+                closed: false,
+                error: Box::new(ConnectError::new(ConnectErrorKind::Tls, reason)),
+            },
+            _ => Self::from_stream(error),
+        }
+    }
+
     fn from_stream(error: StreamError) -> Self {
         let (refused, closed) = match &error {
             StreamError::RemoteClosing { .. } => (true, false),
@@ -146,20 +166,18 @@ where
             if matches!(error, StreamError::RemoteClosing { .. }) {
                 sender.closed.store(true, Ordering::Release);
             }
-            return Err(SendFailure::from_stream(error));
+            return Err(SendFailure::new(error, &sender.connection));
         }
     };
+    let failed = |error| SendFailure::new(error, &sender.connection);
     let (mut send_half, mut recv_half) = stream.split();
     if body.is_end_stream() {
         // Nothing to stream: end the request here rather than on a task.
-        send_half.finish().await.map_err(SendFailure::from_stream)?;
+        send_half.finish().await.map_err(failed)?;
     } else {
         runtime.spawn(Box::pin(send_body(send_half, body)));
     }
-    let head = recv_half
-        .recv_response()
-        .await
-        .map_err(SendFailure::from_stream)?;
+    let head = recv_half.recv_response().await.map_err(failed)?;
     let (mut parts, ()) = head.into_parts();
     parts.version = Version::HTTP_3;
     Ok(Response::from_parts(
