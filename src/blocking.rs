@@ -340,7 +340,7 @@ impl ClientBuilder {
         #[cfg(feature = "http3")]
         fn http3_prior_knowledge();
         #[cfg(feature = "http3")]
-        fn http3_config(config: towline_services::transport::Http3Config);
+        fn http3_config(config: crate::Http3Config);
         fn http1_title_case_headers();
         fn http1_max_header_size(max: usize);
         fn tcp_nodelay(enabled: bool);

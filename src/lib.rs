@@ -139,6 +139,8 @@ pub use towline_layers::rate_limit::RateLimiter;
 pub use towline_layers::retry::{Jitter, RetryBudget, RetryConfig, RetryCount};
 pub use towline_services;
 pub use towline_services::connect::proxy::{NoProxy, Proxy, ProxyUrl};
+#[cfg(feature = "http3")]
+pub use towline_services::transport::{CongestionController, Http3Config};
 pub use towline_services::transport::{ConnectionInfo, Http1Config, Http2Config};
 pub use url::{self, Url};
 

@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, Version};
 use http_body::Frame;
 use http_body_util::StreamBody;
-use towline::{Body, ClientBuilder, Identity, TokioClient};
+use towline::{Body, ClientBuilder, Http3Config, Identity, TokioClient};
 use towline_layers::retry::RetryConfig;
 use towline_layers::trace::TraceLayer;
 use towline_test_support::{GZIPPED_TEXT, Http3Server, TestPki};
@@ -130,6 +130,77 @@ async fn large_bodies_stream_both_ways() {
     }
     assert_eq!(received.len(), TOTAL);
     assert!(received == pattern(0, TOTAL), "the echoed body differs");
+}
+
+#[tokio::test]
+async fn request_and_response_bodies_interleave() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_client(&pki, &server);
+
+    // Each chunk is sent only once the echo of the one before has been read: a client that
+    // held back the request body, or the response until the request ended, would hang here.
+    let (chunks, receiver) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        let chunk = receiver.recv().await?;
+        Some((Ok::<_, Infallible>(chunk), receiver))
+    });
+    chunks.send(Bytes::from_static(b"ping 1")).unwrap();
+    let mut response = within(
+        client
+            .post(server.url("/stream-echo"))
+            .body(Body::wrap_stream(body))
+            .send(),
+    )
+    .await
+    .unwrap();
+    for round in 1..=3 {
+        let echoed = within(response.chunk()).await.unwrap().unwrap();
+        assert_eq!(echoed, format!("ping {round}").as_bytes());
+        if round < 3 {
+            chunks
+                .send(Bytes::from(format!("ping {}", round + 1)))
+                .unwrap();
+        }
+    }
+    drop(chunks);
+    assert_eq!(within(response.chunk()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn response_headers_over_the_configured_limit_fail_the_request() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_builder(&pki, &server)
+        .http3_config(Http3Config::default().with_max_field_section_size(1024))
+        .build()
+        .unwrap();
+
+    let small = get(&client, &server.url("/headers?x-small=1"))
+        .await
+        .unwrap();
+    assert_eq!(small.headers()["x-small"], "1");
+    let big = "b".repeat(4096);
+    let error = get(&client, &server.url(&format!("/headers?x-big={big}")))
+        .await
+        .unwrap_err();
+    assert!(error.is_request(), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_idle_connection_expires_from_the_pool() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_builder(&pki, &server)
+        .pool_idle_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+
+    get(&client, &server.url("/echo")).await.unwrap();
+    // Well past the idle timeout: the pool's reaper has closed the connection.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let response = get(&client, &server.url("/echo")).await.unwrap();
+    assert_eq!(echo_of(response).await["connection_id"], 2);
 }
 
 #[tokio::test]

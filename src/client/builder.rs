@@ -687,7 +687,7 @@ impl<R: Runtime> ClientBuilder<R> {
     /// HTTP/3 (QUIC) settings: idle timeout, keep-alive, receive windows, congestion
     /// controller.
     #[cfg(feature = "http3")]
-    pub fn http3_config(mut self, config: towline_services::transport::Http3Config) -> Self {
+    pub fn http3_config(mut self, config: crate::Http3Config) -> Self {
         self.transport.http3 = config;
         self
     }
