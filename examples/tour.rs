@@ -3,13 +3,14 @@
 //! facade, printing status, protocol and timing for every request; then a client with the
 //! cache, retries and a download limit configured.
 //!
-//! Run with `cargo run --release --example tour`.
+//! Run with `cargo run --release --example tour`. `--runtime smol` runs the clients on smol
+//! instead of tokio (build with `--features smol`); the origins stay on a tokio runtime of
+//! their own either way.
 
 use std::time::{Duration, Instant};
 
 use towline::{
-    CacheStatus, Certificate, ConnectionInfo, HttpCache, Response, RetryConfig, RetryCount,
-    TokioClient, Version,
+    CacheStatus, Certificate, ConnectionInfo, HttpCache, Response, RetryConfig, RetryCount, Version,
 };
 use towline_test_support::{TestPki, TestServer, response};
 
@@ -34,17 +35,73 @@ fn describe(label: &str, response: &Response, bytes: usize, elapsed: Duration) {
     );
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The runtime the tour's clients run on.
+#[derive(Clone, Copy, Debug)]
+enum Runtime {
+    Tokio,
+    #[cfg(feature = "smol")]
+    Smol,
+}
+
+/// Builds a client on `runtime` from one builder chain, written once for every runtime: the
+/// builder's type names its runtime, the built `Client` does not.
+macro_rules! client {
+    ($runtime:expr, |$builder:ident| $chain:expr) => {
+        match $runtime {
+            Runtime::Tokio => {
+                let $builder = towline::TokioClient::builder();
+                $chain.build()
+            }
+            #[cfg(feature = "smol")]
+            Runtime::Smol => {
+                let $builder = towline::SmolClient::builder();
+                $chain.build()
+            }
+        }
+    };
+}
+
+fn main() -> Result<(), BoxError> {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = match arguments.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] | ["--runtime", "tokio"] => Runtime::Tokio,
+        #[cfg(feature = "smol")]
+        ["--runtime", "smol"] => Runtime::Smol,
+        ["--runtime", other] => {
+            return Err(format!(
+                "the {other} runtime is not in this build (tokio always is; smol with --features smol)"
+            )
+            .into());
+        }
+        _ => return Err("usage: tour [--runtime tokio|smol]".into()),
+    };
+    // The in-process origins run on tokio whichever runtime the clients use.
+    let origins = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    println!("clients on {runtime:?}");
+    match runtime {
+        Runtime::Tokio => origins.block_on(tour(runtime)),
+        #[cfg(feature = "smol")]
+        Runtime::Smol => {
+            let _origins = origins.enter();
+            smol::block_on(tour(runtime))
+        }
+    }
+}
+
+async fn tour(runtime: Runtime) -> Result<(), BoxError> {
     let pki = TestPki::generate();
     let https = TestServer::tls(&pki, &[b"h2", b"http/1.1"]);
     let http1 = TestServer::http1();
     let h2c = TestServer::h2c();
 
-    let client = TokioClient::builder()
-        .add_root_certificate(Certificate::from_pem(pki.ca_pem().as_bytes())?)
-        .timeout(Duration::from_secs(10))
-        .build()?;
+    let root = Certificate::from_pem(pki.ca_pem().as_bytes())?;
+    let client = client!(runtime, |builder| builder
+        .add_root_certificate(root)
+        .timeout(Duration::from_secs(10)))?;
 
     println!(
         "{:<34} st. {:<8} {:>10} {:>9}  connection",
@@ -125,11 +182,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         h2c.connections()
     );
 
-    layers_ii(&http1).await
+    layers_ii(runtime, &http1).await
 }
 
 /// The cache, retries and a download limit, on one more client.
-async fn layers_ii(http1: &TestServer) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn layers_ii(runtime: Runtime, http1: &TestServer) -> Result<(), BoxError> {
     // An origin whose answers may be cached for a minute.
     let cacheable = TestServer::builder()
         .handler(|_req: http::Request<bytes::Bytes>| async {
@@ -141,11 +198,10 @@ async fn layers_ii(http1: &TestServer) -> Result<(), Box<dyn std::error::Error +
             res
         })
         .build();
-    let client = TokioClient::builder()
+    let client = client!(runtime, |builder| builder
         .cache(HttpCache::new())
         .retry(RetryConfig::new().initial_backoff(Duration::from_millis(20)))
-        .max_download_speed(4 * 1024 * 1024)
-        .build()?;
+        .max_download_speed(4 * 1024 * 1024))?;
     println!();
     for label in ["GET /cacheable (cache)", "GET /cacheable again"] {
         let start = Instant::now();

@@ -191,6 +191,14 @@ impl Error {
             .is_some_and(|source| find::<ProxyError>(source).is_some())
     }
 
+    /// Resolving the host failed: no such name, no address of an allowed family, or a
+    /// resolver that could not answer. Also a connect error ([`is_connect`](Self::is_connect)).
+    pub fn is_dns(&self) -> bool {
+        self.source.as_deref().is_some_and(|source| {
+            find::<ConnectError>(source).is_some_and(|e| e.kind() == ConnectErrorKind::Dns)
+        })
+    }
+
     /// The TLS handshake failed (untrusted certificate, protocol mismatch, ...).
     pub fn is_tls(&self) -> bool {
         let Some(source) = self.source.as_deref() else {

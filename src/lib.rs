@@ -24,6 +24,8 @@
 //! | feature | default | what it enables |
 //! |---|---|---|
 //! | `tokio` | yes | the tokio runtime and [`TokioClient`] |
+//! | `hickory-dns` | no | [`ClientBuilder::hickory_dns`] and `dns::HickoryResolver`: hickory-dns with the system's or explicit name servers and a TTL cache (tokio only); `hickory-dns-over-tls` and `hickory-dns-over-https` add encrypted name servers |
+//! | `smol` | no | the smol runtime and `SmolClient` (without `tokio`, the default runtime); a smol-only build links no part of tokio's runtime |
 //! | `rustls-ring` | yes | rustls with the *ring* provider |
 //! | `rustls-aws-lc-rs` | no | rustls with aws-lc-rs (wins over *ring* when both are on) |
 //! | `webpki-roots` | yes | trust the Mozilla roots bundled at build time |
@@ -59,7 +61,7 @@
 //! | `native-roots` | `rustls-native-roots` |
 //! | `stream`, `http2`, `socks` | nothing: streaming bodies, HTTP/2 and SOCKS proxies are always there |
 //!
-//! `native-tls`, `hickory-dns` and `http3` are not features yet;
+//! `native-tls` and `http3` are not features yet;
 //! `MIGRATING.md` says what to use instead.
 //!
 //! Unlike reqwest, every layer and codec is on by default: towline's stack is the point of
@@ -71,8 +73,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(not(feature = "tokio"))]
-compile_error!("towline needs a runtime: enable the `tokio` feature");
+#[cfg(not(any(feature = "tokio", feature = "smol")))]
+compile_error!("towline needs a runtime: enable the `tokio` or the `smol` feature");
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
@@ -111,12 +113,14 @@ pub mod websocket;
 /// reqwest's `dns` module has, and the address families of [`ClientBuilder::ip_strategy`].
 pub mod dns {
     pub use towline_services::connect::dns::{Addrs, IpStrategy, Name, Resolve, Resolving};
+    #[cfg(feature = "hickory-dns")]
+    pub use towline_services::connect::hickory::{HickoryConfig, HickoryResolver, NameServer};
 }
 
 pub use body::{Body, ResponseBody};
 pub use built_request::Request;
 pub use client::Client;
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 pub use client::builder::DefaultRuntime;
 pub use client::builder::{ClientBuilder, DEFAULT_USER_AGENT};
 pub use client::stack::HttpService;
@@ -165,7 +169,7 @@ pub use url::{self, Url};
 /// # Ok(())
 /// # }
 /// ```
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 pub async fn get<U: IntoUrl>(url: U) -> Result<Response> {
     Client::builder().build()?.get(url).send().await
 }
@@ -177,3 +181,48 @@ pub type TokioClient = Client;
 /// A client builder on the tokio runtime.
 #[cfg(feature = "tokio")]
 pub type TokioClientBuilder = ClientBuilder<towline_services::rt::tokio::TokioRuntime>;
+
+/// A client builder on the smol runtime.
+#[cfg(feature = "smol")]
+pub type SmolClientBuilder = ClientBuilder<towline_services::rt::smol::SmolRuntime>;
+
+/// The constructors of a [`Client`] on the smol runtime. The client type is the same on every
+/// runtime (the runtime is chosen when the client is built), so this names only where it is
+/// built: `SmolClient::new()` inside `smol::block_on`, or `SmolClient::builder()` for the
+/// options.
+///
+/// ```
+/// # #[cfg(feature = "smol")]
+/// smol::block_on(async {
+///     let client: towline::Client = towline::SmolClient::new();
+///     # let _ = client;
+/// });
+/// ```
+///
+/// Background tasks (connection drivers, the pool's reaper) run on smol's global executor,
+/// or on one of the application's:
+/// `ClientBuilder::with_runtime(SmolRuntime::with_executor(executor))`.
+#[cfg(feature = "smol")]
+#[derive(Debug, Clone, Copy)]
+pub struct SmolClient;
+
+#[cfg(feature = "smol")]
+impl SmolClient {
+    /// A client with the default configuration on smol.
+    ///
+    /// # Panics
+    ///
+    /// As [`Client::new`]: when the TLS configuration cannot be built. Use
+    /// [`builder`](Self::builder) and handle the error instead.
+    #[allow(clippy::new_ret_no_self, clippy::expect_used)]
+    pub fn new() -> Client {
+        Self::builder()
+            .build()
+            .expect("the default client configuration is valid")
+    }
+
+    /// A builder on smol.
+    pub fn builder() -> SmolClientBuilder {
+        ClientBuilder::with_runtime(towline_services::rt::smol::SmolRuntime::default())
+    }
+}

@@ -68,31 +68,33 @@ use std::task::{Context, Poll};
 
 use http::header::{CONNECTION, HeaderValue, UPGRADE};
 use http::{StatusCode, Version};
+
+#[cfg(feature = "smol")]
+use towline_services::rt::smol::SmolIo;
+#[cfg(feature = "tokio")]
 use towline_services::rt::tokio::TokioIo;
 
 use crate::error::{Error, Result};
 use crate::request::RequestBuilder;
 
 /// A connection the server switched to another protocol, or the tunnel of a `CONNECT`:
-/// bytes both ways, through hyper's `rt::{Read, Write}` and tokio's
-/// `AsyncRead`/`AsyncWrite`. Bytes the server sent right after its answer, read together
-/// with it, come first.
+/// bytes both ways, through hyper's `rt::{Read, Write}`, tokio's `AsyncRead`/`AsyncWrite`
+/// (feature `tokio`) and `futures-io`'s, which smol uses (feature `smol`). Bytes the server
+/// sent right after its answer, read together with it, come first.
 ///
 /// Returned by [`Response::upgrade`](crate::Response::upgrade).
 pub struct Upgraded {
-    io: TokioIo<hyper::upgrade::Upgraded>,
+    io: hyper::upgrade::Upgraded,
 }
 
 impl Upgraded {
     fn new(io: hyper::upgrade::Upgraded) -> Self {
-        Self {
-            io: TokioIo::new(io),
-        }
+        Self { io }
     }
 
     /// hyper's upgraded connection, for its `downcast` to the connection's own IO type.
     pub fn into_inner(self) -> hyper::upgrade::Upgraded {
-        self.io.into_inner()
+        self.io
     }
 }
 
@@ -108,51 +110,11 @@ impl hyper::rt::Read for Upgraded {
         cx: &mut Context<'_>,
         buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(self.get_mut().io.inner_mut()).poll_read(cx, buf)
-    }
-}
-
-impl hyper::rt::Write for Upgraded {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(self.get_mut().io.inner_mut()).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(self.get_mut().io.inner_mut()).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(self.get_mut().io.inner_mut()).poll_shutdown(cx)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.inner().is_write_vectored()
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(self.get_mut().io.inner_mut()).poll_write_vectored(cx, bufs)
-    }
-}
-
-impl tokio::io::AsyncRead for Upgraded {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
     }
 }
 
-impl tokio::io::AsyncWrite for Upgraded {
+impl hyper::rt::Write for Upgraded {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -167,6 +129,86 @@ impl tokio::io::AsyncWrite for Upgraded {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl tokio::io::AsyncRead for Upgraded {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut io = TokioIo::new(&mut self.get_mut().io);
+        Pin::new(&mut io).poll_read(cx, buf)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl tokio::io::AsyncWrite for Upgraded {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut io = TokioIo::new(&mut self.get_mut().io);
+        Pin::new(&mut io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut io = TokioIo::new(&mut self.get_mut().io);
+        Pin::new(&mut io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut io = TokioIo::new(&mut self.get_mut().io);
+        Pin::new(&mut io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(feature = "smol")]
+impl futures_io::AsyncRead for Upgraded {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut io = SmolIo::new(&mut self.get_mut().io);
+        Pin::new(&mut io).poll_read(cx, buf)
+    }
+}
+
+#[cfg(feature = "smol")]
+impl futures_io::AsyncWrite for Upgraded {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut io = SmolIo::new(&mut self.get_mut().io);
+        Pin::new(&mut io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut io = SmolIo::new(&mut self.get_mut().io);
+        Pin::new(&mut io).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut io = SmolIo::new(&mut self.get_mut().io);
+        Pin::new(&mut io).poll_close(cx)
     }
 }
 

@@ -322,10 +322,7 @@ fn prepare(
             .insert(hyper::ext::Protocol::from_static("websocket"));
         return Ok(None);
     }
-    let mut nonce = [0; 16];
-    getrandom::getrandom(&mut nonce)
-        .map_err(|e| Error::builder(format!("no random bytes for Sec-WebSocket-Key: {e}")))?;
-    let key = base64::engine::general_purpose::STANDARD.encode(nonce);
+    let key = new_key()?;
     let headers = request.headers_mut();
     headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
@@ -337,6 +334,14 @@ fn prepare(
     *request.version_mut() = Version::HTTP_11;
     request.extensions_mut().insert(Protocol::Http1);
     Ok(Some(key))
+}
+
+/// A fresh `Sec-WebSocket-Key`: 16 bytes from the operating system's CSPRNG, in base64.
+pub(crate) fn new_key() -> Result<String> {
+    let mut nonce = [0; 16];
+    getrandom::getrandom(&mut nonce)
+        .map_err(|e| Error::builder(format!("no random bytes for Sec-WebSocket-Key: {e}")))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(nonce))
 }
 
 /// What the server agreed to.

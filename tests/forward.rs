@@ -758,3 +758,219 @@ async fn a_switch_of_protocols_nobody_asked_for_is_a_502() {
     let forwarded = forwarder.forward(request, None).await;
     assert_eq!(forwarded.response.status(), StatusCode::BAD_GATEWAY);
 }
+
+/// Serves the forwarder over h2c with extended CONNECT enabled (RFC 8441), as a gateway that
+/// takes WebSockets over HTTP/2 does.
+async fn serve_h2c_with_extended_connect(forwarder: Forwarder) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let forwarder = forwarder.clone();
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                forwarder.clone().oneshot(request)
+            });
+            let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor);
+            builder.enable_connect_protocol();
+            tokio::spawn(builder.serve_connection(TokioIo::new(stream), service));
+        }
+    });
+    addr
+}
+
+/// An HTTP/1.1 WebSocket upstream (tokio-tungstenite's own handshake) that echoes messages and
+/// reports the handshake's headers.
+async fn websocket_upstream() -> (SocketAddr, oneshot::Receiver<HeaderMap>) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::handshake::server::{Request as Handshake, Response};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (seen_tx, seen_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        // tungstenite's callback signature returns its error response by value.
+        #[allow(clippy::result_large_err)]
+        let record = |request: &Handshake, mut response: Response| {
+            let _ = seen_tx.send(request.headers().clone());
+            response.headers_mut().insert(
+                "sec-websocket-protocol",
+                http::HeaderValue::from_static("chat.v1"),
+            );
+            Ok(response)
+        };
+        let mut socket = tokio_tungstenite::accept_hdr_async(stream, record)
+            .await
+            .unwrap();
+        while let Some(Ok(message)) = socket.next().await {
+            if message.is_text() && socket.send(message).await.is_err() {
+                return;
+            }
+        }
+    });
+    (addr, seen_rx)
+}
+
+#[tokio::test]
+async fn a_websocket_over_http2_reaches_an_http1_upstream_as_its_handshake() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::{Message, protocol::Role};
+
+    let (upstream_addr, seen) = websocket_upstream().await;
+    let upstream: Uri = format!("http://{upstream_addr}/").parse().unwrap();
+    let gateway_addr =
+        serve_h2c_with_extended_connect(Forwarder::new(gateway_client(), upstream).unwrap()).await;
+
+    let handshake = Client::new()
+        .websocket(format!("ws://{gateway_addr}/chat"))
+        .http2()
+        .protocols(["chat.v1"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(handshake.status(), StatusCode::OK);
+    assert_eq!(handshake.version(), http::Version::HTTP_2);
+    assert_eq!(handshake.protocol(), Some("chat.v1"));
+    assert!(!handshake.headers().contains_key("sec-websocket-accept"));
+
+    let upstream_saw = seen.await.unwrap();
+    assert_eq!(upstream_saw[header::UPGRADE], "websocket");
+    assert_eq!(upstream_saw["sec-websocket-version"], "13");
+    assert_eq!(upstream_saw["sec-websocket-protocol"], "chat.v1");
+    assert_eq!(
+        upstream_saw["sec-websocket-key"].len(),
+        24,
+        "a key of 16 bytes"
+    );
+
+    let mut socket =
+        WebSocketStream::from_raw_socket(handshake.into_io(), Role::Client, None).await;
+    for text in ["over h2", "then h1"] {
+        socket.send(Message::text(text)).await.unwrap();
+        let echoed = tokio::time::timeout(HANG_GUARD, socket.next())
+            .await
+            .expect("the tunnel stalled")
+            .unwrap()
+            .unwrap();
+        assert_eq!(echoed.into_text().unwrap().as_str(), text);
+    }
+}
+
+#[tokio::test]
+async fn an_upstream_that_answers_the_websocket_key_wrongly_is_a_502() {
+    // A 101 with an accept value for some other key.
+    let upstream = RawServer::respond_and_close(
+        b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\
+          sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+    );
+    let upstream_uri: Uri = format!("http://{}/", upstream.addr()).parse().unwrap();
+    let gateway_addr =
+        serve_h2c_with_extended_connect(Forwarder::new(gateway_client(), upstream_uri).unwrap())
+            .await;
+    let error = Client::new()
+        .websocket(format!("ws://{gateway_addr}/chat"))
+        .http2()
+        .send()
+        .await
+        .unwrap_err();
+    assert!(error.is_upgrade(), "{error:?}");
+    assert!(error.to_string().contains("502"), "{error}");
+}
+
+#[tokio::test]
+async fn an_extended_connect_for_another_protocol_is_not_implemented() {
+    let upstream = TestServer::http1();
+    let gateway_addr = serve_h2c_with_extended_connect(forwarder_to(&upstream)).await;
+
+    let stream = tokio::net::TcpStream::connect(gateway_addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake::<_, _, BoxBody>(TokioExecutor, TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = Request::connect(format!("http://{gateway_addr}/tunnel"))
+        .version(http::Version::HTTP_2)
+        .body(empty())
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(hyper::ext::Protocol::from_static("connect-udp"));
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(upstream.requests(), 0);
+}
+
+#[tokio::test]
+async fn a_tunnel_silent_for_its_idle_timeout_is_closed_and_traffic_keeps_it_open() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let idle = Duration::from_secs(2);
+    let (upstream_addr, upstream_task) = serve_with_upgrades(hyper::service::service_fn(
+        move |mut request: Request<Incoming>| {
+            let switched = hyper::upgrade::on(&mut request);
+            tokio::spawn(async move {
+                let mut io = TokioIo::new(switched.await.unwrap());
+                let mut buffer = [0; 64];
+                while let Ok(read) = io.read(&mut buffer).await {
+                    if read == 0 || io.write_all(&buffer[..read]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let answer = Response::builder()
+                .status(StatusCode::SWITCHING_PROTOCOLS)
+                .header(header::CONNECTION, "upgrade")
+                .header(header::UPGRADE, "echo")
+                .body(empty())
+                .unwrap();
+            async move { Ok::<_, std::convert::Infallible>(answer) }
+        },
+    ))
+    .await;
+    let upstream: Uri = format!("http://{upstream_addr}/").parse().unwrap();
+    let forwarder = Forwarder::new(gateway_client(), upstream)
+        .unwrap()
+        .tunnel_idle_timeout(idle);
+    let (gateway_addr, gateway_task) = serve_with_upgrades(hyper::service::service_fn(
+        move |request: Request<Incoming>| forwarder.clone().oneshot(request),
+    ))
+    .await;
+
+    let stream = tokio::net::TcpStream::connect(gateway_addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, BoxBody>(TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection.with_upgrades());
+    let request = get("/ws")
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "echo")
+        .body(empty())
+        .unwrap();
+    let mut answer = sender.send_request(request).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::SWITCHING_PROTOCOLS);
+    let mut io = TokioIo::new(hyper::upgrade::on(&mut answer).await.unwrap());
+
+    // Traffic every tenth of the idle timeout keeps the tunnel open well past it.
+    for _ in 0..15 {
+        io.write_all(b"tick").await.unwrap();
+        let mut echoed = [0; 4];
+        tokio::time::timeout(HANG_GUARD, io.read_exact(&mut echoed))
+            .await
+            .expect("the tunnel stalled")
+            .unwrap();
+        assert_eq!(&echoed, b"tick");
+        tokio::time::sleep(idle / 10).await;
+    }
+    // Then silence: the gateway closes its side.
+    let mut rest = Vec::new();
+    // A reset is as much a close as a FIN here; either way nothing more arrives.
+    let _end_or_reset = tokio::time::timeout(HANG_GUARD, io.read_to_end(&mut rest))
+        .await
+        .expect("an idle tunnel must be closed");
+    assert!(rest.is_empty());
+    upstream_task.abort();
+    gateway_task.abort();
+}

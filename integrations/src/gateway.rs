@@ -13,10 +13,16 @@
 //! What the [`Forwarder`] does to each request is in [`towline::forward`]: hop-by-hop fields
 //! removed both ways, `X-Forwarded-For`/`-Proto`/`-Host` added, bodies and trailers streamed
 //! frame by frame (a 1 GiB body passes through in constant memory), WebSocket and other
-//! HTTP/1.1 upgrades tunnelled end to end, and an upstream that cannot be reached or dies before
-//! its response head turned into a `502` (a timeout into a `504`) whose body names nothing
-//! internal. The reason goes to the gateway's log instead: the routes log every
-//! [`UpstreamError`] at `WARN`.
+//! HTTP/1.1 upgrades tunnelled end to end (and closed after
+//! [`tunnel_idle_timeout`](GatewayConfig::tunnel_idle_timeout) of silence), and an upstream that
+//! cannot be reached or dies before its response head turned into a `502` (a timeout into a
+//! `504`) whose body names nothing internal. The reason goes to the gateway's log instead: the
+//! routes log every [`UpstreamError`] at `WARN`.
+//!
+//! `axum::serve` speaks HTTP/1.1 and HTTP/2, but does not enable HTTP/2's extended CONNECT:
+//! WebSockets reach this gateway over HTTP/1.1. A gateway that serves them over HTTP/2 as well
+//! serves its router with hyper's `http2::Builder::enable_connect_protocol`; the forwarder then
+//! translates them for the upstream (see [`towline::forward`]).
 //!
 //! [`serve`] runs the router with the peer addresses the forwarder reports upstream.
 //!
@@ -63,16 +69,21 @@ pub struct GatewayConfig {
     pub read_timeout: Duration,
     /// How many times an idempotent request the upstream failed is sent again.
     pub max_retries: u32,
+    /// How long a WebSocket (or another upgraded connection) may stay silent both ways before
+    /// the gateway closes it.
+    pub tunnel_idle_timeout: Duration,
 }
 
 impl GatewayConfig {
-    /// A gateway to `upstream` with a 5 s connect timeout, a 30 s read timeout and two retries.
+    /// A gateway to `upstream` with a 5 s connect timeout, a 30 s read timeout, two retries
+    /// and a 5 min tunnel idle timeout.
     pub fn new(upstream: Uri) -> Self {
         Self {
             upstream,
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(30),
             max_retries: 2,
+            tunnel_idle_timeout: Duration::from_secs(300),
         }
     }
 
@@ -85,6 +96,12 @@ impl GatewayConfig {
     /// Sets [`read_timeout`](Self::read_timeout).
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout;
+        self
+    }
+
+    /// Sets [`tunnel_idle_timeout`](Self::tunnel_idle_timeout).
+    pub fn tunnel_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.tunnel_idle_timeout = timeout;
         self
     }
 
@@ -145,7 +162,8 @@ pub fn router(config: &GatewayConfig) -> Result<Router, GatewayError> {
     let forwarder = Forwarder::new(client(config)?, config.upstream.clone())
         .map_err(GatewayError::Upstream)?
         .strip_prefix("/api")
-        .x_forwarded(true);
+        .x_forwarded(true)
+        .tunnel_idle_timeout(config.tunnel_idle_timeout);
     let forward = ServiceBuilder::new()
         .map_request(peer_from_connect_info)
         .map_response(log_upstream_error)

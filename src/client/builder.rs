@@ -50,9 +50,15 @@ pub(super) enum LimiterSetting<L> {
     PerSecond(u64),
 }
 
-/// The runtime [`Client::new`] and [`ClientBuilder::new`] use.
+/// The runtime [`Client::new`] and [`ClientBuilder::new`] use: tokio when its feature is on,
+/// smol otherwise.
 #[cfg(feature = "tokio")]
 pub type DefaultRuntime = towline_services::rt::tokio::TokioRuntime;
+
+/// The runtime [`Client::new`] and [`ClientBuilder::new`] use: tokio when its feature is on,
+/// smol otherwise.
+#[cfg(all(feature = "smol", not(feature = "tokio")))]
+pub type DefaultRuntime = towline_services::rt::smol::SmolRuntime;
 
 /// Configures and builds a [`Client`].
 #[must_use]
@@ -62,6 +68,8 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     pub(super) tcp: TcpConfig,
     pub(super) resolve: Vec<(String, Vec<SocketAddr>)>,
     pub(super) resolver: Option<DynResolver>,
+    #[cfg(feature = "hickory-dns")]
+    pub(super) hickory_dns: bool,
     pub(super) unix_socket: Option<UnixSocket>,
     /// `None`: the environment's proxies, read when the client is built.
     pub(super) proxies: Option<ProxyConfig>,
@@ -130,7 +138,7 @@ impl<R> fmt::Debug for ClientBuilder<R> {
 /// The `User-Agent` sent unless configured otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!("towline/", env!("CARGO_PKG_VERSION"));
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 impl ClientBuilder {
     /// The default configuration on the default runtime.
     pub fn new() -> Self {
@@ -138,7 +146,7 @@ impl ClientBuilder {
     }
 }
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 impl Default for ClientBuilder {
     fn default() -> Self {
         Self::new()
@@ -157,6 +165,8 @@ impl<R: Runtime> ClientBuilder<R> {
             tcp: TcpConfig::default(),
             resolve: Vec::new(),
             resolver: None,
+            #[cfg(feature = "hickory-dns")]
+            hickory_dns: false,
             unix_socket: None,
             proxies: None,
             #[cfg(feature = "rustls")]
@@ -850,6 +860,27 @@ impl<R: Runtime> ClientBuilder<R> {
     pub fn dns_resolver(mut self, resolver: impl Resolve) -> Self {
         self.resolver = Some(DynResolver::new(resolver));
         self
+    }
+
+    /// Resolves names with hickory-dns and the system's name servers (`/etc/resolv.conf`),
+    /// caching answers for their TTLs, instead of `getaddrinfo`; a resolver given to
+    /// [`dns_resolver`](Self::dns_resolver) wins over it. For explicit name servers,
+    /// DNS-over-TLS or DNS-over-HTTPS, give a [`HickoryResolver`](crate::dns::HickoryResolver)
+    /// to `dns_resolver` instead.
+    ///
+    /// hickory runs on tokio: building a client on another runtime with this on fails with a
+    /// builder error.
+    #[cfg(feature = "hickory-dns")]
+    pub fn hickory_dns(mut self, enabled: bool) -> Self {
+        self.hickory_dns = enabled;
+        self
+    }
+
+    /// Resolves names with the system's resolver, not hickory-dns (reqwest's name for
+    /// `hickory_dns(false)`).
+    #[cfg(feature = "hickory-dns")]
+    pub fn no_hickory_dns(self) -> Self {
+        self.hickory_dns(false)
     }
 
     /// Which address families to connect to (both, by default), applied to every host's

@@ -42,7 +42,7 @@ pub(crate) type SendFn = Arc<
 >;
 /// An HTTP client. Cheap to clone; clones share the connection pool and the layers' state.
 ///
-/// [`Client::new`] and [`Client::builder`] use the default runtime (tokio); a builder for
+/// [`Client::new`] and [`Client::builder`] use the default runtime ([`DefaultRuntime`](crate::DefaultRuntime): tokio, or smol without tokio); a builder for
 /// another runtime comes from [`ClientBuilder::with_runtime`].
 #[derive(Clone)]
 pub struct Client {
@@ -56,9 +56,11 @@ pub(crate) struct ClientRef {
     pub(crate) max_body_size: Option<u64>,
     pub(crate) unix_socket: Option<UnixSocket>,
     pub(crate) base_url: Option<url::Url>,
-    /// The runtime's timer, for waits the facade itself makes (event-stream reconnection).
-    #[cfg(feature = "sse")]
+    /// The runtime's timer, for waits the facade itself makes (event-stream reconnection,
+    /// forwarded tunnels' idle timeouts).
     pub(crate) timer: towline_services::rt::SharedTimer,
+    /// Spawns on the client's runtime, for tasks the facade itself starts (forwarded tunnels).
+    pub(crate) spawner: Arc<dyn Fn(towline_services::rt::BoxFuture<'static, ()>) + Send + Sync>,
     /// The runtime's blocking threads, for file IO (multipart file parts, downloads).
     #[cfg(any(feature = "multipart", feature = "download"))]
     pub(crate) blocking_pool: crate::blocking_pool::BlockingPool,
@@ -73,14 +75,14 @@ impl fmt::Debug for Client {
     }
 }
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 impl Default for Client {
     fn default() -> Self {
         Self::new()
     }
 }
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 impl Client {
     /// A client with the default configuration.
     ///
@@ -165,8 +167,12 @@ impl Client {
         async move { sent?.await }
     }
 
+    /// Runs `task` in the background on the client's runtime.
+    pub(crate) fn spawn(&self, task: towline_services::rt::BoxFuture<'static, ()>) {
+        (self.inner.spawner)(task);
+    }
+
     /// The runtime's timer.
-    #[cfg(feature = "sse")]
     pub(crate) fn timer(&self) -> &towline_services::rt::SharedTimer {
         &self.inner.timer
     }

@@ -67,6 +67,21 @@ pub type HttpService = BoxCloneSyncService<Request<Body>, http::Response<Respons
 /// A user layer added with [`ClientBuilder::layer`], applied when the client is built.
 pub(super) type LayerFn = Arc<dyn Fn(HttpService) -> HttpService + Send + Sync>;
 
+/// hickory with the system's configuration, for a client on runtime `R`, which must be tokio's:
+/// hickory's queries run on it.
+#[cfg(feature = "hickory-dns")]
+fn system_hickory<R: Runtime>() -> Result<DynResolver> {
+    use std::any::TypeId;
+    if TypeId::of::<R>() != TypeId::of::<towline_services::rt::tokio::TokioRuntime>() {
+        return Err(crate::Error::builder(
+            "hickory_dns needs the tokio runtime: hickory runs its queries on tokio",
+        ));
+    }
+    let resolver = towline_services::connect::hickory::HickoryResolver::system()
+        .map_err(crate::Error::builder)?;
+    Ok(DynResolver::new(resolver))
+}
+
 /// Builds the client's stack from `builder`'s settings.
 pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> {
     let mut tcp = builder.tcp;
@@ -76,9 +91,15 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     let overrides = tcp.overrides.clone();
     // One resolver type whichever resolver is used, so the stack's type does not depend on
     // it; the system resolver's lookup is boxed either way.
-    let resolver = builder
-        .resolver
-        .unwrap_or_else(|| DynResolver::new(GaiResolver::new(builder.runtime.clone())));
+    #[cfg(feature = "hickory-dns")]
+    let resolver = match builder.resolver {
+        None if builder.hickory_dns => Some(system_hickory::<R>()?),
+        given => given,
+    };
+    #[cfg(not(feature = "hickory-dns"))]
+    let resolver = builder.resolver;
+    let resolver =
+        resolver.unwrap_or_else(|| DynResolver::new(GaiResolver::new(builder.runtime.clone())));
     #[cfg(feature = "http3")]
     let quic_settings = (resolver.clone(), tcp.clone());
     let connector = HttpConnector::with_resolver(builder.runtime.clone(), resolver.clone(), tcp);
@@ -336,8 +357,11 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
             max_body_size: builder.max_body_size,
             base_url: builder.base_url,
             unix_socket: builder.unix_socket,
-            #[cfg(feature = "sse")]
             timer: builder.runtime.timer(),
+            spawner: {
+                let runtime = builder.runtime.clone();
+                Arc::new(move |task| runtime.spawn(task))
+            },
             #[cfg(any(feature = "multipart", feature = "download"))]
             blocking_pool: crate::blocking_pool::BlockingPool::new(builder.runtime.clone()),
         }),

@@ -12,6 +12,8 @@
 //! - [`Blackhole`]: an address where connects hang.
 //! - [`SocksServer`]: a SOCKS4/4a/5 proxy with optional username/password authentication,
 //!   a request log, and scripted refusals and malformed replies.
+//! - [`DnsServer`]: a name server for test names over UDP/TCP, DNS-over-TLS or
+//!   DNS-over-HTTPS, counting the questions it answers.
 //! - `Http3Server` (feature `http3`): an HTTP/3 server over quinn and h3, with the same
 //!   routes and connection and request counters.
 //! - [`TokioIo`] and [`TokioExecutor`]: the tokio/hyper seams, also handy for
@@ -51,6 +53,7 @@ mod blackhole;
 mod body;
 mod counter;
 mod digest;
+mod dns;
 mod dropping;
 #[cfg(feature = "http3")]
 mod h3;
@@ -70,6 +73,7 @@ pub use blackhole::Blackhole;
 pub use body::{BodySender, BoxBody, BoxError, body_channel, boxed, empty, full, response};
 pub use counter::Counter;
 pub use digest::{DigestServer, digest_hash, digest_params};
+pub use dns::DnsServer;
 pub use dropping::DroppingH2Server;
 #[cfg(feature = "http3")]
 pub use h3::{GZIPPED_TEXT, Http3Server};

@@ -102,6 +102,12 @@ impl TestPki {
         self.server.cert.to_vec()
     }
 
+    /// The server certificate PEM and its PKCS#8 private key PEM, for servers that
+    /// take their identity as PEM (tonic's `Identity::from_pem`).
+    pub fn server_identity_pem(&self) -> (String, String) {
+        (self.server.cert_pem.clone(), self.server.key_pem.clone())
+    }
+
     /// The client certificate PEM followed by its PKCS#8 private key PEM.
     pub fn client_identity_pem(&self) -> String {
         format!("{}{}", self.client.cert_pem, self.client.key_pem)

@@ -8,6 +8,8 @@
 
 pub mod dns;
 mod either;
+#[cfg(feature = "hickory-dns")]
+pub mod hickory;
 pub mod proxy;
 #[cfg(feature = "http3")]
 pub mod quic;

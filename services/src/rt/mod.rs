@@ -8,12 +8,15 @@
 //!
 //! QUIC (feature `http3`) brings its own IO: quinn drives a UDP socket through its
 //! `quinn::Runtime` trait, which [`Runtime::quic_runtime`] hands over. tokio's is quinn's
-//! `TokioRuntime` (quinn's `runtime-tokio`). A smol adapter returns quinn's `SmolRuntime`
-//! (`runtime-smol`, over async-io). compio is completion-based, thread-per-core and `!Send`,
-//! so it cannot implement `quinn::Runtime` (whose UDP polling and timers are readiness-based
-//! and `Send`): its path is `compio-quic`, which drives `quinn-proto` on compio's own IO,
-//! with h3 over it through h3's `quic` traits. Neither adapter is written yet (issue 12).
+//! `TokioRuntime` (quinn's `runtime-tokio`); smol's is quinn's `SmolRuntime` (`runtime-smol`,
+//! over async-io, as the `smol` adapter is). compio is completion-based, thread-per-core and
+//! `!Send`, so it cannot implement `quinn::Runtime` (whose UDP polling and timers are
+//! readiness-based and `Send`): its path is `compio-quic`, which drives `quinn-proto` on
+//! compio's own IO, with h3 over it through h3's `quic` traits. That adapter is not written
+//! yet (issue 12).
 
+#[cfg(feature = "smol")]
+pub mod smol;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 

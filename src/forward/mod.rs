@@ -96,11 +96,24 @@
 //! as a WebSocket handshake does) keeps those two fields. When the upstream answers
 //! `101 Switching Protocols`, the `101` goes back to the client and, once the server has
 //! handed over the downstream connection, a task on the tokio runtime copies bytes both ways
-//! between it and the upstream's until either side closes. The server must serve connections
+//! between it and the upstream's until either side closes, or until neither has sent a byte
+//! for the [`tunnel_idle_timeout`](Forwarder::tunnel_idle_timeout), if set (a gateway should
+//! set one: a silent tunnel otherwise holds two connections forever). The server must serve connections
 //! with upgrades on (hyper's `serve_connection(..).with_upgrades()`; axum does this). A request
 //! whose server offers no upgrade is forwarded without `Upgrade`, as an ordinary request.
-//! HTTP/2 extended CONNECT (RFC 8441) from the downstream client is not tunnelled: it is
-//! forwarded as an ordinary request, which an upstream answers as it sees fit.
+//!
+//! A WebSocket opened over HTTP/2 (an extended CONNECT with `:protocol` `websocket`, RFC 8441;
+//! the server must enable it, with hyper's `http2::Builder::enable_connect_protocol`) goes to
+//! the upstream as the HTTP/1.1 handshake it stands for (RFC 8441 §5 allows intermediaries
+//! this): a `GET` with `Upgrade: websocket` and a `Sec-WebSocket-Key` of the gateway's own,
+//! the offered version, subprotocols and extensions kept. The upstream's `101` must carry the
+//! `Sec-WebSocket-Accept` for that key (else the client gets a `502`); the client then gets the
+//! `200` that opens the HTTP/2 stream, with the agreed subprotocol and extensions, and the
+//! frames pass through unchanged, as both protocols frame WebSocket messages alike. An extended
+//! CONNECT for another protocol, or without the `websocket` feature, is answered
+//! `501 Not Implemented`.
+
+mod tunnel;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -117,8 +130,8 @@ use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::upgrade::OnUpgrade;
 use tower::{Service, ServiceExt};
-use towline_services::rt::tokio::TokioIo;
 
+use self::tunnel::IdleLimit;
 use crate::forwarded::{ForwardedElement, Node};
 use crate::{BoxError, Client, Error, ResponseBody};
 
@@ -235,16 +248,45 @@ fn switched_protocol<B>(response: &Response<B>) -> Option<HeaderValue> {
     }
 }
 
-/// Copies bytes both ways between the downstream and upstream connections once both are handed
-/// over, until either side closes. Its errors are those of the two peers' connections, which the
-/// tunnel's owner can do nothing about, so they end the tunnel silently.
-async fn tunnel(downstream: OnUpgrade, upstream: OnUpgrade) {
-    let (Ok(downstream), Ok(upstream)) = (downstream.await, upstream.await) else {
-        return;
-    };
-    let mut downstream = TokioIo::new(downstream);
-    let mut upstream = TokioIo::new(upstream);
-    let _ = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await;
+/// The server's handle on the downstream connection of a request that asked to switch
+/// protocols, and the `Sec-WebSocket-Key` sent upstream when the request was a WebSocket over
+/// HTTP/2 translated into HTTP/1.1's handshake.
+struct DownstreamUpgrade {
+    on_upgrade: OnUpgrade,
+    websocket_key: Option<String>,
+}
+
+/// A key for the HTTP/1.1 handshake that stands for an extended CONNECT, whose protocol must be
+/// `websocket`: the only one with an HTTP/1.1 equivalent.
+#[cfg(feature = "websocket")]
+fn websocket_key_for(extensions: &http::Extensions) -> Result<String, StatusCode> {
+    let websocket = extensions
+        .get::<hyper::ext::Protocol>()
+        .is_some_and(|protocol| protocol.as_str().eq_ignore_ascii_case("websocket"));
+    if !websocket {
+        return Err(StatusCode::NOT_IMPLEMENTED);
+    }
+    crate::websocket::new_key().map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+#[cfg(not(feature = "websocket"))]
+fn websocket_key_for(_extensions: &http::Extensions) -> Result<String, StatusCode> {
+    Err(StatusCode::NOT_IMPLEMENTED)
+}
+
+/// Whether the upstream's `101` proves it read `key`.
+#[cfg(feature = "websocket")]
+fn answers_websocket_key(headers: &HeaderMap, key: &str) -> bool {
+    headers
+        .get(header::SEC_WEBSOCKET_ACCEPT)
+        .is_some_and(|accept| {
+            accept.as_bytes() == crate::websocket::accept_key(key.as_bytes()).as_bytes()
+        })
+}
+
+#[cfg(not(feature = "websocket"))]
+fn answers_websocket_key(_headers: &HeaderMap, _key: &str) -> bool {
+    false
 }
 
 /// What [`Forwarder::forward`] produced: the response for the downstream client, and the
@@ -255,7 +297,8 @@ pub struct ForwardOutcome {
     pub response: Response<ResponseBody>,
     /// Why the upstream gave no response, for the gateway's logs; `None` when it did, and when
     /// the gateway answered on its own for another reason (a `400` for a path the configured
-    /// prefix turned invalid, a `502` for a `101` that could not be tunnelled).
+    /// prefix turned invalid, a `501` for an extended CONNECT it cannot translate, a `502` for
+    /// a `101` that could not be tunnelled or that answered a WebSocket key wrongly).
     pub error: Option<Error>,
 }
 
@@ -293,6 +336,7 @@ struct Config {
     via: Option<HeaderValue>,
     incoming_scheme: Scheme,
     upstream_protocol: UpstreamProtocol,
+    tunnel_idle_timeout: Option<std::time::Duration>,
 }
 
 /// Forwards requests a server received to one upstream through a [`Client`]; see the
@@ -354,6 +398,7 @@ impl Forwarder {
             via: None,
             incoming_scheme: Scheme::HTTP,
             upstream_protocol: UpstreamProtocol::default(),
+            tunnel_idle_timeout: None,
         };
         Ok(Self {
             client,
@@ -432,6 +477,13 @@ impl Forwarder {
         self
     }
 
+    /// Closes an upgraded connection (a WebSocket, say) once no byte has moved either way for
+    /// `timeout`; without it (the default) a tunnel lasts until either side closes.
+    pub fn tunnel_idle_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config_mut().tunnel_idle_timeout = Some(timeout);
+        self
+    }
+
     /// Forwards `request`, received from `peer` (`None` when unknown, as behind a Unix socket),
     /// and returns the response for the downstream client. Never fails: an upstream error is a
     /// `502` or `504` response, with the error alongside it in [`ForwardOutcome::error`].
@@ -451,17 +503,45 @@ impl Forwarder {
             }
         };
         let upgrading = downstream_upgrade.is_some();
-        match self.send(request.map(crate::Body::wrap), upgrading).await {
+        let request = match &downstream_upgrade {
+            // The HTTP/2 stream is the tunnel: nothing of it is a request body upstream.
+            Some(DownstreamUpgrade {
+                websocket_key: Some(_),
+                ..
+            }) => request.map(|_| crate::Body::empty()),
+            _ => request.map(crate::Body::wrap),
+        };
+        match self.send(request, upgrading).await {
             Ok(mut response) => {
                 let upgrade = switched_protocol(&response);
                 remove_hop_by_hop(response.headers_mut());
                 if let (Some(protocol), Some(downstream)) = (upgrade, downstream_upgrade)
                     && let Some(upstream) = response.extensions_mut().remove::<OnUpgrade>()
                 {
-                    let headers = response.headers_mut();
-                    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-                    headers.insert(header::UPGRADE, protocol);
-                    tokio::spawn(tunnel(downstream, upstream));
+                    match downstream.websocket_key {
+                        Some(key) => {
+                            if !answers_websocket_key(response.headers(), &key) {
+                                return ForwardOutcome {
+                                    response: gateway_response(StatusCode::BAD_GATEWAY),
+                                    error: None,
+                                };
+                            }
+                            // The downstream stream opens with a 200 (RFC 8441 §5).
+                            *response.status_mut() = StatusCode::OK;
+                            response.headers_mut().remove(header::SEC_WEBSOCKET_ACCEPT);
+                        }
+                        None => {
+                            let headers = response.headers_mut();
+                            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                            headers.insert(header::UPGRADE, protocol);
+                        }
+                    }
+                    let idle = self.config.tunnel_idle_timeout.map(|after| IdleLimit {
+                        after,
+                        timer: Arc::clone(self.client.timer()),
+                    });
+                    self.client
+                        .spawn(Box::pin(tunnel::run(downstream.on_upgrade, upstream, idle)));
                 } else if response.status() == StatusCode::SWITCHING_PROTOCOLS {
                     // A switch nobody can carry through (not asked for, or to no protocol)
                     // would leave the downstream connection in limbo.
@@ -546,12 +626,13 @@ impl Forwarder {
 
     /// `request` rewritten for the upstream, with the server's handle on the downstream
     /// connection when the request asks for an upgrade the server can grant; or the status to
-    /// answer when it cannot be rewritten (a path that is not a valid URI).
+    /// answer when it cannot be rewritten (a path that is not a valid URI, an extended CONNECT
+    /// for a protocol without an HTTP/1.1 equivalent).
     fn upstream_request<B>(
         &self,
         request: Request<B>,
         peer: Option<SocketAddr>,
-    ) -> Result<(Request<B>, Option<OnUpgrade>), StatusCode> {
+    ) -> Result<(Request<B>, Option<DownstreamUpgrade>), StatusCode> {
         let config = &*self.config;
         let (mut parts, body) = request.into_parts();
         let received_host = parts.headers.get(header::HOST).cloned().or_else(|| {
@@ -566,11 +647,28 @@ impl Forwarder {
             .cloned()
             .unwrap_or_else(|| config.incoming_scheme.clone());
         let trailers = accepts_trailers(&parts.headers);
-        let upgrade = requested_upgrade(&parts.headers);
+        let extended_connect = parts.method == http::Method::CONNECT
+            && parts.extensions.get::<hyper::ext::Protocol>().is_some();
+        let (upgrade, websocket_key) = if extended_connect {
+            let key = websocket_key_for(&parts.extensions)?;
+            parts.method = http::Method::GET;
+            (Some(HeaderValue::from_static("websocket")), Some(key))
+        } else {
+            (requested_upgrade(&parts.headers), None)
+        };
         let downstream_upgrade = match upgrade {
-            Some(_) => parts.extensions.remove::<OnUpgrade>(),
+            Some(_) => parts
+                .extensions
+                .remove::<OnUpgrade>()
+                .map(|on_upgrade| DownstreamUpgrade {
+                    on_upgrade,
+                    websocket_key: websocket_key.clone(),
+                }),
             None => None,
         };
+        if extended_connect && downstream_upgrade.is_none() {
+            return Err(StatusCode::NOT_IMPLEMENTED);
+        }
 
         remove_hop_by_hop(&mut parts.headers);
         if let (Some(protocol), Some(_)) = (upgrade, &downstream_upgrade) {
@@ -578,6 +676,11 @@ impl Forwarder {
                 .headers
                 .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             parts.headers.insert(header::UPGRADE, protocol);
+            if let Some(key) = websocket_key
+                && let Ok(key) = HeaderValue::try_from(key)
+            {
+                parts.headers.insert(header::SEC_WEBSOCKET_KEY, key);
+            }
         }
         // `TE` is hop-by-hop, but whether the client takes trailers is not: a downstream client
         // that accepts them lets this hop ask the upstream for them too.
