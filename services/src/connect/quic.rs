@@ -168,8 +168,7 @@ impl QuicConnector {
             return Err(ConnectError::msg(
                 ConnectErrorKind::Quic,
                 format!(
-                    "no address of {}'s family for {} (the QUIC socket's is {local})",
-                    local.ip(),
+                    "no address for {} that the QUIC socket on {local} can reach",
                     target.host()
                 ),
             ));

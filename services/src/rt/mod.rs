@@ -7,7 +7,7 @@
 //! crate names a runtime.
 //!
 //! QUIC (feature `http3`) brings its own IO: quinn drives a UDP socket through its
-//! `quinn::Runtime` trait, which [`Runtime::quic_runtime`] hands over. tokio's is quinn's
+//! `quinn::Runtime` trait, which `Runtime::quic_runtime` hands over. tokio's is quinn's
 //! `TokioRuntime` (quinn's `runtime-tokio`); smol's is quinn's `SmolRuntime` (`runtime-smol`,
 //! over async-io, as the `smol` adapter is). compio is completion-based, thread-per-core and
 //! `!Send`, so it cannot implement `quinn::Runtime` (whose UDP polling and timers are

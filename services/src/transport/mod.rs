@@ -1,11 +1,15 @@
 //! The HTTP transport: a `tower::Service<http::Request<B>>` over pooled
-//! `hyper::client::conn` HTTP/1.1 and HTTP/2 connections.
+//! `hyper::client::conn` HTTP/1.1 and HTTP/2 connections, and (feature `http3`) HTTP/3
+//! connections over QUIC.
 //!
 //! Per request it picks the [`Protocol`] (a `Protocol` request extension wins, then the
-//! request's version — `HTTP_2` asks for HTTP/2, `HTTP_10` for HTTP/1 — then the
-//! configured default), takes a pooled connection or makes one through the connector, and
-//! sends. For HTTP/1 it writes the request in origin form with a `Host` header; for HTTP/2
-//! in absolute form.
+//! request's version — `HTTP_2` asks for HTTP/2, `HTTP_10` for HTTP/1, `HTTP_3` for HTTP/3 —
+//! then the configured default), takes a pooled connection or makes one through the
+//! connector (the QUIC connector given to `Transport::with_http3` for HTTP/3), and sends.
+//! For HTTP/1 it writes the request in origin form with a `Host` header; for HTTP/2 and
+//! HTTP/3 in absolute form. HTTP/3 is for `https` only: a request that asks for it for an
+//! `http` URL, through a proxy or a Unix socket fails; a configured default of HTTP/3 leaves
+//! `http` URLs on HTTP/1.1.
 //!
 //! Stale connections: a request handed back unsent by a pooled connection is sent again on
 //! a fresh connection, once. When a reused connection dies after the request was written
