@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, Version};
 use http_body::Frame;
 use http_body_util::StreamBody;
-use towline::{Body, ClientBuilder, Http3Config, Identity, TokioClient};
+use towline::{Body, ClientBuilder, Http3Config, Identity, Proxy, TokioClient};
 use towline_layers::retry::RetryConfig;
 use towline_layers::trace::TraceLayer;
 use towline_test_support::{GZIPPED_TEXT, Http3Server, TestPki};
@@ -298,6 +298,26 @@ async fn concurrent_requests_share_one_connection() {
 }
 
 #[tokio::test]
+async fn a_per_host_cap_counts_the_shared_connection_once() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_builder(&pki, &server)
+        .pool_max_connections_per_host(1)
+        .build()
+        .unwrap();
+
+    let requests = (0..5).map(|_| {
+        let client = client.clone();
+        let url = server.url("/echo");
+        tokio::spawn(async move { get(&client, &url).await.unwrap().status() })
+    });
+    for status in futures_util::future::join_all(requests).await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
 async fn a_closed_connection_is_replaced() {
     let pki = TestPki::generate();
     let server = Http3Server::start(&pki);
@@ -483,6 +503,21 @@ async fn connect_timeout_covers_a_silent_udp_port() {
         .unwrap_err();
     assert!(error.is_connect(), "{error:?}");
     assert!(error.is_timeout(), "{error:?}");
+}
+
+#[tokio::test]
+async fn http3_does_not_go_through_a_proxy() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_builder(&pki, &server)
+        .proxy(Proxy::all("http://127.0.0.1:9").unwrap())
+        .build()
+        .unwrap();
+
+    let error = get(&client, &server.url("/echo")).await.unwrap_err();
+    assert!(error.is_connect(), "{error:?}");
+    assert!(format!("{error:?}").contains("proxy"), "{error:?}");
+    assert_eq!(server.connections(), 0);
 }
 
 #[tokio::test]
