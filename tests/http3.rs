@@ -350,6 +350,29 @@ async fn after_goaway_requests_go_to_a_new_connection() {
     assert_eq!(server.connections(), 2);
 }
 
+#[test]
+fn a_client_outlives_the_runtime_its_quic_endpoint_ran_on() {
+    // The server runs on a runtime of its own; the client on two in turn, the first shut
+    // down (and with it the endpoint's driver and the connection's) before the second starts.
+    let servers = tokio::runtime::Runtime::new().unwrap();
+    let pki = TestPki::generate();
+    let server = servers.block_on(async { Http3Server::start(&pki) });
+    let client = h3_client(&pki, &server);
+    for _ in 0..2 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let body = runtime.block_on(async {
+            let response = get(&client, &server.url("/echo")).await.unwrap();
+            assert_eq!(response.version(), Version::HTTP_3);
+            response.text().await.unwrap()
+        });
+        assert!(body.contains("/echo"), "{body}");
+    }
+    assert_eq!(server.connections(), 2);
+}
+
 #[tokio::test]
 async fn a_rejected_get_is_sent_again_on_a_new_connection() {
     let pki = TestPki::generate();

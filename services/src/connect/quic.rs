@@ -153,17 +153,53 @@ impl QuicConnector {
             .clone();
         let mut resolver = self.inner.resolver.clone();
         let (addrs, dns) = resolve(&mut resolver, &self.inner.tcp, target).await?;
+        let start = Instant::now();
+        let (connection, remote, local) = match self.handshake(&client, &addrs, target).await {
+            // The endpoint's driver is gone (the runtime it ran on shut down, say): a new
+            // endpoint, on the runtime running now, gets one more try.
+            Err(Stopped::Endpoint) => {
+                self.forget_endpoint();
+                self.handshake(&client, &addrs, target)
+                    .await
+                    .map_err(Stopped::into_error)?
+            }
+            other => other.map_err(Stopped::into_error)?,
+        };
+        let mut timings = ConnectTimings::default().with_quic(start.elapsed());
+        if let Some(took) = dns {
+            timings = timings.with_dns(took);
+        }
+        let mut connected = Connected::default()
+            .with_remote_addr(remote)
+            .with_timings(timings);
+        if let Some(local) = local {
+            connected = connected.with_local_addr(local);
+        }
+        Ok(QuicConnection {
+            connection,
+            connected,
+        })
+    }
+
+    /// Handshakes with the first of `addrs` to answer, through the endpoint; the connection,
+    /// its peer and the endpoint's address.
+    async fn handshake(
+        &self,
+        client: &quinn::ClientConfig,
+        addrs: &[SocketAddr],
+        target: &Target,
+    ) -> Result<(quinn::Connection, SocketAddr, Option<SocketAddr>), Stopped> {
         let endpoint = self.endpoint()?;
         let local = endpoint
             .local_addr()
             .map_err(|e| ConnectError::new(ConnectErrorKind::Quic, e))?;
         // Only the dual-stack socket (`[::]`) reaches both families.
-        let reachable = |addr: &SocketAddr| match local {
+        let reachable = |addr: &&SocketAddr| match local {
             SocketAddr::V4(_) => addr.is_ipv4(),
             SocketAddr::V6(v6) if !v6.ip().is_unspecified() => addr.is_ipv6(),
             SocketAddr::V6(_) => true,
         };
-        let addrs: Vec<SocketAddr> = addrs.into_iter().filter(reachable).collect();
+        let addrs: Vec<SocketAddr> = addrs.iter().filter(reachable).copied().collect();
         if addrs.is_empty() {
             return Err(ConnectError::msg(
                 ConnectErrorKind::Quic,
@@ -171,16 +207,19 @@ impl QuicConnector {
                     "no address for {} that the QUIC socket on {local} can reach",
                     target.host()
                 ),
-            ));
+            )
+            .into());
         }
         let server_name = target.host().to_owned();
-        let start = Instant::now();
-        let (connection, remote) = race(
+        let mut endpoint_stopped = false;
+        let raced = race(
             addrs,
             &self.inner.timer,
             self.inner.tcp.happy_eyeballs_delay,
             |addr| {
                 let connecting = endpoint.connect_with(client.clone(), addr, &server_name);
+                endpoint_stopped |=
+                    matches!(connecting, Err(quinn::ConnectError::EndpointStopping));
                 Box::pin(async move {
                     connecting
                         .map_err(|e| ConnectError::new(ConnectErrorKind::Quic, e))?
@@ -189,21 +228,21 @@ impl QuicConnector {
                 })
             },
         )
-        .await?;
-        let mut timings = ConnectTimings::default().with_quic(start.elapsed());
-        if let Some(took) = dns {
-            timings = timings.with_dns(took);
+        .await;
+        match raced {
+            Ok((connection, remote)) => Ok((connection, remote, Some(local))),
+            Err(_) if endpoint_stopped => Err(Stopped::Endpoint),
+            Err(error) => Err(error.into()),
         }
-        let mut connected = Connected::default()
-            .with_remote_addr(remote)
-            .with_timings(timings);
-        if let Ok(local) = endpoint.local_addr() {
-            connected = connected.with_local_addr(local);
-        }
-        Ok(QuicConnection {
-            connection,
-            connected,
-        })
+    }
+
+    /// Drops the endpoint, so the next connect binds a new one.
+    fn forget_endpoint(&self) {
+        *self
+            .inner
+            .endpoint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The endpoint, bound on first use.
@@ -307,6 +346,30 @@ fn handshake_error(error: quinn::ConnectionError) -> ConnectError {
         ConnectErrorKind::Quic
     };
     ConnectError::new(kind, error)
+}
+
+/// Why a handshake failed: an endpoint that can no longer connect, or a connect error.
+enum Stopped {
+    Endpoint,
+    Error(ConnectError),
+}
+
+impl From<ConnectError> for Stopped {
+    fn from(error: ConnectError) -> Self {
+        Self::Error(error)
+    }
+}
+
+impl Stopped {
+    fn into_error(self) -> ConnectError {
+        match self {
+            Self::Endpoint => ConnectError::msg(
+                ConnectErrorKind::Quic,
+                "the QUIC endpoint stopped and a new one could not connect either",
+            ),
+            Self::Error(error) => error,
+        }
+    }
 }
 
 type Attempt = BoxFuture<'static, Result<quinn::Connection, ConnectError>>;

@@ -82,10 +82,12 @@ pub(crate) async fn handshake<R: Runtime>(
             _ => ConnectError::new(ConnectErrorKind::Handshake, e),
         })?;
     let closed = Arc::new(AtomicBool::new(false));
-    let ended = closed.clone();
+    let ended = MarkClosed(closed.clone());
     runtime.spawn(Box::pin(async move {
+        // Marks the connection closed however the task ends: the connection closing, or the
+        // task dropped unfinished with the runtime that ran it.
+        let _ended = ended;
         let _why = poll_fn(|cx| driver.poll_close(cx)).await;
-        ended.store(true, Ordering::Release);
         if let Some(close) = close {
             close.report();
         }
@@ -98,6 +100,15 @@ pub(crate) async fn handshake<R: Runtime>(
         },
         connected,
     ))
+}
+
+/// Sets its flag when dropped.
+struct MarkClosed(Arc<AtomicBool>);
+
+impl Drop for MarkClosed {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// Why an HTTP/3 request failed, in the terms the transport's replay logic asks about.
