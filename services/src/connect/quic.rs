@@ -17,6 +17,10 @@
 //! `0.0.0.0:0`. A local address in the [`TcpConfig`] binds the socket to it instead: the
 //! IPv4 one if set, else the IPv6 one, and only addresses of that family are tried.
 //!
+//! An endpoint whose driver is gone (the runtime it ran on shut down) cannot connect any
+//! more: the connector then binds a new one, on the runtime running at that moment, and
+//! tries once more.
+//!
 //! The connector does not time itself out: the transport's connect timeout covers DNS and
 //! the handshakes. quinn's own idle timeout ([`Http3Config::max_idle_timeout`]) ends a
 //! handshake nobody answers when there is no connect timeout.
