@@ -24,7 +24,7 @@
 //! | feature | default | what it enables |
 //! |---|---|---|
 //! | `tokio` | yes | the tokio runtime and [`TokioClient`] |
-//! | `hickory-dns` | no | [`ClientBuilder::hickory_dns`] and `dns::HickoryResolver`: hickory-dns with the system's or explicit name servers and a TTL cache (tokio only); `hickory-dns-over-tls` and `hickory-dns-over-https` add encrypted name servers |
+//! | `hickory-dns` | no | `ClientBuilder::hickory_dns` and `dns::HickoryResolver`: hickory-dns with the system's or explicit name servers and a TTL cache (tokio only); `hickory-dns-over-tls` and `hickory-dns-over-https` add encrypted name servers |
 //! | `smol` | no | the smol runtime and `SmolClient` (without `tokio`, the default runtime); a smol-only build links no part of tokio's runtime |
 //! | `rustls-ring` | yes | rustls with the *ring* provider |
 //! | `rustls-aws-lc-rs` | no | rustls with aws-lc-rs (wins over *ring* when both are on) |

@@ -520,7 +520,15 @@ async fn a_failing_resolver_is_a_dns_connect_error() {
         .await
         .unwrap_err();
     assert!(error.is_connect(), "{error:?}");
-    assert!(error.to_string().contains("dns"), "{error}");
+    assert!(error.is_dns(), "{error:?}");
+    let text = error.to_string();
+    assert!(text.contains("dns"), "{text}");
+    // The failure names the host the resolver was asked for, and keeps its reason.
+    assert!(
+        text.contains("dns resolution failed: nowhere.test"),
+        "{text}"
+    );
+    assert!(format!("{error:?}").contains("no such zone"), "{error:?}");
 }
 
 #[tokio::test]

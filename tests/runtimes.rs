@@ -269,6 +269,58 @@ fn a_smol_client_runs_without_any_tokio_context() {
     assert_eq!(server.connections(), 1);
 }
 
+/// A connection switched to another protocol speaks `futures-io` on smol: an echo server on a
+/// thread of its own, behind a `101`.
+#[test]
+fn an_upgraded_connection_speaks_futures_io_on_smol() {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    use ::smol::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        let mut writer = stream;
+        writer
+            .write_all(
+                b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n",
+            )
+            .unwrap();
+        let mut buffer = [0; 64];
+        loop {
+            let read = reader.read(&mut buffer).unwrap();
+            if read == 0 {
+                return;
+            }
+            writer.write_all(&buffer[..read]).unwrap();
+        }
+    });
+
+    ::smol::block_on(async {
+        let client = towline::SmolClient::builder().build().unwrap();
+        let response = client
+            .get(format!("http://{addr}/"))
+            .upgrade("echo")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        let mut io = response.upgrade().await.unwrap();
+        io.write_all(b"over smol").await.unwrap();
+        let mut echoed = [0; 9];
+        io.read_exact(&mut echoed).await.unwrap();
+        assert_eq!(&echoed, b"over smol");
+        io.close().await.unwrap();
+    });
+    server.join().unwrap();
+}
+
 /// HTTP/3 on each runtime's QUIC adapter (quinn's tokio and smol runtimes).
 #[cfg(feature = "http3")]
 mod http3 {

@@ -52,6 +52,13 @@ impl ConnectError {
         }
     }
 
+    /// The same error, described by `message` as well as caused by its source (what the phase
+    /// was working on: the host a resolver could not resolve, say).
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
     /// An error of `kind` described by `message`.
     pub fn msg(kind: ConnectErrorKind, message: impl Into<String>) -> Self {
         Self {

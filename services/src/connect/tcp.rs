@@ -276,13 +276,11 @@ where
         // reports for `--resolve`), so timing consumers see the phase.
         (addrs, Some(std::time::Duration::ZERO))
     } else {
+        let failed = |e| ConnectError::new(ConnectErrorKind::Dns, e).with_message(host);
         std::future::poll_fn(|cx| resolver.poll_ready(cx))
             .await
-            .map_err(|e| ConnectError::new(ConnectErrorKind::Dns, e))?;
-        let ips = resolver
-            .call(Name::from(host))
-            .await
-            .map_err(|e| ConnectError::new(ConnectErrorKind::Dns, e))?;
+            .map_err(failed)?;
+        let ips = resolver.call(Name::from(host)).await.map_err(failed)?;
         let addrs = ips.into_iter().map(|ip| SocketAddr::new(ip, port));
         (addrs.collect(), Some(dns_start.elapsed()))
     };
