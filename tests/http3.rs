@@ -188,6 +188,25 @@ async fn response_headers_over_the_configured_limit_fail_the_request() {
 }
 
 #[tokio::test]
+async fn the_body_size_limit_holds_over_http3() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_builder(&pki, &server)
+        .max_body_size(1000)
+        .build()
+        .unwrap();
+
+    let fits = get(&client, &server.url("/bytes/1000")).await.unwrap();
+    assert_eq!(fits.bytes().await.unwrap().len(), 1000);
+    // `/chunks` sends no Content-Length: the limit is met while reading.
+    let too_big = get(&client, &server.url("/chunks?n=10&size=200"))
+        .await
+        .unwrap();
+    let error = within(too_big.bytes()).await.unwrap_err();
+    assert!(error.is_body(), "{error:?}");
+}
+
+#[tokio::test]
 async fn an_idle_connection_expires_from_the_pool() {
     let pki = TestPki::generate();
     let server = Http3Server::start(&pki);
