@@ -337,6 +337,10 @@ impl ClientBuilder {
         fn pool_max_connections_per_host(max: usize);
         fn http1_only();
         fn http2_prior_knowledge();
+        #[cfg(feature = "http3")]
+        fn http3_prior_knowledge();
+        #[cfg(feature = "http3")]
+        fn http3_config(config: crate::Http3Config);
         fn http1_title_case_headers();
         fn http1_max_header_size(max: usize);
         fn tcp_nodelay(enabled: bool);

@@ -205,6 +205,10 @@ impl Request {
             Version::HTTP_10 | Version::HTTP_09 => {
                 extensions.insert(Protocol::Http1);
             }
+            #[cfg(feature = "http3")]
+            Version::HTTP_3 => {
+                extensions.insert(Protocol::Http3);
+            }
             // HTTP/1.1 negotiates, unless the builder asked for HTTP/1.1 alone.
             _ => {
                 if extensions.get::<Protocol>() == Some(&Protocol::Http2) {

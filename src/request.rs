@@ -385,6 +385,8 @@ impl RequestBuilder {
             *request.version_mut() = version;
             let protocol = match version {
                 Version::HTTP_2 => Some(Protocol::Http2),
+                #[cfg(feature = "http3")]
+                Version::HTTP_3 => Some(Protocol::Http3),
                 Version::HTTP_11 | Version::HTTP_10 | Version::HTTP_09 => Some(Protocol::Http1),
                 _ => None,
             };

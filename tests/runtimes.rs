@@ -320,3 +320,36 @@ fn an_upgraded_connection_speaks_futures_io_on_smol() {
     });
     server.join().unwrap();
 }
+
+/// HTTP/3 on each runtime's QUIC adapter (quinn's tokio and smol runtimes).
+#[cfg(feature = "http3")]
+mod http3 {
+    use super::*;
+    use towline_test_support::Http3Server;
+
+    on_every_runtime! {
+        async fn http3_requests_share_one_quic_connection(builder) {
+            let pki = TestPki::generate();
+            let server = Http3Server::start(&pki);
+            let client = builder()
+                .add_root_certificate(Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap())
+                .resolve("localhost", server.addr())
+                .http3_prior_knowledge()
+                .build()
+                .unwrap();
+
+            let response = client.get(server.url("/bytes/5000")).send().await.unwrap();
+            assert_eq!(response.version(), Version::HTTP_3);
+            assert_eq!(response.bytes().await.unwrap().len(), 5000);
+            let response = client
+                .post(server.url("/echo"))
+                .body("over QUIC")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.version(), Version::HTTP_3);
+            assert_eq!(echo(&response.text().await.unwrap())["body"], "over QUIC");
+            assert_eq!(server.connections(), 1);
+        }
+    }
+}

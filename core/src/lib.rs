@@ -72,9 +72,10 @@ pub struct TargetStats {
     pub http1_idle: usize,
     /// HTTP/1 connections a request holds (until its response body ends).
     pub http1_active: usize,
-    /// HTTP/2 connections no request is waiting on.
+    /// HTTP/2 connections no request is waiting on (HTTP/3 ones too: shared connections
+    /// are counted here, whichever their protocol).
     pub http2_idle: usize,
-    /// HTTP/2 connections with a request waiting for its response head.
+    /// HTTP/2 (and HTTP/3) connections with a request waiting for its response head.
     pub http2_active: usize,
     /// Connections being made (DNS, TCP, TLS, handshake), of either version.
     pub connecting: usize,
@@ -138,16 +139,25 @@ pub struct ConnectTimings {
     /// Name resolution; zero for a name answered by a resolve override, `None` for an IP
     /// literal (nothing was resolved).
     pub dns: Option<Duration>,
-    /// TCP connect, including Happy Eyeballs racing.
+    /// TCP connect, including Happy Eyeballs racing; zero for a QUIC connection.
     pub tcp: Duration,
     /// The TLS handshake; `None` for plain connections.
     pub tls: Option<Duration>,
     /// The proxy handshakes (HTTP `CONNECT`, SOCKS, TLS to an `https://` proxy) after the
     /// TCP connect to the first proxy; `None` for direct connections.
     pub proxy: Option<Duration>,
+    /// The QUIC handshake of an HTTP/3 connection, which carries its TLS 1.3 handshake (so
+    /// `tls` is `None` and `tcp` zero for it); `None` for TCP connections.
+    pub quic: Option<Duration>,
 }
 
 impl ConnectTimings {
+    /// Sets [`quic`](Self::quic).
+    pub fn with_quic(mut self, took: Duration) -> Self {
+        self.quic = Some(took);
+        self
+    }
+
     /// Sets [`dns`](Self::dns).
     pub fn with_dns(mut self, took: Duration) -> Self {
         self.dns = Some(took);

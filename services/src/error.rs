@@ -18,6 +18,9 @@ pub enum ConnectErrorKind {
     Dns,
     /// Every TCP attempt failed.
     Tcp,
+    /// Every QUIC attempt of an HTTP/3 connection failed (no answer, a refusal, a QUIC
+    /// protocol error); a TLS failure inside the QUIC handshake is [`Tls`](Self::Tls).
+    Quic,
     /// The TLS handshake failed (certificate, protocol, ALPN).
     Tls,
     /// The HTTP handshake on a fresh connection failed.
@@ -101,6 +104,7 @@ impl fmt::Display for ConnectError {
         let phase = match self.kind {
             ConnectErrorKind::Dns => "dns resolution failed",
             ConnectErrorKind::Tcp => "tcp connect failed",
+            ConnectErrorKind::Quic => "quic connect failed",
             ConnectErrorKind::Tls => "tls handshake failed",
             ConnectErrorKind::Handshake => "http handshake failed",
             ConnectErrorKind::Timeout => "connect timed out",

@@ -1,5 +1,6 @@
 //! towline's leaf services: the connector stack, the connection pool and the HTTP/1 and
-//! HTTP/2 transport over `hyper::client::conn`.
+//! HTTP/2 transport over `hyper::client::conn`, with HTTP/3 over QUIC (quinn, h3) behind the
+//! `http3` feature.
 //!
 //! Everything here is a `tower::Service`. The [`transport::Transport`] takes
 //! `http::Request<B>` and yields `http::Response<transport::ResponseBody<B>>`; it is usable
@@ -10,6 +11,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod alt_svc;
 pub mod connect;
 pub mod error;
 pub mod pool;

@@ -683,6 +683,25 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// Speaks HTTP/3 to every `https` URL, over QUIC, with no fallback to TCP: a server
+    /// that does not answer over UDP fails the request with a connect error. `http` URLs are
+    /// HTTP/1.1 (HTTP/3 needs TLS). A request can ask for HTTP/3 on its own with
+    /// [`RequestBuilder::version`](crate::RequestBuilder::version)`(Version::HTTP_3)`.
+    /// Proxies do not apply to HTTP/3 requests, which fail when a proxy would be used.
+    #[cfg(feature = "http3")]
+    pub fn http3_prior_knowledge(mut self) -> Self {
+        self.transport.protocol = Protocol::Http3;
+        self
+    }
+
+    /// HTTP/3 (QUIC) settings: idle timeout, keep-alive, receive windows, congestion
+    /// controller.
+    #[cfg(feature = "http3")]
+    pub fn http3_config(mut self, config: crate::Http3Config) -> Self {
+        self.transport.http3 = config;
+        self
+    }
+
     /// HTTP/1.1 settings.
     pub fn http1_config(mut self, config: Http1Config) -> Self {
         self.transport.http1 = config;

@@ -100,6 +100,8 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     let resolver = builder.resolver;
     let resolver =
         resolver.unwrap_or_else(|| DynResolver::new(GaiResolver::new(builder.runtime.clone())));
+    #[cfg(feature = "http3")]
+    let quic_settings = (resolver.clone(), tcp.clone());
     let connector = HttpConnector::with_resolver(builder.runtime.clone(), resolver.clone(), tcp);
     let connector = UnixConnector::new(connector, builder.runtime.clone());
     let connector = ProxyConnector::new(connector, resolver).with_overrides(overrides);
@@ -115,10 +117,12 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
             )
         }));
     #[cfg(feature = "rustls")]
-    let connector = {
-        let configs = builder.tls.build().map_err(crate::Error::builder)?;
-        towline_services::connect::tls::TlsConnector::new(connector.with_tls(&configs), configs)
-    };
+    let tls_configs = builder.tls.build().map_err(crate::Error::builder)?;
+    #[cfg(feature = "rustls")]
+    let connector = towline_services::connect::tls::TlsConnector::new(
+        connector.with_tls(&tls_configs),
+        tls_configs.clone(),
+    );
     let mut transport_config = builder.transport;
     // The environment is read once, here, as reqwest reads it; proxies given to the builder
     // replace it.
@@ -140,6 +144,21 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
     #[cfg(feature = "digest-auth")]
     let proxies_for_digest =
         (!transport_config.proxy.is_empty()).then(|| transport_config.proxy.clone());
+    // HTTP/3 resolves and trusts as the TCP stack does: the same resolver, overrides,
+    // address families and TLS settings.
+    #[cfg(feature = "http3")]
+    let transport: Transport<_, ResendBody<ResendBody<Body>>, R> = {
+        let (resolver, tcp) = quic_settings;
+        let quic = towline_services::connect::quic::QuicConnector::new(
+            &builder.runtime,
+            resolver,
+            tcp,
+            &tls_configs,
+            &transport_config.http3,
+        );
+        Transport::with_http3(connector, quic, builder.runtime.clone(), transport_config)
+    };
+    #[cfg(not(feature = "http3"))]
     let transport: Transport<_, ResendBody<ResendBody<Body>>, R> =
         Transport::new(connector, builder.runtime.clone(), transport_config);
     let timer = builder.runtime.timer();

@@ -14,6 +14,8 @@
 //!   a request log, and scripted refusals and malformed replies.
 //! - [`DnsServer`]: a name server for test names over UDP/TCP, DNS-over-TLS or
 //!   DNS-over-HTTPS, counting the questions it answers.
+//! - `Http3Server` (feature `http3`): an HTTP/3 server over quinn and h3, with the same
+//!   routes and connection and request counters.
 //! - [`TokioIo`] and [`TokioExecutor`]: the tokio/hyper seams, also handy for
 //!   tests that drive a hyper client connection directly.
 //!
@@ -53,6 +55,8 @@ mod counter;
 mod digest;
 mod dns;
 mod dropping;
+#[cfg(feature = "http3")]
+mod h3;
 mod pki;
 mod proxy;
 mod raw;
@@ -71,6 +75,8 @@ pub use counter::Counter;
 pub use digest::{DigestServer, digest_hash, digest_params};
 pub use dns::DnsServer;
 pub use dropping::DroppingH2Server;
+#[cfg(feature = "http3")]
+pub use h3::{GZIPPED_TEXT, Http3Server};
 pub use pki::TestPki;
 pub use proxy::{HttpProxy, HttpProxyBuilder, ProxyRequest, basic};
 pub use raw::{OK_KEEP_ALIVE, RawConn, RawRequest, RawServer, Reuse};

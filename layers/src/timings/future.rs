@@ -49,9 +49,12 @@ where
         let body_done = Arc::new(OnceLock::new());
         let timings = RequestTimings {
             dns: phases.and_then(|phases| phases.dns),
-            tcp: phases.map(|phases| phases.tcp),
+            tcp: phases
+                .filter(|phases| phases.quic.is_none())
+                .map(|phases| phases.tcp),
             tls: phases.and_then(|phases| phases.tls),
             proxy: phases.and_then(|phases| phases.proxy),
+            quic: phases.and_then(|phases| phases.quic),
             time_to_first_byte: connection
                 .map(|info| headers_at.saturating_duration_since(info.request_sent_at())),
             headers: headers_at.saturating_duration_since(*this.start),

@@ -57,13 +57,15 @@ pub use towline_core::{ConnectTimings, ConnectionInfo};
 pub struct RequestTimings {
     /// Name resolution, when a new connection was made and a name resolved.
     pub dns: Option<Duration>,
-    /// TCP connect, when a new connection was made.
+    /// TCP connect, when a new TCP connection was made.
     pub tcp: Option<Duration>,
     /// TLS handshake, when a new TLS connection was made.
     pub tls: Option<Duration>,
     /// The proxy handshakes (HTTP `CONNECT`, SOCKS, TLS to an `https://` proxy), when a new
     /// connection was made through a proxy; `tcp` is then the connect to the first proxy.
     pub proxy: Option<Duration>,
+    /// The QUIC handshake (TLS 1.3 included), when a new HTTP/3 connection was made.
+    pub quic: Option<Duration>,
     /// From handing the request to a connection to its response head, when the transport
     /// says when it sent the request.
     pub time_to_first_byte: Option<Duration>,

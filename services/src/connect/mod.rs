@@ -11,6 +11,8 @@ mod either;
 #[cfg(feature = "hickory-dns")]
 pub mod hickory;
 pub mod proxy;
+#[cfg(feature = "http3")]
+pub mod quic;
 pub mod socks;
 pub mod tcp;
 #[cfg(feature = "rustls")]
@@ -35,6 +37,9 @@ pub enum Protocol {
     Http1,
     /// HTTP/2 only: ALPN `h2` over TLS, prior knowledge (h2c) over plain TCP.
     Http2,
+    /// HTTP/3 only, over QUIC (ALPN `h3`), for `https` targets; see [`quic`].
+    #[cfg(feature = "http3")]
+    Http3,
 }
 
 /// Where a connection goes, and in which protocol: the identity of a pooled connection.

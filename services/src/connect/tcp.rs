@@ -228,46 +228,10 @@ where
         let config = self.config.clone();
         let mut resolver = self.resolver.clone();
         Box::pin(async move {
-            let port = target.port();
-            let host = target.host();
-            let dns_start = Instant::now();
-            let (addrs, dns) = if let Ok(ip) = host.parse::<IpAddr>() {
-                (vec![SocketAddr::new(ip, port)], None)
-            } else if let Some(addrs) = config.overrides.lookup(host, port) {
-                // A name was resolved, from the map: a DNS phase of no length (as curl
-                // reports for `--resolve`), so timing consumers see the phase.
-                (addrs, Some(std::time::Duration::ZERO))
-            } else {
-                let failed = |e| ConnectError::new(ConnectErrorKind::Dns, e).with_message(host);
-                std::future::poll_fn(|cx| resolver.poll_ready(cx))
-                    .await
-                    .map_err(failed)?;
-                let ips = resolver.call(Name::from(host)).await.map_err(failed)?;
-                let addrs = ips.into_iter().map(|ip| SocketAddr::new(ip, port));
-                (addrs.collect(), Some(dns_start.elapsed()))
-            };
-            if addrs.is_empty() {
-                return Err(ConnectError::msg(
-                    ConnectErrorKind::Dns,
-                    format!("no addresses found for {host}"),
-                ));
-            }
-            let addrs = config.ip_strategy.apply(addrs);
-            if addrs.is_empty() {
-                let family = match config.ip_strategy {
-                    IpStrategy::Ipv6Only => "IPv6",
-                    _ => "IPv4",
-                };
-                return Err(ConnectError::msg(
-                    ConnectErrorKind::Dns,
-                    format!(
-                        "no {family} address found for {host} (the client connects over {family} only)"
-                    ),
-                ));
-            }
+            let (addrs, dns) = resolve(&mut resolver, &config, &target).await?;
             let tcp_start = Instant::now();
             let (stream, remote_addr, local_addr) =
-                HappyEyeballs::new(runtime, timer, config, interleave(addrs))
+                HappyEyeballs::new(runtime, timer, config, addrs)
                     .await
                     .map_err(|e| ConnectError::new(ConnectErrorKind::Tcp, e))?;
             Ok(TcpConnection {
@@ -289,6 +253,57 @@ where
             })
         })
     }
+}
+
+/// The addresses to try for `target`, in RFC 8305 order, and how long resolving took
+/// (`None` for an IP literal): the literal itself, the override map's answer, or the
+/// resolver's, filtered by the [`IpStrategy`]. The QUIC connector resolves through it too.
+pub(crate) async fn resolve<D>(
+    resolver: &mut D,
+    config: &TcpConfig,
+    target: &Target,
+) -> Result<(Vec<SocketAddr>, Option<std::time::Duration>), ConnectError>
+where
+    D: Service<Name, Response = Vec<IpAddr>, Error = io::Error>,
+{
+    let port = target.port();
+    let host = target.host();
+    let dns_start = Instant::now();
+    let (addrs, dns) = if let Ok(ip) = host.parse::<IpAddr>() {
+        (vec![SocketAddr::new(ip, port)], None)
+    } else if let Some(addrs) = config.overrides.lookup(host, port) {
+        // A name was resolved, from the map: a DNS phase of no length (as curl
+        // reports for `--resolve`), so timing consumers see the phase.
+        (addrs, Some(std::time::Duration::ZERO))
+    } else {
+        let failed = |e| ConnectError::new(ConnectErrorKind::Dns, e).with_message(host);
+        std::future::poll_fn(|cx| resolver.poll_ready(cx))
+            .await
+            .map_err(failed)?;
+        let ips = resolver.call(Name::from(host)).await.map_err(failed)?;
+        let addrs = ips.into_iter().map(|ip| SocketAddr::new(ip, port));
+        (addrs.collect(), Some(dns_start.elapsed()))
+    };
+    if addrs.is_empty() {
+        return Err(ConnectError::msg(
+            ConnectErrorKind::Dns,
+            format!("no addresses found for {host}"),
+        ));
+    }
+    let addrs = config.ip_strategy.apply(addrs);
+    if addrs.is_empty() {
+        let family = match config.ip_strategy {
+            IpStrategy::Ipv6Only => "IPv6",
+            _ => "IPv4",
+        };
+        return Err(ConnectError::msg(
+            ConnectErrorKind::Dns,
+            format!(
+                "no {family} address found for {host} (the client connects over {family} only)"
+            ),
+        ));
+    }
+    Ok((interleave(addrs), dns))
 }
 
 /// Orders addresses per RFC 8305 §4: alternate families, starting with the first listed.

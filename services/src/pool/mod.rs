@@ -3,9 +3,12 @@
 //! Connections are keyed by [`Target`] — scheme, authority and protocol, the things that
 //! make two connections interchangeable. HTTP/1 connections are exclusive: a request checks
 //! one out, and its response body puts it back once read to the end; idle ones are reused
-//! last-in first-out. HTTP/2 connections are shared by every request to their target.
+//! last-in first-out. HTTP/2 and HTTP/3 connections are shared by every request to their
+//! target (a target's protocol is part of its key, so an HTTP/3 connection is never handed to
+//! a request for HTTP/2, and the other way round).
 //!
-//! When a connection might turn out to be HTTP/2 (ALPN over TLS, or prior knowledge), only
+//! When a connection might turn out to be HTTP/2 (ALPN over TLS, or prior knowledge) or is
+//! HTTP/3, only
 //! the first request connects; the ones arriving meanwhile wait for it and share it if it
 //! is HTTP/2, or connect on their own if ALPN chose HTTP/1.1 (which is then remembered).
 //! Idle connections expire after the idle timeout; a background reaper driven by the
@@ -93,6 +96,43 @@ impl Default for PoolConfig {
 pub(crate) enum Sender<B> {
     Http1(http1::SendRequest<B>),
     Http2(http2::SendRequest<B>),
+    /// Boxed: h3's handle is several times the size of hyper's, and every waiter and
+    /// checkout moves a `Sender`.
+    #[cfg(feature = "http3")]
+    Http3(Box<crate::transport::http3::Http3Sender>),
+}
+
+impl<B> Sender<B> {
+    /// Whether the connection can take a request now.
+    fn is_ready(&self) -> bool {
+        match self {
+            Self::Http1(sender) => sender.is_ready(),
+            Self::Http2(sender) => sender.is_ready(),
+            #[cfg(feature = "http3")]
+            Self::Http3(sender) => sender.is_open(),
+        }
+    }
+
+    /// Whether the connection is gone for good.
+    fn is_closed(&self) -> bool {
+        match self {
+            Self::Http1(sender) => sender.is_closed(),
+            Self::Http2(sender) => sender.is_closed(),
+            #[cfg(feature = "http3")]
+            Self::Http3(sender) => !sender.is_open(),
+        }
+    }
+
+    /// Another handle to a connection that concurrent requests share (HTTP/2, HTTP/3);
+    /// `None` for an exclusive HTTP/1 connection.
+    pub(crate) fn share(&self) -> Option<Self> {
+        match self {
+            Self::Http1(_) => None,
+            Self::Http2(sender) => Some(Self::Http2(sender.clone())),
+            #[cfg(feature = "http3")]
+            Self::Http3(sender) => Some(Self::Http3(sender.clone())),
+        }
+    }
 }
 
 /// A connection taken from the pool (or just made), with its facts.
@@ -110,12 +150,15 @@ pub(crate) struct PooledConn<B> {
 }
 
 impl<B> PooledConn<B> {
-    /// Waits until the connection can take a request; an HTTP/1 connection returned right
-    /// as its previous response ended may need its task to run once more.
-    pub(crate) async fn ready(&mut self) -> hyper::Result<()> {
+    /// Waits until the connection can take a request, and says whether it can; an HTTP/1
+    /// connection returned right as its previous response ended may need its task to run
+    /// once more.
+    pub(crate) async fn ready(&mut self) -> bool {
         match &mut self.sender {
-            Sender::Http1(sender) => sender.ready().await,
-            Sender::Http2(sender) => sender.ready().await,
+            Sender::Http1(sender) => sender.ready().await.is_ok(),
+            Sender::Http2(sender) => sender.ready().await.is_ok(),
+            #[cfg(feature = "http3")]
+            Sender::Http3(sender) => sender.is_open(),
         }
     }
 }
@@ -127,8 +170,10 @@ struct Idle<B> {
     slot: Option<Slot<B>>,
 }
 
-struct Shared2<B> {
-    sender: http2::SendRequest<B>,
+/// The HTTP/2 or HTTP/3 connection the pool shares for a target.
+struct Shared<B> {
+    /// Never `Sender::Http1`.
+    sender: Sender<B>,
     connected: Arc<Connected>,
     last_used: Instant,
     /// Held for as long as the pool shares the connection.
@@ -223,7 +268,7 @@ impl<B> Drop for Slot<B> {
 
 struct Host<B> {
     idle: Vec<Idle<B>>,
-    http2: Option<Shared2<B>>,
+    shared: Option<Shared<B>>,
     waiters: Option<Vec<oneshot::Sender<Waited<B>>>>,
     http1_negotiated: bool,
     host_header: Option<HeaderValue>,
@@ -242,7 +287,7 @@ impl<B> Default for Host<B> {
     fn default() -> Self {
         Self {
             idle: Vec::new(),
-            http2: None,
+            shared: None,
             waiters: None,
             http1_negotiated: false,
             host_header: None,
@@ -259,7 +304,7 @@ impl<B> Host<B> {
         // connections: a fresh entry would count from zero. Slots are only made with the
         // pool locked, so a count of one (this entry's) cannot grow behind our back.
         self.idle.is_empty()
-            && self.http2.is_none()
+            && self.shared.is_none()
             && self.waiters.is_none()
             && self.connecting == 0
             && self.opened.iter().all(|(conn, _)| conn.strong_count() == 0)
@@ -275,11 +320,11 @@ impl<B> Host<B> {
         self.idle
             .retain(|idle| fresh(idle.since) && !idle.sender.is_closed());
         if self
-            .http2
+            .shared
             .as_ref()
-            .is_some_and(|h2| h2.sender.is_closed() || !fresh(h2.last_used))
+            .is_some_and(|shared| shared.sender.is_closed() || !fresh(shared.last_used))
         {
-            self.http2 = None;
+            self.shared = None;
         }
     }
 }
@@ -362,16 +407,16 @@ impl<B: Send + 'static> Pool<B> {
         }
     }
 
-    /// Number of idle HTTP/1 plus shared HTTP/2 connections for `target`.
+    /// Number of idle HTTP/1 plus shared HTTP/2 or HTTP/3 connections for `target`.
     pub fn idle_count(&self, target: &Target) -> usize {
         let state = lock(&self.inner);
         state.hosts.get(target).map_or(0, |host| {
-            host.idle.len() + usize::from(host.http2.is_some())
+            host.idle.len() + usize::from(host.shared.is_some())
         })
     }
 
     /// Takes a ready connection for `target`, or says how to get one. `may_be_http2` gates
-    /// concurrent connects so an HTTP/2 connection is made once and shared.
+    /// concurrent connects so an HTTP/2 (or HTTP/3) connection is made once and shared.
     pub(crate) fn checkout(&self, target: &Target, may_be_http2: bool) -> Checkout<B> {
         if self.inner.config.max_idle_per_host == 0 {
             return self.ungated(target);
@@ -382,18 +427,18 @@ impl<B: Send + 'static> Pool<B> {
         let Some(host) = state.hosts.get_mut(target) else {
             return self.connect_or_wait(&mut state, target, gate);
         };
-        if let Some(h2) = &mut host.http2 {
-            if h2.sender.is_ready() {
-                h2.last_used = now;
+        if let Some(shared) = &mut host.shared {
+            if let Some(sender) = shared.sender.share().filter(Sender::is_ready) {
+                shared.last_used = now;
                 return Checkout::Ready(PooledConn {
-                    sender: Sender::Http2(h2.sender.clone()),
-                    connected: h2.connected.clone(),
+                    sender,
+                    connected: shared.connected.clone(),
                     reused: true,
                     host_header: None,
                     slot: None,
                 });
             }
-            host.http2 = None;
+            host.shared = None;
         }
         while let Some(idle) = host.idle.pop() {
             let expired = self
@@ -575,7 +620,7 @@ impl<B: Send + 'static> Pool<B> {
         let pool = Arc::downgrade(&self.inner);
         let mut conn = conn;
         (self.inner.spawn)(Box::pin(async move {
-            if conn.ready().await.is_ok()
+            if conn.ready().await
                 && let Some(inner) = pool.upgrade()
             {
                 Pool { inner }.insert_idle(target, conn);
@@ -679,7 +724,7 @@ impl<B: Send + 'static> ConnectGuard<B> {
         } else {
             Vec::new()
         };
-        if host.http2.is_some() {
+        if host.shared.is_some() {
             Pool {
                 inner: inner.clone(),
             }
@@ -690,11 +735,11 @@ impl<B: Send + 'static> ConnectGuard<B> {
         waiters
     }
 
-    /// The new connection `conn` is HTTP/2: share it with the pool (unless the target
-    /// already has a working one, in which case `conn` keeps its own slot) and with every
-    /// waiter.
-    pub(crate) fn finish_http2(mut self, conn: &mut PooledConn<B>, now: Instant) {
-        let Sender::Http2(sender) = &conn.sender else {
+    /// The new connection `conn` is HTTP/2 or HTTP/3: share it with the pool (unless the
+    /// target already has a working one, in which case `conn` keeps its own slot) and with
+    /// every waiter.
+    pub(crate) fn finish_shared(mut self, conn: &mut PooledConn<B>, now: Instant) {
+        let Some(sender) = conn.sender.share() else {
             return;
         };
         self.opened = Some((Arc::downgrade(&conn.connected), true));
@@ -704,9 +749,9 @@ impl<B: Send + 'static> ConnectGuard<B> {
             .is_some_and(|inner| inner.config.max_idle_per_host > 0);
         let mut slot = self.slot.take();
         let waiters = self.settle(|host| {
-            if pooling && !host.http2.as_ref().is_some_and(|h2| h2.sender.is_ready()) {
-                host.http2 = Some(Shared2 {
-                    sender: sender.clone(),
+            if pooling && !host.shared.as_ref().is_some_and(|s| s.sender.is_ready()) {
+                host.shared = Some(Shared {
+                    sender,
                     connected: conn.connected.clone(),
                     last_used: now,
                     _slot: slot.take(),
@@ -714,8 +759,11 @@ impl<B: Send + 'static> ConnectGuard<B> {
             }
         });
         for waiter in waiters {
+            let Some(sender) = conn.sender.share() else {
+                return;
+            };
             let _ = waiter.send(Waited::Conn(PooledConn {
-                sender: Sender::Http2(sender.clone()),
+                sender,
                 connected: conn.connected.clone(),
                 reused: false,
                 host_header: None,
@@ -785,9 +833,9 @@ impl<B> Drop for ConnectGuard<B> {
     }
 }
 
-/// Whether `conn` is the HTTP/2 connection the pool shares for `host`.
+/// Whether `conn` is the HTTP/2 or HTTP/3 connection the pool shares for `host`.
 fn shared_h2<B>(host: &Host<B>, conn: &Weak<Connected>) -> bool {
-    host.http2
+    host.shared
         .as_ref()
-        .is_some_and(|h2| std::ptr::eq(Arc::as_ptr(&h2.connected), conn.as_ptr()))
+        .is_some_and(|shared| std::ptr::eq(Arc::as_ptr(&shared.connected), conn.as_ptr()))
 }

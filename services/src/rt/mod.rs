@@ -5,6 +5,15 @@
 //! the async threads and spawning background tasks — is the [`Runtime`] trait, the one
 //! extension of the seam. Each runtime gets an adapter module here; nothing else in this
 //! crate names a runtime.
+//!
+//! QUIC (feature `http3`) brings its own IO: quinn drives a UDP socket through its
+//! `quinn::Runtime` trait, which `Runtime::quic_runtime` hands over. tokio's is quinn's
+//! `TokioRuntime` (quinn's `runtime-tokio`); smol's is quinn's `SmolRuntime` (`runtime-smol`,
+//! over async-io, as the `smol` adapter is). compio is completion-based, thread-per-core and
+//! `!Send`, so it cannot implement `quinn::Runtime` (whose UDP polling and timers are
+//! readiness-based and `Send`): its path is `compio-quic`, which drives `quinn-proto` on
+//! compio's own IO, with h3 over it through h3's `quic` traits. That adapter is not written
+//! yet (issue 12).
 
 #[cfg(feature = "smol")]
 pub mod smol;
@@ -58,6 +67,14 @@ pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
 
     /// The runtime's timer.
     fn timer(&self) -> SharedTimer;
+
+    /// quinn's adapter for this runtime (UDP sockets, timers, spawning), which HTTP/3
+    /// connections run on; `None`, the default, when the runtime has none, and HTTP/3
+    /// requests then fail to connect with a clear error.
+    #[cfg(feature = "http3")]
+    fn quic_runtime(&self) -> Option<Arc<dyn quinn::Runtime>> {
+        None
+    }
 }
 
 /// Adapts a [`Runtime`] to `hyper::rt::Executor`, as hyper's HTTP/2 builder requires.

@@ -107,6 +107,14 @@ impl Runtime for SmolRuntime {
     fn timer(&self) -> SharedTimer {
         Arc::new(SmolTimer)
     }
+
+    /// quinn's smol adapter: its UDP socket and timers are async-io's, like this runtime's,
+    /// and it runs the endpoint and connection drivers on smol's global executor (which has
+    /// threads of its own), whichever executor this runtime spawns its tasks on.
+    #[cfg(feature = "http3")]
+    fn quic_runtime(&self) -> Option<Arc<dyn quinn::Runtime>> {
+        Some(Arc::new(quinn::SmolRuntime))
+    }
 }
 
 /// Whether a non-blocking connect's error only says the handshake is under way.

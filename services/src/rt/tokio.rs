@@ -64,6 +64,11 @@ impl Runtime for TokioRuntime {
     fn timer(&self) -> SharedTimer {
         Arc::new(TokioTimer)
     }
+
+    #[cfg(feature = "http3")]
+    fn quic_runtime(&self) -> Option<Arc<dyn quinn::Runtime>> {
+        Some(Arc::new(quinn::TokioRuntime))
+    }
 }
 
 /// `hyper::rt::Timer` over `tokio::time`.

@@ -332,21 +332,45 @@ impl<B: Send + 'static> Release<B> {
     }
 }
 
-/// The response body: hyper's body, plus the HTTP/1 connection that returns to the pool
-/// when the body has been read to its end. A body dropped earlier closes its connection.
+/// What a response body reads from: hyper's body, or an HTTP/3 stream.
+enum Received {
+    Hyper(Incoming),
+    #[cfg(feature = "http3")]
+    Http3(super::http3::RecvBody),
+}
+
+impl Received {
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Hyper(body) => body.is_end_stream(),
+            #[cfg(feature = "http3")]
+            Self::Http3(body) => body.is_end_stream(),
+        }
+    }
+}
+
+/// The response body: hyper's body or an HTTP/3 stream's, plus the HTTP/1 connection that
+/// returns to the pool when the body has been read to its end. A body dropped earlier
+/// closes its connection (HTTP/1) or its stream (HTTP/2, HTTP/3).
+///
+/// Its errors are hyper's (HTTP/1, HTTP/2) or h3's `StreamError` (HTTP/3), boxed.
 pub struct ResponseBody<B: Send + 'static> {
-    inner: Incoming,
+    inner: Received,
     release: Option<Release<B>>,
-    /// The place under the per-target cap of an HTTP/2 connection the pool does not keep:
-    /// the connection lasts as long as this response.
+    /// The place under the per-target cap of an HTTP/2 or HTTP/3 connection the pool does
+    /// not keep: the connection lasts as long as this response.
     _slot: Option<Slot<SendBody<B>>>,
 }
 
 impl<B: Send + 'static> std::fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseBody")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
+        let mut debug = f.debug_struct("ResponseBody");
+        match &self.inner {
+            Received::Hyper(body) => debug.field("inner", body),
+            #[cfg(feature = "http3")]
+            Received::Http3(body) => debug.field("inner", body),
+        };
+        debug.finish_non_exhaustive()
     }
 }
 
@@ -357,7 +381,7 @@ impl<B: Send + 'static> ResponseBody<B> {
         slot: Option<Slot<SendBody<B>>>,
     ) -> Self {
         let mut body = Self {
-            inner,
+            inner: Received::Hyper(inner),
             release,
             _slot: slot,
         };
@@ -365,6 +389,16 @@ impl<B: Send + 'static> ResponseBody<B> {
             body.finish();
         }
         body
+    }
+
+    /// The body of an HTTP/3 response, holding `slot` as long as it lives.
+    #[cfg(feature = "http3")]
+    pub(crate) fn http3(inner: super::http3::RecvBody, slot: Option<Slot<SendBody<B>>>) -> Self {
+        Self {
+            inner: Received::Http3(inner),
+            release: None,
+            _slot: slot,
+        }
     }
 
     fn finish(&mut self) {
@@ -376,14 +410,20 @@ impl<B: Send + 'static> ResponseBody<B> {
 
 impl<B: Send + 'static> Body for ResponseBody<B> {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let polled = match &mut this.inner {
+            Received::Hyper(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|frame| frame.map_err(Into::into))),
+            #[cfg(feature = "http3")]
+            Received::Http3(body) => body.poll_frame(cx),
+        };
         match &polled {
             Poll::Ready(None) => this.finish(),
             Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.finish(),
@@ -398,7 +438,11 @@ impl<B: Send + 'static> Body for ResponseBody<B> {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.inner {
+            Received::Hyper(body) => body.size_hint(),
+            #[cfg(feature = "http3")]
+            Received::Http3(_) => SizeHint::default(),
+        }
     }
 }
 

@@ -80,6 +80,120 @@ impl Default for Http2Config {
     }
 }
 
+/// The congestion controller of HTTP/3 connections (quinn's implementations).
+#[cfg(feature = "http3")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CongestionController {
+    /// CUBIC (RFC 9438), quinn's default.
+    #[default]
+    Cubic,
+    /// NewReno (RFC 9002).
+    NewReno,
+    /// BBR (version 1; experimental in quinn).
+    Bbr,
+}
+
+/// HTTP/3 (QUIC) settings, sized for throughput by default like [`Http2Config`]: 2 MiB per
+/// stream and 4 MiB per connection of receive window, so one stream fills a fast link
+/// without waiting for flow-control credit.
+///
+/// ```
+/// use std::time::Duration;
+/// use towline_services::transport::{CongestionController, Http3Config};
+///
+/// let config = Http3Config::default()
+///     .with_keep_alive_interval(Duration::from_secs(15))
+///     .with_congestion_controller(CongestionController::Bbr);
+/// assert_eq!(config.keep_alive_interval, Some(Duration::from_secs(15)));
+/// ```
+#[cfg(feature = "http3")]
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Http3Config {
+    /// How long a connection may stay silent before QUIC closes it (the smaller of ours and
+    /// the server's applies); `None` leaves it to the server. Default 30 s.
+    pub max_idle_timeout: Option<Duration>,
+    /// Send QUIC PINGs at this interval so an idle pooled connection stays open and a dead
+    /// one is noticed; `None` (the default) sends none.
+    pub keep_alive_interval: Option<Duration>,
+    /// Bytes one response stream may have in flight towards us (default 2 MiB).
+    pub stream_receive_window: u32,
+    /// Bytes all streams of a connection together may have in flight towards us (default
+    /// 4 MiB).
+    pub receive_window: u32,
+    /// Bidirectional streams the server may open to us. HTTP/3 servers open none (requests
+    /// are the client's streams; how many of those may be open at once is the server's
+    /// setting), so the default is 0, and raising it is for extensions only.
+    pub max_concurrent_bidi_streams: u32,
+    /// The congestion controller (CUBIC by default).
+    pub congestion_controller: CongestionController,
+    /// Largest response header section accepted, in bytes (QPACK-decoded, as
+    /// `SETTINGS_MAX_FIELD_SECTION_SIZE`); `None` keeps h3's default (unlimited by the
+    /// setting, bounded by the stream window).
+    pub max_field_section_size: Option<u64>,
+}
+
+#[cfg(feature = "http3")]
+impl Default for Http3Config {
+    fn default() -> Self {
+        Self {
+            max_idle_timeout: Some(Duration::from_secs(30)),
+            keep_alive_interval: None,
+            stream_receive_window: 2 * 1024 * 1024,
+            receive_window: 4 * 1024 * 1024,
+            max_concurrent_bidi_streams: 0,
+            congestion_controller: CongestionController::Cubic,
+            max_field_section_size: None,
+        }
+    }
+}
+
+#[cfg(feature = "http3")]
+impl Http3Config {
+    /// Sets [`max_idle_timeout`](Self::max_idle_timeout).
+    pub fn with_max_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.max_idle_timeout = timeout;
+        self
+    }
+
+    /// Sets [`keep_alive_interval`](Self::keep_alive_interval).
+    pub fn with_keep_alive_interval(mut self, interval: Duration) -> Self {
+        self.keep_alive_interval = Some(interval);
+        self
+    }
+
+    /// Sets [`stream_receive_window`](Self::stream_receive_window).
+    pub fn with_stream_receive_window(mut self, bytes: u32) -> Self {
+        self.stream_receive_window = bytes;
+        self
+    }
+
+    /// Sets [`receive_window`](Self::receive_window).
+    pub fn with_receive_window(mut self, bytes: u32) -> Self {
+        self.receive_window = bytes;
+        self
+    }
+
+    /// Sets [`max_concurrent_bidi_streams`](Self::max_concurrent_bidi_streams).
+    pub fn with_max_concurrent_bidi_streams(mut self, count: u32) -> Self {
+        self.max_concurrent_bidi_streams = count;
+        self
+    }
+
+    /// Sets [`congestion_controller`](Self::congestion_controller).
+    pub fn with_congestion_controller(mut self, controller: CongestionController) -> Self {
+        self.congestion_controller = controller;
+        self
+    }
+
+    /// Sets [`max_field_section_size`](Self::max_field_section_size).
+    pub fn with_max_field_section_size(mut self, bytes: u64) -> Self {
+        self.max_field_section_size = Some(bytes);
+        self
+    }
+}
+
 /// Everything the transport is configured with.
 ///
 /// ```
@@ -99,10 +213,13 @@ pub struct TransportConfig {
     pub http1: Http1Config,
     /// HTTP/2 settings.
     pub http2: Http2Config,
+    /// HTTP/3 settings.
+    #[cfg(feature = "http3")]
+    pub http3: Http3Config,
     /// Pool settings.
     pub pool: PoolConfig,
     /// Bounds one connection attempt: DNS, TCP, TLS and the HTTP handshake (for HTTP/2,
-    /// until the server's SETTINGS frame arrives).
+    /// until the server's SETTINGS frame arrives; for HTTP/3, DNS and the QUIC handshake).
     pub connect_timeout: Option<Duration>,
     /// Bounds how long a request waits for a connection: one another request is opening
     /// (HTTP/2), or one freed under [`PoolConfig::max_connections_per_host`]. Every wait
@@ -247,6 +364,13 @@ impl TransportConfig {
     /// Sets the HTTP/2 settings.
     pub fn with_http2(mut self, http2: Http2Config) -> Self {
         self.http2 = http2;
+        self
+    }
+
+    /// Sets the HTTP/3 settings.
+    #[cfg(feature = "http3")]
+    pub fn with_http3(mut self, http3: Http3Config) -> Self {
+        self.http3 = http3;
         self
     }
 

@@ -1,11 +1,15 @@
 //! The HTTP transport: a `tower::Service<http::Request<B>>` over pooled
-//! `hyper::client::conn` HTTP/1.1 and HTTP/2 connections.
+//! `hyper::client::conn` HTTP/1.1 and HTTP/2 connections, and (feature `http3`) HTTP/3
+//! connections over QUIC.
 //!
 //! Per request it picks the [`Protocol`] (a `Protocol` request extension wins, then the
-//! request's version — `HTTP_2` asks for HTTP/2, `HTTP_10` for HTTP/1 — then the
-//! configured default), takes a pooled connection or makes one through the connector, and
-//! sends. For HTTP/1 it writes the request in origin form with a `Host` header; for HTTP/2
-//! in absolute form.
+//! request's version — `HTTP_2` asks for HTTP/2, `HTTP_10` for HTTP/1, `HTTP_3` for HTTP/3 —
+//! then the configured default), takes a pooled connection or makes one through the
+//! connector (the QUIC connector given to `Transport::with_http3` for HTTP/3), and sends.
+//! For HTTP/1 it writes the request in origin form with a `Host` header; for HTTP/2 and
+//! HTTP/3 in absolute form. HTTP/3 is for `https` only: a request that asks for it for an
+//! `http` URL, through a proxy or a Unix socket fails; a configured default of HTTP/3 leaves
+//! `http` URLs on HTTP/1.1.
 //!
 //! Stale connections: a request handed back unsent by a pooled connection is sent again on
 //! a fresh connection, once. When a reused connection dies after the request was written
@@ -41,6 +45,8 @@
 
 mod body;
 mod config;
+#[cfg(feature = "http3")]
+pub(crate) mod http3;
 mod preface;
 mod write_timeout;
 
@@ -58,6 +64,8 @@ use tower_service::Service;
 use towline_core::{ClosedConnection, RequestHead};
 
 pub use body::{ResponseBody, SendBody, SendData};
+#[cfg(feature = "http3")]
+pub use config::{CongestionController, Http3Config};
 pub use config::{ConnectionCloseHook, Http1Config, Http2Config, TransportConfig};
 pub(crate) use write_timeout::WriteLimit;
 use write_timeout::WriteTimeoutIo;
@@ -83,6 +91,9 @@ struct Inner<C, B, R> {
     config: TransportConfig,
     http1: http1::Builder,
     http2: http2::Builder<Exec<R>>,
+    /// Opens the QUIC connections of HTTP/3 requests; `None` fails them.
+    #[cfg(feature = "http3")]
+    quic: Option<crate::connect::quic::QuicConnector>,
 }
 
 /// The transport service; clones share one pool.
@@ -162,8 +173,27 @@ where
                 config,
                 http1: h1,
                 http2: h2,
+                #[cfg(feature = "http3")]
+                quic: None,
             }),
         }
+    }
+
+    /// A transport that also speaks HTTP/3, opening QUIC connections through `quic`: to
+    /// requests for [`Protocol::Http3`] (a `Protocol` extension, version `HTTP_3`, or the
+    /// configured default) to `https` targets.
+    #[cfg(feature = "http3")]
+    pub fn with_http3(
+        connector: C,
+        quic: crate::connect::quic::QuicConnector,
+        runtime: R,
+        config: TransportConfig,
+    ) -> Self {
+        let mut transport = Self::new(connector, runtime, config);
+        if let Some(inner) = Arc::get_mut(&mut transport.inner) {
+            inner.quic = Some(quic);
+        }
+        transport
     }
 
     /// The pool (to inspect idle connections).
@@ -210,6 +240,8 @@ fn protocol_for<B>(request: &Request<B>, default: Protocol) -> Protocol {
     }
     match request.version() {
         Version::HTTP_2 => Protocol::Http2,
+        #[cfg(feature = "http3")]
+        Version::HTTP_3 => Protocol::Http3,
         Version::HTTP_10 | Version::HTTP_09 => Protocol::Http1,
         _ => default,
     }
@@ -387,6 +419,27 @@ where
             )
             .into());
         }
+        #[cfg(feature = "http3")]
+        if target.protocol == Protocol::Http3 {
+            let explicit = request.extensions().get::<Protocol>().is_some()
+                || request.version() == Version::HTTP_3;
+            if !target.is_https() && !explicit {
+                // The default is HTTP/3, which needs TLS: plain `http` is HTTP/1.1.
+                target.protocol = Protocol::Http1;
+            } else if !target.is_https() {
+                return Err(ConnectError::msg(
+                    ConnectErrorKind::Unsupported,
+                    "HTTP/3 needs an https URL",
+                )
+                .into());
+            } else if target.unix_socket().is_some() || target.proxy().is_some() {
+                return Err(ConnectError::msg(
+                    ConnectErrorKind::Unsupported,
+                    "HTTP/3 goes over UDP to the server: not through a proxy or a Unix socket",
+                )
+                .into());
+            }
+        }
         if target.protocol == Protocol::Auto && !target.is_https() {
             // Without TLS there is nothing to negotiate: "auto" is HTTP/1.1, and requests
             // that ask for HTTP/1 explicitly share its connections.
@@ -405,16 +458,17 @@ where
                 host_header,
                 slot,
             } = conn;
-            // A reused connection may have died under us; an HTTP/2 one may refuse streams
-            // (GOAWAY, REFUSED_STREAM) even when fresh, since others share it.
-            let http2 = matches!(sender, Sender::Http2(_));
-            let may_replay = (reused || http2) && !fresh_only;
-            let host_header = if http2 || forward {
+            // A reused connection may have died under us; an HTTP/2 or HTTP/3 one may refuse
+            // streams (GOAWAY, REFUSED_STREAM, H3_REQUEST_REJECTED) even when fresh, since
+            // others share it.
+            let shared = !matches!(sender, Sender::Http1(_));
+            let may_replay = (reused || shared) && !fresh_only;
+            let host_header = if shared || forward {
                 None
             } else {
                 host_header.or_else(|| host_header_for(&target))
             };
-            if !http2 {
+            if !shared {
                 let limit = request.extensions().get::<WriteTimeout>();
                 connected.write_limit.set(
                     limit
@@ -422,7 +476,7 @@ where
                         .or(self.config.write_timeout),
                 );
             }
-            prepare(&mut request, http2, &target, host_header.as_ref(), forward);
+            prepare(&mut request, shared, &target, host_header.as_ref(), forward);
             let replay_head = if may_replay && idempotent {
                 request.body().keep();
                 Some(RequestHead::from_request(&request))
@@ -436,7 +490,10 @@ where
             let (result, h1_sender) = match sender {
                 Sender::Http1(mut sender) => {
                     let sent = sender.try_send_request(request).await;
-                    (sent, Some(sender))
+                    (
+                        sent.map(Sent::Hyper).map_err(Failure::from_hyper),
+                        Some(sender),
+                    )
                 }
                 Sender::Http2(mut sender) => {
                     if is_connect
@@ -449,38 +506,53 @@ where
                         )
                         .into());
                     }
-                    (sender.try_send_request(request).await, None)
+                    let sent = sender.try_send_request(request).await;
+                    (sent.map(Sent::Hyper).map_err(Failure::from_hyper), None)
+                }
+                #[cfg(feature = "http3")]
+                Sender::Http3(mut sender) => {
+                    *request.version_mut() = Version::HTTP_3;
+                    let sent = http3::send(&mut sender, request, &self.runtime).await;
+                    (sent.map(Sent::Http3).map_err(Failure::from_http3), None)
                 }
             };
-            let mut error = match result {
+            let failure = match result {
                 Ok(response) => {
                     if replay_head.is_some() && had_body {
                         request_sent.stop_keeping();
                     }
-                    // An HTTP/1 connection's slot returns to the pool with it; an HTTP/2
-                    // one the pool does not keep lasts as long as this response.
-                    let (release, h2_slot) = match h1_sender {
-                        Some(sender) => (Some((sender, slot)), None),
-                        None => (None, slot),
+                    let mut response = match response {
+                        Sent::Hyper(response) => {
+                            // An HTTP/1 connection's slot returns to the pool with it; an
+                            // HTTP/2 one the pool does not keep lasts as long as this
+                            // response.
+                            let (release, h2_slot) = match h1_sender {
+                                Some(sender) => (Some((sender, slot)), None),
+                                None => (None, slot),
+                            };
+                            let release = release.map(|(sender, slot)| Release {
+                                pool: self.pool.clone(),
+                                target: target.clone(),
+                                conn: PooledConn {
+                                    sender: Sender::Http1(sender),
+                                    connected: connected.clone(),
+                                    reused: true,
+                                    host_header,
+                                    slot,
+                                },
+                                reusable: !(request_closes
+                                    || asks_to_close(response.headers())
+                                    || response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+                                    || is_connect && response.status().is_success()),
+                                request_sent,
+                            });
+                            response.map(|body| ResponseBody::new(body, release, h2_slot))
+                        }
+                        #[cfg(feature = "http3")]
+                        Sent::Http3(response) => {
+                            response.map(|body| ResponseBody::http3(body, slot))
+                        }
                     };
-                    let release = release.map(|(sender, slot)| Release {
-                        pool: self.pool.clone(),
-                        target: target.clone(),
-                        conn: PooledConn {
-                            sender: Sender::Http1(sender),
-                            connected: connected.clone(),
-                            reused: true,
-                            host_header,
-                            slot,
-                        },
-                        reusable: !(request_closes
-                            || asks_to_close(response.headers())
-                            || response.status() == http::StatusCode::SWITCHING_PROTOCOLS
-                            || is_connect && response.status().is_success()),
-                        request_sent,
-                    });
-                    let mut response =
-                        response.map(|body| ResponseBody::new(body, release, h2_slot));
                     let mut info =
                         ConnectionInfo::new(connected.timings, sent_at).with_reused(reused);
                     if let Some(addr) = connected.remote_addr {
@@ -492,16 +564,15 @@ where
                     response.extensions_mut().insert(info);
                     return Ok(response);
                 }
-                Err(error) => error,
+                Err(failure) => failure,
             };
             if may_replay {
-                if let Some(unsent) = error.take_message() {
+                if let Some(unsent) = failure.unsent {
                     request = unsent;
                     fresh_only = true;
                     continue;
                 }
-                let refused = refused_unprocessed(error.error());
-                if refused || reused && closed_under_us(error.error()) {
+                if failure.refused || reused && failure.closed {
                     let body = if had_body {
                         request_sent.take_kept().map(SendBody::kept)
                     } else {
@@ -512,10 +583,10 @@ where
                         fresh_only = true;
                         continue;
                     }
-                    if refused {
+                    if failure.refused {
                         return Err(TransportError::new(
                             TransportErrorKind::Refused,
-                            Some(error.into_error().into()),
+                            Some(failure.error),
                         )
                         .into());
                     }
@@ -523,12 +594,12 @@ where
             }
             // The server read the request, then the connection ended: whether it acted on
             // it is unknown, on a fresh connection as on a reused one.
-            let kind = if closed_under_us(error.error()) {
+            let kind = if failure.closed {
                 TransportErrorKind::ConnectionClosedAmbiguous
             } else {
                 TransportErrorKind::Request
             };
-            return Err(TransportError::new(kind, Some(error.into_error().into())).into());
+            return Err(TransportError::new(kind, Some(failure.error)).into());
         }
     }
 
@@ -541,6 +612,8 @@ where
             Protocol::Http2 => true,
             Protocol::Http1 => false,
             Protocol::Auto => target.is_https(),
+            #[cfg(feature = "http3")]
+            Protocol::Http3 => true,
         };
         // One deadline for every wait of this acquire, started by the first.
         let mut deadline = None;
@@ -553,7 +626,7 @@ where
             };
             match checkout {
                 Checkout::Ready(mut conn) => {
-                    if conn.ready().await.is_ok() {
+                    if conn.ready().await {
                         return Ok(conn);
                     }
                 }
@@ -581,8 +654,8 @@ where
                 // it, even when the pool has a connection ready.
                 Checkout::Connect(guard) => match Box::pin(self.connect(target)).await {
                     Ok(mut conn) => {
-                        if matches!(conn.sender, Sender::Http2(_)) {
-                            guard.finish_http2(&mut conn, self.timer.now());
+                        if !matches!(conn.sender, Sender::Http1(_)) {
+                            guard.finish_shared(&mut conn, self.timer.now());
                         } else {
                             guard.finish_http1(&mut conn);
                         }
@@ -614,6 +687,10 @@ where
 
     /// Connects (DNS, TCP, TLS through the connector) and completes the HTTP handshake.
     async fn establish(&self, target: &Target) -> Result<PooledConn<SendBody<B>>, ConnectError> {
+        #[cfg(feature = "http3")]
+        if target.protocol == Protocol::Http3 {
+            return self.establish_http3(target).await;
+        }
         let mut connector = self.connector.clone();
         poll_fn(|cx| connector.poll_ready(cx))
             .await
@@ -631,6 +708,9 @@ where
             Protocol::Http2 => true,
             Protocol::Http1 => false,
             Protocol::Auto => connected.alpn_h2,
+            // HTTP/3 targets never reach the TCP connector (see `establish`).
+            #[cfg(feature = "http3")]
+            Protocol::Http3 => connected.alpn_h2,
         };
         if use_http2 && target.is_https() && !connected.alpn_h2 {
             return Err(ConnectError::msg(
@@ -716,6 +796,95 @@ where
     }
 }
 
+/// A response head as the connection gave it.
+enum Sent {
+    Hyper(Response<hyper::body::Incoming>),
+    #[cfg(feature = "http3")]
+    Http3(Response<http3::RecvBody>),
+}
+
+/// Why sending a request failed, in the terms of the replay rules (see the module docs).
+struct Failure<B> {
+    /// The request, handed back because it never reached the wire.
+    unsent: Option<Request<SendBody<B>>>,
+    /// The server refused it unprocessed.
+    refused: bool,
+    /// The connection ended under it.
+    closed: bool,
+    error: BoxError,
+}
+
+impl<B> Failure<B> {
+    fn from_hyper(mut error: hyper::client::conn::TrySendError<Request<SendBody<B>>>) -> Self {
+        Self {
+            unsent: error.take_message(),
+            refused: refused_unprocessed(error.error()),
+            closed: closed_under_us(error.error()),
+            error: error.into_error().into(),
+        }
+    }
+
+    #[cfg(feature = "http3")]
+    fn from_http3(failure: http3::SendFailure) -> Self {
+        Self {
+            unsent: None,
+            refused: failure.refused,
+            closed: failure.closed,
+            error: failure.error,
+        }
+    }
+}
+
+#[cfg(feature = "http3")]
+impl<C, B, R> Inner<C, B, R>
+where
+    R: Runtime,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    /// Opens a QUIC connection (DNS, the QUIC handshake) and starts HTTP/3 on it.
+    async fn establish_http3(
+        &self,
+        target: &Target,
+    ) -> Result<PooledConn<SendBody<B>>, ConnectError> {
+        let quic = self.quic.as_ref().ok_or_else(|| {
+            ConnectError::msg(
+                ConnectErrorKind::Unsupported,
+                "this transport was built without an HTTP/3 connector",
+            )
+        })?;
+        let connection = quic.connect(target).await?;
+        let close = self
+            .config
+            .on_connection_close
+            .clone()
+            .map(|hook| CloseReport {
+                hook,
+                timer: self.timer.clone(),
+                opened: self.timer.now(),
+                scheme: target.scheme.clone(),
+                authority: target.authority.clone(),
+                version: Version::HTTP_3,
+                peer: connection.connected().remote_addr,
+            });
+        let (sender, connected) = http3::handshake(
+            connection,
+            self.config.http3.max_field_section_size,
+            &self.runtime,
+            close,
+        )
+        .await?;
+        Ok(PooledConn {
+            sender: Sender::Http3(Box::new(sender)),
+            connected: Arc::new(connected),
+            reused: false,
+            host_header: None,
+            slot: None,
+        })
+    }
+}
+
 /// What the server's preface turned out to be, once h2 has taken it in.
 enum Settled {
     /// SETTINGS, now in effect.
@@ -768,7 +937,7 @@ where
 }
 
 /// What a connection's task reports to the [`ConnectionCloseHook`] when the connection ends.
-struct CloseReport {
+pub(crate) struct CloseReport {
     hook: ConnectionCloseHook,
     timer: SharedTimer,
     opened: std::time::Instant,
@@ -779,7 +948,7 @@ struct CloseReport {
 }
 
 impl CloseReport {
-    fn report(self) {
+    pub(crate) fn report(self) {
         let duration = self.timer.now().saturating_duration_since(self.opened);
         let mut closed = ClosedConnection::new(self.scheme, self.authority, self.version, duration);
         if let Some(peer) = self.peer {

@@ -173,23 +173,23 @@ impl TlsConfig {
                 ),
             ));
         }
-        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&versions)
-            .map_err(|e| invalid("TLS settings", e))?;
-        let builder = if self.danger_accept_invalid_certs {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate { provider }))
+        // Loaded once: the native roots are read from the system.
+        let roots = if self.danger_accept_invalid_certs {
+            None
         } else {
-            builder.with_root_certificates(self.root_store()?)
+            Some(self.root_store()?)
         };
-        let mut config = match &self.identity {
-            Some(identity) => builder
-                .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
-                .map_err(|e| invalid("client identity", e))?,
-            None => builder.with_no_client_auth(),
+        let config = self.client_config(&provider, &versions, roots.clone())?;
+        // QUIC carries TLS 1.3 only (RFC 9001 §4.2): its config has the same roots,
+        // identity and verifier, when the settings allow TLS 1.3.
+        #[cfg(feature = "http3")]
+        let http3 = if (self.min_version..=max).contains(&TlsVersion::Tls13) {
+            let mut quic = self.client_config(&provider, &[&rustls::version::TLS13], roots)?;
+            quic.alpn_protocols = vec![b"h3".to_vec()];
+            Some(Arc::new(quic))
+        } else {
+            None
         };
-        config.enable_sni = self.sni;
         let with_alpn = |alpn: &[&[u8]]| {
             let mut config = config.clone();
             config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
@@ -199,7 +199,38 @@ impl TlsConfig {
             auto: with_alpn(&[b"h2", b"http/1.1"]),
             http1: with_alpn(&[b"http/1.1"]),
             http2: with_alpn(&[b"h2"]),
+            #[cfg(feature = "http3")]
+            http3,
         })
+    }
+
+    /// A config speaking `versions`, trusting `roots` (any certificate when `None`), with
+    /// the identity and SNI setting; no ALPN yet.
+    fn client_config(
+        &self,
+        provider: &Arc<CryptoProvider>,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        roots: Option<rustls::RootCertStore>,
+    ) -> Result<rustls::ClientConfig, ConnectError> {
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(versions)
+            .map_err(|e| invalid("TLS settings", e))?;
+        let builder = match roots {
+            Some(roots) => builder.with_root_certificates(roots),
+            None => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate {
+                    provider: provider.clone(),
+                })),
+        };
+        let mut config = match &self.identity {
+            Some(identity) => builder
+                .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
+                .map_err(|e| invalid("client identity", e))?,
+            None => builder.with_no_client_auth(),
+        };
+        config.enable_sni = self.sni;
+        Ok(config)
     }
 
     fn root_store(&self) -> Result<rustls::RootCertStore, ConnectError> {

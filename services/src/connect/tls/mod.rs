@@ -37,6 +37,9 @@ pub struct TlsClientConfigs {
     auto: Arc<rustls::ClientConfig>,
     http1: Arc<rustls::ClientConfig>,
     http2: Arc<rustls::ClientConfig>,
+    /// TLS 1.3 only, ALPN `h3`; `None` when the settings exclude TLS 1.3.
+    #[cfg(feature = "http3")]
+    http3: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl TlsClientConfigs {
@@ -45,11 +48,22 @@ impl TlsClientConfigs {
         self.http1.clone()
     }
 
+    /// The configuration for QUIC (TLS 1.3 only, ALPN `h3`); `None` when the settings
+    /// exclude TLS 1.3.
+    #[cfg(feature = "http3")]
+    pub(crate) fn for_http3(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.http3.clone()
+    }
+
     fn for_protocol(&self, protocol: Protocol) -> &Arc<rustls::ClientConfig> {
         match protocol {
             Protocol::Auto => &self.auto,
             Protocol::Http1 => &self.http1,
             Protocol::Http2 => &self.http2,
+            // HTTP/3 targets go to the QUIC connector; one that reached a TCP stack
+            // negotiates as `Auto` does.
+            #[cfg(feature = "http3")]
+            Protocol::Http3 => &self.auto,
         }
     }
 }
