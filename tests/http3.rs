@@ -241,6 +241,11 @@ async fn post_with_a_buffered_body() {
     assert_eq!(echo["method"], "POST");
     assert_eq!(echo["body"], "hello over h3");
     assert_eq!(header_values(&echo, "x-test"), ["h3"]);
+    // A body of known size is declared, as over HTTP/1.1 and HTTP/2, for servers and proxies
+    // in front of origins that need it; a GET without a body declares nothing.
+    assert_eq!(header_values(&echo, "content-length"), ["13"]);
+    let get = echo_of(get(&client, &server.url("/echo")).await.unwrap()).await;
+    assert!(header_values(&get, "content-length").is_empty());
 }
 
 #[tokio::test]

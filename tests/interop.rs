@@ -1892,12 +1892,7 @@ fn a_smol_client_talks_to_httpbin_and_nginx() -> TestResult {
         assert_eq!(response.version(), Version::HTTP_2);
         let body = response.bytes().await?;
         assert_eq!(body.len(), TEN_MIB);
-        let digest = Sha256::digest(&body);
-        let hex = digest.iter().fold(String::new(), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        });
-        assert_eq!(hex, ten_mib_sha256);
+        assert_eq!(hex(&Sha256::digest(&body)), ten_mib_sha256);
 
         let h2c = towline::SmolClient::builder()
             .http2_prior_knowledge()
@@ -1908,4 +1903,125 @@ fn a_smol_client_talks_to_httpbin_and_nginx() -> TestResult {
         assert_eq!(served, peers.data_json()?);
         Ok(())
     })
+}
+
+// HTTP/3 against real servers: Caddy's files on 7443 and httpbin behind Caddy on 7444, both
+// over QUIC on UDP.
+
+/// Caddy serving `www/` over TLS and HTTP/3.
+#[cfg(feature = "http3")]
+const CADDY_H3: &str = "https://localhost:7443";
+/// httpbin behind Caddy, over TLS and HTTP/3.
+#[cfg(feature = "http3")]
+const HTTPBIN_H3: &str = "https://localhost:7444";
+
+#[cfg(feature = "http3")]
+fn h3_client(peers: &Peers) -> TestResult<TokioClient> {
+    Ok(TokioClient::builder()
+        .add_root_certificate(peers.ca()?)
+        .http3_prior_knowledge()
+        .hsts(true)
+        .build()?)
+}
+
+#[cfg(feature = "http3")]
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn caddy_serves_files_over_http3() -> TestResult {
+    let peers = peers();
+    let client = h3_client(&peers)?;
+
+    // Caddy's `encode` compresses even this file, so it comes without a length: hashed as it
+    // streams, decoded.
+    let mut file = client.get(format!("{CADDY_H3}/10M.bin")).send().await?;
+    assert_eq!(file.version(), Version::HTTP_3);
+    let mut hasher = Sha256::new();
+    let mut len = 0;
+    while let Some(chunk) = file.chunk().await? {
+        len += chunk.len();
+        hasher.update(&chunk);
+    }
+    assert_eq!(len, TEN_MIB);
+    assert_eq!(hex(&hasher.finalize()), peers.ten_mib_sha256());
+
+    // Caddy encodes text with zstd (or gzip); the decompression layer decodes it over h3 too.
+    let raw = TokioClient::builder()
+        .add_root_certificate(peers.ca()?)
+        .http3_prior_knowledge()
+        .no_decompression()
+        .build()?
+        .get(format!("{CADDY_H3}/text.txt"))
+        .header("accept-encoding", "zstd")
+        .send()
+        .await?;
+    assert_eq!(raw.version(), Version::HTTP_3);
+    assert_eq!(raw.headers()["content-encoding"], "zstd");
+    let text = client.get(format!("{CADDY_H3}/text.txt")).send().await?;
+    assert_eq!(text.version(), Version::HTTP_3);
+    let body = text.bytes().await?;
+    assert_eq!(body.len(), TEXT_BYTES);
+    assert_eq!(hex(&Sha256::digest(&body)), peers.text_sha256());
+
+    // HSTS learned over h3 upgrades a later http:// request, which then goes over h3 as well.
+    let hsts = client.get(format!("{CADDY_H3}/hsts")).send().await?;
+    assert_eq!(hsts.version(), Version::HTTP_3);
+    assert_eq!(hsts.headers()["strict-transport-security"], "max-age=60");
+    let upgraded = client.get("http://localhost:7443/data.json").send().await?;
+    assert_eq!(upgraded.url().scheme(), "https");
+    assert_eq!(upgraded.version(), Version::HTTP_3);
+    assert_eq!(upgraded.json::<Value>().await?, peers.data_json()?);
+    Ok(())
+}
+
+#[cfg(feature = "http3")]
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_answers_over_http3() -> TestResult {
+    let peers = peers();
+    let client = h3_client(&peers)?;
+
+    let get = client
+        .get(format!("{HTTPBIN_H3}/get?over=h3"))
+        .send()
+        .await?;
+    assert_eq!(get.version(), Version::HTTP_3);
+    assert_eq!(echo(get).await?["args"]["over"], "h3");
+
+    let posted = client
+        .post(format!("{HTTPBIN_H3}/post"))
+        .json(&json!({ "streamed": "both ways" }))
+        .send()
+        .await?;
+    assert_eq!(posted.version(), Version::HTTP_3);
+    assert_eq!(echo(posted).await?["json"]["streamed"], "both ways");
+
+    let bytes = client
+        .get(format!("{HTTPBIN_H3}/bytes/50000"))
+        .send()
+        .await?;
+    assert_eq!(bytes.bytes().await?.len(), 50_000);
+
+    // A redirect followed over h3, and httpbin's line-per-object stream read to its end.
+    let redirected = client
+        .get(format!("{HTTPBIN_H3}/redirect/2"))
+        .send()
+        .await?;
+    assert_eq!(redirected.url().path(), "/get");
+    assert_eq!(redirected.version(), Version::HTTP_3);
+    let stream = client.get(format!("{HTTPBIN_H3}/stream/5")).send().await?;
+    let text = stream.text().await?;
+    assert_eq!(text.lines().count(), 5);
+
+    // The Digest challenge answered over h3.
+    let digest = TokioClient::builder()
+        .add_root_certificate(peers.ca()?)
+        .http3_prior_knowledge()
+        .digest_auth("user", "passwd")
+        .build()?
+        .get(format!("{HTTPBIN_H3}/digest-auth/auth/user/passwd"))
+        .send()
+        .await?;
+    assert_eq!(digest.version(), Version::HTTP_3);
+    assert_eq!(digest.status().as_u16(), 200);
+    Ok(())
 }

@@ -154,6 +154,28 @@ impl SendFailure {
     }
 }
 
+/// Adds the `Content-Length` of a body whose size is known, as hyper does over HTTP/1.1 and
+/// HTTP/2: HTTP/3 does not need it, but a server or a proxy in front of an HTTP/1.1 origin
+/// may (a proxy would otherwise forward the body chunked, which some origins do not read).
+/// An empty body is declared only for methods whose requests carry content.
+fn declare_length<B: Body>(parts: &mut http::request::Parts, body: &B) {
+    if parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+        return;
+    }
+    let Some(len) = body.size_hint().exact() else {
+        return;
+    };
+    let bodiless = matches!(
+        parts.method,
+        http::Method::GET | http::Method::HEAD | http::Method::DELETE | http::Method::CONNECT
+    );
+    if len > 0 || !bodiless {
+        parts
+            .headers
+            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+    }
+}
+
 /// Sends `request` on `sender`'s connection and waits for the response head.
 pub(crate) async fn send<B, R>(
     sender: &mut Http3Sender,
@@ -166,7 +188,8 @@ where
     B::Error: Into<BoxError>,
     R: Runtime,
 {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    declare_length(&mut parts, &body);
     let stream = match sender
         .send
         .send_request(Request::from_parts(parts, ()))
