@@ -18,6 +18,7 @@
 #   7080  caddy, plain HTTP (h1, h2c), `encode zstd gzip` over the same www/
 #   7443  caddy, TLS (h1, h2) and HTTP/3 on UDP 7443, the same www/ and `/hsts`
 #   7444  caddy, TLS and HTTP/3 on UDP 7444, a reverse proxy to httpbin
+#   8443  httpbin under hypercorn: TLS (h1, h2) and HTTP/3 on UDP 8443 (aioquic)
 #   3128  squid, HTTP forward proxy + CONNECT, open;   3129 the same with Basic auth (puser:ppass)
 #         or Digest auth (duser:dpass, realm squid-digest; a Digest-only user)
 #   8889  tinyproxy, open;   8888 tinyproxy with Basic auth (tuser:tpass; wrong credentials get 401)
@@ -55,12 +56,13 @@ P=${TOWLINE_PEERS:-/tmp/towline-peers-$(id -u)}
 HTTPBIN_PORT=8081
 NGINX_PORTS=(9080 9443 9444 9082)
 CADDY_PORT=7080
+HYPERCORN_PORT=8443
 PROXY_PORTS=(3128 3129 8888 8889 1080 1081 1082 1083 2222 1086)
 WEBSOCKETD_PORT=8765
 WS_ECHO_PORT=8766
 WEBSOCKET_PORTS=("$WEBSOCKETD_PORT" "$WS_ECHO_PORT")
 WS_ECHO=$HERE/ws_echo.py
-ALL_PORTS=("$HTTPBIN_PORT" "${NGINX_PORTS[@]}" "$CADDY_PORT" "${PROXY_PORTS[@]}" "${WEBSOCKET_PORTS[@]}")
+ALL_PORTS=("$HTTPBIN_PORT" "${NGINX_PORTS[@]}" "$CADDY_PORT" "$HYPERCORN_PORT" "${PROXY_PORTS[@]}" "${WEBSOCKET_PORTS[@]}")
 # name:expected-command of every proxy peer, in start order (stop goes in reverse).
 PROXY_PEERS=(squid:squid tinyproxy-open:tinyproxy tinyproxy-auth:tinyproxy dante-open:danted
     dante-auth:danted microsocks-open:microsocks microsocks-auth:microsocks sshd:sshd sshsocks:ssh)
@@ -176,7 +178,7 @@ venv_ok() {
     local want=$1
     [[ -x $VENV/bin/gunicorn && -f $VENV/.towline-requirements.sha256 ]] &&
         [[ $(<"$VENV/.towline-requirements.sha256") == "$want" ]] &&
-        "$VENV/bin/python" -c 'import httpbin, gunicorn, gunicorn.workers.gthread, websockets' 2>/dev/null
+        "$VENV/bin/python" -c 'import httpbin, gunicorn, gunicorn.workers.gthread, websockets, hypercorn, aioquic' 2>/dev/null
 }
 
 install_httpbin() {
@@ -199,11 +201,11 @@ install_httpbin() {
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQUIREMENTS" ||
         die "pip install -r $REQUIREMENTS into $VENV failed"
     local out
-    out=$("$VENV/bin/python" -c 'import httpbin, gunicorn, gunicorn.workers.gthread, websockets' 2>&1) ||
-        die "httpbin/gunicorn/websockets not importable after pip install: $out"
+    out=$("$VENV/bin/python" -c 'import httpbin, gunicorn, gunicorn.workers.gthread, websockets, hypercorn, aioquic' 2>&1) ||
+        die "httpbin/gunicorn/websockets/hypercorn/aioquic not importable after pip install: $out"
     echo "$want" >"$VENV/.towline-requirements.sha256"
     log "httpbin venv ready: $("$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null |
-        grep -i -E '^(httpbin|gunicorn|flask|werkzeug|websockets) ' | tr -s ' ' | paste -sd, -)"
+        grep -i -E '^(httpbin|gunicorn|flask|werkzeug|websockets|hypercorn|aioquic) ' | tr -s ' ' | paste -sd, -)"
 }
 
 install_proxies() {
@@ -659,13 +661,14 @@ cmd_start() {
     local caddy
     caddy=$(caddy_bin) || die "caddy is not installed (run: $0 install)"
     [[ -x $VENV/bin/gunicorn ]] || die "no gunicorn in $VENV (run: $0 install)"
+    [[ -x $VENV/bin/hypercorn ]] || die "no hypercorn in $VENV (run: $0 install)"
     command -v websocketd >/dev/null || die "websocketd is not installed (run: $0 install)"
     "$VENV/bin/python" -c 'import websockets' 2>/dev/null || die "no websockets in $VENV (run: $0 install)"
     [[ -f $P/conf/nginx.conf && -f $P/conf/Caddyfile && -f $P/pki/ca.pem && -f $P/www/10M.bin &&
         -f $P/www/text.txt ]] || die "$P is not set up (run: $0 setup)"
 
     local name pid port
-    for name in httpbin nginx caddy; do
+    for name in httpbin nginx caddy hypercorn; do
         if pid=$(tracked_pid "$name") && alive "$pid"; then
             die "$name is already running (pid $pid); run: $0 stop"
         fi
@@ -687,18 +690,25 @@ cmd_start() {
     # `env` execs caddy, so the tracked PID is caddy's own.
     caddy_env_vars
     start_bg caddy env "${CADDY_ENV[@]}" "$caddy" run --config "$P/conf/Caddyfile" --adapter caddyfile
+    # The same httpbin under hypercorn, whose HTTP/3 (aioquic) is a second QUIC stack beside
+    # Caddy's.
+    start_bg hypercorn "$VENV/bin/hypercorn" --graceful-timeout 1 \
+        --certfile "$P/pki/fullchain.pem" --keyfile "$P/pki/server.key" \
+        -b "127.0.0.1:$HYPERCORN_PORT" --quic-bind "127.0.0.1:$HYPERCORN_PORT" httpbin:app
 
     local deadline=$((SECONDS + READY_TIMEOUT_S))
-    local hpid npid cpid
+    local hpid npid cpid hcpid
     hpid=$(tracked_pid httpbin)
     npid=$(tracked_pid nginx)
     cpid=$(tracked_pid caddy)
+    hcpid=$(tracked_pid hypercorn)
     wait_ready httpbin "$hpid" "$deadline" "http://127.0.0.1:$HTTPBIN_PORT/get"
     wait_ready nginx "$npid" "$deadline" "http://127.0.0.1:9080/data.json"
     wait_ready nginx "$npid" "$deadline" --cacert "$P/pki/ca.pem" "https://localhost:9443/data.json"
     wait_ready nginx "$npid" "$deadline" --cacert "$P/pki/ca.pem" "https://localhost:9444/data.json"
     wait_ready nginx "$npid" "$deadline" --http2-prior-knowledge "http://127.0.0.1:9082/data.json"
     wait_ready caddy "$cpid" "$deadline" "http://127.0.0.1:$CADDY_PORT/data.json"
+    wait_ready hypercorn "$hcpid" "$deadline" --cacert "$P/pki/ca.pem" "https://localhost:$HYPERCORN_PORT/get"
     start_proxies
     start_websocket_peers
 
@@ -707,6 +717,8 @@ cmd_start() {
     alive "$hpid" || die "httpbin (pid $hpid) died after answering; log: $P/log/httpbin.log"
     alive "$npid" || die "nginx (pid $npid) died after answering; log: $P/log/nginx.error.log"
     alive "$cpid" || die "caddy (pid $cpid) died after answering; log: $P/log/caddy.log"
+    alive "$hcpid" || die "hypercorn (pid $hcpid) died after answering; log: $P/log/hypercorn.log"
+    owns_port "$HYPERCORN_PORT" "$hcpid" || die "127.0.0.1:$HYPERCORN_PORT is not held by hypercorn (pid $hcpid)"
     owns_port "$HTTPBIN_PORT" "$hpid" || die "127.0.0.1:$HTTPBIN_PORT is not held by httpbin (pid $hpid)"
     for port in "${NGINX_PORTS[@]}"; do
         owns_port "$port" "$npid" || die "127.0.0.1:$port is not held by nginx (pid $npid)"
@@ -722,6 +734,7 @@ cmd_start() {
     descendants "$hpid" >"$P/run/httpbin.kids"
     descendants "$npid" >"$P/run/nginx.kids"
     descendants "$cpid" >"$P/run/caddy.kids"
+    descendants "$hcpid" >"$P/run/hypercorn.kids"
     local peer
     for peer in "${PROXY_PEERS[@]}"; do
         alive "$(tracked_pid "${peer%%:*}")" || die "${peer%%:*} died after answering; log: $P/log/${peer%%:*}.log"
@@ -730,8 +743,8 @@ cmd_start() {
     trap - EXIT
     log "started squid, tinyproxy, dante, microsocks and ssh -D on :${PROXY_PORTS[*]}"
     log "started websocketd (:$WEBSOCKETD_PORT) and ws_echo.py (:$WS_ECHO_PORT)"
-    log "started httpbin (pid $hpid, :$HTTPBIN_PORT), nginx (pid $npid, :${NGINX_PORTS[*]})" \
-        "and caddy (pid $cpid, :$CADDY_PORT) in $P"
+    log "started httpbin (pid $hpid, :$HTTPBIN_PORT), nginx (pid $npid, :${NGINX_PORTS[*]})," \
+        "caddy (pid $cpid, :$CADDY_PORT 7443 7444) and hypercorn (pid $hcpid, :$HYPERCORN_PORT) in $P"
 }
 
 # Starts the proxy peers (after nginx, their origin, answers) and waits until each one carries
@@ -809,6 +822,7 @@ cmd_stop() {
     stop_one httpbin gunicorn INT
     stop_one nginx nginx TERM
     stop_one caddy caddy TERM
+    stop_one hypercorn hypercorn TERM
     stop_one ws-echo ws_echo.py TERM
     stop_one websocketd websocketd TERM
     local i peer
@@ -834,7 +848,7 @@ cmd_stop() {
 
 cmd_status() {
     local name pid
-    for name in httpbin nginx caddy websocketd ws-echo; do
+    for name in httpbin nginx caddy hypercorn websocketd ws-echo; do
         if pid=$(tracked_pid "$name") && alive "$pid"; then
             echo "$name: running (pid $pid)"
         else
@@ -892,6 +906,8 @@ cmd_check() {
     # Caddy over TLS (its HTTP/3 listener is exercised by the interop suite: curl here has none).
     curl_expect "caddy :7443 TLS h2" "200 2" -w '%{http_code} %{http_version}' \
         --cacert "$ca" "https://localhost:7443/data.json"
+    curl_expect "hypercorn :$HYPERCORN_PORT httpbin" "200 2" -w '%{http_code} %{http_version}' \
+        --cacert "$ca" "https://localhost:$HYPERCORN_PORT/get"
     curl_expect "caddy :7444 httpbin" "200 2" -w '%{http_code} %{http_version}' \
         --cacert "$ca" "https://localhost:7444/get"
 

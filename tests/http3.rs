@@ -713,3 +713,16 @@ fn the_trace_span_records_http3() {
         .collect();
     assert_eq!(version, ["3"], "{fields:?}");
 }
+
+#[tokio::test]
+async fn a_response_body_outlives_the_client() {
+    let pki = TestPki::generate();
+    let server = Http3Server::start(&pki);
+    let client = h3_client(&pki, &server);
+    let response = get(&client, &server.url("/bytes/300000")).await.unwrap();
+    assert_eq!(response.version(), Version::HTTP_3);
+    // The client and its pool are gone; the connection stays open for the body being read.
+    drop(client);
+    let body = within(response.bytes()).await.unwrap();
+    assert_eq!(body.len(), 300_000);
+}

@@ -1911,9 +1911,12 @@ fn a_smol_client_talks_to_httpbin_and_nginx() -> TestResult {
 /// Caddy serving `www/` over TLS and HTTP/3.
 #[cfg(feature = "http3")]
 const CADDY_H3: &str = "https://localhost:7443";
-/// httpbin behind Caddy, over TLS and HTTP/3.
+/// httpbin behind Caddy, over TLS and HTTP/3 (quic-go).
 #[cfg(feature = "http3")]
-const HTTPBIN_H3: &str = "https://localhost:7444";
+const HTTPBIN_CADDY_H3: &str = "https://localhost:7444";
+/// httpbin under hypercorn, over TLS and HTTP/3 (aioquic).
+#[cfg(feature = "http3")]
+const HTTPBIN_HYPERCORN_H3: &str = "https://localhost:8443";
 
 #[cfg(feature = "http3")]
 fn h3_client(peers: &Peers) -> TestResult<TokioClient> {
@@ -1976,39 +1979,55 @@ async fn caddy_serves_files_over_http3() -> TestResult {
 #[cfg(feature = "http3")]
 #[tokio::test]
 #[ignore = "needs the interop peers started by .ci/run"]
-async fn httpbin_answers_over_http3() -> TestResult {
+async fn httpbin_behind_caddy_answers_over_http3() -> TestResult {
+    httpbin_over_http3(HTTPBIN_CADDY_H3).await
+}
+
+#[cfg(feature = "http3")]
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
+async fn httpbin_under_hypercorn_answers_over_http3() -> TestResult {
+    httpbin_over_http3(HTTPBIN_HYPERCORN_H3).await?;
+    // httpbin's drip: ten bytes sent one at a time, each its own DATA frame.
+    let peers = peers();
+    let drip = h3_client(&peers)?
+        .get(format!(
+            "{HTTPBIN_HYPERCORN_H3}/drip?numbytes=10&duration=0&delay=0"
+        ))
+        .send()
+        .await?;
+    assert_eq!(drip.version(), Version::HTTP_3);
+    assert_eq!(drip.bytes().await?.as_ref(), b"**********");
+    Ok(())
+}
+
+/// httpbin at `base` over HTTP/3: GET, a JSON POST echo, bytes, a redirect, a stream of JSON
+/// lines, and the Digest challenge.
+#[cfg(feature = "http3")]
+async fn httpbin_over_http3(base: &str) -> TestResult {
     let peers = peers();
     let client = h3_client(&peers)?;
 
-    let get = client
-        .get(format!("{HTTPBIN_H3}/get?over=h3"))
-        .send()
-        .await?;
+    let get = client.get(format!("{base}/get?over=h3")).send().await?;
     assert_eq!(get.version(), Version::HTTP_3);
     assert_eq!(echo(get).await?["args"]["over"], "h3");
 
     let posted = client
-        .post(format!("{HTTPBIN_H3}/post"))
+        .post(format!("{base}/post"))
         .json(&json!({ "streamed": "both ways" }))
         .send()
         .await?;
     assert_eq!(posted.version(), Version::HTTP_3);
     assert_eq!(echo(posted).await?["json"]["streamed"], "both ways");
 
-    let bytes = client
-        .get(format!("{HTTPBIN_H3}/bytes/50000"))
-        .send()
-        .await?;
+    let bytes = client.get(format!("{base}/bytes/50000")).send().await?;
     assert_eq!(bytes.bytes().await?.len(), 50_000);
 
     // A redirect followed over h3, and httpbin's line-per-object stream read to its end.
-    let redirected = client
-        .get(format!("{HTTPBIN_H3}/redirect/2"))
-        .send()
-        .await?;
+    let redirected = client.get(format!("{base}/redirect/2")).send().await?;
     assert_eq!(redirected.url().path(), "/get");
     assert_eq!(redirected.version(), Version::HTTP_3);
-    let stream = client.get(format!("{HTTPBIN_H3}/stream/5")).send().await?;
+    let stream = client.get(format!("{base}/stream/5")).send().await?;
     let text = stream.text().await?;
     assert_eq!(text.lines().count(), 5);
 
@@ -2018,7 +2037,7 @@ async fn httpbin_answers_over_http3() -> TestResult {
         .http3_prior_knowledge()
         .digest_auth("user", "passwd")
         .build()?
-        .get(format!("{HTTPBIN_H3}/digest-auth/auth/user/passwd"))
+        .get(format!("{base}/digest-auth/auth/user/passwd"))
         .send()
         .await?;
     assert_eq!(digest.version(), Version::HTTP_3);

@@ -219,6 +219,7 @@ where
         RecvBody {
             stream: recv_half,
             state: RecvState::Data,
+            _connection: sender.send.clone(),
         },
     ))
 }
@@ -287,6 +288,9 @@ enum RecvState {
 pub(crate) struct RecvBody {
     stream: H3RecvStream,
     state: RecvState,
+    /// h3 closes a connection once its last `SendRequest` is gone: this one keeps it open
+    /// while the body is read, after the client and its pool have been dropped.
+    _connection: H3SendRequest,
 }
 
 impl RecvBody {
