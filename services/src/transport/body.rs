@@ -332,11 +332,13 @@ impl<B: Send + 'static> Release<B> {
     }
 }
 
-/// What a response body reads from: hyper's body, or an HTTP/3 stream.
+/// What a response body reads from: hyper's body, or an HTTP/3 stream (boxed: its stream and
+/// connection handles would otherwise make every HTTP/1 and HTTP/2 body, and every future
+/// that moves one, several times larger).
 enum Received {
     Hyper(Incoming),
     #[cfg(feature = "http3")]
-    Http3(super::http3::RecvBody),
+    Http3(Box<super::http3::RecvBody>),
 }
 
 impl Received {
@@ -393,7 +395,10 @@ impl<B: Send + 'static> ResponseBody<B> {
 
     /// The body of an HTTP/3 response, holding `slot` as long as it lives.
     #[cfg(feature = "http3")]
-    pub(crate) fn http3(inner: super::http3::RecvBody, slot: Option<Slot<SendBody<B>>>) -> Self {
+    pub(crate) fn http3(
+        inner: Box<super::http3::RecvBody>,
+        slot: Option<Slot<SendBody<B>>>,
+    ) -> Self {
         Self {
             inner: Received::Http3(inner),
             release: None,

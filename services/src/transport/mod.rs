@@ -513,7 +513,11 @@ where
                 Sender::Http3(mut sender) => {
                     *request.version_mut() = Version::HTTP_3;
                     let sent = http3::send(&mut sender, request, &self.runtime).await;
-                    (sent.map(Sent::Http3).map_err(Failure::from_http3), None)
+                    (
+                        sent.map(|response| Sent::Http3(response.map(Box::new)))
+                            .map_err(Failure::from_http3),
+                        None,
+                    )
                 }
             };
             let failure = match result {
@@ -800,7 +804,7 @@ where
 enum Sent {
     Hyper(Response<hyper::body::Incoming>),
     #[cfg(feature = "http3")]
-    Http3(Response<http3::RecvBody>),
+    Http3(Response<Box<http3::RecvBody>>),
 }
 
 /// Why sending a request failed, in the terms of the replay rules (see the module docs).
