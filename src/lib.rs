@@ -61,8 +61,8 @@
 //! | `native-roots` | `rustls-native-roots` |
 //! | `stream`, `http2`, `socks` | nothing: streaming bodies, HTTP/2 and SOCKS proxies are always there |
 //!
-//! `native-tls` and `http3` are not features yet;
-//! `MIGRATING.md` says what to use instead.
+//! `native-tls` is not a feature (rustls is towline's only TLS); `MIGRATING.md` says what to
+//! use instead.
 //!
 //! Unlike reqwest, every layer and codec is on by default: towline's stack is the point of
 //! it, and decompression is on in the default client.

@@ -571,6 +571,23 @@ where
     (addr, task)
 }
 
+/// Asks the gateway at `addr`, over a connection of its own with upgrades on, to switch to the
+/// `echo` protocol; returns its answer.
+async fn ask_for_echo_upgrade(addr: SocketAddr) -> Response<Incoming> {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, BoxBody>(TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection.with_upgrades());
+    let request = get("/ws")
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "echo")
+        .body(empty())
+        .unwrap();
+    sender.send_request(request).await.unwrap()
+}
+
 #[tokio::test]
 async fn an_upgrade_is_tunnelled_end_to_end() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -613,18 +630,7 @@ async fn an_upgrade_is_tunnelled_end_to_end() {
     ))
     .await;
 
-    let stream = tokio::net::TcpStream::connect(gateway_addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake::<_, BoxBody>(TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection.with_upgrades());
-    let request = get("/ws")
-        .header(header::CONNECTION, "Upgrade")
-        .header(header::UPGRADE, "echo")
-        .body(empty())
-        .unwrap();
-    let mut answer = sender.send_request(request).await.unwrap();
+    let mut answer = ask_for_echo_upgrade(gateway_addr).await;
 
     assert_eq!(answer.status(), StatusCode::SWITCHING_PROTOCOLS);
     assert_eq!(answer.headers()[header::UPGRADE], "echo");
@@ -938,18 +944,7 @@ async fn a_tunnel_silent_for_its_idle_timeout_is_closed_and_traffic_keeps_it_ope
     ))
     .await;
 
-    let stream = tokio::net::TcpStream::connect(gateway_addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake::<_, BoxBody>(TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection.with_upgrades());
-    let request = get("/ws")
-        .header(header::CONNECTION, "Upgrade")
-        .header(header::UPGRADE, "echo")
-        .body(empty())
-        .unwrap();
-    let mut answer = sender.send_request(request).await.unwrap();
+    let mut answer = ask_for_echo_upgrade(gateway_addr).await;
     assert_eq!(answer.status(), StatusCode::SWITCHING_PROTOCOLS);
     let mut io = TokioIo::new(hyper::upgrade::on(&mut answer).await.unwrap());
 

@@ -35,13 +35,14 @@ pub(super) async fn run(downstream: OnUpgrade, upstream: OnUpgrade, idle: Option
     let (Ok(mut downstream), Ok(mut upstream)) = (downstream.await, upstream.await) else {
         return;
     };
-    let activity = idle
-        .as_ref()
-        .map(|idle| (Activity::new(idle.timer.now()), idle.timer.clone()));
+    let activity = idle.as_ref().map(|idle| Activity::new(idle.timer.now()));
     let mut to_upstream = Pipe::new();
     let mut to_downstream = Pipe::new();
     let copy = std::future::poll_fn(|cx| {
-        let moved = activity.as_ref().map(|(activity, timer)| (activity, timer));
+        let moved = idle
+            .as_ref()
+            .zip(activity.as_ref())
+            .map(|(idle, activity)| (activity, &idle.timer));
         let up = to_upstream.poll_copy(cx, &mut downstream, &mut upstream, moved);
         let down = to_downstream.poll_copy(cx, &mut upstream, &mut downstream, moved);
         match (up, down) {
@@ -50,21 +51,19 @@ pub(super) async fn run(downstream: OnUpgrade, upstream: OnUpgrade, idle: Option
             _ => Poll::Pending,
         }
     });
-    match (&idle, &activity) {
-        (Some(idle), Some((activity, _))) => {
-            let mut copy = std::pin::pin!(copy);
-            let mut watchdog = std::pin::pin!(idle.watch(activity));
-            std::future::poll_fn(|cx| {
-                if copy.as_mut().poll(cx).is_ready() || watchdog.as_mut().poll(cx).is_ready() {
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
-                }
-            })
-            .await;
+    let (Some(idle), Some(activity)) = (&idle, &activity) else {
+        return copy.await;
+    };
+    let mut copy = std::pin::pin!(copy);
+    let mut watchdog = std::pin::pin!(idle.watch(activity));
+    std::future::poll_fn(|cx| {
+        if copy.as_mut().poll(cx).is_ready() || watchdog.as_mut().poll(cx).is_ready() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
-        _ => copy.await,
-    }
+    })
+    .await;
 }
 
 impl IdleLimit {

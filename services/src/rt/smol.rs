@@ -126,6 +126,9 @@ fn connect_in_progress(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::WouldBlock
 }
 
+/// The most one read asks the socket for: as much as a socket buffer usually holds.
+const MAX_READ: usize = 64 * 1024;
+
 /// `hyper::rt::Timer` over `async_io::Timer`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SmolTimer;
@@ -202,10 +205,15 @@ impl<T: smol::io::AsyncRead> hyper::rt::Read for SmolIo<T> {
         cx: &mut Context<'_>,
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        // `futures-io` reads into initialised memory only: zero the cursor's space first.
+        // `futures-io` reads into initialised memory only: zero the part of the cursor's space
+        // this read may fill first. The cursor does not say what an earlier poll initialised,
+        // so the zeroing is bounded rather than repeated over hyper's whole buffer, which may be
+        // hundreds of KiB, on every poll (a pending one included).
         // SAFETY: `as_mut` hands out the unfilled, possibly uninitialised part; writing zeros
         // through `MaybeUninit::write` initialises every byte before the slice is read as `u8`.
         let unfilled = unsafe { buf.as_mut() };
+        let len = unfilled.len().min(MAX_READ);
+        let unfilled = &mut unfilled[..len];
         for byte in unfilled.iter_mut() {
             byte.write(0);
         }
