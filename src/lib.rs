@@ -47,7 +47,7 @@
 //! | `download` | no | `Client::download`, `download`: parallel, resumable range downloads to a file |
 //! | `blocking` | no | `blocking`: a synchronous client (reqwest's `reqwest::blocking`) on a runtime thread of its own |
 //! | `otel` | no | `otel`: OpenTelemetry client spans per attempt, W3C propagation, HTTP client and pool metrics (the `opentelemetry` API crate only) |
-//! | `http3` | no | HTTP/3 over QUIC (`quinn`, `h3`): `ClientBuilder::http3_prior_knowledge`, `ClientBuilder::http3_config`, `RequestBuilder::version(Version::HTTP_3)` for `https` URLs, pooled and shared like HTTP/2 |
+//! | `http3` | no | HTTP/3 over QUIC (`quinn`, `h3`): `ClientBuilder::http3_prior_knowledge`, `ClientBuilder::http3_config`, `ClientBuilder::alt_svc` (HTTP/3 learned from `Alt-Svc`, racing TCP), `RequestBuilder::version(Version::HTTP_3)` for `https` URLs, pooled and shared like HTTP/2 |
 //!
 //! Feature names follow reqwest's where reqwest has the feature (`json`, `cookies`, `gzip`,
 //! `brotli`, `zstd`, `deflate`, `charset`), and reqwest's other names are accepted so a
@@ -142,6 +142,8 @@ pub use towline_layers::cache::{CacheStatus, HttpCache};
 pub use towline_layers::rate_limit::RateLimiter;
 pub use towline_layers::retry::{Jitter, RetryBudget, RetryConfig, RetryCount};
 pub use towline_services;
+#[cfg(feature = "http3")]
+pub use towline_services::alt_svc::{AltEndpoint, AltSvcCache};
 pub use towline_services::connect::proxy::{NoProxy, Proxy, ProxyUrl};
 #[cfg(feature = "http3")]
 pub use towline_services::transport::{CongestionController, Http3Config};

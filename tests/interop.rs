@@ -1979,6 +1979,27 @@ async fn caddy_serves_files_over_http3() -> TestResult {
 #[cfg(feature = "http3")]
 #[tokio::test]
 #[ignore = "needs the interop peers started by .ci/run"]
+async fn caddy_advertises_http3_and_the_next_request_takes_it() -> TestResult {
+    let peers = peers();
+    let client = TokioClient::builder()
+        .add_root_certificate(peers.ca()?)
+        .alt_svc(true)
+        .build()?;
+    let first = client.get(format!("{CADDY_H3}/data.json")).send().await?;
+    assert_eq!(first.version(), Version::HTTP_2);
+    let advertised = first.headers()["alt-svc"].to_str()?.to_owned();
+    assert!(advertised.contains(r#"h3=":7443""#), "{advertised}");
+    assert_eq!(first.json::<Value>().await?, peers.data_json()?);
+
+    let second = client.get(format!("{CADDY_H3}/data.json")).send().await?;
+    assert_eq!(second.version(), Version::HTTP_3);
+    assert_eq!(second.json::<Value>().await?, peers.data_json()?);
+    Ok(())
+}
+
+#[cfg(feature = "http3")]
+#[tokio::test]
+#[ignore = "needs the interop peers started by .ci/run"]
 async fn httpbin_behind_caddy_answers_over_http3() -> TestResult {
     httpbin_over_http3(HTTPBIN_CADDY_H3).await
 }

@@ -695,10 +695,39 @@ impl<R: Runtime> ClientBuilder<R> {
     }
 
     /// HTTP/3 (QUIC) settings: idle timeout, keep-alive, receive windows, congestion
-    /// controller.
+    /// controller, the `Alt-Svc` head start. An [`alt_svc`](Self::alt_svc) cache set before
+    /// stays unless `config` has one of its own.
     #[cfg(feature = "http3")]
-    pub fn http3_config(mut self, config: crate::Http3Config) -> Self {
+    pub fn http3_config(mut self, mut config: crate::Http3Config) -> Self {
+        if config.alt_svc.is_none() {
+            config.alt_svc = self.transport.http3.alt_svc.take();
+        }
         self.transport.http3 = config;
+        self
+    }
+
+    /// Learns HTTP/3 alternatives from `Alt-Svc` response fields (RFC 7838) and sends later
+    /// requests to those origins over HTTP/3 (off by default, as in curl).
+    ///
+    /// Only `https` requests made directly (no proxy) that did not ask for a version take
+    /// the alternative, and only while it has not expired (`ma`). The QUIC handshake gets a
+    /// head start of [`Http3Config::alt_svc_budget`] (300 ms) over TCP: when it fails or is
+    /// slower, the request goes over TCP, and the alternative is skipped for a back-off that
+    /// doubles with each failure (from 5 minutes) until a handshake with it succeeds. The
+    /// cache is the client's own; [`alt_svc_cache`](Self::alt_svc_cache) shares one.
+    #[cfg(feature = "http3")]
+    pub fn alt_svc(mut self, enabled: bool) -> Self {
+        self.transport.http3.alt_svc =
+            enabled.then(|| crate::AltSvcCache::new(self.runtime.timer()));
+        self
+    }
+
+    /// Learns `Alt-Svc` alternatives into `cache`, which clients built with it share (see
+    /// [`alt_svc`](Self::alt_svc)); the caller's handle sees what they learn and can
+    /// [`clear`](crate::AltSvcCache::clear) it.
+    #[cfg(feature = "http3")]
+    pub fn alt_svc_cache(mut self, cache: crate::AltSvcCache) -> Self {
+        self.transport.http3.alt_svc = Some(cache);
         self
     }
 

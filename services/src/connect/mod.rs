@@ -73,6 +73,8 @@ pub struct Target {
 struct Via {
     unix_socket: Option<std::sync::Arc<std::path::Path>>,
     proxy: Option<proxy::ProxyRoute>,
+    #[cfg(feature = "http3")]
+    alternative: Option<crate::alt_svc::AltEndpoint>,
 }
 
 impl Via {
@@ -80,11 +82,18 @@ impl Via {
         Self {
             unix_socket: self.unix_socket.clone(),
             proxy: self.proxy.clone(),
+            #[cfg(feature = "http3")]
+            alternative: self.alternative.clone(),
         }
     }
 
     fn into_option(self) -> Option<std::sync::Arc<Self>> {
-        (self.unix_socket.is_some() || self.proxy.is_some()).then(|| std::sync::Arc::new(self))
+        #[cfg(feature = "http3")]
+        let alternative = self.alternative.is_some();
+        #[cfg(not(feature = "http3"))]
+        let alternative = false;
+        (self.unix_socket.is_some() || self.proxy.is_some() || alternative)
+            .then(|| std::sync::Arc::new(self))
     }
 }
 
@@ -164,6 +173,32 @@ impl Target {
             .unwrap_or_default();
         via.proxy = route;
         self.via = via.into_option();
+    }
+
+    /// The `Alt-Svc` alternative (RFC 7838) an HTTP/3 connection to this origin goes to
+    /// instead of the origin's own host and port; the server there must still present a
+    /// certificate for the origin's host. Connections to different alternatives are never
+    /// shared.
+    #[cfg(feature = "http3")]
+    pub fn alternative(&self) -> Option<&crate::alt_svc::AltEndpoint> {
+        self.via.as_ref()?.alternative.as_ref()
+    }
+
+    /// Sets [`alternative`](Self::alternative).
+    #[cfg(feature = "http3")]
+    pub fn set_alternative(&mut self, alternative: Option<crate::alt_svc::AltEndpoint>) {
+        let mut via = self
+            .via
+            .as_deref()
+            .map(Via::clone_parts)
+            .unwrap_or_default();
+        via.alternative = alternative;
+        self.via = via.into_option();
+    }
+
+    /// Whether the target is reached directly: no Unix socket, no proxy.
+    pub fn is_direct(&self) -> bool {
+        self.unix_socket().is_none() && self.proxy().is_none()
     }
 
     /// Whether the scheme is `https`.

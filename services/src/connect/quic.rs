@@ -21,6 +21,11 @@
 //! more: the connector then binds a new one, on the runtime running at that moment, and
 //! tries once more.
 //!
+//! A target with an [`alternative`](Target::alternative) (an `Alt-Svc` endpoint) is reached
+//! at the alternative's host and UDP port, while the handshake still names and authenticates
+//! the origin's host, as RFC 7838 §2.1 requires; the override map applies to the
+//! alternative's host, with the alternative's port.
+//!
 //! The connector does not time itself out: the transport's connect timeout covers DNS and
 //! the handshakes. quinn's own idle timeout ([`Http3Config::max_idle_timeout`]) ends a
 //! handshake nobody answers when there is no connect timeout.
@@ -57,6 +62,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Instant;
+
+use http::uri::Authority;
 
 use super::dns::DynResolver;
 use super::tcp::resolve;
@@ -156,7 +163,24 @@ impl QuicConnector {
             .map_err(|why| ConnectError::msg(ConnectErrorKind::Tls, why.clone()))?
             .clone();
         let mut resolver = self.inner.resolver.clone();
-        let (addrs, dns) = resolve(&mut resolver, &self.inner.tcp, target).await?;
+        let (addrs, dns) = match target.alternative() {
+            None => resolve(&mut resolver, &self.inner.tcp, target).await?,
+            Some(alternative) => {
+                // The alternative's host and port; an override's port for that host does not
+                // apply, since the alternative named its own.
+                let host = alternative.host().unwrap_or(target.authority.host());
+                let authority = Authority::try_from(format!("{host}:{}", alternative.port()))
+                    .map_err(|e| ConnectError::new(ConnectErrorKind::Dns, e).with_message(host))?;
+                let at = Target::new(target.scheme.clone(), authority, target.protocol);
+                let (addrs, dns) = resolve(&mut resolver, &self.inner.tcp, &at).await?;
+                let port = alternative.port();
+                let addrs = addrs
+                    .into_iter()
+                    .map(|addr| SocketAddr::new(addr.ip(), port))
+                    .collect();
+                (addrs, dns)
+            }
+        };
         let start = Instant::now();
         let (connection, remote, local) = match self.handshake(&client, &addrs, target).await {
             // The endpoint's driver is gone (the runtime it ran on shut down, say): a new

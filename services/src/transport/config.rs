@@ -132,6 +132,21 @@ pub struct Http3Config {
     /// `SETTINGS_MAX_FIELD_SECTION_SIZE`); `None` keeps h3's default (unlimited by the
     /// setting, bounded by the stream window).
     pub max_field_section_size: Option<u64>,
+    /// Where `Alt-Svc` fields are learned and looked up; `None` (the default) ignores them.
+    ///
+    /// With a cache, a request to an `https` origin that did not choose its protocol (no
+    /// `Protocol` extension, version not HTTP/2 or HTTP/3, and the transport's default
+    /// [`Protocol::Auto`]), made directly (no proxy, no Unix socket), goes over HTTP/3 to the
+    /// origin's alternative when the cache has one. The QUIC handshake gets a head start of
+    /// [`alt_svc_budget`](Self::alt_svc_budget): if it fails sooner, the request goes over
+    /// TCP at once; if it has not finished by then, the TCP connection is opened as well and
+    /// the first of the two to be ready carries the request, while the handshake goes on
+    /// for later requests. Either way the alternative is marked broken (see
+    /// [`AltSvcCache`](crate::alt_svc::AltSvcCache)) until a handshake with it succeeds. The
+    /// alternative's certificate must be valid for the origin's host (RFC 7838 §2.1).
+    pub alt_svc: Option<crate::alt_svc::AltSvcCache>,
+    /// The QUIC handshake's head start over TCP for an `Alt-Svc` alternative (300 ms).
+    pub alt_svc_budget: Duration,
 }
 
 #[cfg(feature = "http3")]
@@ -145,6 +160,8 @@ impl Default for Http3Config {
             max_concurrent_bidi_streams: 0,
             congestion_controller: CongestionController::Cubic,
             max_field_section_size: None,
+            alt_svc: None,
+            alt_svc_budget: Duration::from_millis(300),
         }
     }
 }
@@ -190,6 +207,18 @@ impl Http3Config {
     /// Sets [`max_field_section_size`](Self::max_field_section_size).
     pub fn with_max_field_section_size(mut self, bytes: u64) -> Self {
         self.max_field_section_size = Some(bytes);
+        self
+    }
+
+    /// Sets [`alt_svc`](Self::alt_svc).
+    pub fn with_alt_svc(mut self, cache: crate::alt_svc::AltSvcCache) -> Self {
+        self.alt_svc = Some(cache);
+        self
+    }
+
+    /// Sets [`alt_svc_budget`](Self::alt_svc_budget).
+    pub fn with_alt_svc_budget(mut self, budget: Duration) -> Self {
+        self.alt_svc_budget = budget;
         self
     }
 }

@@ -11,6 +11,16 @@
 //! `http` URL, through a proxy or a Unix socket fails; a configured default of HTTP/3 leaves
 //! `http` URLs on HTTP/1.1.
 //!
+//! `Alt-Svc` (feature `http3`, with an `AltSvcCache` in `Http3Config::alt_svc`): every response from an `https` origin reached directly teaches
+//! the cache, and a request that did not choose its protocol goes to the origin's HTTP/3
+//! alternative while the cache has one that is not broken: over a pooled connection to it,
+//! or a QUIC handshake that runs on a task of its own (so it can finish and be pooled for
+//! later requests whoever waits for it), with `Http3Config::alt_svc_budget` of head start
+//! over a TCP connection to the origin; the first of the two to be ready carries the
+//! request. A handshake that fails, or is not done within the budget, marks the alternative
+//! broken; one that succeeds clears the mark. The alternative's connections are pooled under
+//! the origin with the alternative's endpoint in the key (`Target::alternative`).
+//!
 //! Stale connections: a request handed back unsent by a pooled connection is sent again on
 //! a fresh connection, once. When a reused connection dies after the request was written
 //! (the keep-alive race: the server closed it as the request went out), the server may have
@@ -223,7 +233,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let inner = self.inner.clone();
-        Box::pin(async move { inner.send(request).await })
+        Box::pin(async move { Inner::send(&inner, request).await })
     }
 }
 
@@ -402,7 +412,10 @@ where
         Ok(true)
     }
 
-    async fn send(&self, mut request: Request<B>) -> Result<Response<ResponseBody<B>>, BoxError> {
+    async fn send(
+        self: &Arc<Self>,
+        mut request: Request<B>,
+    ) -> Result<Response<ResponseBody<B>>, BoxError> {
         let protocol = protocol_for(&request, self.config.protocol);
         let mut target = Target::from_uri(request.uri(), protocol)
             .ok_or_else(|| TransportError::new(TransportErrorKind::InvalidUri, None))?;
@@ -445,12 +458,31 @@ where
             // that ask for HTTP/1 explicitly share its connections.
             target.protocol = Protocol::Http1;
         }
+        #[cfg(feature = "http3")]
+        let alt_svc = self
+            .config
+            .http3
+            .alt_svc
+            .as_ref()
+            .filter(|_| self.quic.is_some() && target.is_https() && target.is_direct());
+        #[cfg(feature = "http3")]
+        let (target, mut raced) = match alt_svc {
+            Some(cache) if target.protocol == Protocol::Auto => {
+                self.alternative_route(target, cache).await?
+            }
+            _ => (target, None),
+        };
+        #[cfg(not(feature = "http3"))]
+        let mut raced = None;
         let idempotent = is_idempotent(request.method());
         let request_closes = asks_to_close(request.headers());
         let mut request = request.map(SendBody::new);
         let mut fresh_only = false;
         loop {
-            let conn = self.acquire(&target, fresh_only).await?;
+            let conn = match raced.take() {
+                Some(conn) => conn,
+                None => self.acquire(&target, fresh_only).await?,
+            };
             let PooledConn {
                 sender,
                 connected,
@@ -566,6 +598,10 @@ where
                         info = info.with_local_addr(addr);
                     }
                     response.extensions_mut().insert(info);
+                    #[cfg(feature = "http3")]
+                    if let Some(cache) = alt_svc {
+                        cache.learn(target.host(), target.port(), response.headers());
+                    }
                     return Ok(response);
                 }
                 Err(failure) => failure,
@@ -886,6 +922,167 @@ where
             host_header: None,
             slot: None,
         })
+    }
+}
+
+/// The longest an `Alt-Svc` handshake goes on in the background when the transport has no
+/// connect timeout (quinn's idle timeout may be off, and a silent UDP port never answers).
+#[cfg(feature = "http3")]
+const ALT_SVC_HANDSHAKE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+#[cfg(feature = "http3")]
+impl<C, B, R, IO> Inner<C, B, R>
+where
+    C: Service<Target, Response = IO> + Clone + Send + Sync + 'static,
+    C::Error: Into<BoxError>,
+    C::Future: Send + 'static,
+    IO: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send + 'static,
+    R: Runtime,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    /// Where a request to `origin` goes when the origin named an HTTP/3 alternative in
+    /// `cache` (see [`Http3Config::alt_svc`]): a pooled HTTP/3 connection to it; else a QUIC
+    /// handshake with it, given the budget's head start over TCP. The target the request
+    /// goes to, and the connection when it is already made.
+    async fn alternative_route(
+        self: &Arc<Self>,
+        origin: Target,
+        cache: &crate::alt_svc::AltSvcCache,
+    ) -> Result<(Target, Option<PooledConn<SendBody<B>>>), BoxError> {
+        let Some(endpoint) = cache.lookup(origin.host(), origin.port()) else {
+            return Ok((origin, None));
+        };
+        let mut alternative = origin.clone();
+        alternative.protocol = Protocol::Http3;
+        let origins_own = endpoint.port() == origin.port()
+            && endpoint
+                .host()
+                .is_none_or(|host| host.eq_ignore_ascii_case(origin.host()));
+        if !origins_own {
+            alternative.set_alternative(Some(endpoint.clone()));
+        }
+        // Set once the alternative is marked broken for the handshake this request started.
+        let mut marked = None;
+        let mut quic: BoxFuture<'static, Option<PooledConn<SendBody<B>>>> = loop {
+            match self.pool.checkout(&alternative, true) {
+                Checkout::Ready(mut conn) => {
+                    if conn.ready().await {
+                        return Ok((alternative, Some(conn)));
+                    }
+                }
+                Checkout::Wait(waiting) => {
+                    break Box::pin(async move {
+                        match waiting.await {
+                            Ok(Waited::Conn(conn)) => Some(conn),
+                            _ => None,
+                        }
+                    });
+                }
+                Checkout::Connect(guard) => {
+                    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    marked = Some(flag.clone());
+                    break self.handshake_in_background(
+                        alternative.clone(),
+                        endpoint.clone(),
+                        cache.clone(),
+                        guard,
+                        flag,
+                    );
+                }
+            }
+        };
+        let mut head_start = self.timer.sleep(self.config.http3.alt_svc_budget);
+        match until(head_start.as_mut(), &mut quic).await {
+            Some(Some(conn)) => return Ok((alternative, Some(conn))),
+            // It failed (and is marked broken): TCP at once.
+            Some(None) => return Ok((origin, None)),
+            None => {}
+        }
+        if let Some(flag) = marked
+            && !flag.swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            cache.mark_broken(origin.host(), origin.port(), &endpoint);
+        }
+        // The first of the two connections to be ready carries the request; if TCP fails,
+        // the handshake may still succeed.
+        let mut tcp = Box::pin(self.acquire(&origin, false));
+        let mut quic = Some(quic);
+        let mut tcp_failed = None;
+        poll_fn(|cx| {
+            if let Some(pending) = quic.as_mut() {
+                match pending.as_mut().poll(cx) {
+                    Poll::Ready(Some(conn)) => {
+                        return Poll::Ready(Ok((alternative.clone(), Some(conn))));
+                    }
+                    Poll::Ready(None) => quic = None,
+                    Poll::Pending => {}
+                }
+            }
+            if tcp_failed.is_none() {
+                match tcp.as_mut().poll(cx) {
+                    Poll::Ready(Ok(conn)) => return Poll::Ready(Ok((origin.clone(), Some(conn)))),
+                    Poll::Ready(Err(error)) => tcp_failed = Some(error),
+                    Poll::Pending => {}
+                }
+            }
+            if quic.is_none()
+                && let Some(error) = tcp_failed.take()
+            {
+                return Poll::Ready(Err(error));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Runs the QUIC handshake with an `Alt-Svc` alternative on a task of its own, so that it
+    /// can finish (and pool its connection for later requests) after the request that
+    /// started it went over TCP. A failure marks the alternative broken, unless the request
+    /// already did (`marked`); a success clears the mark. The future yields the connection,
+    /// or `None` when the handshake failed.
+    fn handshake_in_background(
+        self: &Arc<Self>,
+        target: Target,
+        endpoint: crate::alt_svc::AltEndpoint,
+        cache: crate::alt_svc::AltSvcCache,
+        guard: crate::pool::ConnectGuard<SendBody<B>>,
+        marked: Arc<std::sync::atomic::AtomicBool>,
+    ) -> BoxFuture<'static, Option<PooledConn<SendBody<B>>>> {
+        let (connected, handshake) = futures_channel::oneshot::channel();
+        let inner = self.clone();
+        self.runtime.spawn(Box::pin(async move {
+            let result = match inner.config.connect_timeout {
+                Some(_) => inner.connect(&target).await,
+                None => timeout(
+                    &inner.timer,
+                    ALT_SVC_HANDSHAKE_LIMIT,
+                    inner.establish(&target),
+                )
+                .await
+                .unwrap_or_else(|| {
+                    Err(ConnectError::msg(
+                        ConnectErrorKind::Timeout,
+                        format!("no QUIC handshake within {ALT_SVC_HANDSHAKE_LIMIT:?}"),
+                    ))
+                }),
+            };
+            match result {
+                Ok(mut conn) => {
+                    guard.finish_shared(&mut conn, inner.timer.now());
+                    cache.mark_working(target.host(), target.port(), &endpoint);
+                    let _ = connected.send(conn);
+                }
+                Err(error) => {
+                    guard.fail(&error);
+                    if !marked.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                        cache.mark_broken(target.host(), target.port(), &endpoint);
+                    }
+                }
+            }
+        }));
+        Box::pin(async move { handshake.await.ok() })
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! A server names alternative services for its origin — `h3=":443"; ma=3600` says "HTTP/3 on
 //! UDP port 443 of this host, for an hour" — or withdraws them all with `clear`. The parser
-//! only reads the header; what to do with it (a cache of alternatives per origin, trying
-//! HTTP/3 there) is the transport's business.
+//! only reads the header. `AltSvcCache` (feature `http3`) keeps what responses said per
+//! origin, and the transport tries HTTP/3 there (see `Http3Config::alt_svc`).
 //!
 //! Bounds: a value longer than [`MAX_HEADER_LEN`] is refused unread, at most
 //! [`MAX_ALTERNATIVES`] alternatives are kept and each may carry at most [`MAX_PARAMS`]
@@ -29,8 +29,14 @@
 //! assert_eq!(parse_alt_svc(b"clear"), Ok(AltSvc::Clear));
 //! ```
 
+#[cfg(feature = "http3")]
+mod cache;
+
 use std::fmt;
 use std::time::Duration;
+
+#[cfg(feature = "http3")]
+pub use cache::{AltEndpoint, AltSvcCache};
 
 /// Longest header value parsed, in bytes.
 pub const MAX_HEADER_LEN: usize = 8 * 1024;
