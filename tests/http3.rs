@@ -25,7 +25,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-use common::{ca, echo_of, get, header_values, pattern, within};
+use common::{ca, echo_of, get, header_values, pattern, wait_until, within};
 
 /// A client trusting `pki`, sending every `https` request over HTTP/3 to `server`.
 fn h3_client(pki: &TestPki, server: &Http3Server) -> TokioClient {
@@ -725,4 +725,94 @@ async fn a_response_body_outlives_the_client() {
     drop(client);
     let body = within(response.bytes()).await.unwrap();
     assert_eq!(body.len(), 300_000);
+}
+
+// ---------------------------------------------------------------------------
+// 0-RTT
+// ---------------------------------------------------------------------------
+
+/// A client that resumes `server`'s sessions in 0-RTT, with a new connection per request
+/// (none is pooled), so each request after the first starts a resumed handshake.
+fn zero_rtt_client(pki: &TestPki, server: &Http3Server) -> TokioClient {
+    h3_builder(pki, server)
+        .pool_max_idle_per_host(0)
+        .http3_zero_rtt(true)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn zero_rtt_carries_a_get_on_a_resumed_session_but_never_a_post() {
+    let pki = TestPki::generate();
+    let server = Http3Server::with_early_data(&pki, 0);
+    let client = zero_rtt_client(&pki, &server);
+
+    // A full handshake first: it gives the client a session to resume.
+    let response = get(&client, &server.url("/echo")).await.unwrap();
+    assert_eq!(echo_of(response).await["method"], "GET");
+    assert_eq!(server.early_requests(), 0);
+
+    let response = get(&client, &server.url("/echo?again")).await.unwrap();
+    assert_eq!(response.version(), Version::HTTP_3);
+    assert_eq!(echo_of(response).await["query"], "again");
+    assert_eq!(server.connections(), 2);
+    assert_eq!(server.early_requests(), 1);
+
+    // A POST and a PUT with a body wait for the handshake of their resumed connection.
+    for method in [http::Method::POST, http::Method::PUT] {
+        let response = within(
+            client
+                .request(method.clone(), server.url("/echo"))
+                .body("not replayable")
+                .send(),
+        )
+        .await
+        .unwrap();
+        let echo = echo_of(response).await;
+        assert_eq!(echo["method"], method.as_str());
+        assert_eq!(echo["body"], "not replayable");
+    }
+    assert_eq!(server.connections(), 4);
+    assert_eq!(server.early_requests(), 1);
+}
+
+#[tokio::test]
+async fn without_zero_rtt_resumed_connections_send_no_early_data() {
+    let pki = TestPki::generate();
+    let server = Http3Server::with_early_data(&pki, 0);
+    let client = h3_builder(&pki, &server)
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        get(&client, &server.url("/echo")).await.unwrap();
+    }
+    assert_eq!(server.connections(), 3);
+    assert_eq!(server.early_requests(), 0);
+}
+
+#[tokio::test]
+async fn rejected_early_data_is_sent_again_once_after_a_full_handshake() {
+    let pki = TestPki::generate();
+    let first = Http3Server::with_early_data(&pki, 0);
+    let client = zero_rtt_client(&pki, &first);
+    get(&client, &first.url("/echo")).await.unwrap();
+    let port = first.addr().port();
+    drop(first);
+    // The endpoint's driver lets go of the socket once it has run.
+    wait_until("the first server's UDP port to be free", || {
+        std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+
+    // Same address, none of the first server's sessions: the early data is rejected.
+    let server = Http3Server::with_early_data(&pki, port);
+    let response = get(&client, &server.url("/echo?replayed")).await.unwrap();
+    assert_eq!(response.version(), Version::HTTP_3);
+    assert_eq!(echo_of(response).await["query"], "replayed");
+    // The resumed connection (its handshake done, its early request dropped unseen) and the
+    // new one that carried the request.
+    assert_eq!(server.connections(), 2);
+    assert_eq!(server.requests(), 1);
+    assert_eq!(server.early_requests(), 0);
 }

@@ -722,6 +722,17 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// Sends idempotent requests without a body in QUIC 0-RTT early data when a connection
+    /// resumes an earlier TLS session with the server (off by default): they reach the
+    /// server a round trip sooner. Other requests on such a connection wait for its
+    /// handshake; a request whose early data the server rejected is sent again, once, on a
+    /// new connection. See [`Http3Config::zero_rtt`](crate::Http3Config::zero_rtt).
+    #[cfg(feature = "http3")]
+    pub fn http3_zero_rtt(mut self, enabled: bool) -> Self {
+        self.transport.http3.zero_rtt = enabled;
+        self
+    }
+
     /// Learns `Alt-Svc` alternatives into `cache`, which clients built with it share (see
     /// [`alt_svc`](Self::alt_svc)); the caller's handle sees what they learn and can
     /// [`clear`](crate::AltSvcCache::clear) it.

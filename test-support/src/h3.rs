@@ -30,6 +30,10 @@ pub const GZIPPED_TEXT: &str = "compressed over h3, decoded by the client";
 
 #[derive(Default)]
 struct State {
+    /// Whether connections are taken in 0.5-RTT, so that requests in 0-RTT early data are
+    /// seen before the handshake ends.
+    early_data: bool,
+    early_requests: AtomicUsize,
     connections: AtomicUsize,
     requests: AtomicUsize,
     rejected_once: AtomicBool,
@@ -119,14 +123,41 @@ impl Http3Server {
         Self::with_tls(pki.server_config(&[b"h3"], true))
     }
 
+    /// Like [`start`](Self::start), accepting TLS 0-RTT early data from clients resuming a
+    /// session it issued, and counting the requests that came in it
+    /// ([`early_requests`](Self::early_requests)). `port` 0 picks a free one; another
+    /// server's port (once that server is dropped) makes a server that knows none of its
+    /// sessions, so rejects early data meant for it.
+    ///
+    /// # Panics
+    ///
+    /// If the UDP socket cannot be bound.
+    pub fn with_early_data(pki: &TestPki, port: u16) -> Self {
+        let mut tls =
+            (*pki.server_config_with_versions(&[b"h3"], &[&rustls::version::TLS13])).clone();
+        // QUIC allows only 0 or this (RFC 9001 §4.6.1).
+        tls.max_early_data_size = u32::MAX;
+        Self::spawn_at(
+            Arc::new(tls),
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            true,
+        )
+    }
+
     fn spawn(tls: Arc<ServerConfig>, ip: IpAddr) -> Self {
+        Self::spawn_at(tls, SocketAddr::new(ip, 0), false)
+    }
+
+    fn spawn_at(tls: Arc<ServerConfig>, addr: SocketAddr, early_data: bool) -> Self {
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
             .expect("a TLS 1.3 server configuration");
         let config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        let endpoint =
-            quinn::Endpoint::server(config, SocketAddr::new(ip, 0)).expect("binding a UDP socket");
+        let endpoint = quinn::Endpoint::server(config, addr).expect("binding a UDP socket");
         let addr = endpoint.local_addr().expect("the endpoint's address");
-        let state = Arc::new(State::default());
+        let state = Arc::new(State {
+            early_data,
+            ..State::default()
+        });
         let task = tokio::spawn(accept(endpoint.clone(), state.clone()));
         Self {
             addr,
@@ -157,6 +188,12 @@ impl Http3Server {
         self.state.requests.load(Ordering::SeqCst)
     }
 
+    /// Requests that arrived before their connection's handshake was done: in 0-RTT early
+    /// data (servers made by [`with_early_data`](Self::with_early_data) only).
+    pub fn early_requests(&self) -> usize {
+        self.state.early_requests.load(Ordering::SeqCst)
+    }
+
     /// Closes every open connection with an application error (H3_INTERNAL_ERROR), as a
     /// crashing server would.
     pub fn close_connections(&self) {
@@ -179,8 +216,31 @@ async fn accept(endpoint: quinn::Endpoint, state: Arc<State>) {
     while let Some(incoming) = endpoint.accept().await {
         let state = state.clone();
         tokio::spawn(async move {
-            let Ok(connection) = incoming.await else {
-                return;
+            let handshake_done = Arc::new(AtomicBool::new(true));
+            let connection = if state.early_data {
+                let Ok(connecting) = incoming.accept() else {
+                    return;
+                };
+                match connecting.into_0rtt() {
+                    Ok((connection, done)) => {
+                        handshake_done.store(false, Ordering::SeqCst);
+                        let flag = handshake_done.clone();
+                        tokio::spawn(async move {
+                            done.await;
+                            flag.store(true, Ordering::SeqCst);
+                        });
+                        connection
+                    }
+                    Err(connecting) => match connecting.await {
+                        Ok(connection) => connection,
+                        Err(_) => return,
+                    },
+                }
+            } else {
+                match incoming.await {
+                    Ok(connection) => connection,
+                    Err(_) => return,
+                }
             };
             let id = state.connections.fetch_add(1, Ordering::SeqCst) + 1;
             state
@@ -208,7 +268,12 @@ async fn accept(endpoint: quinn::Endpoint, state: Arc<State>) {
             loop {
                 let resolver = tokio::select! {
                     accepted = h3.accept() => match accepted {
-                        Ok(Some(resolver)) => resolver,
+                        Ok(Some(resolver)) => {
+                            if !handshake_done.load(Ordering::SeqCst) {
+                                state.early_requests.fetch_add(1, Ordering::SeqCst);
+                            }
+                            resolver
+                        }
                         _ => break,
                     },
                     Some(sent) = goaway_rx.recv() => {

@@ -21,6 +21,11 @@
 //! more: the connector then binds a new one, on the runtime running at that moment, and
 //! tries once more.
 //!
+//! 0-RTT ([`Http3Config::zero_rtt`]): the client config then enables TLS early data, and
+//! rustls keeps the sessions servers offer; [`QuicConnector::connect_early`] resumes one when
+//! it has it and hands the connection over before the handshake is done. Happy Eyeballs does
+//! not apply then: the first address gets the connection.
+//!
 //! A target with an [`alternative`](Target::alternative) (an `Alt-Svc` endpoint) is reached
 //! at the alternative's host and UDP port, while the handshake still names and authenticates
 //! the origin's host, as RFC 7838 §2.1 requires; the override map applies to the
@@ -86,6 +91,8 @@ struct Inner {
     tcp: TcpConfig,
     /// The client config, or why there is none (the TLS settings exclude TLS 1.3).
     client: Result<quinn::ClientConfig, String>,
+    /// [`Http3Config::zero_rtt`].
+    zero_rtt: bool,
     endpoint: Mutex<Option<quinn::Endpoint>>,
 }
 
@@ -98,10 +105,22 @@ impl std::fmt::Debug for QuicConnector {
 }
 
 /// A QUIC connection with the facts of how it was made.
-#[derive(Debug)]
 pub struct QuicConnection {
     connection: quinn::Connection,
     connected: Connected,
+    /// Resolves once the handshake of a connection sending 0-RTT early data is done: `true`
+    /// if the server accepted the early data.
+    early_data: Option<quinn::ZeroRttAccepted>,
+}
+
+impl std::fmt::Debug for QuicConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuicConnection")
+            .field("connection", &self.connection)
+            .field("connected", &self.connected)
+            .field("early", &self.is_early())
+            .finish()
+    }
 }
 
 impl QuicConnection {
@@ -119,6 +138,18 @@ impl QuicConnection {
     pub fn into_parts(self) -> (quinn::Connection, Connected) {
         (self.connection, self.connected)
     }
+
+    /// Whether the connection sends 0-RTT early data until its handshake is done (see
+    /// [`QuicConnector::connect_early`]).
+    pub fn is_early(&self) -> bool {
+        self.early_data.is_some()
+    }
+
+    /// The outcome of the early data, for a connection that [`is_early`](Self::is_early):
+    /// resolves once the handshake is done, `true` if the server accepted it.
+    pub fn take_early_data(&mut self) -> Option<quinn::ZeroRttAccepted> {
+        self.early_data.take()
+    }
 }
 
 impl QuicConnector {
@@ -133,13 +164,19 @@ impl QuicConnector {
         config: &Http3Config,
     ) -> Self {
         let client = match tls.for_http3() {
-            Some(rustls) => quinn::crypto::rustls::QuicClientConfig::try_from(rustls)
-                .map(|crypto| {
-                    let mut client = quinn::ClientConfig::new(Arc::new(crypto));
-                    client.transport_config(Arc::new(transport_config(config)));
-                    client
-                })
-                .map_err(|e| format!("the TLS settings cannot carry QUIC: {e}")),
+            Some(rustls) => quinn::crypto::rustls::QuicClientConfig::try_from(if config.zero_rtt {
+                let mut early = (*rustls).clone();
+                early.enable_early_data = true;
+                Arc::new(early)
+            } else {
+                rustls
+            })
+            .map(|crypto| {
+                let mut client = quinn::ClientConfig::new(Arc::new(crypto));
+                client.transport_config(Arc::new(transport_config(config)));
+                client
+            })
+            .map_err(|e| format!("the TLS settings cannot carry QUIC: {e}")),
             None => Err("HTTP/3 needs TLS 1.3, which the TLS settings exclude".to_owned()),
         };
         Self {
@@ -149,6 +186,7 @@ impl QuicConnector {
                 resolver,
                 tcp,
                 client,
+                zero_rtt: config.zero_rtt,
                 endpoint: Mutex::new(None),
             }),
         }
@@ -156,6 +194,18 @@ impl QuicConnector {
 
     /// Resolves `target` and completes a QUIC handshake with one of its addresses.
     pub async fn connect(&self, target: &Target) -> Result<QuicConnection, ConnectError> {
+        self.open(target, false).await
+    }
+
+    /// Like [`connect`](Self::connect), but with [`Http3Config::zero_rtt`] on and a TLS
+    /// session of the server's to resume, returns as soon as the first address's handshake
+    /// has started: the connection then sends early data until the handshake is done
+    /// ([`QuicConnection::is_early`]). Only replay-safe requests may go in early data.
+    pub async fn connect_early(&self, target: &Target) -> Result<QuicConnection, ConnectError> {
+        self.open(target, self.inner.zero_rtt).await
+    }
+
+    async fn open(&self, target: &Target, early: bool) -> Result<QuicConnection, ConnectError> {
         let client = self
             .inner
             .client
@@ -182,17 +232,22 @@ impl QuicConnector {
             }
         };
         let start = Instant::now();
-        let (connection, remote, local) = match self.handshake(&client, &addrs, target).await {
+        let (handshake, remote, local) = match self.handshake(&client, &addrs, target, early).await
+        {
             // The endpoint's driver is gone (the runtime it ran on shut down, say): a new
             // endpoint, on the runtime running now, gets one more try.
             Err(Stopped::Endpoint) => {
                 self.forget_endpoint();
-                self.handshake(&client, &addrs, target)
+                self.handshake(&client, &addrs, target, early)
                     .await
                     .map_err(Stopped::into_error)?
             }
             other => other.map_err(Stopped::into_error)?,
         };
+        let Handshake {
+            connection,
+            early_data,
+        } = handshake;
         let mut timings = ConnectTimings::default().with_quic(start.elapsed());
         if let Some(took) = dns {
             timings = timings.with_dns(took);
@@ -206,17 +261,20 @@ impl QuicConnector {
         Ok(QuicConnection {
             connection,
             connected,
+            early_data,
         })
     }
 
-    /// Handshakes with the first of `addrs` to answer, through the endpoint; the connection,
-    /// its peer and the endpoint's address.
+    /// Handshakes with the first of `addrs` to answer, through the endpoint (or, `early`,
+    /// starts a 0-RTT one with the first address when a session can be resumed); the
+    /// connection, its peer and the endpoint's address.
     async fn handshake(
         &self,
         client: &quinn::ClientConfig,
         addrs: &[SocketAddr],
         target: &Target,
-    ) -> Result<(quinn::Connection, SocketAddr, Option<SocketAddr>), Stopped> {
+        early: bool,
+    ) -> Result<(Handshake, SocketAddr, Option<SocketAddr>), Stopped> {
         let endpoint = self.endpoint()?;
         let local = endpoint
             .local_addr()
@@ -249,10 +307,27 @@ impl QuicConnector {
                 endpoint_stopped |=
                     matches!(connecting, Err(quinn::ConnectError::EndpointStopping));
                 Box::pin(async move {
-                    connecting
-                        .map_err(|e| ConnectError::new(ConnectErrorKind::Quic, e))?
-                        .await
-                        .map_err(handshake_error)
+                    let connecting =
+                        connecting.map_err(|e| ConnectError::new(ConnectErrorKind::Quic, e))?;
+                    let connecting = if early {
+                        match connecting.into_0rtt() {
+                            Ok((connection, accepted)) => {
+                                return Ok(Handshake {
+                                    connection,
+                                    early_data: Some(accepted),
+                                });
+                            }
+                            // No session to resume: a full handshake.
+                            Err(connecting) => connecting,
+                        }
+                    } else {
+                        connecting
+                    };
+                    let connection = connecting.await.map_err(handshake_error)?;
+                    Ok(Handshake {
+                        connection,
+                        early_data: None,
+                    })
                 })
             },
         )
@@ -400,7 +475,13 @@ impl Stopped {
     }
 }
 
-type Attempt = BoxFuture<'static, Result<quinn::Connection, ConnectError>>;
+/// A connection whose handshake is done, or (with `early_data`) under way in 0-RTT.
+struct Handshake {
+    connection: quinn::Connection,
+    early_data: Option<quinn::ZeroRttAccepted>,
+}
+
+type Attempt = BoxFuture<'static, Result<Handshake, ConnectError>>;
 
 /// Runs `attempt` for each address in turn, starting the next when the one before failed or
 /// `delay` passed, until one succeeds (the others are dropped, which abandons their
@@ -410,7 +491,7 @@ async fn race(
     timer: &SharedTimer,
     delay: std::time::Duration,
     mut attempt: impl FnMut(SocketAddr) -> Attempt,
-) -> Result<(quinn::Connection, SocketAddr), ConnectError> {
+) -> Result<(Handshake, SocketAddr), ConnectError> {
     let mut addrs = addrs.into_iter();
     let mut pending: Vec<(SocketAddr, Attempt)> = Vec::new();
     let mut next_after: Option<Pin<Box<dyn hyper::rt::Sleep>>> = None;

@@ -147,6 +147,16 @@ pub struct Http3Config {
     pub alt_svc: Option<crate::alt_svc::AltSvcCache>,
     /// The QUIC handshake's head start over TCP for an `Alt-Svc` alternative (300 ms).
     pub alt_svc_budget: Duration,
+    /// Sends requests in 0-RTT early data on connections that resume an earlier TLS session
+    /// (off by default).
+    ///
+    /// Early data can be replayed by an attacker, so only idempotent requests without a
+    /// body go in it; any other request on such a connection waits for the handshake to
+    /// finish (a body is not known to be replayable before it is sent, so a PUT with one
+    /// waits too). When the server rejects the early data, the requests sent in it were not
+    /// processed: each is sent again, once, on a new connection (without early data), and the
+    /// rejected connection is not used again.
+    pub zero_rtt: bool,
 }
 
 #[cfg(feature = "http3")]
@@ -162,6 +172,7 @@ impl Default for Http3Config {
             max_field_section_size: None,
             alt_svc: None,
             alt_svc_budget: Duration::from_millis(300),
+            zero_rtt: false,
         }
     }
 }
@@ -219,6 +230,12 @@ impl Http3Config {
     /// Sets [`alt_svc_budget`](Self::alt_svc_budget).
     pub fn with_alt_svc_budget(mut self, budget: Duration) -> Self {
         self.alt_svc_budget = budget;
+        self
+    }
+
+    /// Sets [`zero_rtt`](Self::zero_rtt).
+    pub fn with_zero_rtt(mut self, enabled: bool) -> Self {
+        self.zero_rtt = enabled;
         self
     }
 }

@@ -13,6 +13,10 @@
 //! server may answer before the upload ends. The response body reads the stream's DATA
 //! frames as they come, then its trailers.
 //!
+//! 0-RTT: a connection made with early data (see `Http3Config::zero_rtt`) carries a record
+//! of how the early data fared, settled by a task that waits for the handshake; a rejection
+//! closes the connection for new requests, and the transport sends again what went in it.
+//!
 //! Refusals: a stream the server reset with H3_REQUEST_REJECTED, a GOAWAY received before
 //! the stream was opened, and a connection closed gracefully (H3_NO_ERROR) while the
 //! response was awaited — which a server does only for streams beyond its GOAWAY's id —
@@ -50,12 +54,87 @@ pub(crate) struct Http3Sender {
     connection: quinn::Connection,
     /// Set when the driver ended or a GOAWAY refused a stream.
     closed: Arc<AtomicBool>,
+    /// For a connection made with 0-RTT: how its early data fared.
+    early_data: Option<Arc<EarlyData>>,
 }
 
 impl Http3Sender {
     /// Whether new requests may go over this connection.
     pub(crate) fn is_open(&self) -> bool {
         !self.closed.load(Ordering::Acquire) && self.connection.close_reason().is_none()
+    }
+
+    /// The connection's early data while its handshake is not done: a request sent now goes
+    /// in 0-RTT.
+    pub(crate) fn pending_early_data(&self) -> Option<Arc<EarlyData>> {
+        self.early_data
+            .as_ref()
+            .filter(|early| early.outcome().is_none())
+            .cloned()
+    }
+}
+
+/// How a 0-RTT connection's early data fared: unknown until the handshake is done.
+pub(crate) struct EarlyData {
+    outcome: std::sync::Mutex<Outcome>,
+}
+
+enum Outcome {
+    /// The handshake goes on; these wait for it.
+    Pending(Vec<futures_channel::oneshot::Sender<()>>),
+    Accepted,
+    /// Rejected, or the connection ended before its handshake did.
+    Rejected,
+}
+
+impl EarlyData {
+    fn pending() -> Self {
+        Self {
+            outcome: std::sync::Mutex::new(Outcome::Pending(Vec::new())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Outcome> {
+        // Every update replaces the whole value: nothing half-done for a panic to leave.
+        self.outcome.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `Some(accepted)` once the handshake is done.
+    fn outcome(&self) -> Option<bool> {
+        match &*self.lock() {
+            Outcome::Pending(_) => None,
+            Outcome::Accepted => Some(true),
+            Outcome::Rejected => Some(false),
+        }
+    }
+
+    /// Waits for the handshake; whether the server accepted the early data.
+    pub(crate) async fn accepted(&self) -> bool {
+        loop {
+            let done = {
+                let mut outcome = self.lock();
+                match &mut *outcome {
+                    Outcome::Pending(waiters) => {
+                        let (done, wait) = futures_channel::oneshot::channel();
+                        waiters.push(done);
+                        wait
+                    }
+                    Outcome::Accepted => return true,
+                    Outcome::Rejected => return false,
+                }
+            };
+            let _ = done.await;
+        }
+    }
+
+    fn settle(&self, accepted: bool) {
+        let settled = if accepted {
+            Outcome::Accepted
+        } else {
+            Outcome::Rejected
+        };
+        // The waiters wake when their senders drop, with the outcome in place.
+        drop(std::mem::replace(&mut *self.lock(), settled));
     }
 }
 
@@ -66,6 +145,8 @@ pub(crate) async fn handshake<R: Runtime>(
     runtime: &R,
     close: Option<CloseReport>,
 ) -> Result<(Http3Sender, Connected), ConnectError> {
+    let mut quic = quic;
+    let early_accepted = quic.take_early_data();
     let (connection, connected) = quic.into_parts();
     let mut builder = h3::client::builder();
     if let Some(size) = max_field_section_size {
@@ -82,6 +163,21 @@ pub(crate) async fn handshake<R: Runtime>(
             _ => ConnectError::new(ConnectErrorKind::Handshake, e),
         })?;
     let closed = Arc::new(AtomicBool::new(false));
+    let early_data = early_accepted.map(|accepted| {
+        let early = Arc::new(EarlyData::pending());
+        let settled = early.clone();
+        let rejected = closed.clone();
+        runtime.spawn(Box::pin(async move {
+            let accepted = accepted.await;
+            if !accepted {
+                // h3's control stream went in the rejected early data too: the server never
+                // saw our SETTINGS, so the connection takes no more requests.
+                rejected.store(true, Ordering::Release);
+            }
+            settled.settle(accepted);
+        }));
+        early
+    });
     let ended = MarkClosed(closed.clone());
     runtime.spawn(Box::pin(async move {
         // Marks the connection closed however the task ends: the connection closing, or the
@@ -97,6 +193,7 @@ pub(crate) async fn handshake<R: Runtime>(
             send,
             connection,
             closed,
+            early_data,
         },
         connected,
     ))
@@ -113,7 +210,8 @@ impl Drop for MarkClosed {
 
 /// Why an HTTP/3 request failed, in the terms the transport's replay logic asks about.
 pub(crate) struct SendFailure {
-    /// The server did not process the request (see the module docs).
+    /// The server did not process the request (see the module docs), or it went in early
+    /// data the server rejected.
     pub(crate) refused: bool,
     /// The connection ended under the request: the server may or may not have acted on it.
     pub(crate) closed: bool,

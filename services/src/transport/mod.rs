@@ -543,8 +543,26 @@ where
                 }
                 #[cfg(feature = "http3")]
                 Sender::Http3(mut sender) => {
+                    // Early data may be replayed by an attacker: only an idempotent request
+                    // without a body goes in it; any other waits for the handshake.
+                    let early = sender.pending_early_data();
+                    let replay_safe = idempotent && !had_body;
+                    if let Some(early) = &early
+                        && !replay_safe
+                        && !early.accepted().await
+                    {
+                        // The connection is done for (see `http3`); nothing was sent.
+                        fresh_only = true;
+                        continue;
+                    }
                     *request.version_mut() = Version::HTTP_3;
-                    let sent = http3::send(&mut sender, request, &self.runtime).await;
+                    let mut sent = http3::send(&mut sender, request, &self.runtime).await;
+                    if let (Err(failure), Some(early)) = (&mut sent, early.filter(|_| replay_safe))
+                        && !early.accepted().await
+                    {
+                        // The server dropped the early data unprocessed.
+                        failure.refused = true;
+                    }
                     (
                         sent.map(|response| Sent::Http3(response.map(Box::new)))
                             .map_err(Failure::from_http3),
@@ -692,7 +710,8 @@ where
                 // Boxed: connecting (DNS, Happy Eyeballs, TLS, handshake) is a large future
                 // that would otherwise be part of every request's future, and be moved with
                 // it, even when the pool has a connection ready.
-                Checkout::Connect(guard) => match Box::pin(self.connect(target)).await {
+                Checkout::Connect(guard) => match Box::pin(self.connect(target, !fresh_only)).await
+                {
                     Ok(mut conn) => {
                         if !matches!(conn.sender, Sender::Http1(_)) {
                             guard.finish_shared(&mut conn, self.timer.now());
@@ -710,10 +729,15 @@ where
         }
     }
 
-    /// Makes a connection, within the connect timeout.
-    async fn connect(&self, target: &Target) -> Result<PooledConn<SendBody<B>>, ConnectError> {
+    /// Makes a connection, within the connect timeout; `early` allows an HTTP/3 one to start
+    /// in 0-RTT (see `Http3Config::zero_rtt`).
+    async fn connect(
+        &self,
+        target: &Target,
+        early: bool,
+    ) -> Result<PooledConn<SendBody<B>>, ConnectError> {
         match self.config.connect_timeout {
-            Some(limit) => timeout(&self.timer, limit, self.establish(target))
+            Some(limit) => timeout(&self.timer, limit, self.establish(target, early))
                 .await
                 .ok_or_else(|| {
                     ConnectError::msg(
@@ -721,15 +745,20 @@ where
                         format!("no connection within {limit:?}"),
                     )
                 })?,
-            None => self.establish(target).await,
+            None => self.establish(target, early).await,
         }
     }
 
     /// Connects (DNS, TCP, TLS through the connector) and completes the HTTP handshake.
-    async fn establish(&self, target: &Target) -> Result<PooledConn<SendBody<B>>, ConnectError> {
+    async fn establish(
+        &self,
+        target: &Target,
+        // Only HTTP/3 connections start in 0-RTT.
+        #[cfg_attr(not(feature = "http3"), expect(unused_variables))] early: bool,
+    ) -> Result<PooledConn<SendBody<B>>, ConnectError> {
         #[cfg(feature = "http3")]
         if target.protocol == Protocol::Http3 {
-            return self.establish_http3(target).await;
+            return self.establish_http3(target, early).await;
         }
         let mut connector = self.connector.clone();
         poll_fn(|cx| connector.poll_ready(cx))
@@ -887,6 +916,7 @@ where
     async fn establish_http3(
         &self,
         target: &Target,
+        early: bool,
     ) -> Result<PooledConn<SendBody<B>>, ConnectError> {
         let quic = self.quic.as_ref().ok_or_else(|| {
             ConnectError::msg(
@@ -894,7 +924,11 @@ where
                 "this transport was built without an HTTP/3 connector",
             )
         })?;
-        let connection = quic.connect(target).await?;
+        let connection = if early {
+            quic.connect_early(target).await?
+        } else {
+            quic.connect(target).await?
+        };
         let close = self
             .config
             .on_connection_close
@@ -1054,11 +1088,11 @@ where
         let inner = self.clone();
         self.runtime.spawn(Box::pin(async move {
             let result = match inner.config.connect_timeout {
-                Some(_) => inner.connect(&target).await,
+                Some(_) => inner.connect(&target, true).await,
                 None => timeout(
                     &inner.timer,
                     ALT_SVC_HANDSHAKE_LIMIT,
-                    inner.establish(&target),
+                    inner.establish(&target, true),
                 )
                 .await
                 .unwrap_or_else(|| {
