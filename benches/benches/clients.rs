@@ -10,7 +10,12 @@
 //! - every client is built once, warmed up and reused (warm pools); TCP_NODELAY everywhere;
 //! - every response's status, version and body length is checked inside the loop;
 //! - the scenarios that churn connections run last;
-//! - the h1 50-concurrent rows count the connections the server accepts while they run.
+//! - the h1 50-concurrent rows count the connections the server accepts while they run;
+//! - the h3 rows (HTTP/3 over QUIC with TLS 1.3) are measured for the clients that speak it:
+//!   `towline` and `towline_all_layers`, against a bare `h3` + `h3-quinn` client on a quinn
+//!   endpoint (the floor, in the `bare_hyper` row) with the same receive windows. reqwest's
+//!   `http3` needs `--cfg reqwest_unstable` in RUSTFLAGS, which would rebuild every crate of
+//!   the bench under other flags than the rest of the workspace, so it has no h3 row.
 
 #![allow(
     missing_docs,
@@ -26,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf as _, Bytes};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BenchmarkGroup, Criterion};
 use http::header::{HOST, HeaderValue};
@@ -142,10 +147,14 @@ const H2_CONCURRENCY: usize = 10;
 /// Size of the POST echo body.
 const POST_LEN: usize = 4 * 1024;
 
+/// Concurrency of the h3 concurrent row (all on one connection).
+const H3_CONCURRENCY: usize = 10;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Proto {
     H1,
     H2,
+    H3,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,6 +193,15 @@ impl Kind {
 
     fn index(self) -> usize {
         KINDS.iter().position(|k| *k == self).unwrap_or(0)
+    }
+
+    /// Whether this client has a row for `proto` (HTTP/3: the bare h3 client and the facade).
+    fn speaks(self, proto: Proto) -> bool {
+        proto != Proto::H3
+            || matches!(
+                self,
+                Self::BareHyper | Self::Towline | Self::TowlineAllLayers
+            )
     }
 }
 
@@ -235,11 +253,11 @@ struct Endpoint {
 
 impl Endpoint {
     fn new(server: &BenchServer, proto: Proto, path: &str) -> Self {
-        let addr = match proto {
-            Proto::H1 => server.h1_addr(),
-            Proto::H2 => server.h2_addr(),
+        let (addr, url) = match proto {
+            Proto::H1 => (server.h1_addr(), server.h1_url(path)),
+            Proto::H2 => (server.h2_addr(), server.h2_url(path)),
+            Proto::H3 => (server.h3_addr(), server.h3_url(path)),
         };
-        let url = format!("http://{addr}{path}");
         Self {
             proto,
             addr,
@@ -255,6 +273,7 @@ impl Endpoint {
         match self.proto {
             Proto::H1 => Version::HTTP_11,
             Proto::H2 => Version::HTTP_2,
+            Proto::H3 => Version::HTTP_3,
         }
     }
 }
@@ -267,6 +286,8 @@ type Req = Full<Bytes>;
 enum Conn {
     BareH1(http1::SendRequest<Req>),
     BareH2(http2::SendRequest<Req>),
+    /// A bare h3 client on one QUIC connection; the endpoint (its UDP socket) lives as long.
+    BareH3(BareH3),
     /// Bare hyper with a new connection (TCP connect + handshake) per request.
     BareFresh,
     HyperUtil(LegacyClient<HttpConnector, Req>),
@@ -276,6 +297,11 @@ enum Conn {
     /// towline's transport and pool alone, called as a tower `Service` with a parsed `Uri`,
     /// as `hyper_util` is.
     TowlineTransport(TowlineTransport),
+}
+
+struct BareH3 {
+    sender: h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>,
+    _endpoint: quinn::Endpoint,
 }
 
 type TowlineTransport = towline::towline_services::transport::Transport<
@@ -353,6 +379,10 @@ impl Conn {
         match self {
             Self::BareH1(_) => panic!("a bare HTTP/1 connection is exclusive"),
             Self::BareH2(sender) => Self::BareH2(sender.clone()),
+            Self::BareH3(bare) => Self::BareH3(BareH3 {
+                sender: bare.sender.clone(),
+                _endpoint: bare._endpoint.clone(),
+            }),
             Self::BareFresh => Self::BareFresh,
             Self::HyperUtil(client) => Self::HyperUtil(client.clone()),
             Self::Reqwest(client) => Self::Reqwest(client.clone()),
@@ -378,6 +408,28 @@ impl Conn {
                     .await?;
                 finish_hyper(response, ep, op).await
             }
+            Self::BareH3(bare) => {
+                let request = Request::get(ep.absolute.clone()).body(())?;
+                let mut stream = bare.sender.send_request(request).await?;
+                stream.finish().await?;
+                let response = stream.recv_response().await?;
+                check_head(response.status(), response.version(), ep)?;
+                let mut body = Vec::with_capacity(op.expected_len());
+                while let Some(mut data) = stream.recv_data().await? {
+                    while data.has_remaining() {
+                        let chunk = data.chunk();
+                        body.extend_from_slice(chunk);
+                        let len = chunk.len();
+                        data.advance(len);
+                    }
+                }
+                let body = Bytes::from(body);
+                check_body(&body, op)?;
+                if let Op::Json = op {
+                    check_message(&serde_json::from_slice::<Message>(&body)?)?;
+                }
+                Ok(())
+            }
             Self::BareFresh => {
                 let stream = tokio::net::TcpStream::connect(ep.addr).await?;
                 stream.set_nodelay(true)?;
@@ -392,6 +444,7 @@ impl Conn {
                             .await?;
                         finish_hyper(response, ep, op).await
                     }
+                    Proto::H3 => Err("no fresh-connection row over HTTP/3".into()),
                     Proto::H2 => {
                         let (mut sender, connection) =
                             http2::handshake(TokioExecutor::new(), io).await?;
@@ -574,6 +627,7 @@ async fn build(kind: Kind, proto: Proto, pooled: bool, server: &BenchServer) -> 
             builder = match proto {
                 Proto::H1 => builder.http1_only(),
                 Proto::H2 => builder.http2_prior_knowledge(),
+                Proto::H3 => panic!("reqwest has no HTTP/3 row (see the module docs)"),
             };
             if !pooled {
                 builder = builder.pool_max_idle_per_host(0);
@@ -593,8 +647,14 @@ async fn build(kind: Kind, proto: Proto, pooled: bool, server: &BenchServer) -> 
             if kind == Kind::TowlineAllLayers {
                 builder = towline_all_layers(builder);
             }
-            if proto == Proto::H2 {
-                builder = builder.http2_prior_knowledge();
+            match proto {
+                Proto::H1 => {}
+                Proto::H2 => builder = builder.http2_prior_knowledge(),
+                Proto::H3 => {
+                    builder = builder.http3_prior_knowledge().add_root_certificate(
+                        towline::Certificate::from_pem(server.h3_ca_pem().as_bytes()).unwrap(),
+                    );
+                }
             }
             if !pooled {
                 builder = builder.pool_max_idle_per_host(0);
@@ -621,25 +681,53 @@ fn towline_transport(proto: Proto, pooled: bool) -> TowlineTransport {
     towline::towline_services::transport::Transport::new(connector, TokioRuntime, config)
 }
 
+/// A bare h3 client: a quinn endpoint and one connection, with towline's default receive
+/// windows (`Http3Config`), so the floor and towline move data alike.
+async fn bare_h3(server: &BenchServer) -> Conn {
+    let defaults = towline::Http3Config::default();
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(server.h3_client_tls()).unwrap();
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .stream_receive_window(defaults.stream_receive_window.into())
+        .receive_window(defaults.receive_window.into());
+    config.transport_config(Arc::new(transport));
+    let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    endpoint.set_default_client_config(config);
+    let connection = endpoint
+        .connect(server.h3_addr(), "127.0.0.1")
+        .unwrap()
+        .await
+        .unwrap();
+    let (mut driver, sender) = h3::client::new(h3_quinn::Connection::new(connection))
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+    });
+    Conn::BareH3(BareH3 {
+        sender,
+        _endpoint: endpoint,
+    })
+}
+
 async fn bare_connection(proto: Proto, server: &BenchServer) -> Conn {
-    let addr = match proto {
-        Proto::H1 => server.h1_addr(),
-        Proto::H2 => server.h2_addr(),
+    let (addr, h2) = match proto {
+        Proto::H1 => (server.h1_addr(), false),
+        Proto::H2 => (server.h2_addr(), true),
+        Proto::H3 => return bare_h3(server).await,
     };
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
     let io = TokioIo::new(stream);
-    match proto {
-        Proto::H1 => {
-            let (sender, connection) = http1::handshake(io).await.unwrap();
-            tokio::spawn(connection);
-            Conn::BareH1(sender)
-        }
-        Proto::H2 => {
-            let (sender, connection) = http2::handshake(TokioExecutor::new(), io).await.unwrap();
-            tokio::spawn(connection);
-            Conn::BareH2(sender)
-        }
+    if h2 {
+        let (sender, connection) = http2::handshake(TokioExecutor::new(), io).await.unwrap();
+        tokio::spawn(connection);
+        Conn::BareH2(sender)
+    } else {
+        let (sender, connection) = http1::handshake(io).await.unwrap();
+        tokio::spawn(connection);
+        Conn::BareH1(sender)
     }
 }
 
@@ -703,6 +791,7 @@ impl Env {
         match proto {
             Proto::H1 => self.server.h1_connections(),
             Proto::H2 => self.server.h2_connections(),
+            Proto::H3 => self.server.h3_connections(),
         }
     }
 }
@@ -776,7 +865,11 @@ fn run_scenario(group: &mut BenchmarkGroup<'_, Clock>, env: &Arc<Env>, scenario:
     for counter in env.new_connections.iter().chain(&env.requests) {
         counter.store(0, Ordering::Relaxed);
     }
-    for kind in env.order {
+    for kind in env
+        .order
+        .into_iter()
+        .filter(|kind| kind.speaks(scenario.proto))
+    {
         // Built and warmed outside the measurement: every pool holds what the scenario needs.
         let slot = Arc::new(env.rt.block_on(make_slot(kind, &scenario, &env.server)));
         env.rt
@@ -812,7 +905,7 @@ fn run_scenario(group: &mut BenchmarkGroup<'_, Clock>, env: &Arc<Env>, scenario:
         });
     }
     if scenario.concurrency > 1 || !scenario.pooled {
-        for kind in KINDS {
+        for kind in KINDS.into_iter().filter(|kind| kind.speaks(scenario.proto)) {
             println!(
                 "CONNECTIONS {} {} {} {}",
                 scenario.name,
@@ -850,6 +943,15 @@ fn scenarios() -> Vec<Scenario> {
             proto: Proto::H2,
             op: get("/small", SMALL_BODY.len()),
             concurrency: H2_CONCURRENCY,
+            pooled: true,
+        },
+        one("h3_get_13b", Proto::H3, get("/small", SMALL_BODY.len())),
+        one("h3_get_1m", Proto::H3, get("/1m", MIB_1)),
+        Scenario {
+            name: "h3_concurrent_10",
+            proto: Proto::H3,
+            op: get("/small", SMALL_BODY.len()),
+            concurrency: H3_CONCURRENCY,
             pooled: true,
         },
         // Churn last: many connections, then fresh connections per request.

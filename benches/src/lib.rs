@@ -1,9 +1,11 @@
 //! The in-process server the benchmarks measure against, and the routes they use.
 //!
-//! [`BenchServer`] listens on `127.0.0.1` twice: once for HTTP/1.1 and once for HTTP/2 with
-//! prior knowledge (h2c). Both set `TCP_NODELAY` on every accepted socket, count the
-//! connections they accept (so a benchmark can tell whether a client churned connections),
-//! and serve the same routes:
+//! [`BenchServer`] listens on `127.0.0.1` three times: once for HTTP/1.1, once for HTTP/2 with
+//! prior knowledge (h2c), and once for HTTP/3 over QUIC (TLS with a test PKI whose CA
+//! [`BenchServer::h3_ca_pem`] gives, see the `h3` module). The TCP ones set `TCP_NODELAY` on
+//! every accepted socket; all count the connections they accept (so a benchmark can tell
+//! whether a client churned connections), and serve the same routes (HTTP/3 the `GET` ones
+//! but `/stream/<n>`):
 //!
 //! | route | response |
 //! |---|---|
@@ -32,7 +34,9 @@ use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use tokio::net::TcpListener;
-use towline_test_support::{TokioExecutor, TokioIo};
+use towline_test_support::{TestPki, TokioExecutor, TokioIo};
+
+mod h3;
 
 /// Body of `GET /small`: 13 bytes.
 pub const SMALL_BODY: &[u8] = b"Hello, World!";
@@ -69,8 +73,12 @@ pub struct Message {
 pub struct BenchServer {
     h1: SocketAddr,
     h2: SocketAddr,
+    h3: SocketAddr,
     h1_connections: Arc<AtomicU64>,
     h2_connections: Arc<AtomicU64>,
+    h3_connections: Arc<AtomicU64>,
+    h3_ca_pem: Arc<str>,
+    h3_client_tls: Arc<rustls::ClientConfig>,
 }
 
 /// The bodies served, built once and shared by reference count.
@@ -97,19 +105,32 @@ impl Bodies {
 }
 
 impl BenchServer {
-    /// Binds both listeners on `127.0.0.1` and starts accepting on the current tokio runtime.
+    /// Binds the three listeners on `127.0.0.1` and starts accepting on the current tokio
+    /// runtime.
     ///
     /// Must be called from inside a tokio runtime.
     pub async fn start() -> std::io::Result<Self> {
         let bodies = Arc::new(Bodies::new());
         let h1_listener = TcpListener::bind("127.0.0.1:0").await?;
         let h2_listener = TcpListener::bind("127.0.0.1:0").await?;
+        let pki = TestPki::generate();
+        let h3_endpoint =
+            h3::bind(pki.server_config_with_versions(&[b"h3"], &[&rustls::version::TLS13]))?;
         let server = Self {
             h1: h1_listener.local_addr()?,
             h2: h2_listener.local_addr()?,
+            h3: h3_endpoint.local_addr()?,
             h1_connections: Arc::new(AtomicU64::new(0)),
             h2_connections: Arc::new(AtomicU64::new(0)),
+            h3_connections: Arc::new(AtomicU64::new(0)),
+            h3_ca_pem: pki.ca_pem().into(),
+            h3_client_tls: pki.client_config(&[b"h3"], false),
         };
+        tokio::spawn(h3::accept(
+            h3_endpoint,
+            server.h3_connections.clone(),
+            bodies.clone(),
+        ));
         tokio::spawn(accept(
             h1_listener,
             server.h1_connections.clone(),
@@ -153,6 +174,31 @@ impl BenchServer {
     /// Connections accepted so far on the h2c listener.
     pub fn h2_connections(&self) -> u64 {
         self.h2_connections.load(Ordering::Relaxed)
+    }
+
+    /// Address of the HTTP/3 listener (UDP).
+    pub fn h3_addr(&self) -> SocketAddr {
+        self.h3
+    }
+
+    /// `https://127.0.0.1:<HTTP/3 port><path>` (the certificate names `127.0.0.1`).
+    pub fn h3_url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.h3)
+    }
+
+    /// QUIC connections accepted so far on the HTTP/3 listener.
+    pub fn h3_connections(&self) -> u64 {
+        self.h3_connections.load(Ordering::Relaxed)
+    }
+
+    /// The PEM of the CA that signed the HTTP/3 listener's certificate.
+    pub fn h3_ca_pem(&self) -> &str {
+        &self.h3_ca_pem
+    }
+
+    /// A rustls client configuration trusting the HTTP/3 listener, with ALPN `h3`.
+    pub fn h3_client_tls(&self) -> Arc<rustls::ClientConfig> {
+        self.h3_client_tls.clone()
     }
 }
 
