@@ -100,12 +100,16 @@ if [[ ${BENCH_CALLGRIND:-1} == 1 ]] && command -v valgrind >/dev/null; then
     }
     for spec in h1_get_13b:100 h1_get_json:100 h1_get_64k:100 h1_get_1m:30 h1_post_4k_echo:100 \
         h2c_get_13b:100 h2c_get_64k:100 h2c_get_1m:30 h2c_concurrent_10:20 h1_concurrent_50:5 \
-        h1_fresh_connection:50 h2c_fresh_connection:50; do
+        h1_fresh_connection:50 h2c_fresh_connection:50 h3_get_13b:100 h3_get_1m:30 \
+        h3_concurrent_10:20; do
         scenario=${spec%%:*} n=${spec##*:}
         if [[ -n ${TOWLINE_BENCH_ONLY:-} ]] && ! grep -qE "${TOWLINE_BENCH_ONLY//,/|}" <<<"$scenario"; then
             continue
         fi
-        for client in bare_hyper hyper_util reqwest aioduct towline towline_all_layers towline_transport; do
+        clients=(bare_hyper hyper_util reqwest aioduct towline towline_all_layers towline_transport)
+        # Only these have HTTP/3 rows (see benches/benches/clients.rs).
+        [[ $scenario == h3_* ]] && clients=(bare_hyper towline towline_all_layers)
+        for client in "${clients[@]}"; do
             one=$(count "$scenario" "$client" "$n")
             two=$(count "$scenario" "$client" $((2 * n)))
             if [[ -n $one && -n $two ]]; then

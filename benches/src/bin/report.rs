@@ -40,7 +40,7 @@ const CLIENTS: [&str; 7] = [
 ];
 
 /// The scenarios, in run order, with what each measures.
-const SCENARIOS: [(&str, &str); 12] = [
+const SCENARIOS: [(&str, &str); 15] = [
     ("h1_get_13b", "HTTP/1.1 GET, 13-byte body"),
     (
         "h1_get_json",
@@ -55,6 +55,15 @@ const SCENARIOS: [(&str, &str); 12] = [
     (
         "h2c_concurrent_10",
         "h2c, 10 concurrent GETs (13 B) on one connection; time per round of 10",
+    ),
+    (
+        "h3_get_13b",
+        "HTTP/3 GET, 13-byte body (TLS 1.3 over QUIC; `bare_hyper` is a bare `h3` + `h3-quinn` client, and clients without HTTP/3 have no row)",
+    ),
+    ("h3_get_1m", "HTTP/3 GET, 1 MiB body (as above)"),
+    (
+        "h3_concurrent_10",
+        "HTTP/3, 10 concurrent GETs (13 B) on one connection; time per round of 10 (as above)",
     ),
     (
         "h1_concurrent_50",
@@ -627,6 +636,47 @@ fn main() {
     writeln!(o).unwrap();
 
     // ---- pooled vs fresh ----
+    // ---- HTTP/3 against h2c ----
+    let h3_pairs = [
+        ("h3_get_13b", "h2c_get_13b"),
+        ("h3_get_1m", "h2c_get_1m"),
+        ("h3_concurrent_10", "h2c_concurrent_10"),
+    ];
+    if h3_pairs
+        .iter()
+        .any(|(h3, _)| estimates.contains_key(&(*h3, "towline")))
+    {
+        writeln!(o, "## HTTP/3 against h2c").unwrap();
+        writeln!(o).unwrap();
+        writeln!(
+            o,
+            "CPU time of the same payload over HTTP/3 divided by its time over h2c, per client \
+             (the HTTP/3 rows also pay for TLS 1.3 and QUIC's packet protection, which h2c, \
+             cleartext, does not)."
+        )
+        .unwrap();
+        writeln!(o).unwrap();
+        writeln!(o, "| payload | bare (h3 / h2c) | towline (h3 / h2c) |").unwrap();
+        writeln!(o, "|---|---:|---:|").unwrap();
+        for (h3, h2) in h3_pairs {
+            let over = |client: &'static str| match (
+                estimates.get(&(h3, client)),
+                estimates.get(&(h2, client)),
+            ) {
+                (Some(a), Some(b)) => fmt_ratio(Some(a.median / b.median)),
+                _ => "–".to_owned(),
+            };
+            writeln!(
+                o,
+                "| {h3} vs {h2} | {} | {} |",
+                over("bare_hyper"),
+                over("towline")
+            )
+            .unwrap();
+        }
+        writeln!(o).unwrap();
+    }
+
     writeln!(o, "## Pooled vs fresh connection").unwrap();
     writeln!(o).unwrap();
     writeln!(
