@@ -108,7 +108,7 @@ if [[ ${BENCH_CALLGRIND:-1} == 1 ]] && command -v valgrind >/dev/null; then
         fi
         clients=(bare_hyper hyper_util reqwest aioduct towline towline_all_layers towline_transport)
         # Only these have HTTP/3 rows (see benches/benches/clients.rs).
-        [[ $scenario == h3_* ]] && clients=(bare_hyper towline towline_all_layers)
+        [[ $scenario == h3_* ]] && clients=(bare_hyper towline towline_all_layers towline_transport)
         for client in "${clients[@]}"; do
             one=$(count "$scenario" "$client" "$n")
             two=$(count "$scenario" "$client" $((2 * n)))

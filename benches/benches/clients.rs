@@ -12,7 +12,8 @@
 //! - the scenarios that churn connections run last;
 //! - the h1 50-concurrent rows count the connections the server accepts while they run;
 //! - the h3 rows (HTTP/3 over QUIC with TLS 1.3) are measured for the clients that speak it:
-//!   `towline` and `towline_all_layers`, against a bare `h3` + `h3-quinn` client on a quinn
+//!   `towline`, `towline_all_layers` and `towline_transport`, against a bare `h3` + `h3-quinn`
+//!   client on a quinn
 //!   endpoint (the floor, in the `bare_hyper` row) with the same receive windows. reqwest's
 //!   `http3` needs `--cfg reqwest_unstable` in RUSTFLAGS, which would rebuild every crate of
 //!   the bench under other flags than the rest of the workspace, so it has no h3 row.
@@ -200,7 +201,7 @@ impl Kind {
         proto != Proto::H3
             || matches!(
                 self,
-                Self::BareHyper | Self::Towline | Self::TowlineAllLayers
+                Self::BareHyper | Self::Towline | Self::TowlineAllLayers | Self::TowlineTransport
             )
     }
 }
@@ -661,24 +662,41 @@ async fn build(kind: Kind, proto: Proto, pooled: bool, server: &BenchServer) -> 
             }
             Conn::Towline(builder.build().unwrap())
         }
-        Kind::TowlineTransport => Conn::TowlineTransport(towline_transport(proto, pooled)),
+        Kind::TowlineTransport => Conn::TowlineTransport(towline_transport(proto, pooled, server)),
     }
 }
 
-fn towline_transport(proto: Proto, pooled: bool) -> TowlineTransport {
+fn towline_transport(proto: Proto, pooled: bool, server: &BenchServer) -> TowlineTransport {
+    use towline::towline_services::connect::quic::QuicConnector;
+    use towline::towline_services::connect::tls::{Certificate, TlsConfig};
     use towline::towline_services::connect::{
-        HttpConnector as TowlineConnector, Protocol, TcpConfig,
+        DynResolver, GaiResolver, HttpConnector as TowlineConnector, Protocol, TcpConfig,
     };
-    use towline::towline_services::transport::TransportConfig;
+    use towline::towline_services::transport::{Transport, TransportConfig};
     let mut config = TransportConfig::default();
-    if proto == Proto::H2 {
-        config.protocol = Protocol::Http2;
+    match proto {
+        Proto::H1 => {}
+        Proto::H2 => config.protocol = Protocol::Http2,
+        Proto::H3 => config.protocol = Protocol::Http3,
     }
     if !pooled {
         config.pool.max_idle_per_host = 0;
     }
     let connector = TowlineConnector::new(TokioRuntime, TcpConfig::default());
-    towline::towline_services::transport::Transport::new(connector, TokioRuntime, config)
+    if proto != Proto::H3 {
+        return Transport::new(connector, TokioRuntime, config);
+    }
+    let mut tls = TlsConfig::default();
+    tls.extra_roots
+        .push(Certificate::from_pem(server.h3_ca_pem().as_bytes()).unwrap());
+    let quic = QuicConnector::new(
+        &TokioRuntime,
+        DynResolver::new(GaiResolver::new(TokioRuntime)),
+        TcpConfig::default(),
+        &tls.build().unwrap(),
+        &config.http3,
+    );
+    Transport::with_http3(connector, quic, TokioRuntime, config)
 }
 
 /// A bare h3 client: a quinn endpoint and one connection, with towline's default receive
