@@ -242,9 +242,13 @@ impl AltSvcCache {
     /// The first alternative of the origin `host`:`port` that has neither expired nor been
     /// marked broken.
     pub fn lookup(&self, host: &str, port: u16) -> Option<AltEndpoint> {
+        let mut state = self.lock();
+        // Every request of a client with a cache asks: most find it empty.
+        if state.origins.is_empty() {
+            return None;
+        }
         let origin = Origin::new(host, port);
         let now = self.timer.now();
-        let mut state = self.lock();
         let State {
             origins, broken, ..
         } = &mut *state;
