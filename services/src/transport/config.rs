@@ -155,7 +155,9 @@ pub struct Http3Config {
     /// finish (a body is not known to be replayable before it is sent, so a PUT with one
     /// waits too). When the server rejects the early data, the requests sent in it were not
     /// processed: each is sent again, once, on a new connection (without early data), and the
-    /// rejected connection is not used again.
+    /// rejected connection is not used again. A connection in 0-RTT is handed over before its
+    /// handshake ends, so the connect timeout covers its DNS only; the request's own
+    /// timeouts bound the rest.
     pub zero_rtt: bool,
 }
 

@@ -11,15 +11,16 @@
 //! `http` URL, through a proxy or a Unix socket fails; a configured default of HTTP/3 leaves
 //! `http` URLs on HTTP/1.1.
 //!
-//! `Alt-Svc` (feature `http3`, with an `AltSvcCache` in `Http3Config::alt_svc`): every response from an `https` origin reached directly teaches
-//! the cache, and a request that did not choose its protocol goes to the origin's HTTP/3
-//! alternative while the cache has one that is not broken: over a pooled connection to it,
-//! or a QUIC handshake that runs on a task of its own (so it can finish and be pooled for
-//! later requests whoever waits for it), with `Http3Config::alt_svc_budget` of head start
-//! over a TCP connection to the origin; the first of the two to be ready carries the
-//! request. A handshake that fails, or is not done within the budget, marks the alternative
-//! broken; one that succeeds clears the mark. The alternative's connections are pooled under
-//! the origin with the alternative's endpoint in the key (`Target::alternative`).
+//! `Alt-Svc` (feature `http3`, with an `AltSvcCache` in `Http3Config::alt_svc`): every
+//! response from an `https` origin reached directly teaches the cache, and a request that
+//! did not choose its protocol goes to the origin's HTTP/3 alternative while the cache has
+//! one that is not broken: over a pooled connection to it, or a QUIC handshake that runs on
+//! a task of its own (so it can finish and be pooled for later requests whoever waits for
+//! it), with `Http3Config::alt_svc_budget` of head start over a TCP connection to the
+//! origin; the first of the two to be ready carries the request. A handshake that fails, or
+//! is not done within the budget, marks the alternative broken; one that succeeds clears the
+//! mark. The alternative's connections are pooled under the origin with the alternative's
+//! endpoint in the key (`Target::alternative`).
 //!
 //! Stale connections: a request handed back unsent by a pooled connection is sent again on
 //! a fresh connection, once. When a reused connection dies after the request was written
