@@ -715,6 +715,21 @@ impl<R: Runtime> ClientBuilder<R> {
     /// slower, the request goes over TCP, and the alternative is skipped for a back-off that
     /// doubles with each failure (from 5 minutes) until a handshake with it succeeds. The
     /// cache is the client's own; [`alt_svc_cache`](Self::alt_svc_cache) shares one.
+    ///
+    /// ```no_run
+    /// # async fn run() -> towline::Result<()> {
+    /// use http::Version;
+    ///
+    /// let client = towline::Client::builder().alt_svc(true).build()?;
+    /// // Over TCP; the response's `Alt-Svc: h3=":443"` is learned.
+    /// let first = client.get("https://example.com/").send().await?;
+    /// first.bytes().await?;
+    /// // Over HTTP/3, if the server named it and answers over QUIC in time.
+    /// let second = client.get("https://example.com/").send().await?;
+    /// println!("{:?}", second.version() == Version::HTTP_3);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[cfg(feature = "http3")]
     pub fn alt_svc(mut self, enabled: bool) -> Self {
         self.transport.http3.alt_svc =
