@@ -36,8 +36,8 @@
 # TLS port (http://localhost:9443/...) gets nginx's 400, so a test can tell whether an HSTS upgrade happened.
 # /auth/<file> on 9080/9443/9444 serves www/<file> behind Basic authentication (nuser:npass);
 # /noranges/<file> serves it with byte ranges off (max_ranges 0: a Range header is ignored).
-# www/text.txt is 800 KiB of deterministic, compressible text; text.txt.sha256 and 10M.bin.sha256 hold the
-# hex sha256 of the uncompressed files.
+# www/text.txt is 800 KiB of deterministic, compressible text; text.txt.sha256, 10M.bin.sha256 and
+# 1M.bin.sha256 hold the hex sha256 of the uncompressed files.
 #
 # Environment:
 #   TOWLINE_PEERS       scratch dir for PKI, www, configs, logs, PIDs (default /tmp/towline-peers-$UID);
@@ -304,6 +304,8 @@ setup_www() {
     mkdir -p "$d"
     head -c 10485760 /dev/urandom >"$d/10M.bin" || die "writing $d/10M.bin failed"
     sha256sum "$d/10M.bin" | cut -d' ' -f1 >"$d/10M.bin.sha256"
+    head -c 1048576 /dev/urandom >"$d/1M.bin" || die "writing $d/1M.bin failed"
+    sha256sum "$d/1M.bin" | cut -d' ' -f1 >"$d/1M.bin.sha256"
     # Deterministic, compressible text (the same bytes every run): numbered lines, exactly TEXT_BYTES.
     # awk stops by itself (no `| head -c`: under pipefail the SIGPIPE would fail the pipeline).
     LC_ALL=C awk -v n="$TEXT_BYTES" 'BEGIN {
@@ -665,7 +667,7 @@ cmd_start() {
     command -v websocketd >/dev/null || die "websocketd is not installed (run: $0 install)"
     "$VENV/bin/python" -c 'import websockets' 2>/dev/null || die "no websockets in $VENV (run: $0 install)"
     [[ -f $P/conf/nginx.conf && -f $P/conf/Caddyfile && -f $P/pki/ca.pem && -f $P/www/10M.bin &&
-        -f $P/www/text.txt ]] || die "$P is not set up (run: $0 setup)"
+        -f $P/www/1M.bin && -f $P/www/text.txt ]] || die "$P is not set up (run: $0 setup)"
 
     local name pid port
     for name in httpbin nginx caddy hypercorn; do

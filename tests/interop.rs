@@ -109,32 +109,27 @@ impl Peers {
         Ok(serde_json::from_slice(&self.read("www/data.json"))?)
     }
 
-    /// The hex SHA-256 of the served `10M.bin`, as written by setup.
-    fn ten_mib_sha256(&self) -> String {
-        let sum = String::from_utf8_lossy(&self.read("www/10M.bin.sha256"))
+    /// The hex SHA-256 of a served file (`www/<name>.sha256`, as written by setup).
+    fn sha256_of(&self, name: &str) -> String {
+        let sum = String::from_utf8_lossy(&self.read(&format!("www/{name}.sha256")))
             .trim()
             .to_owned();
         assert_eq!(
             sum.len(),
             64,
-            "www/10M.bin.sha256 is not a hex SHA-256: {sum:?}"
+            "www/{name}.sha256 is not a hex SHA-256: {sum:?}"
         );
         sum
     }
-}
 
-impl Peers {
+    /// The hex SHA-256 of the served `10M.bin`, as written by setup.
+    fn ten_mib_sha256(&self) -> String {
+        self.sha256_of("10M.bin")
+    }
+
     /// The hex SHA-256 of the served (uncompressed) `text.txt`, as written by setup.
     fn text_sha256(&self) -> String {
-        let sum = String::from_utf8_lossy(&self.read("www/text.txt.sha256"))
-            .trim()
-            .to_owned();
-        assert_eq!(
-            sum.len(),
-            64,
-            "www/text.txt.sha256 is not a hex SHA-256: {sum:?}"
-        );
-        sum
+        self.sha256_of("text.txt")
     }
 }
 
@@ -1946,6 +1941,11 @@ async fn caddy_serves_files_over_http3() -> TestResult {
     }
     assert_eq!(len, TEN_MIB);
     assert_eq!(hex(&hasher.finalize()), peers.ten_mib_sha256());
+    let one_mib = client.get(format!("{CADDY_H3}/1M.bin")).send().await?;
+    assert_eq!(one_mib.version(), Version::HTTP_3);
+    let one_mib = one_mib.bytes().await?;
+    assert_eq!(one_mib.len(), 1024 * 1024);
+    assert_eq!(hex(&Sha256::digest(&one_mib)), peers.sha256_of("1M.bin"));
 
     // Caddy encodes text with zstd (or gzip); the decompression layer decodes it over h3 too.
     let raw = TokioClient::builder()
