@@ -8,7 +8,9 @@
 //! connection task and its HTTP/2 streams spawned on that runtime. `towline` is the facade
 //! with its default stack built for that runtime. `smol_isahc` is the smol peer: isahc (libcurl
 //! through curl's own thread, so it runs on any executor), polled from the `smol` runtime and
-//! compared with that runtime's floor. Scenarios, by `clients.rs`'s names: h1 13 B,
+//! compared with that runtime's floor. surf (2.3) builds as well, but has no row: its default
+//! backend is isahc 0.9 over the same libcurl (an older copy of the row above), and its
+//! `h1-client` backend runs on async-std, not smol. Scenarios, by `clients.rs`'s names: h1 13 B,
 //! h1 1 MiB, h2c 13 B and h2c 10 concurrent on one connection.
 //!
 //! The client runtimes, by the prefix of each row's name:
