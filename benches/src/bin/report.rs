@@ -874,6 +874,12 @@ fn runtimes_section(
         }
         writeln!(o, "---:|---:|---:|").unwrap();
         for scenario in RUNTIME_SCENARIOS {
+            if !RUNTIME_ROWS
+                .iter()
+                .any(|row| estimates.contains_key(&(scenario, *row)))
+            {
+                continue;
+            }
             write!(o, "| {scenario} |").unwrap();
             for (_, row, base) in RUNTIMES {
                 let floor = estimates
