@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The benchmark report: builds the bench crate, runs every scenario against every client with
-# fixed short criterion settings, runs the 1 GiB streaming memory check, and writes
+# fixed short criterion settings, then towline on tokio and on smol against each runtime's
+# floor (benches/runtimes.rs), runs the 1 GiB streaming memory check, and writes
 # benches/RESULTS.md. One command, from anywhere:
 #
 #     benches/run.sh
 #
-# About 12 minutes of measurement on a 2-core machine, plus the release build the first time.
+# About 16 minutes of measurement on a 2-core machine, plus the release build the first time.
 # Ratios are what to compare; run it on a quiet machine (the load is recorded in RESULTS.md).
 #
 # Environment:
@@ -64,10 +65,11 @@ executable() { # executable TARGET_NAME
         grep -o '"executable":"[^"]*"' | tail -n1 | cut -d'"' -f4
 }
 CLIENTS_BIN=$(executable clients)
+RUNTIMES_BIN=$(executable runtimes)
 STREAM_BIN=$(executable stream_1gib)
 REPORT_BIN=$(executable towline-bench-report)
 rm -f "$BUILD_LOG"
-for bin in "$CLIENTS_BIN" "$STREAM_BIN" "$REPORT_BIN"; do
+for bin in "$CLIENTS_BIN" "$RUNTIMES_BIN" "$STREAM_BIN" "$REPORT_BIN"; do
     [[ -x $bin ]] || { echo "bench executable not found: '$bin'" >&2; exit 1; }
 done
 BUILD_SECS=$(($(date +%s) - BUILD_START))
@@ -85,6 +87,14 @@ for ((round = 0; round < ROUNDS; round++)); do
         TOWLINE_BENCH_CLOCK=cpu TOWLINE_BENCH_RUNTIME=$BENCH_RUNTIME TOWLINE_BENCH_ROUND=$round TOWLINE_BENCH_SAMPLES=$WORK/samples.tsv \
         "$CLIENTS_BIN" --bench "${CRITERION_ARGS[@]}" | tee -a "$WORK/bench.log"
 done
+# The runtime rows: each client loop on its own runtime (tokio, smol), the server on a thread
+# of its own; samples in a file of their own, rows named <runtime>_<client>.
+for ((round = 0; round < ROUNDS; round++)); do
+    echo "==> runtimes round $((round + 1)) of $ROUNDS (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+    GLIBC_TUNABLES=$BENCH_TUNABLES CRITERION_HOME=$WORK/criterion/runtimes-$round \
+        TOWLINE_BENCH_CLOCK=cpu TOWLINE_BENCH_ROUND=$round TOWLINE_BENCH_SAMPLES=$WORK/runtimes.tsv \
+        "$RUNTIMES_BIN" --bench "${CRITERION_ARGS[@]}" | tee -a "$WORK/runtimes.log"
+done
 MEASURE_SECS=$(($(date +%s) - MEASURE_START))
 
 # Instruction counts: deterministic where times are not. Each scenario × client runs under
@@ -93,9 +103,9 @@ MEASURE_SECS=$(($(date +%s) - MEASURE_START))
 if [[ ${BENCH_CALLGRIND:-1} == 1 ]] && command -v valgrind >/dev/null; then
     echo "==> instruction counts (callgrind)"
     : >"$WORK/instructions.txt"
-    count() { # count SCENARIO CLIENT ITERS -> instructions
+    count() { # count SCENARIO CLIENT ITERS [BINARY] -> instructions
         TOWLINE_BENCH_RUNTIME=$BENCH_RUNTIME TOWLINE_BENCH_PROFILE="$1:$2:$3" GLIBC_TUNABLES=$BENCH_TUNABLES \
-            valgrind --tool=callgrind --callgrind-out-file=/dev/null "$CLIENTS_BIN" 2>&1 >/dev/null |
+            valgrind --tool=callgrind --callgrind-out-file=/dev/null "${4:-$CLIENTS_BIN}" 2>&1 >/dev/null |
             sed -n 's/.*Collected : //p'
     }
     for spec in h1_get_13b:100 h1_get_json:100 h1_get_64k:100 h1_get_1m:30 h1_post_4k_echo:100 \
@@ -117,6 +127,17 @@ if [[ ${BENCH_CALLGRIND:-1} == 1 ]] && command -v valgrind >/dev/null; then
             fi
         done
     done
+    # The runtime rows, h1 13 B only (the rows the smol question turns on).
+    if [[ -z ${TOWLINE_BENCH_ONLY:-} ]] || grep -qE "${TOWLINE_BENCH_ONLY//,/|}" <<<h1_get_13b; then
+        for row in tokio_bare_hyper tokio_towline smol_bare_hyper smol_towline \
+            smol_global_bare_hyper smol_global_towline smol_isahc; do
+            one=$(count h1_get_13b "$row" 100 "$RUNTIMES_BIN")
+            two=$(count h1_get_13b "$row" 200 "$RUNTIMES_BIN")
+            if [[ -n $one && -n $two ]]; then
+                echo "h1_get_13b $row $(((two - one) / 200))" | tee -a "$WORK/instructions.txt"
+            fi
+        done
+    fi
 fi
 
 echo "==> new connections during the counted scenarios (scenario client new requests)"
@@ -177,7 +198,7 @@ cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)
 } >"$WORK/meta.txt"
 
 "$REPORT_BIN" --samples "$WORK/samples.tsv" --sample-size "$SAMPLE_SIZE" \
-    --instructions "$WORK/instructions.txt" --meta "$WORK/meta.txt" \
+    --instructions "$WORK/instructions.txt" --runtimes "$WORK/runtimes.tsv" --meta "$WORK/meta.txt" \
     --connections "$WORK/bench.log" --memory "$WORK/memory.txt" --download "$WORK/download.txt" \
     --lock "$ROOT/Cargo.lock" --out "$OUT"
 echo "==> done in ${TOTAL_SECS} s (build ${BUILD_SECS} s, measurement ${MEASURE_SECS} s)"

@@ -10,6 +10,9 @@
 //!   each round are criterion's samples (the earlier ones are its warm-up);
 //! - `--instructions`: `<scenario> <client> <instructions per iteration>` lines from
 //!   callgrind (optional);
+//! - `--runtimes` (optional): the same kind of lines from `benches/runtimes.rs`, whose clients
+//!   are `<runtime>_<client>` (see [`RUNTIME_ROWS`]); their instruction counts, if any, are in
+//!   the `--instructions` file under the same names;
 //! - `--meta`: `key=value` lines about the run (date, machine, load, settings);
 //! - `--connections`: the bench's output; its `CONNECTIONS <scenario> <client> <new> <requests>`
 //!   lines count the connections the server accepted during the measurement;
@@ -79,8 +82,38 @@ const SCENARIOS: [(&str, &str); 15] = [
     ),
 ];
 
+/// The rows of `benches/runtimes.rs`: `<runtime>_<client>`, in table order.
+const RUNTIME_ROWS: [&str; 7] = [
+    "tokio_bare_hyper",
+    "tokio_towline",
+    "smol_bare_hyper",
+    "smol_towline",
+    "smol_global_bare_hyper",
+    "smol_global_towline",
+    "smol_isahc",
+];
+
+/// The scenarios of `benches/runtimes.rs` (a subset of [`SCENARIOS`]).
+const RUNTIME_SCENARIOS: [&str; 4] = [
+    "h1_get_13b",
+    "h1_get_1m",
+    "h2c_get_13b",
+    "h2c_concurrent_10",
+];
+
+/// The runtimes of `benches/runtimes.rs`, each with the towline row and its floor.
+const RUNTIMES: [(&str, &str, &str); 3] = [
+    ("tokio", "tokio_towline", "tokio_bare_hyper"),
+    ("smol", "smol_towline", "smol_bare_hyper"),
+    (
+        "smol_global",
+        "smol_global_towline",
+        "smol_global_bare_hyper",
+    ),
+];
+
 /// Crates whose exact versions the report quotes.
-const CRATES: [&str; 12] = [
+const CRATES: [&str; 14] = [
     "hyper",
     "hyper-util",
     "h2",
@@ -93,6 +126,8 @@ const CRATES: [&str; 12] = [
     "tower",
     "serde_json",
     "towline",
+    "smol",
+    "isahc",
 ];
 
 /// Target: towline / bare hyper in every row.
@@ -157,8 +192,14 @@ fn estimate(values: &[f64]) -> Estimate {
     }
 }
 
-/// Pools each benchmark's samples over the rounds: (CPU time, wall time) estimates.
-fn load(samples: &Path, sample_size: usize) -> (Estimates, Estimates, usize) {
+/// Pools each benchmark's samples over the rounds: (CPU time, wall time) estimates. Lines
+/// whose scenario or client is not in `scenarios`/`clients` are skipped.
+fn load(
+    samples: &Path,
+    sample_size: usize,
+    scenarios: &[&'static str],
+    clients: &[&'static str],
+) -> (Estimates, Estimates, usize) {
     // (scenario, client) -> one Vec of (wall, cpu) per round, in call order. A benchmark's
     // calls in one round are contiguous; a new round starts when its calls start again.
     let mut calls: BTreeMap<Key, Vec<Round>> = BTreeMap::new();
@@ -168,9 +209,9 @@ fn load(samples: &Path, sample_size: usize) -> (Estimates, Estimates, usize) {
         let [scenario, client, iters, wall, cpu] = fields[..] else {
             continue;
         };
-        let (Some((scenario, _)), Some(client)) = (
-            SCENARIOS.iter().find(|(s, _)| *s == scenario),
-            CLIENTS.iter().find(|c| **c == client),
+        let (Some(scenario), Some(client)) = (
+            scenarios.iter().find(|s| **s == scenario),
+            clients.iter().find(|c| **c == client),
         ) else {
             continue;
         };
@@ -256,6 +297,7 @@ fn versions(lock: &Path) -> BTreeMap<String, Vec<String>> {
 
 struct Args {
     instructions: Option<PathBuf>,
+    runtimes: Option<PathBuf>,
     samples: PathBuf,
     sample_size: usize,
     meta: PathBuf,
@@ -279,6 +321,7 @@ fn args() -> Args {
         );
     }
     let instructions = map.remove("instructions");
+    let runtimes = map.remove("runtimes");
     let download = map.remove("download");
     let mut take = |key: &str| {
         map.remove(key)
@@ -286,6 +329,7 @@ fn args() -> Args {
     };
     Args {
         instructions,
+        runtimes,
         samples: take("samples"),
         sample_size: take("sample-size")
             .to_str()
@@ -347,7 +391,9 @@ fn main() {
     let memory = peaks(&args.memory);
     let download = args.download.as_ref().map(peaks).unwrap_or_default();
 
-    let (estimates, wall, rounds) = load(&args.samples, args.sample_size);
+    let scenario_names = SCENARIOS.map(|(name, _)| name);
+    let (estimates, wall, rounds) =
+        load(&args.samples, args.sample_size, &scenario_names, &CLIENTS);
     let ratio = |scenario: &str, client: &str, base: &str| -> Option<f64> {
         let value = estimates.get(&(scenario, client))?.median;
         let base = estimates.get(&(scenario, base))?.median;
@@ -635,6 +681,10 @@ fn main() {
     }
     writeln!(o).unwrap();
 
+    if let Some(path) = &args.runtimes {
+        runtimes_section(o, path, args.sample_size, &counts);
+    }
+
     // ---- pooled vs fresh ----
     // ---- HTTP/3 against h2c ----
     let h3_pairs = [
@@ -817,4 +867,137 @@ fn main() {
 
     std::fs::write(&args.out, out).unwrap();
     println!("wrote {}", args.out.display());
+}
+
+/// The section on `benches/runtimes.rs`: towline's ratio to the floor on each runtime.
+fn runtimes_section(
+    o: &mut String,
+    path: &Path,
+    sample_size: usize,
+    counts: &BTreeMap<(String, String), f64>,
+) {
+    let (cpu, wall, rounds) = load(path, sample_size, &RUNTIME_SCENARIOS, &RUNTIME_ROWS);
+    if cpu.is_empty() {
+        return;
+    }
+    let ratio = |estimates: &Estimates, scenario: &'static str, row, base| -> Option<f64> {
+        Some(estimates.get(&(scenario, row))?.median / estimates.get(&(scenario, base))?.median)
+    };
+    let cell = |r: Option<f64>| r.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}×"));
+    writeln!(o, "## Runtimes: towline against each runtime's floor").unwrap();
+    writeln!(o).unwrap();
+    writeln!(
+        o,
+        "`benches/runtimes.rs`, {rounds} rounds pooled as above. The server runs on a tokio \
+         runtime on a thread of its own; each client loop runs on the runtime under test from \
+         the measuring thread: `tokio` is a current-thread runtime; `smol` is one \
+         `smol::Executor` run inside `smol::block_on` (towline built with \
+         `SmolRuntime::with_executor`), so loop and connection tasks share a thread as on \
+         tokio; `smol_global` is `SmolClient::builder()`'s default, connection tasks on smol's \
+         global executor thread. Each runtime's floor (`bare_hyper`) is a \
+         `hyper::client::conn` `SendRequest` over that runtime's TCP stream (smol: async-io's \
+         through `SmolIo`, towline's own adapter), its tasks on that runtime. `isahc` (libcurl \
+         on curl's own thread) is polled from the `smol` runtime and divided by the `smol` \
+         floor. The goal: `towline` has the same ratio to the floor on smol as on tokio (the \
+         last two columns: each smol ratio divided by the tokio ratio; 1.00× is the goal met)."
+    )
+    .unwrap();
+    for (title, estimates) in [
+        ("CPU time (judged)", &cpu),
+        ("wall clock (cross-check)", &wall),
+    ] {
+        writeln!(o).unwrap();
+        writeln!(
+            o,
+            "### {title}: `towline` / `bare_hyper` on the same runtime"
+        )
+        .unwrap();
+        writeln!(o).unwrap();
+        write!(o, "| scenario |").unwrap();
+        for (runtime, _, _) in RUNTIMES {
+            write!(o, " {runtime} floor | {runtime} towline |").unwrap();
+        }
+        writeln!(o, " smol isahc | smol ÷ tokio | smol_global ÷ tokio |").unwrap();
+        write!(o, "|---|").unwrap();
+        for _ in RUNTIMES {
+            write!(o, "---:|---:|").unwrap();
+        }
+        writeln!(o, "---:|---:|---:|").unwrap();
+        for scenario in RUNTIME_SCENARIOS {
+            if !RUNTIME_ROWS
+                .iter()
+                .any(|row| estimates.contains_key(&(scenario, *row)))
+            {
+                continue;
+            }
+            write!(o, "| {scenario} |").unwrap();
+            for (_, row, base) in RUNTIMES {
+                let floor = estimates
+                    .get(&(scenario, base))
+                    .map_or_else(|| "–".to_owned(), |e| time(e.median));
+                write!(
+                    o,
+                    " {floor} | **{}** |",
+                    cell(ratio(estimates, scenario, row, base))
+                )
+                .unwrap();
+            }
+            let tokio = ratio(estimates, scenario, "tokio_towline", "tokio_bare_hyper");
+            let against_tokio = |row, base| {
+                ratio(estimates, scenario, row, base)
+                    .zip(tokio)
+                    .map(|(smol, tokio)| smol / tokio)
+            };
+            writeln!(
+                o,
+                " {} | {} | {} |",
+                cell(ratio(estimates, scenario, "smol_isahc", "smol_bare_hyper")),
+                cell(against_tokio("smol_towline", "smol_bare_hyper")),
+                cell(against_tokio(
+                    "smol_global_towline",
+                    "smol_global_bare_hyper"
+                )),
+            )
+            .unwrap();
+        }
+    }
+    let counted: Vec<(&str, &str, f64)> = RUNTIME_SCENARIOS
+        .iter()
+        .flat_map(|scenario| RUNTIME_ROWS.iter().map(move |row| (*scenario, *row)))
+        .filter_map(|(scenario, row)| {
+            let count = counts.get(&(scenario.to_owned(), row.to_owned()))?;
+            Some((scenario, row, *count))
+        })
+        .collect();
+    if !counted.is_empty() {
+        writeln!(o).unwrap();
+        writeln!(o, "### Instructions per request (callgrind, whole process)").unwrap();
+        writeln!(o).unwrap();
+        writeln!(
+            o,
+            "| scenario | row | instructions | × its runtime's floor |"
+        )
+        .unwrap();
+        writeln!(o, "|---|---|---:|---:|").unwrap();
+        for (scenario, row, count) in counted {
+            let floor = if row.starts_with("smol_global_") {
+                "smol_global_bare_hyper"
+            } else if row.starts_with("smol_") {
+                "smol_bare_hyper"
+            } else {
+                "tokio_bare_hyper"
+            };
+            let times = counts
+                .get(&(scenario.to_owned(), floor.to_owned()))
+                .map(|base| count / base);
+            writeln!(
+                o,
+                "| {scenario} | {row} | {:.1} k | {} |",
+                count / 1000.0,
+                cell(times)
+            )
+            .unwrap();
+        }
+    }
+    writeln!(o).unwrap();
 }
