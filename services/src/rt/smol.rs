@@ -128,6 +128,8 @@ fn connect_in_progress(error: &io::Error) -> bool {
 
 /// The most one read asks the socket for: as much as a socket buffer usually holds.
 const MAX_READ: usize = 64 * 1024;
+/// The least one read asks for; where a read window starts.
+const MIN_READ: usize = 1024;
 
 /// `hyper::rt::Timer` over `async_io::Timer`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -178,13 +180,18 @@ pin_project! {
     pub struct SmolIo<T> {
         #[pin]
         inner: T,
+        // How much the next read asks for (see `poll_read`).
+        window: usize,
     }
 }
 
 impl<T> SmolIo<T> {
     /// Wraps an IO type.
     pub fn new(inner: T) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            window: MIN_READ,
+        }
     }
 
     /// The wrapped IO.
@@ -207,12 +214,15 @@ impl<T: smol::io::AsyncRead> hyper::rt::Read for SmolIo<T> {
     ) -> Poll<io::Result<()>> {
         // `futures-io` reads into initialised memory only: zero the part of the cursor's space
         // this read may fill first. The cursor does not say what an earlier poll initialised,
-        // so the zeroing is bounded rather than repeated over hyper's whole buffer, which may be
-        // hundreds of KiB, on every poll (a pending one included).
+        // so every poll (a pending one included) zeroes what it asks for; the window adapts to
+        // what reads return, as tokio's read buffer does: doubled (up to `MAX_READ`) when a
+        // read fills it, halved (down to `MIN_READ`) when one fills less than a quarter, so
+        // small responses zero a few KiB per poll rather than 64.
+        let this = self.project();
         // SAFETY: `as_mut` hands out the unfilled, possibly uninitialised part; writing zeros
         // through `MaybeUninit::write` initialises every byte before the slice is read as `u8`.
         let unfilled = unsafe { buf.as_mut() };
-        let len = unfilled.len().min(MAX_READ);
+        let len = unfilled.len().min(*this.window);
         let unfilled = &mut unfilled[..len];
         for byte in unfilled.iter_mut() {
             byte.write(0);
@@ -222,11 +232,16 @@ impl<T: smol::io::AsyncRead> hyper::rt::Read for SmolIo<T> {
         let initialised = unsafe {
             &mut *(std::ptr::from_mut::<[std::mem::MaybeUninit<u8>]>(unfilled) as *mut [u8])
         };
-        let read = match smol::io::AsyncRead::poll_read(self.project().inner, cx, initialised) {
+        let read = match smol::io::AsyncRead::poll_read(this.inner, cx, initialised) {
             Poll::Ready(Ok(read)) => read,
             Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
             Poll::Pending => return Poll::Pending,
         };
+        if read == len && len == *this.window {
+            *this.window = (len * 2).min(MAX_READ);
+        } else if read < *this.window / 4 {
+            *this.window = (*this.window / 2).max(MIN_READ);
+        }
         // SAFETY: the reader filled `read` bytes at the start of the cursor's space, all of
         // which were initialised.
         unsafe { buf.advance(read) };
