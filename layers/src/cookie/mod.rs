@@ -98,6 +98,7 @@
 mod future;
 mod jar;
 mod layer;
+mod netscape;
 mod provider;
 mod service;
 mod store;
