@@ -1,11 +1,11 @@
 //! The Netscape cookie file format, as curl, wget and browser exports write it: one cookie a
-//! line, seven tab-separated fields.
+//! line, seven fields separated by tabs (shown as `→` here):
 //!
 //! ```text
 //! # Netscape HTTP Cookie File
-//! example.com	FALSE	/	FALSE	0	session	abc
-//! .example.com	TRUE	/app	TRUE	1893456000	id	42
-//! #HttpOnly_example.com	FALSE	/	FALSE	0	token	xyz
+//! example.com→FALSE→/→FALSE→0→session→abc
+//! .example.com→TRUE→/app→TRUE→1893456000→id→42
+//! #HttpOnly_example.com→FALSE→/→FALSE→0→token→xyz
 //! ```
 //!
 //! The fields are the domain (a leading `.` marks a domain cookie), whether subdomains match

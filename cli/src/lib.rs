@@ -1,0 +1,118 @@
+//! Command-line tools on the towline client.
+//!
+//! # towline-curl
+//!
+//! curl's command line for the flags people use, on [`towline::Client`]: every behaviour
+//! (redirects, retries, cookies, Digest authentication, netrc, decompression, timings,
+//! proxies, the rate limit, HSTS) is the client's, configured from the flags. The output and
+//! the exit codes are curl's, so scripts written for curl keep working.
+//!
+//! ```text
+//! towline-curl -sSfL -o page.html https://example.com/
+//! towline-curl -d name=value -H 'X-Trace: 1' -w '%{http_code} %{time_total}\n' https://example.com/form
+//! ```
+//!
+//! ## Flags
+//!
+//! | flags | what they do |
+//! |---|---|
+//! | URL..., `--url` | the URLs, fetched one after another (no scheme: `http://`) |
+//! | `-X` | the method |
+//! | `-H` | a header; `Name:` removes one curl would send, `Name;` sends it empty |
+//! | `-d`/`--data`/`--data-ascii`, `--data-raw`, `--data-binary`, `--data-urlencode` | the body, pieces joined by `&` in command-line order; `@file` and `@-` (stdin), newlines stripped for `-d @file`; `Content-Type: application/x-www-form-urlencoded` |
+//! | `--json` | the body as JSON, with `Content-Type` and `Accept` of `application/json` |
+//! | `-F`, `--form-string` | a `multipart/form-data` body: `name=value`, `name=@file` (a file upload), `name=<file` (a value read from a file), `;type=`, `;filename=` |
+//! | `-G` | the data in the query of a GET |
+//! | `-A`, `-e` | `User-Agent`, `Referer` |
+//! | `-u` with `--basic` (default) or `--digest`; `--oauth2-bearer` | credentials |
+//! | `-n`/`--netrc`, `--netrc-optional`, `--netrc-file` | credentials from a netrc file |
+//! | `-b` | cookies to send (`name=value`), or a Netscape cookie file to read (starts the cookie engine) |
+//! | `-c` | the cookie engine, and its cookies written to a file in the Netscape format |
+//! | `-L`, `--max-redirs` | follow redirects (50 at most unless told; `-1` for no limit) |
+//! | `-I`, `-i`, `-D` | HEAD; the head in the output; the head to a file |
+//! | `-v` | request and response heads on stderr (`>` and `<` lines), and connection facts (`*`) |
+//! | `-s`, `-S` | silence, but errors |
+//! | `-f`, `--fail-with-body` | exit 22 on statuses of 400 and above (without, or after, the body) |
+//! | `-o`, `-O`, `--remote-name-all`, `-J` | the body to a file: named, after the URL, after `Content-Disposition` |
+//! | `-w` | write-out after each transfer (below) |
+//! | `--compressed`, `--raw` | ask for a compressed body and decode it; leave it encoded |
+//! | `--connect-timeout`, `-m` | the connect timeout; the whole transfer's (body included) |
+//! | `--retry`, `--retry-delay`, `--retry-max-time`, `--retry-all-errors`, `--retry-connrefused` | retries of transient failures: timeouts, 408, 429, 500, 502, 503, 504 |
+//! | `-x`, `-U`/`--proxy-user`, `--noproxy`, `--socks5-hostname`, `--socks5`; `http_proxy`, `https_proxy`, `all_proxy`, `no_proxy` | proxies (HTTP, HTTPS, SOCKS4/4a/5/5h), 1080 the default port |
+//! | `-k`, `--cacert`, `-E`/`--cert`, `--key`, `--tlsv1.2`, `--tlsv1.3`, `--tls-max` | TLS |
+//! | `--http1.1`, `--http2`, `--http2-prior-knowledge`, `--http3`, `--http3-only` | HTTP versions (HTTP/3 in builds with the `http3` feature) |
+//! | `--limit-rate` | the download speed limit (`k`, `m`, `g` suffixes) |
+//! | `--resolve HOST:PORT:ADDR` | an address for a name, without DNS |
+//! | `--hsts FILE` | HSTS: the cache read from the file, used, and written back |
+//!
+//! `-w` knows `http_code`, `response_code`, `http_version`, `size_download`, `size_header`,
+//! `time_namelookup`, `time_connect`, `time_appconnect`, `time_starttransfer`, `time_total`
+//! (from the client's timings), `url`, `url_effective`, `method`, `scheme`,
+//! `num_redirects`, `content_type`, `header{name}`, `remote_ip`, `remote_port`, `exitcode`
+//! and `errormsg`; `\n`, `\r`, `\t` and `%%`; `@file` reads the format from a file.
+//!
+//! ## Exit codes
+//!
+//! curl's codes for the same failures. The client's [`towline::Error`] is read through its
+//! kind and cause chain:
+//!
+//! | code | curl's name | when |
+//! |---|---|---|
+//! | 0 | `CURLE_OK` | the transfer worked (whatever the status, without `-f`) |
+//! | 1 | `CURLE_UNSUPPORTED_PROTOCOL` | a URL scheme other than http and https; a redirect to one |
+//! | 2 | `CURLE_FAILED_INIT` | a bad flag or flag value, no URL, a client that could not be built |
+//! | 3 | `CURLE_URL_MALFORMAT` | a URL that does not parse ([`Error::is_builder`](towline::Error::is_builder)); a redirect whose `Location` does not |
+//! | 4 | `CURLE_NOT_BUILT_IN` | `--http3` in a build without the `http3` feature |
+//! | 5 | `CURLE_COULDNT_RESOLVE_PROXY` | [`is_dns`](towline::Error::is_dns) with a proxy in use; a proxy URL that does not parse |
+//! | 6 | `CURLE_COULDNT_RESOLVE_HOST` | [`is_dns`](towline::Error::is_dns) |
+//! | 7 | `CURLE_COULDNT_CONNECT` | [`is_connect`](towline::Error::is_connect) (refused, unreachable), a proxy that cannot be reached |
+//! | 8 | `CURLE_WEIRD_SERVER_REPLY` | a response head that is not HTTP (hyper's parse errors) |
+//! | 18 | `CURLE_PARTIAL_FILE` | the body ended before its `Content-Length` |
+//! | 22 | `CURLE_HTTP_RETURNED_ERROR` | `-f`/`--fail-with-body` and a status of 400 or more |
+//! | 23 | `CURLE_WRITE_ERROR` | the output could not be written (a bad `-o` path, a closed stdout, no `-O` name) |
+//! | 26 | `CURLE_READ_ERROR` | a `-F` file that cannot be read |
+//! | 28 | `CURLE_OPERATION_TIMEDOUT` | [`is_timeout`](towline::Error::is_timeout): `--connect-timeout`, `-m` |
+//! | 35 | `CURLE_SSL_CONNECT_ERROR` | [`is_tls`](towline::Error::is_tls), other than the certificate (protocol versions, alerts) |
+//! | 47 | `CURLE_TOO_MANY_REDIRECTS` | [`is_redirect`](towline::Error::is_redirect), over `--max-redirs` |
+//! | 52 | `CURLE_GOT_NOTHING` | the connection closed before any response |
+//! | 56 | `CURLE_RECV_ERROR` | the connection failed while the response was read; a proxy refused `CONNECT` |
+//! | 58 | `CURLE_SSL_CERTPROBLEM` | `--cert`/`--key` that cannot be read or used |
+//! | 60 | `CURLE_PEER_FAILED_VERIFICATION` | [`is_tls`](towline::Error::is_tls) with a certificate rustls refused (unknown issuer, wrong name, expired) |
+//! | 61 | `CURLE_BAD_CONTENT_ENCODING` | [`is_decode`](towline::Error::is_decode): a `--compressed` body that does not decode |
+//! | 77 | `CURLE_SSL_CACERT_BADFILE` | a `--cacert` file that cannot be read or holds no certificate |
+//! | 97 | `CURLE_PROXY` | a SOCKS handshake that failed ([`is_proxy`](towline::Error::is_proxy)) |
+//!
+//! curl has 67 (`CURLE_LOGIN_DENIED`) too, but not for HTTP: a 401 to wrong credentials
+//! exits 0 (22 with `-f`) in curl and here.
+//!
+//! ## Where it differs from curl
+//!
+//! These differences are deliberate, and the golden tests (which run the same command lines
+//! through curl) allow for exactly these:
+//!
+//! - `User-Agent` is `towline-curl/VERSION`.
+//! - `--compressed` asks with the client's `Accept-Encoding` (the codings compiled into
+//!   towline, in its order); the decoded body is the same.
+//! - A multipart body has towline's boundary, and a text field no `Content-Type`-free
+//!   variation beyond what towline's multipart writer sends; the parts (names, file names,
+//!   types, contents) are the same.
+//! - `-v` shows the heads the client's verbose layer logs, which writes credentials
+//!   (`Authorization`, `Cookie`, `Set-Cookie`) as `<redacted>`: a terminal log should not
+//!   carry secrets. Its `*` lines are fewer than curl's (the address, the protocol, the TLS
+//!   handshake time), printed after the response head. There is no progress meter.
+//! - With `-L`, `-i` and `-D` show the final response's head only: the redirect layer
+//!   follows the hops inside the client.
+//! - Header names are shown as the client holds them (lower case); the values and their
+//!   order are the server's.
+//! - `--http2` on an `http://` URL sends HTTP/1.1 (no `Upgrade: h2c`); use
+//!   `--http2-prior-knowledge` for h2c.
+//! - `--raw` turns decompression off; HTTP/1.1 chunked transfer coding is always decoded.
+//! - Error messages on stderr start with `towline-curl:` and carry the client's wording.
+//!
+//! Not yet there: `--post301`/`--post302`/`--post303` (the redirect layer turns a POST
+//! into a GET on 301 and 302, as curl does by default, and has no setting to keep it), and
+//! `--alt-svc` (HTTP/3 discovery through `Alt-Svc` is not in the client yet).
+
+#![deny(unsafe_code)]
+
+pub mod curl;
