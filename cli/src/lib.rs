@@ -48,8 +48,8 @@
 //! `-w` knows `http_code`, `response_code`, `http_version`, `size_download`, `size_header`,
 //! `time_namelookup`, `time_connect`, `time_appconnect`, `time_starttransfer`, `time_total`
 //! (from the client's timings), `url`, `url_effective`, `method`, `scheme`,
-//! `num_redirects`, `content_type`, `header{name}`, `remote_ip`, `remote_port`, `exitcode`
-//! and `errormsg`; `\n`, `\r`, `\t` and `%%`; `@file` reads the format from a file.
+//! `num_redirects`, `content_type`, `remote_ip`, `remote_port`, `exitcode` and
+//! `errormsg`; `%header{name}` (a response header); `\n`, `\r`, `\t` and `%%`; `@file` reads the format from a file.
 //!
 //! ## Exit codes
 //!
@@ -59,14 +59,12 @@
 //! | code | curl's name | when |
 //! |---|---|---|
 //! | 0 | `CURLE_OK` | the transfer worked (whatever the status, without `-f`) |
-//! | 1 | `CURLE_UNSUPPORTED_PROTOCOL` | a URL scheme other than http and https; a redirect to one |
-//! | 2 | `CURLE_FAILED_INIT` | a bad flag or flag value, no URL, a client that could not be built |
+//! | 1 | `CURLE_UNSUPPORTED_PROTOCOL` | a URL scheme other than http and https; a redirect to one; an answer that is not HTTP (curl: "Received HTTP/0.9 when not allowed") |
+//! | 2 | `CURLE_FAILED_INIT` | a bad flag or flag value, no URL, a client that could not be built; `--http3` in a build without the `http3` feature (as curl without HTTP/3) |
 //! | 3 | `CURLE_URL_MALFORMAT` | a URL that does not parse ([`Error::is_builder`](towline::Error::is_builder)); a redirect whose `Location` does not |
-//! | 4 | `CURLE_NOT_BUILT_IN` | `--http3` in a build without the `http3` feature |
-//! | 5 | `CURLE_COULDNT_RESOLVE_PROXY` | [`is_dns`](towline::Error::is_dns) with a proxy in use; a proxy URL that does not parse |
+//! | 5 | `CURLE_COULDNT_RESOLVE_PROXY` | [`is_dns`](towline::Error::is_dns) with a proxy in use |
 //! | 6 | `CURLE_COULDNT_RESOLVE_HOST` | [`is_dns`](towline::Error::is_dns) |
-//! | 7 | `CURLE_COULDNT_CONNECT` | [`is_connect`](towline::Error::is_connect) (refused, unreachable), a proxy that cannot be reached |
-//! | 8 | `CURLE_WEIRD_SERVER_REPLY` | a response head that is not HTTP (hyper's parse errors) |
+//! | 7 | `CURLE_COULDNT_CONNECT` | [`is_connect`](towline::Error::is_connect) (refused, unreachable), a proxy that cannot be reached or has an unknown scheme |
 //! | 18 | `CURLE_PARTIAL_FILE` | the body ended before its `Content-Length` |
 //! | 22 | `CURLE_HTTP_RETURNED_ERROR` | `-f`/`--fail-with-body` and a status of 400 or more |
 //! | 23 | `CURLE_WRITE_ERROR` | the output could not be written (a bad `-o` path, a closed stdout, no `-O` name) |
@@ -106,7 +104,8 @@
 //!   order are the server's.
 //! - `--http2` on an `http://` URL sends HTTP/1.1 (no `Upgrade: h2c`); use
 //!   `--http2-prior-knowledge` for h2c.
-//! - `--raw` turns decompression off; HTTP/1.1 chunked transfer coding is always decoded.
+//! - `--raw` turns decompression off (with `--compressed`, the request still carries curl's
+//!   `Accept-Encoding`); HTTP/1.1 chunked transfer coding is always decoded.
 //! - Error messages on stderr start with `towline-curl:` and carry the client's wording.
 //!
 //! Not yet there: `--post301`/`--post302`/`--post303` (the redirect layer turns a POST

@@ -84,8 +84,6 @@ fn url_encoded(piece: &str, read: &mut dyn FnMut(&str) -> Vec<u8>) -> String {
         (None, None) => ("", piece.as_bytes().to_vec()),
     };
     let encoded: String = towline::url::form_urlencoded::byte_serialize(&content).collect();
-    // curl encodes a space as %20, not +.
-    let encoded = encoded.replace('+', "%20");
     if name.is_empty() {
         encoded
     } else {
@@ -131,12 +129,10 @@ pub(crate) fn form(fields: &[(bool, String)], files: &mut Files) -> Result<Form,
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_else(|| path.to_owned());
-            let part = Part::bytes(bytes).file_name(filename.take().unwrap_or(base));
-            // curl sends uploaded files as application/octet-stream unless told otherwise.
             if mime.is_none() {
-                mime = Some("application/octet-stream".to_owned());
+                mime = Some(content_type_for(filename.as_deref().unwrap_or(&base)).to_owned());
             }
-            part
+            Part::bytes(bytes).file_name(filename.take().unwrap_or(base))
         } else if let Some(path) = content.strip_prefix('<') {
             Part::bytes(files.read(path).map_err(|error| read_failed(path, error))?)
         } else {
@@ -156,6 +152,26 @@ pub(crate) fn form(fields: &[(bool, String)], files: &mut Files) -> Result<Form,
         form = form.part(name, part);
     }
     Ok(form)
+}
+
+/// The `Content-Type` curl gives an uploaded file: from its extension for a few common
+/// types, `application/octet-stream` for the rest.
+fn content_type_for(filename: &str) -> &'static str {
+    let extension = filename
+        .rsplit_once('.')
+        .map(|(_, extension)| extension.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "gif" => "image/gif",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        "txt" => "text/plain",
+        "htm" | "html" => "text/html",
+        "pdf" => "application/pdf",
+        "xml" => "application/xml",
+        _ => "application/octet-stream",
+    }
 }
 
 /// A field's content and its `;name=value` parameters. A `;` inside double quotes belongs to
@@ -209,7 +225,7 @@ mod tests {
                 (DataKind::Raw, "@b"),
                 (DataKind::UrlEncode, "c=d e&f")
             ]),
-            "a=1&@b&c=d%20e%26f"
+            "a=1&@b&c=d+e%26f"
         );
         assert_eq!(
             joined(&[(DataKind::Json, "{\"a\":"), (DataKind::Json, "1}")]),
@@ -220,7 +236,7 @@ mod tests {
     #[test]
     fn url_encode_forms() {
         let mut never = |_: &str| -> Vec<u8> { unreachable!() };
-        assert_eq!(url_encoded("a b", &mut never), "a%20b");
+        assert_eq!(url_encoded("a b", &mut never), "a+b");
         assert_eq!(url_encoded("=a=b", &mut never), "a%3Db");
         assert_eq!(url_encoded("n=x/y", &mut never), "n=x%2Fy");
         let mut file = |name: &str| -> Vec<u8> { format!("<{name}>").into_bytes() };
@@ -235,6 +251,17 @@ mod tests {
         let body = data(&pieces, &mut Files::default(), &mut |w| warnings.push(w));
         assert!(body.is_empty());
         assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn file_types_by_extension_as_curl() {
+        assert_eq!(content_type_for("notes.TXT"), "text/plain");
+        assert_eq!(content_type_for("photo.jpeg"), "image/jpeg");
+        assert_eq!(
+            content_type_for("archive.tar.gz"),
+            "application/octet-stream"
+        );
+        assert_eq!(content_type_for("noextension"), "application/octet-stream");
     }
 
     #[test]

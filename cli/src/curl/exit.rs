@@ -8,22 +8,19 @@ use towline::towline_layers::error::find_cause;
 use towline::towline_layers::redirect::{RedirectError, RedirectErrorKind};
 use towline::towline_services::connect::proxy::{ProxyError, ProxyErrorKind};
 
-/// Unsupported protocol: a URL scheme other than http or https.
+/// Unsupported protocol: a URL scheme other than http or https, or an answer that is not
+/// HTTP/1.x or HTTP/2 (curl: "HTTP/0.9 not allowed").
 pub(crate) const UNSUPPORTED_PROTOCOL: u8 = 1;
 /// A bad command line, or a client that could not be set up.
 pub(crate) const FAILED_INIT: u8 = 2;
 /// A URL that does not parse.
 pub(crate) const URL_MALFORMAT: u8 = 3;
-/// A feature this build does not have (HTTP/3 without the `http3` feature).
-pub(crate) const NOT_BUILT_IN: u8 = 4;
 /// The proxy's name did not resolve.
 pub(crate) const COULDNT_RESOLVE_PROXY: u8 = 5;
 /// The host's name did not resolve.
 pub(crate) const COULDNT_RESOLVE_HOST: u8 = 6;
 /// No connection to the host or proxy.
 pub(crate) const COULDNT_CONNECT: u8 = 7;
-/// The server's answer was not HTTP.
-pub(crate) const WEIRD_SERVER_REPLY: u8 = 8;
 /// The body ended before its announced length.
 pub(crate) const PARTIAL_FILE: u8 = 18;
 /// `--fail`: the server answered 400 or more.
@@ -114,7 +111,7 @@ fn code(error: &towline::Error, context: Context) -> u8 {
             ProxyErrorKind::Socks | ProxyErrorKind::Malformed => PROXY,
             ProxyErrorKind::Tls => tls_code(error),
             ProxyErrorKind::Io => COULDNT_CONNECT,
-            ProxyErrorKind::InvalidUrl | ProxyErrorKind::UnsupportedScheme => COULDNT_RESOLVE_PROXY,
+            ProxyErrorKind::InvalidUrl | ProxyErrorKind::UnsupportedScheme => COULDNT_CONNECT,
             // curl reports a CONNECT refused by status (407, 403, ...) as a receive error.
             _ => RECV_ERROR,
         };
@@ -137,7 +134,7 @@ fn code(error: &towline::Error, context: Context) -> u8 {
     }
     if let Some(hyper) = find_cause::<hyper::Error>(error) {
         if hyper.is_parse() || hyper.is_parse_status() {
-            return WEIRD_SERVER_REPLY;
+            return UNSUPPORTED_PROTOCOL;
         }
         if hyper.is_incomplete_message() {
             return match context.stage {
@@ -145,6 +142,15 @@ fn code(error: &towline::Error, context: Context) -> u8 {
                 Stage::Body => PARTIAL_FILE,
             };
         }
+    }
+    // hyper reports a body cut short of its Content-Length as an unexpected end of file.
+    let cut_short = causes(error).any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::UnexpectedEof)
+    });
+    if context.stage == Stage::Body && cut_short {
+        return PARTIAL_FILE;
     }
     RECV_ERROR
 }

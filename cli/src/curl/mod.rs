@@ -206,6 +206,7 @@ async fn fetch(
         url.set_query(Some(&query));
     }
     record.url_effective = url.to_string();
+    output::check_remote_name(args, index, given)?;
     let method = method(args, plan.data.is_some(), form)?;
     record.method = method.to_string();
 
@@ -228,6 +229,10 @@ async fn fetch(
     } else if let Some(data) = &plan.data
         && !args.get
     {
+        if data.is_empty() {
+            // curl announces an empty body; the client sends no length for one.
+            request = request.header(towline::header::CONTENT_LENGTH, 0);
+        }
         request = request.body(data.clone());
     }
 

@@ -218,6 +218,17 @@ pub(crate) fn target(
     Ok(Target::File(name))
 }
 
+/// Fails as curl does, before sending, when `-O` applies to the `index`th URL and it has no
+/// name to give the file (`-J` may name it later, but curl checks the URL first).
+pub(crate) fn check_remote_name(args: &Args, index: usize, url: &str) -> Result<(), Failure> {
+    let remote = index >= args.output.len()
+        && (args.remote_name_all || index < usize::from(args.remote_name));
+    if remote && remote_name(url).is_empty() {
+        return Err(Failure::new(WRITE_ERROR, "Remote file name has no length!"));
+    }
+    Ok(())
+}
+
 /// The last segment of the URL's path, as curl names `-O` files (not percent-decoded).
 fn remote_name(url: &str) -> String {
     let without_query = url.split(['?', '#']).next().unwrap_or_default();

@@ -18,9 +18,7 @@ use towline::{
 
 use super::Plan;
 use super::args::Args;
-use super::exit::{
-    COULDNT_RESOLVE_PROXY, FAILED_INIT, Failure, NOT_BUILT_IN, SSL_CACERT_BADFILE, SSL_CERTPROBLEM,
-};
+use super::exit::{COULDNT_CONNECT, FAILED_INIT, Failure, SSL_CACERT_BADFILE, SSL_CERTPROBLEM};
 use super::hsts;
 
 /// curl's default limit of redirects followed with `-L`.
@@ -254,7 +252,7 @@ fn proxy(args: &Args, builder: ClientBuilder) -> Result<ClientBuilder, Failure> 
     };
     let url = with_default_port(&url);
     let mut proxy = Proxy::all(&url)
-        .map_err(|error| Failure::new(COULDNT_RESOLVE_PROXY, format!("proxy {url}: {error}")))?;
+        .map_err(|error| Failure::new(COULDNT_CONNECT, format!("proxy {url}: {error}")))?;
     if let Some(user) = &args.proxy_user {
         let (name, password) = user.split_once(':').unwrap_or((user, ""));
         proxy = proxy.basic_auth(name, password);
@@ -379,9 +377,10 @@ fn http3(builder: ClientBuilder) -> Result<ClientBuilder, Failure> {
 
 #[cfg(not(feature = "http3"))]
 fn http3(_builder: ClientBuilder) -> Result<ClientBuilder, Failure> {
+    // curl without HTTP/3 refuses the flag as a bad option.
     Err(Failure::new(
-        NOT_BUILT_IN,
-        "HTTP/3 is not in this build (build towline-cli with the http3 feature)",
+        FAILED_INIT,
+        "option --http3: this build does not support HTTP/3 (build towline-cli with the http3 feature)",
     ))
 }
 
@@ -416,6 +415,10 @@ pub(super) fn headers(args: &Args, plan: &Plan) -> Result<Vec<(HeaderName, Heade
             if json { "application/json" } else { "*/*" }.into(),
         ),
     ];
+    if args.compressed && args.raw {
+        // The client decodes nothing then, so the request says what curl says.
+        internal.push(("Accept-Encoding".into(), "deflate, gzip, br, zstd".into()));
+    }
     if let Some(referer) = &args.referer {
         internal.push(("Referer".into(), referer.clone()));
     }

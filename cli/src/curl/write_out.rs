@@ -48,6 +48,11 @@ pub(crate) fn render(format: &str, transfer: &Transfer) -> (Vec<u8>, Vec<String>
                 None => warnings.push(format!("unknown --write-out variable: '{name}'")),
             }
             rest = &after[end + 1..];
+        } else if let Some(after) = tail.strip_prefix("%header{")
+            && let Some(end) = after.find('}')
+        {
+            out.push_str(&header(&after[..end], transfer));
+            rest = &after[end + 1..];
         } else if let Some(after) = tail.strip_prefix("%%") {
             out.push('%');
             rest = after;
@@ -72,19 +77,18 @@ pub(crate) fn render(format: &str, transfer: &Transfer) -> (Vec<u8>, Vec<String>
     (out.into_bytes(), warnings)
 }
 
+/// `%header{name}`: the response header's values, joined by `, `.
+fn header(name: &str, t: &Transfer) -> String {
+    let values: Vec<String> = t
+        .headers
+        .get_all(name)
+        .iter()
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .collect();
+    values.join(", ")
+}
+
 fn variable(name: &str, t: &Transfer) -> Option<String> {
-    if let Some(header) = name
-        .strip_prefix("header{")
-        .and_then(|rest| rest.strip_suffix('}'))
-    {
-        let values: Vec<String> = t
-            .headers
-            .get_all(header)
-            .iter()
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-            .collect();
-        return Some(values.join(", "));
-    }
     let seconds = |d: Duration| format!("{:.6}", d.as_secs_f64());
     Some(match name {
         "http_code" | "response_code" => format!("{:03}", t.status.unwrap_or(0)),
@@ -126,7 +130,7 @@ fn variable(name: &str, t: &Transfer) -> Option<String> {
 pub(crate) fn version_number(version: Option<Version>) -> &'static str {
     match version {
         Some(Version::HTTP_09) => "0.9",
-        Some(Version::HTTP_10) => "1",
+        Some(Version::HTTP_10) => "1.0",
         Some(Version::HTTP_11) => "1.1",
         Some(Version::HTTP_2) => "2",
         Some(Version::HTTP_3) => "3",
@@ -171,7 +175,7 @@ mod tests {
             ),
             "text/plain|127.0.0.1:8080|1.500000|100%|HTTPS"
         );
-        assert_eq!(text("%{header{Content-Type}}", &transfer), "text/plain");
+        assert_eq!(text("%header{Content-Type}!", &transfer), "text/plain!");
     }
 
     #[test]
