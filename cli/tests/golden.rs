@@ -22,6 +22,8 @@
 //!   the final body is written. The requests and exit code are compared; stdout is not.
 //! - stderr, but for `-s` (both silent) and `-sS` (both say something).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
 mod support;
 
 use std::collections::BTreeSet;
@@ -514,10 +516,7 @@ async fn observe(context: &Context, case: &Case, binary: &Path, tool: &str) -> (
             "{mtls}",
             &format!("{}/r{run}", faults.mtls.url("").trim_end_matches('/')),
         )
-        .replace(
-            "{tls12}",
-            &faults.tls12.url("").trim_end_matches('/').to_owned(),
-        )
+        .replace("{tls12}", faults.tls12.url("").trim_end_matches('/'))
         .replace("{run}", &run.to_string())
         .replace("{port}", &servers.http.addr().port().to_string())
         .replace("{tls_port}", &servers.tls.addr().port().to_string())

@@ -110,7 +110,7 @@ fn split_run(path_and_query: &str) -> Option<(u64, String)> {
     Some((run, rest[end..].to_owned()))
 }
 
-fn query_value<'a>(target: &'a str, name: &str) -> Option<String> {
+fn query_value(target: &str, name: &str) -> Option<String> {
     let query = target.split_once('?')?.1;
     query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=')?;
