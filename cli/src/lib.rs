@@ -28,7 +28,7 @@
 //! | `-n`/`--netrc`, `--netrc-optional`, `--netrc-file` | credentials from a netrc file |
 //! | `-b` | cookies to send (`name=value`), or a Netscape cookie file to read (starts the cookie engine) |
 //! | `-c` | the cookie engine, and its cookies written to a file in the Netscape format |
-//! | `-L`, `--max-redirs` | follow redirects (50 at most unless told; `-1` for no limit) |
+//! | `-L`, `--max-redirs`, `--post301`, `--post302`, `--post303` | follow redirects (50 at most unless told; `-1` for no limit); keep a POST a POST on those statuses |
 //! | `-I`, `-i`, `-D` | HEAD; the head in the output; the head to a file |
 //! | `-v` | request and response heads on stderr (`>` and `<` lines), and connection facts (`*`) |
 //! | `-s`, `-S` | silence, but errors |
@@ -108,9 +108,7 @@
 //!   `Accept-Encoding`); HTTP/1.1 chunked transfer coding is always decoded.
 //! - Error messages on stderr start with `towline-curl:` and carry the client's wording.
 //!
-//! Not yet there: `--post301`/`--post302`/`--post303` (the redirect layer turns a POST
-//! into a GET on 301 and 302, as curl does by default, and has no setting to keep it), and
-//! `--alt-svc` (HTTP/3 discovery through `Alt-Svc` is not in the client yet).
+//! Not yet there: `--alt-svc` (HTTP/3 discovery through `Alt-Svc` is not in the client yet).
 
 #![deny(unsafe_code)]
 

@@ -118,6 +118,18 @@ pub(crate) struct Args {
     #[arg(long = "max-redirs", value_name = "NUM", allow_negative_numbers = true)]
     pub(crate) max_redirs: Option<i64>,
 
+    /// With -L, keep a POST a POST after a 301
+    #[arg(long = "post301")]
+    pub(crate) post301: bool,
+
+    /// With -L, keep a POST a POST after a 302
+    #[arg(long = "post302")]
+    pub(crate) post302: bool,
+
+    /// With -L, keep a POST a POST after a 303
+    #[arg(long = "post303")]
+    pub(crate) post303: bool,
+
     /// Fetch the headers only (HEAD)
     #[arg(short = 'I', long = "head")]
     pub(crate) head: bool,

@@ -128,6 +128,15 @@ pub(super) fn client(args: &Args, state: &State) -> Result<Client, Failure> {
         .timings(true)
         .referer(false)
         .redirect(redirects);
+    for (keep, status) in [
+        (args.post301, StatusCode::MOVED_PERMANENTLY),
+        (args.post302, StatusCode::FOUND),
+        (args.post303, StatusCode::SEE_OTHER),
+    ] {
+        if keep {
+            builder = builder.redirect_keep_post(status);
+        }
+    }
     if !args.compressed || args.raw {
         builder = builder.no_decompression();
     }

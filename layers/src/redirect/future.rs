@@ -173,7 +173,7 @@ impl<S, B: 'static> Hops<S, B> {
             return Err(self.fail(RedirectErrorKind::InsecureRedirect, Some(uri), None));
         }
 
-        let (method, keep_body) = next_method(status, &follow.head.method);
+        let (method, keep_body) = next_method(status, &follow.head.method, self.config.keep_post);
         let body = if keep_body {
             match follow.body.body() {
                 Ok(body) => body,

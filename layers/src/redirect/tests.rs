@@ -617,6 +617,41 @@ fn with_body_headers(mut request: Request<Full<Bytes>>) -> Request<Full<Bytes>> 
 }
 
 #[tokio::test]
+async fn keep_post_keeps_a_post_and_its_body_on_the_statuses_named() -> Result<(), BoxError> {
+    let layer = RedirectLayer::default()
+        .keep_post(StatusCode::MOVED_PERMANENTLY)
+        .keep_post(StatusCode::SEE_OTHER)
+        .keep_post(StatusCode::OK);
+    // (status, method, expected method, body kept)
+    let cases = [
+        (301, Method::POST, Method::POST, true),
+        (302, Method::POST, Method::GET, false),
+        (303, Method::POST, Method::POST, true),
+        (303, Method::PUT, Method::GET, false),
+        (307, Method::POST, Method::POST, true),
+    ];
+    for (status, method, expected, kept) in cases {
+        let case = format!("{status} {method}");
+        let (service, log) = mock(one_hop(status));
+        let response = layer
+            .clone()
+            .layer(service)
+            .oneshot(with_body_headers(request(
+                method,
+                "http://h.test/a",
+                "payload",
+            )))
+            .await?;
+        assert_eq!(response.status(), StatusCode::OK, "{case}");
+        let hop = &seen(&log)[1];
+        assert_eq!(hop.method, expected, "{case}");
+        assert_eq!(body_of(hop), if kept { "payload" } else { "" }, "{case}");
+        assert_eq!(hop.headers.contains_key(CONTENT_TYPE), kept, "{case}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn method_and_body_follow_rfc_9110() -> Result<(), BoxError> {
     // (status, method, expected method, body kept)
     let cases = [
