@@ -98,8 +98,6 @@
 //!   (`Authorization`, `Cookie`, `Set-Cookie`) as `<redacted>`: a terminal log should not
 //!   carry secrets. Its `*` lines are fewer than curl's (the address, the protocol, the TLS
 //!   handshake time), printed after the response head. There is no progress meter.
-//! - With `-L`, `-i` and `-D` show the final response's head only: the redirect layer
-//!   follows the hops inside the client.
 //! - Header names are shown as the client holds them (lower case); the values and their
 //!   order are the server's.
 //! - `--http2` on an `http://` URL sends HTTP/1.1 (no `Upgrade: h2c`); use

@@ -235,6 +235,11 @@ fn cases() -> Vec<Case> {
         case("redirect_301_post", &["-L", "-d", "a=1", "{u}/redirect?code=301&to=/echo"]).code(0),
         case("redirect_307_post", &["-L", "-d", "a=1", "{u}/redirect?code=307&to=/echo"]).code(0),
         case("redirect_308_put", &["-L", "-X", "PUT", "-d", "a=1", "{u}/redirect?code=308&to=/echo"]).code(0),
+        case("redirect_heads_included", &["-i", "-L", "{u}/hops?n=2"]).code(0),
+        case("redirect_heads_dumped", &["-L", "-D", "heads.txt", "-o", "/dev/null", "{u}/set-cookie?c=a%3D1&to=/echo"])
+            .outputs(&["heads.txt"])
+            .code(0),
+        case("redirect_heads_head_request", &["-I", "-L", "{u}/redirect?code=301&to=/file.txt"]).code(0),
         case("post301", &["-L", "--post301", "-d", "a=1", "{u}/redirect?code=301&to=/echo"]).code(0),
         case("post302", &["-L", "--post302", "-d", "a=1", "{u}/redirect?code=302&to=/echo"]).code(0),
         case("post303", &["-L", "--post303", "-d", "a=1", "{u}/redirect?code=303&to=/echo"]).code(0),

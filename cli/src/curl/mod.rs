@@ -15,8 +15,10 @@ mod verbose;
 mod write_out;
 
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use towline::towline_layers::extensions::{RedirectObserver, RedirectResponse};
 use towline::towline_layers::redirect::RedirectHistory;
 use towline::{Client, Method, Response, Url};
 
@@ -240,8 +242,22 @@ async fn fetch(
         stage: Stage::Request,
         proxied: setup::proxied(args, &url),
     };
-    let mut response = request
-        .send()
+    let mut request = request
+        .build()
+        .map_err(|error| exit::classify(&error, context))?;
+    // curl shows the head of every redirect it follows, so the redirect layer reports them.
+    let hops: Arc<Mutex<Vec<u8>>> = Arc::default();
+    if args.location && (args.include || args.head || args.dump_header.is_some()) {
+        let hops = Arc::clone(&hops);
+        request.extensions_mut().insert(RedirectObserver::responses(
+            move |hop: &RedirectResponse<'_>| {
+                let head = output::head_of(hop.version, hop.status, None, hop.headers);
+                lock(&hops).extend_from_slice(&head);
+            },
+        ));
+    }
+    let mut response = client
+        .execute(request)
         .await
         .map_err(|error| exit::classify(&error, context))?;
     describe(&response, record, start);
@@ -251,7 +267,8 @@ async fn fetch(
 
     let status = response.status().as_u16();
     let failing = (args.fail || args.fail_with_body) && status >= 400;
-    let head = output::head(&response);
+    let mut head = std::mem::take(&mut *lock(&hops));
+    head.extend_from_slice(&output::head(&response));
     record.size_header = head.len() as u64;
     if let Some(path) = &args.dump_header {
         output::dump_header(path, &head)?;
@@ -282,6 +299,11 @@ async fn fetch(
         return Err(fail_status(status));
     }
     Ok(())
+}
+
+/// Locks `mutex`; a panic elsewhere while it was held leaves data that is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn fail_status(status: u16) -> Failure {

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use towline::{Response, Version};
+use towline::{HeaderMap, Response, StatusCode, Version};
 
 use super::args::Args;
 use super::exit::{Failure, WRITE_ERROR};
@@ -129,26 +129,38 @@ pub(crate) fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 /// The response head as curl writes it for `-i` and `-D`: status line, headers, empty line,
 /// each ending in CRLF.
 pub(crate) fn head(response: &Response) -> Vec<u8> {
-    let status = response.status();
     let reason = response
         .extensions()
         .get::<hyper::ext::ReasonPhrase>()
-        .map(|reason| String::from_utf8_lossy(reason.as_bytes()).into_owned())
-        .or_else(|| status.canonical_reason().map(str::to_owned))
-        .unwrap_or_default();
-    let mut head = match response.version() {
+        .map(|reason| String::from_utf8_lossy(reason.as_bytes()).into_owned());
+    head_of(
+        response.version(),
+        response.status(),
+        reason,
+        response.headers(),
+    )
+}
+
+/// A head from its parts; without a reason phrase, the status's usual one.
+pub(crate) fn head_of(
+    version: Version,
+    status: StatusCode,
+    reason: Option<String>,
+    headers: &HeaderMap,
+) -> Vec<u8> {
+    let mut head = match version {
         // HTTP/2 and HTTP/3 have no reason phrase; curl leaves a space where it would be.
-        Version::HTTP_2 | Version::HTTP_3 => format!(
-            "{} {} \r\n",
-            version_text(response.version()),
-            status.as_u16()
-        )
-        .into_bytes(),
-        version => {
+        Version::HTTP_2 | Version::HTTP_3 => {
+            format!("{} {} \r\n", version_text(version), status.as_u16()).into_bytes()
+        }
+        _ => {
+            let reason = reason
+                .or_else(|| status.canonical_reason().map(str::to_owned))
+                .unwrap_or_default();
             format!("{} {} {reason}\r\n", version_text(version), status.as_u16()).into_bytes()
         }
     };
-    for (name, value) in response.headers() {
+    for (name, value) in headers {
         head.extend_from_slice(name.as_str().as_bytes());
         head.extend_from_slice(b": ");
         head.extend_from_slice(value.as_bytes());

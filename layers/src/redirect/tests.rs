@@ -26,7 +26,7 @@ use tower_service::Service;
 
 use super::{location::resolve, *};
 use crate::{
-    BoxError, EffectiveUri, RedirectObserver,
+    BoxError, EffectiveUri, RedirectObserver, RedirectResponse,
     error::find_cause,
     replay::ReplayError,
     resend::ResendBody,
@@ -1627,6 +1627,49 @@ async fn each_followed_hop_is_reported_to_the_requests_observer() -> Result<(), 
                 "http://h.test/1".to_owned(),
                 "http://h.test/2".to_owned(),
                 302
+            ),
+        ]
+    );
+    Ok(())
+}
+
+/// An observer of responses sees the head of every followed redirect, and not the final
+/// response.
+#[tokio::test]
+async fn each_followed_redirect_response_head_is_reported() -> Result<(), BoxError> {
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&heads);
+    let mut request = get("http://h.test/0");
+    request.extensions_mut().insert(RedirectObserver::responses(
+        move |response: &RedirectResponse<'_>| {
+            lock(&seen).push((
+                response.uri.to_string(),
+                response.location.to_string(),
+                response.status.as_u16(),
+                response.headers.get(LOCATION).cloned(),
+            ));
+        },
+    ));
+    let (service, _) = mock(chain(2));
+    let response = RedirectLayer::default()
+        .layer(service)
+        .oneshot(request)
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        *lock(&heads),
+        [
+            (
+                "http://h.test/0".to_owned(),
+                "http://h.test/1".to_owned(),
+                302,
+                Some(HeaderValue::from_static("/1"))
+            ),
+            (
+                "http://h.test/1".to_owned(),
+                "http://h.test/2".to_owned(),
+                302,
+                Some(HeaderValue::from_static("/2"))
             ),
         ]
     );
