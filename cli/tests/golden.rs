@@ -286,6 +286,7 @@ fn cases() -> Vec<Case> {
         // Timeouts and retries.
         case("connect_timeout", &["-s", "--connect-timeout", "1", "{blackhole}"]).code(28),
         case("max_time", &["-s", "-m", "1", "{u}/slow?ms=4000"]).code(28),
+        case("max_time_covers_the_body", &["-s", "-m", "1", "-o", "/dev/null", "{router}/chunks?n=10&size=10&delay_ms=400"]).code(28),
         case("retry", &["-s", "--retry", "1", "--retry-delay", "1", "{u}/flaky"])
             .stdout_differs(RETRIED_BODY)
             .code(0),
@@ -359,6 +360,8 @@ struct Faults {
     closed_port: u16,
     tls12: TestServer,
     mtls: TestServer,
+    /// test-support's own routes (`/chunks` sends a body slowly).
+    router: TestServer,
 }
 
 fn faults(servers: &Servers) -> Faults {
@@ -389,6 +392,7 @@ fn faults(servers: &Servers) -> Faults {
         tls12: TestServer::builder()
             .tls_config(servers.pki.tls12_only_server_config(&[b"http/1.1"]))
             .build(),
+        router: TestServer::http1(),
         mtls: {
             TestServer::builder()
                 .tls_config(servers.pki.server_config(&[b"http/1.1"], true))
@@ -535,6 +539,7 @@ async fn observe(context: &Context, case: &Case, binary: &Path, tool: &str) -> (
         .replace("{partial}", &faults.partial.url("/"))
         .replace("{reset}", &faults.reset.url("/"))
         .replace("{garbage}", &faults.garbage.url("/"))
+        .replace("{router}", faults.router.url("").trim_end_matches('/'))
         .replace("{proxy_addr}", &fixture.addr())
         .replace("{proxy}", &format!("http://{}", fixture.addr()))
     };

@@ -119,6 +119,15 @@ async fn run(line: CommandLine) -> u8 {
     code
 }
 
+/// One URL's transfer: where its body goes and what `-w` shows of it.
+struct Job<'a> {
+    given: &'a str,
+    index: usize,
+    record: Transfer,
+    sink: Sink,
+    start: Instant,
+}
+
 /// Fetches one URL; returns its exit code.
 async fn transfer(
     client: &Client,
@@ -128,24 +137,24 @@ async fn transfer(
     index: usize,
 ) -> u8 {
     let args = &plan.args;
-    let mut record = Transfer {
-        url: given.to_owned(),
-        url_effective: given.to_owned(),
-        ..Transfer::default()
-    };
-    let start = Instant::now();
-    let mut sink = Sink::stdout();
-    let outcome = fetch(
-        client,
-        plan,
-        files,
+    let mut job = Job {
         given,
         index,
-        &mut record,
-        &mut sink,
+        record: Transfer {
+            url: given.to_owned(),
+            url_effective: given.to_owned(),
+            ..Transfer::default()
+        },
+        sink: Sink::stdout(),
+        start: Instant::now(),
+    };
+    let outcome = fetch(client, plan, files, &mut job).await;
+    let Job {
+        mut record,
+        mut sink,
         start,
-    )
-    .await;
+        ..
+    } = job;
     record.time_total = start.elapsed();
     let code = match outcome {
         Ok(()) => 0,
@@ -183,18 +192,15 @@ async fn transfer(
     code
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn fetch(
     client: &Client,
     plan: &Plan,
     files: &mut Files,
-    given: &str,
-    index: usize,
-    record: &mut Transfer,
-    sink: &mut Sink,
-    start: Instant,
+    job: &mut Job<'_>,
 ) -> Result<(), Failure> {
     let args = &plan.args;
+    let (given, index, start) = (job.given, job.index, job.start);
+    let (record, sink) = (&mut job.record, &mut job.sink);
     let mut url = parse_url(given)?;
     let form = !plan.form_fields.is_empty();
     if args.get
