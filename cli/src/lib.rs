@@ -40,7 +40,7 @@
 //! | `--retry`, `--retry-delay`, `--retry-max-time`, `--retry-all-errors`, `--retry-connrefused` | retries of transient failures: timeouts, 408, 429, 500, 502, 503, 504 |
 //! | `-x`, `-U`/`--proxy-user`, `--noproxy`, `--socks5-hostname`, `--socks5`; `http_proxy`, `https_proxy`, `all_proxy`, `no_proxy` | proxies (HTTP, HTTPS, SOCKS4/4a/5/5h), 1080 the default port |
 //! | `-k`, `--cacert`, `-E`/`--cert`, `--key`, `--tlsv1.2`, `--tlsv1.3`, `--tls-max` | TLS |
-//! | `--http1.1`, `--http2`, `--http2-prior-knowledge`, `--http3`, `--http3-only` | HTTP versions (HTTP/3 in builds with the `http3` feature) |
+//! | `--http1.1`, `--http2`, `--http2-prior-knowledge`, `--http3`, `--http3-only` | HTTP versions (HTTP/3 with the `http3` feature, on by default) |
 //! | `--limit-rate` | the download speed limit (`k`, `m`, `g` suffixes) |
 //! | `--resolve HOST:PORT:ADDR` | an address for a name, without DNS |
 //! | `--hsts FILE` | HSTS: the cache read from the file, used, and written back |
@@ -102,6 +102,10 @@
 //!   order are the server's.
 //! - `--http2` on an `http://` URL sends HTTP/1.1 (no `Upgrade: h2c`); use
 //!   `--http2-prior-knowledge` for h2c.
+//! - `--http3` is `--http3-only`: the client speaks HTTP/3 to `https` URLs from the start,
+//!   without curl's fallback to TCP, until it learns HTTP/3 from `Alt-Svc`. curl 7.88 (the
+//!   golden tests' curl) has no HTTP/3, so these flags are tested against towline's own
+//!   HTTP/3 server instead.
 //! - `--raw` turns decompression off (with `--compressed`, the request still carries curl's
 //!   `Accept-Encoding`); HTTP/1.1 chunked transfer coding is always decoded.
 //! - Error messages on stderr start with `towline-curl:` and carry the client's wording.

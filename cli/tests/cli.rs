@@ -186,3 +186,45 @@ async fn errors_name_the_code_and_silence_hides_them() {
         );
     }
 }
+
+/// curl 7.88 has no HTTP/3, so this one is not a golden case: `--http3-only` against the
+/// in-process HTTP/3 server, with `-w` saying which version answered.
+#[cfg(feature = "http3")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http3_only_speaks_http3() {
+    let pki = towline_test_support::TestPki::generate();
+    let server = towline_test_support::Http3Server::start(&pki);
+    let dir = scratch("http3");
+    std::fs::write(dir.join("ca.pem"), pki.ca_pem()).unwrap();
+    let resolve = format!("localhost:{}:127.0.0.1", server.addr().port());
+    for flag in ["--http3-only", "--http3"] {
+        let outcome = towline(
+            &strings(&[
+                flag,
+                "-s",
+                "--cacert",
+                "ca.pem",
+                "--resolve",
+                &resolve,
+                "-w",
+                "\\n%{http_version} %{http_code}",
+                &server.url("/echo"),
+            ]),
+            &dir,
+        )
+        .await;
+        assert_eq!(
+            outcome.code,
+            Some(0),
+            "{flag}: {}",
+            String::from_utf8_lossy(&outcome.stderr)
+        );
+        let stdout = String::from_utf8(outcome.stdout).unwrap();
+        assert!(stdout.ends_with("\n3 200"), "{flag}: {stdout}");
+        assert!(
+            stdout.contains("\"version\":\"HTTP/3.0\""),
+            "{flag}: {stdout}"
+        );
+    }
+    assert_eq!(server.requests(), 2);
+}

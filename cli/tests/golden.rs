@@ -327,7 +327,6 @@ fn cases() -> Vec<Case> {
         case("http1_over_tls", &["--http1.1", "--cacert", "ca.pem", "-w", "%{http_version}\\n", "{s}/echo"]).code(0),
         case("http2_over_tls", &["--http2", "--cacert", "ca.pem", "-w", "%{http_version}\\n", "{s}/echo"]).code(0),
         case("http2_prior_knowledge", &["--http2-prior-knowledge", "-w", "%{http_version}\\n", "{h2c}/echo"]).code(0),
-        case("http3_not_built", &["-s", "--http3", "{u}/echo"]).code(2),
         case("limit_rate", &["--limit-rate", "100k", "-o", "out.bin", "{u}/bytes?n=2000"]).outputs(&["out.bin"]).code(0),
         case("resolve", &["--resolve", "example.test:{port}:127.0.0.1", "http://example.test:{port}/r{run}/echo"]).code(0),
         case("hsts_learned", &["--hsts", "hsts.txt", "--cacert", "ca.pem", "{s}/hsts"]).hsts("hsts.txt").code(0),
