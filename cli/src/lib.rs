@@ -85,15 +85,19 @@
 //!
 //! ## Where it differs from curl
 //!
-//! These differences are deliberate, and the golden tests (which run the same command lines
-//! through curl) allow for exactly these:
+//! These differences are deliberate. The golden tests (`tests/golden.rs`, which run each
+//! command line through curl too) allow for these and nothing else:
 //!
 //! - `User-Agent` is `towline-curl/VERSION`.
 //! - `--compressed` asks with the client's `Accept-Encoding` (the codings compiled into
 //!   towline, in its order); the decoded body is the same.
-//! - A multipart body has towline's boundary, and a text field no `Content-Type`-free
-//!   variation beyond what towline's multipart writer sends; the parts (names, file names,
-//!   types, contents) are the same.
+//! - A multipart body has towline's boundary (random in both); the parts — names, file
+//!   names, types, contents — are curl's.
+//! - A cookie set without `Path` gets RFC 6265's default path, the request path up to its
+//!   last `/` without it (`/dir`, where curl stores `/dir/`); both send it to the same
+//!   requests.
+//! - `--retry`: the retry layer drains a response it retries inside the client, so only the
+//!   final response's body is written; curl writes each retried response's body too.
 //! - `-v` shows the heads the client's verbose layer logs, which writes credentials
 //!   (`Authorization`, `Cookie`, `Set-Cookie`) as `<redacted>`: a terminal log should not
 //!   carry secrets. Its `*` lines are fewer than curl's (the address, the protocol, the TLS
