@@ -96,6 +96,11 @@
 //! - A cookie set without `Path` gets RFC 6265's default path, the request path up to its
 //!   last `/` without it (`/dir`, where curl stores `/dir/`); both send it to the same
 //!   requests.
+//! - With both `-b name=value` and a cookie file, the `Cookie` header lists the given cookies
+//!   first, then the jar's (the cookie layer appends to a caller's header); curl lists the
+//!   jar's first.
+//! - `--digest` with a body sends the body with the first request too, the one the server
+//!   answers with its challenge; curl sends that one empty.
 //! - `--retry`: the retry layer drains a response it retries inside the client, so only the
 //!   final response's body is written; curl writes each retried response's body too.
 //! - `-v` shows the heads the client's verbose layer logs, which writes credentials

@@ -17,6 +17,12 @@
 //! - A cookie's default path (no `Path` attribute): curl keeps the request path up to and
 //!   with its last `/`, towline's jar follows RFC 6265 §5.1.4 and drops that `/`. Both send
 //!   the cookie to the same requests; jar lines are compared without a path's trailing `/`.
+//! - With both `-b name=value` and a cookie file, towline's cookie layer appends the jar's
+//!   cookies to the caller's `Cookie` header, curl puts the jar's first: the pairs are
+//!   compared, not their order.
+//! - `--digest` with a body: curl sends the first request (the one that gets the challenge)
+//!   without the body; towline's Digest layer sends the body both times. The exit code and
+//!   stdout are compared, the requests are not.
 //! - `--retry`: curl writes the body of each response it retries (a 503's, say) before the
 //!   final one; towline's retry layer drains a retried response inside the client, so only
 //!   the final body is written. The requests and exit code are compared; stdout is not.
@@ -67,6 +73,10 @@ struct Case {
     expect_code: Option<i32>,
     /// Why stdout is not compared (one of the differences listed above).
     stdout_differs: Option<&'static str>,
+    /// Why the requests the server saw are not compared (one of the differences above).
+    requests_differ: Option<&'static str>,
+    /// The pairs of `Cookie` headers are compared as sets (see above).
+    unordered_cookies: bool,
 }
 
 fn case(name: &'static str, args: &[&'static str]) -> Case {
@@ -84,6 +94,8 @@ fn case(name: &'static str, args: &[&'static str]) -> Case {
         keep_user_agent: false,
         expect_code: None,
         stdout_differs: None,
+        requests_differ: None,
+        unordered_cookies: false,
     }
 }
 
@@ -124,6 +136,14 @@ impl Case {
         self.stdout_differs = Some(reason);
         self
     }
+    fn requests_differ(mut self, reason: &'static str) -> Self {
+        self.requests_differ = Some(reason);
+        self
+    }
+    fn unordered_cookies(mut self) -> Self {
+        self.unordered_cookies = true;
+        self
+    }
     fn keep_user_agent(mut self) -> Self {
         self.keep_user_agent = true;
         self
@@ -136,6 +156,7 @@ impl Case {
     }
 }
 
+const DIGEST_BODY: &str = "curl sends the first request of a Digest exchange without its body";
 const RETRIED_BODY: &str = "curl writes the body of a retried response too";
 const NETRC: &str = "machine 127.0.0.1 login user password pass\n";
 const COOKIES: &str = "# Netscape HTTP Cookie File\n\
@@ -335,6 +356,27 @@ fn cases() -> Vec<Case> {
             .hsts("hsts.txt")
             .code(0),
         // Failures and their exit codes.
+        // More combinations.
+        case("include_http2", &["-i", "--http2-prior-knowledge", "{h2c}/status?code=202"]).code(0),
+        case("head_over_tls", &["-I", "--http1.1", "--cacert", "ca.pem", "{s}/file.txt"]).code(0),
+        case("dump_header_stdout_with_redirects", &["-s", "-L", "-D", "-", "-o", "/dev/null", "{u}/hops?n=1"]).code(0),
+        case("json_pieces_concatenate", &["--json", "{\"a\":", "--json", "1}", "{u}/json"]).code(0),
+        case("get_with_urlencoded_data", &["-G", "--data-urlencode", "q=a b&c", "{u}/echo"]).code(0),
+        case("data_binary_stdin", &["--data-binary", "@-", "{u}/echo"]).stdin(b"raw\r\nbytes\n").code(0),
+        case("data_urlencode_stdin", &["--data-urlencode", "v@-", "{u}/echo"]).stdin(b"x y\n").code(0),
+        case("size_header", &["-s", "-o", "/dev/null", "-w", "%{size_header} %{size_download}\\n", "{u}/headers?h=x-a:%201&h=x-b:%20two"]).code(0),
+        case("unlimited_redirects", &["-L", "--max-redirs", "-1", "{u}/hops?n=4"]).code(0),
+        case("cookie_string_and_file", &["-b", "cookies.txt", "-b", "extra=1", "{u}/cookies"])
+            .file("cookies.txt", COOKIES)
+            .unordered_cookies()
+            .code(0),
+        case("remote_name_all_two", &["--remote-name-all", "{u}/file.txt", "{u}/bytes?n=5"]).outputs(&["file.txt", "bytes"]).code(0),
+        case("method_not_allowed_write_out", &["-s", "-o", "/dev/null", "-w", "%{http_code} %{method}", "-X", "POST", "{u}/status?code=405"]).code(0),
+        case("fail_include", &["-s", "-f", "-i", "{u}/status?code=403"]).code(22),
+        case("referer_with_redirect", &["-L", "-e", "http://ref.example/", "{u}/redirect?to=/echo"]).code(0),
+        case("digest_post", &["--digest", "-u", "user:pass", "-d", "a=1", "{u}/digest"])
+            .requests_differ(DIGEST_BODY)
+            .code(0),
         case("unsupported_protocol", &["-s", "foo://example/"]).code(1),
         case("malformed_url", &["-s", "http://[::1"]).code(3),
         case("no_url", &["-s"]).code(2),
@@ -564,10 +606,14 @@ async fn observe(context: &Context, case: &Case, binary: &Path, tool: &str) -> (
                 .map(str::to_owned)
         })
         .collect();
-    let requests = seen
-        .into_iter()
-        .map(|seen| normalize_text(&normalize_seen(seen, case.keep_user_agent), run))
-        .collect();
+    let requests = if case.requests_differ.is_some() {
+        Vec::new()
+    } else {
+        seen.into_iter()
+            .map(|seen| normalize_text(&normalize_seen(seen, case.keep_user_agent), run))
+            .map(|text| sort_cookies(&text, case.unordered_cookies))
+            .collect()
+    };
     let files = case
         .outputs
         .iter()
@@ -603,7 +649,7 @@ async fn observe(context: &Context, case: &Case, binary: &Path, tool: &str) -> (
             for boundary in &boundaries {
                 stdout = stdout.replace(boundary.as_str(), "BOUNDARY");
             }
-            stdout
+            sort_cookies(&stdout, case.unordered_cookies)
         } else {
             String::new()
         },
@@ -626,6 +672,23 @@ fn normalize_text(text: &str, run: u64) -> String {
             } else {
                 line.to_owned()
             }
+        })
+        .collect()
+}
+
+/// With `unordered`, the pairs of each `cookie: ` line in sorted order.
+fn sort_cookies(text: &str, unordered: bool) -> String {
+    if !unordered {
+        return text.to_owned();
+    }
+    text.split_inclusive('\n')
+        .map(|line| match line.strip_prefix("cookie: ") {
+            Some(pairs) => {
+                let mut pairs: Vec<&str> = pairs.trim_end().split("; ").collect();
+                pairs.sort_unstable();
+                format!("cookie: {}\n", pairs.join("; "))
+            }
+            None => line.to_owned(),
         })
         .collect()
 }

@@ -279,13 +279,18 @@ async fn fetch(
     if let Some(path) = &args.dump_header {
         output::dump_header(path, &head)?;
     }
-    if failing && !args.fail_with_body {
+    let shows_head = args.include || args.head;
+    if failing && !args.fail_with_body && !shows_head {
         return Err(fail_status(status));
     }
     let target = output::target(args, index, given, &response)?;
     sink.open(target)?;
-    if args.include || args.head {
+    if shows_head {
         sink.write(&head)?;
+    }
+    // `--fail` keeps the body out, but curl has written the head by the time it knows.
+    if failing && !args.fail_with_body {
+        return Err(fail_status(status));
     }
     let body_context = Context {
         stage: Stage::Body,
