@@ -1,4 +1,5 @@
-//! Command-line tools on the towline client.
+//! Command-line tools on the towline client: [towline-curl](#towline-curl) and
+//! [towline-aria](#towline-aria).
 //!
 //! # towline-curl
 //!
@@ -121,6 +122,59 @@
 //!
 //! Not yet there: `--alt-svc` (HTTP/3 discovery through `Alt-Svc` is not in the client yet).
 
+//! # towline-aria
+//!
+//! aria2's command line for segmented, resumable downloads, on
+//! [`Client::download`](towline::Client::download): each file over several connections, each
+//! a byte range checked against the server's `Content-Range` and `If-Range`, written at its
+//! offset.
+//!
+//! ```text
+//! towline-aria -s 8 -x 8 -k 1M -d downloads https://example.com/big.iso
+//! towline-aria -c --checksum=sha-256=9f86d0… -i uris.txt
+//! ```
+//!
+//! | options | what they do |
+//! |---|---|
+//! | URI..., `-i FILE` | the downloads (`-i -`: stdin; `#` lines are comments) |
+//! | `-d DIR`, `-o NAME` | where the file goes; its name (one URI only) |
+//! | `-s N`, `-x N`, `-k SIZE` | connections per download (the smaller of the two), and the smallest range worth one |
+//! | `-j N` | downloads at once |
+//! | `-c` | continue an interrupted download from its state file |
+//! | `--max-tries N`, `--retry-wait S`, `-t S`, `--connect-timeout S` | tries of a failed range or request, the wait between them, the read and connect timeouts |
+//! | `--max-overall-download-limit`, `--max-download-limit` | speed limits (`K`, `M`); with both, each download gets its share of the overall limit at most |
+//! | `--header`, `--referer`, `-U`, `--http-user`, `--http-passwd` | request headers and Basic credentials |
+//! | `--all-proxy` | a proxy for every download (HTTP, HTTPS, SOCKS) |
+//! | `--checksum=TYPE=DIGEST` | `sha-256`, `sha-1` or `md5`, checked when the file is complete |
+//! | `--auto-file-renaming[=BOOL]`, `--allow-overwrite[=BOOL]` | an existing file: saved around as `name.1.ext` (the default), replaced, or an error |
+//! | `--dry-run[=BOOL]` | check with a `HEAD` that each URI is there; download nothing |
+//! | `-q` | no output |
+//!
+//! A download is written to `NAME.part` (its state file beside it, `NAME.part.towline-state`)
+//! and renamed to `NAME` once complete and, with `--checksum`, verified. A digest that does
+//! not match leaves `NAME.part`. With `-c`, a `.part` whose state file says which ranges were
+//! written is continued, and only when the server still has the same version (`ETag` or
+//! `Last-Modified`, and length); a file without a state file is never taken as complete.
+//! Ctrl-C stops every download and keeps their state files.
+//!
+//! The name comes from `-o`, else from the server's `Content-Disposition` (`filename*` of
+//! RFC 8187 first, then `filename`), else from the URI's last path segment, else
+//! `index.html`. A name from the network is cut to one plain file name — the part after the
+//! last `/` or `\`, without control characters, never `.` or `..`, at most 255 bytes — so a
+//! server cannot write outside `-d`.
+//!
+//! Exit codes are aria2's: 0 every download finished, 1 another error (a file that changed
+//! on the server, a bad URI), 2 a timeout, 3 a 404, 6 a network problem, 7 interrupted with
+//! downloads unfinished, 13 the file exists (neither renaming nor overwriting allowed), 17
+//! the file could not be written or renamed, 18 the directory could not be created, 19 the
+//! name did not resolve, 22 another error status, 24 a 401 or 403, 28 a bad option, 32 a
+//! checksum mismatch. With several downloads, the last failure's code.
+//!
+//! Not yet there: the live progress display (towline-aria prints a line per finished
+//! download and aria2's "Download Results" table), `--file-allocation`, and one speed
+//! limiter shared by every download.
+
 #![deny(unsafe_code)]
 
+pub mod aria;
 pub mod curl;
