@@ -155,7 +155,8 @@
 //! not match leaves `NAME.part`. With `-c`, a `.part` whose state file says which ranges were
 //! written is continued, and only when the server still has the same version (`ETag` or
 //! `Last-Modified`, and length); a file without a state file is never taken as complete.
-//! Ctrl-C stops every download and keeps their state files.
+//! Ctrl-C stops every download and keeps their state files (exit code 7); `-c` then
+//! fetches again only what was written after a range's last save (every 4 MiB it writes).
 //!
 //! The name comes from `-o`, else from the server's `Content-Disposition` (`filename*` of
 //! RFC 8187 first, then `filename`), else from the URI's last path segment, else

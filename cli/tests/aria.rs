@@ -21,6 +21,8 @@ enum Mode {
     IgnoreRanges,
     /// Every segment but the probe's stops halfway.
     CutSegments,
+    /// Segments send half, then nothing more until the client goes away.
+    Stall,
 }
 
 struct Origin {
@@ -34,8 +36,12 @@ struct Origin {
 
 impl Origin {
     fn start(disposition: Option<&'static str>) -> (Arc<Self>, TestServer) {
+        Self::sized(LEN, disposition)
+    }
+
+    fn sized(len: usize, disposition: Option<&'static str>) -> (Arc<Self>, TestServer) {
         let origin = Arc::new(Self {
-            content: (0..LEN)
+            content: (0..len)
                 .map(|i| (i % 251) as u8)
                 .collect::<Vec<u8>>()
                 .into(),
@@ -83,7 +89,7 @@ impl Origin {
             .map(|(first, last)| {
                 let first: usize = first.parse().unwrap();
                 let last: usize = if last.is_empty() {
-                    LEN - 1
+                    self.content.len() - 1
                 } else {
                     last.parse().unwrap()
                 };
@@ -101,7 +107,17 @@ impl Origin {
         };
         let slice = self.content.slice(first..=last);
         let probe = range.as_deref().is_some_and(|range| range.ends_with('-'));
-        let body = if mode == Mode::CutSegments && !probe {
+        let body = if mode == Mode::Stall && !probe {
+            let (sender, body) = body_channel();
+            tokio::spawn(async move {
+                sender.send_data(slice.slice(..slice.len() / 2)).await;
+                // Held open, sending nothing, until the client hangs up.
+                while sender.send_data(Bytes::new()).await {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            });
+            body
+        } else if mode == Mode::CutSegments && !probe {
             let (sender, body) = body_channel();
             tokio::spawn(async move {
                 sender.send_data(slice.slice(..slice.len() / 2)).await;
@@ -113,7 +129,10 @@ impl Origin {
         };
         builder
             .status(StatusCode::PARTIAL_CONTENT)
-            .header(CONTENT_RANGE, format!("bytes {first}-{last}/{LEN}"))
+            .header(
+                CONTENT_RANGE,
+                format!("bytes {first}-{last}/{}", self.content.len()),
+            )
             .body(body)
             .unwrap()
     }
@@ -345,4 +364,55 @@ async fn a_full_size_part_file_without_state_is_downloaded_again() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(!run.stdout.contains("continued after"), "{}", run.stdout);
     assert_eq!(std::fs::read(dir.join("file.bin")).unwrap(), origin.content);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_and_leaves_a_download_that_continues() {
+    // The state file is saved every 4 MiB a segment writes: two segments of 12 MiB that
+    // stall after 6 MiB each have saved theirs when the interrupt comes.
+    let (origin, server) = Origin::sized(24 << 20, None);
+    origin.set(Mode::Stall, "\"v1\"");
+    let dir = scratch("interrupt");
+    let url = server.url("/stalled.bin");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_towline-aria"))
+        .args(["-s", "2", "-x", "2", "-k", "1M", &url])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the segments are underway, then interrupt as Ctrl-C does.
+    let state = dir.join("stalled.bin.part.towline-state");
+    for _ in 0..200 {
+        if origin.ranges.lock().unwrap().len() >= 2 && state.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait())
+        .await
+        .expect("towline-aria stops on SIGINT")
+        .unwrap();
+    assert_eq!(status.code(), Some(7));
+    assert!(state.exists(), "the state file stays for -c");
+
+    origin.set(Mode::Normal, "\"v1\"");
+    let resumed = aria(&dir, &["-c", "-s", "4", "-x", "4", "-k", "16K", &url]).await;
+    assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
+    assert!(
+        resumed.stdout.contains("(continued after "),
+        "{}",
+        resumed.stdout
+    );
+    assert_eq!(
+        std::fs::read(dir.join("stalled.bin")).unwrap(),
+        origin.content
+    );
 }
