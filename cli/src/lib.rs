@@ -171,9 +171,12 @@
 //! name did not resolve, 22 another error status, 24 a 401 or 403, 28 a bad option, 32 a
 //! checksum mismatch. With several downloads, the last failure's code.
 //!
-//! Not yet there: the live progress display (towline-aria prints a line per finished
-//! download and aria2's "Download Results" table), `--file-allocation`, and one speed
-//! limiter shared by every download.
+//! While downloads run on a terminal, a live display shows a line per download (bytes,
+//! percent, speed, ETA, connections) and an overall line; when stdout is not a terminal, or
+//! with `-q`, it is hidden. A line per finished download and aria2's "Download Results"
+//! table follow (not with `-q`).
+//!
+//! Not yet there: `--file-allocation`, and one speed limiter shared by every download.
 
 #![deny(unsafe_code)]
 

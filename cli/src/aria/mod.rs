@@ -8,12 +8,12 @@
 
 mod args;
 mod checksum;
+mod display;
 mod name;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -26,6 +26,7 @@ use towline::{Client, HeaderMap, Proxy, RetryConfig, Url};
 
 use self::args::Args;
 use self::checksum::Checksum;
+use self::display::Display;
 
 /// aria2's exit codes that towline-aria gives.
 mod code {
@@ -132,6 +133,7 @@ async fn run(args: Args) -> u8 {
         None
     };
 
+    let display = Display::for_stdout(args.quiet, uris.len());
     let args = Arc::new(args);
     let checksum = Arc::new(checksum);
     let permits = Arc::new(Semaphore::new(usize::from(args.max_concurrent_downloads)));
@@ -144,11 +146,19 @@ async fn run(args: Args) -> u8 {
         );
         let shared = shared.clone();
         let uri = uri.clone();
+        let display = display.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let start = Instant::now();
             let gid = index + 1;
-            let (path, result) = download(&args, shared, &uri, checksum.as_ref().as_ref()).await;
+            let job = Job {
+                gid,
+                uri: &uri,
+                checksum: checksum.as_ref().as_ref(),
+                display: &display,
+            };
+            let (path, result) = download(&args, shared, job).await;
+            display.finished();
             let (result, resumed) = match result {
                 Ok((length, resumed)) => (Ok(length), resumed),
                 Err(failure) => (Err(failure), 0),
@@ -169,7 +179,7 @@ async fn run(args: Args) -> u8 {
         tokio::select! {
             next = tasks.join_next() => match next {
                 Some(Ok(done)) => {
-                    report(&args, &done);
+                    display.suspend(|| report(&args, &done));
                     finished.push(done);
                 }
                 Some(Err(error)) => eprintln!("towline-aria: a download stopped: {error}"),
@@ -185,6 +195,7 @@ async fn run(args: Args) -> u8 {
         }
     };
     finished.sort_by_key(|done| done.gid);
+    display.clear();
     if !args.quiet {
         print!("{}", results_table(&finished, uris.len(), interrupted));
     }
@@ -306,13 +317,27 @@ fn basic(user: &str, password: &str) -> String {
     out
 }
 
-/// Downloads one URI; returns the file it went to and the outcome.
+/// One URI to download, and where its progress is shown.
+struct Job<'a> {
+    gid: usize,
+    uri: &'a str,
+    checksum: Option<&'a Checksum>,
+    display: &'a Display,
+}
+
+/// Downloads one URI; returns the file it went to and the outcome: its length and the bytes
+/// an interrupted run had written, or aria2's code and a message.
 async fn download(
     args: &Args,
     shared: Option<Client>,
-    uri: &str,
-    checksum: Option<&Checksum>,
+    job: Job<'_>,
 ) -> (Option<PathBuf>, Result<(u64, u64), (u8, String)>) {
+    let Job {
+        gid,
+        uri,
+        checksum,
+        display,
+    } = job;
     let url = match Url::parse(uri) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => url,
         Ok(url) => {
@@ -362,27 +387,33 @@ async fn download(
             Err(error) => (None, Err(failure(&error))),
         };
     }
-    let offered = head
-        .ok()
-        .filter(|response| response.status().is_success())
-        .and_then(|response| {
-            let value = response
-                .headers()
-                .get(CONTENT_DISPOSITION)?
-                .to_str()
-                .ok()?
-                .to_owned();
-            name::from_disposition(&value)
-        });
+    let head = head.ok().filter(|response| response.status().is_success());
+    let announced = head.as_ref().and_then(towline::Response::content_length);
+    let offered = head.and_then(|response| {
+        let value = response
+            .headers()
+            .get(CONTENT_DISPOSITION)?
+            .to_str()
+            .ok()?
+            .to_owned();
+        name::from_disposition(&value)
+    });
     let path = match target(args, dir, &url, offered) {
         Ok(path) => path,
         Err(failure) => return (None, Err(failure)),
     };
     let part = name::part_of(&path);
 
-    let transferred = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&transferred);
     let connections = usize::from(args.split.min(args.max_connection_per_server));
+    let shown = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let line = display.download(gid, &shown, connections);
+    if let Some(length) = announced {
+        line.set_length(length);
+    }
+    let progress = line.clone();
     let result = client
         .download(url)
         .connections(connections)
@@ -390,9 +421,15 @@ async fn download(
         .segment_retries(args.max_tries.saturating_sub(1))
         .to_file(&part)
         .resume(args.continue_download)
-        .progress(move |progress| counter.store(progress.transferred, Ordering::Relaxed))
+        .progress(move |report| {
+            if let Some(total) = report.total {
+                progress.set_length(total);
+            }
+            progress.set_position(report.transferred);
+        })
         .send()
         .await;
+    line.finish();
     let downloaded = match result {
         Ok(downloaded) => downloaded,
         Err(error) => return (Some(part), Err(failure(&error))),
