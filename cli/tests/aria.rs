@@ -32,6 +32,8 @@ struct Origin {
     disposition: Option<&'static str>,
     /// The `Range` of every GET.
     ranges: Mutex<Vec<String>>,
+    /// The headers of every request.
+    heads: Mutex<Vec<http::HeaderMap>>,
 }
 
 impl Origin {
@@ -49,6 +51,7 @@ impl Origin {
             mode: Mutex::new(Mode::Normal),
             disposition,
             ranges: Mutex::new(Vec::new()),
+            heads: Mutex::new(Vec::new()),
         });
         let handler = Arc::clone(&origin);
         let server = TestServer::builder()
@@ -66,6 +69,7 @@ impl Origin {
         if request.uri().path() == "/missing" {
             return Response::builder().status(404).body(full("no")).unwrap();
         }
+        self.heads.lock().unwrap().push(request.headers().clone());
         let etag = *self.etag.lock().unwrap();
         let mode = *self.mode.lock().unwrap();
         let header = |name| {
@@ -415,4 +419,53 @@ async fn ctrl_c_stops_and_leaves_a_download_that_continues() {
         std::fs::read(dir.join("stalled.bin")).unwrap(),
         origin.content
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_file_and_request_options_reach_the_server() {
+    let (origin, server) = Origin::start(None);
+    let dir = scratch("input-file");
+    std::fs::write(
+        dir.join("uris.txt"),
+        format!(
+            "# two files\n{}\n\n{}\n",
+            server.url("/one.bin"),
+            server.url("/two.bin")
+        ),
+    )
+    .unwrap();
+    let run = aria(
+        &dir,
+        &[
+            "-q",
+            "-i",
+            "uris.txt",
+            "-j",
+            "2",
+            "-d",
+            "got",
+            "--header",
+            "X-Token: abc",
+            "--referer",
+            "http://ref.test/",
+            "-U",
+            "agent/9",
+            "--http-user",
+            "user",
+            "--http-passwd",
+            "pass",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(names(&dir.join("got")), ["one.bin", "two.bin"]);
+    let heads = origin.heads.lock().unwrap().clone();
+    assert!(!heads.is_empty());
+    for head in heads {
+        assert_eq!(head["x-token"], "abc");
+        assert_eq!(head["referer"], "http://ref.test/");
+        assert_eq!(head["user-agent"], "agent/9");
+        assert_eq!(head["authorization"], "Basic dXNlcjpwYXNz");
+        assert!(!head.contains_key("accept-encoding") || head["accept-encoding"] == "identity");
+    }
 }
