@@ -127,6 +127,15 @@ impl Args {
     pub(crate) fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout)
     }
+
+    /// How many times a failed request or range is tried again: `--max-tries` less the first
+    /// try, and no limit for 0.
+    pub(crate) fn retries(&self) -> u32 {
+        match self.max_tries {
+            0 => u32::MAX,
+            tries => tries - 1,
+        }
+    }
 }
 
 /// A size as aria2 takes it: bytes, with an optional K or M (powers of 1024).
@@ -173,5 +182,8 @@ mod tests {
         assert_eq!((args.split, args.max_connection_per_server), (4, 4));
         assert!(args.continue_download && args.allow_overwrite && !args.auto_file_renaming);
         assert_eq!(args.checksum.as_deref(), Some("sha-256=00"));
+        assert_eq!(args.retries(), 4, "five tries by default");
+        let unlimited = Args::try_parse_from(["towline-aria", "--max-tries", "0", "u"]).unwrap();
+        assert_eq!(unlimited.retries(), u32::MAX);
     }
 }

@@ -264,7 +264,7 @@ fn client(args: &Args, limit: u64) -> Result<Client, String> {
     }
     let wait = Duration::from_secs(args.retry_wait);
     let retries = RetryConfig::new()
-        .max_retries(args.max_tries.saturating_sub(1))
+        .max_retries(args.retries())
         .initial_backoff(wait)
         .max_backoff(wait)
         .backoff_multiplier(1.0);
@@ -418,7 +418,7 @@ async fn download(
         .download(url)
         .connections(connections)
         .min_segment_size(args.min_split_size.max(1))
-        .segment_retries(args.max_tries.saturating_sub(1))
+        .segment_retries(args.retries())
         .to_file(&part)
         .resume(args.continue_download)
         .progress(move |report| {
