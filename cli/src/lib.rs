@@ -142,7 +142,7 @@
 //! | `-j N` | downloads at once |
 //! | `-c` | continue an interrupted download from its state file |
 //! | `--max-tries N`, `--retry-wait S`, `-t S`, `--connect-timeout S` | tries of a failed range or request, the wait between them, the read and connect timeouts |
-//! | `--max-overall-download-limit`, `--max-download-limit` | speed limits (`K`, `M`); with both, each download gets its share of the overall limit at most |
+//! | `--max-overall-download-limit`, `--max-download-limit` | speed limits (`K`, `M`): one limiter for all downloads, and one for each |
 //! | `--header`, `--referer`, `-U`, `--http-user`, `--http-passwd` | request headers and Basic credentials |
 //! | `--all-proxy` | a proxy for every download (HTTP, HTTPS, SOCKS) |
 //! | `--checksum=TYPE=DIGEST` | `sha-256`, `sha-1` or `md5`, checked when the file is complete |
@@ -176,7 +176,8 @@
 //! with `-q`, it is hidden. A line per finished download and aria2's "Download Results"
 //! table follow (not with `-q`).
 //!
-//! Not yet there: `--file-allocation`, and one speed limiter shared by every download.
+//! Not yet there: `--file-allocation` (the download writes each range at its offset and
+//! reserves nothing ahead).
 
 #![deny(unsafe_code)]
 

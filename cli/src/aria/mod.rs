@@ -22,6 +22,8 @@ use tokio::task::JoinSet;
 use towline::header::{
     AUTHORIZATION, CONTENT_DISPOSITION, HeaderName, HeaderValue, REFERER, USER_AGENT,
 };
+use towline::towline_layers::bandwidth::{BandwidthLayer, BandwidthLimiter};
+use towline::towline_services::rt::{Runtime, tokio::TokioRuntime};
 use towline::{Client, HeaderMap, Proxy, RetryConfig, Url};
 
 use self::args::Args;
@@ -121,16 +123,12 @@ async fn run(args: Args) -> u8 {
         eprintln!("towline-aria: -o and --checksum name one file: give one URI with them");
         return code::BAD_OPTION;
     }
-    let shared = if args.max_download_limit == 0 {
-        match client(&args, args.max_overall_download_limit) {
-            Ok(client) => Some(client),
-            Err(message) => {
-                eprintln!("towline-aria: {message}");
-                return code::BAD_OPTION;
-            }
+    let clients = match Clients::new(&args) {
+        Ok(clients) => Arc::new(clients),
+        Err(message) => {
+            eprintln!("towline-aria: {message}");
+            return code::BAD_OPTION;
         }
-    } else {
-        None
     };
 
     let display = Display::for_stdout(args.quiet, uris.len());
@@ -144,7 +142,7 @@ async fn run(args: Args) -> u8 {
             Arc::clone(&checksum),
             Arc::clone(&permits),
         );
-        let shared = shared.clone();
+        let clients = Arc::clone(&clients);
         let uri = uri.clone();
         let display = display.clone();
         tasks.spawn(async move {
@@ -157,7 +155,7 @@ async fn run(args: Args) -> u8 {
                 checksum: checksum.as_ref().as_ref(),
                 display: &display,
             };
-            let (path, result) = download(&args, shared, job).await;
+            let (path, result) = download(&args, &clients, job).await;
             display.finished();
             let (result, resumed) = match result {
                 Ok((length, resumed)) => (Ok(length), resumed),
@@ -238,9 +236,49 @@ fn uris(args: &Args) -> Result<Vec<String>, (u8, String)> {
     Ok(uris)
 }
 
-/// The client of one download (or of all, when there is no per-download limit): headers,
-/// credentials, timeouts, retries, the proxy and the speed limit.
-fn client(args: &Args, limit: u64) -> Result<Client, String> {
+/// The clients downloads are made with: one for all, unless each download has a speed limit
+/// of its own; the overall limit is one limiter, shared by every client.
+struct Clients {
+    shared: Option<Client>,
+    overall: Option<BandwidthLimiter>,
+}
+
+impl Clients {
+    fn new(args: &Args) -> Result<Self, String> {
+        let overall = match args.max_overall_download_limit {
+            0 => None,
+            limit => Some(limiter(limit)?),
+        };
+        let shared = match args.max_download_limit {
+            0 => Some(client(args, overall.as_ref(), None)?),
+            _ => None,
+        };
+        Ok(Self { shared, overall })
+    }
+
+    /// The client for one download.
+    fn for_download(&self, args: &Args) -> Result<Client, String> {
+        match &self.shared {
+            Some(client) => Ok(client.clone()),
+            None => {
+                let own = limiter(args.max_download_limit)?;
+                client(args, self.overall.as_ref(), Some(own))
+            }
+        }
+    }
+}
+
+fn limiter(bytes_per_sec: u64) -> Result<BandwidthLimiter, String> {
+    BandwidthLimiter::new(bytes_per_sec, TokioRuntime.timer()).map_err(|error| error.to_string())
+}
+
+/// A client with the options' headers, credentials, timeouts, retries and proxy, the overall
+/// speed limiter and a download's own.
+fn client(
+    args: &Args,
+    overall: Option<&BandwidthLimiter>,
+    own: Option<BandwidthLimiter>,
+) -> Result<Client, String> {
     let mut headers = HeaderMap::new();
     let agent = args
         .user_agent
@@ -275,8 +313,12 @@ fn client(args: &Args, limit: u64) -> Result<Client, String> {
         .retry(retries)
         // Byte positions must be the file's, so nothing is decoded.
         .no_decompression();
-    if limit > 0 {
-        builder = builder.max_download_speed(limit);
+    if let Some(overall) = overall {
+        builder = builder.bandwidth_limiter(overall.clone());
+    }
+    if let Some(own) = own {
+        // A second pace on the same bodies: the client holds one limiter of its own.
+        builder = builder.layer(BandwidthLayer::new(own));
     }
     if let Some(proxy) = &args.all_proxy {
         let url = if proxy.contains("://") {
@@ -329,7 +371,7 @@ struct Job<'a> {
 /// an interrupted run had written, or aria2's code and a message.
 async fn download(
     args: &Args,
-    shared: Option<Client>,
+    clients: &Clients,
     job: Job<'_>,
 ) -> (Option<PathBuf>, Result<(u64, u64), (u8, String)>) {
     let Job {
@@ -351,22 +393,9 @@ async fn download(
         }
         Err(error) => return (None, Err((code::UNKNOWN, format!("{uri}: {error}")))),
     };
-    let client = match shared {
-        Some(client) => client,
-        None => {
-            let limit = match args.max_overall_download_limit {
-                0 => args.max_download_limit,
-                // Without a limiter shared across clients, each download gets its share.
-                overall => args
-                    .max_download_limit
-                    .min(overall / u64::from(args.max_concurrent_downloads))
-                    .max(1),
-            };
-            match client(args, limit) {
-                Ok(client) => client,
-                Err(message) => return (None, Err((code::BAD_OPTION, message))),
-            }
-        }
+    let client = match clients.for_download(args) {
+        Ok(client) => client,
+        Err(message) => return (None, Err((code::BAD_OPTION, message))),
     };
     let dir = Path::new(&args.dir);
     if let Err(error) = std::fs::create_dir_all(dir) {
