@@ -148,6 +148,7 @@
 //! | `--checksum=TYPE=DIGEST` | `sha-256`, `sha-1` or `md5`, checked when the file is complete |
 //! | `--auto-file-renaming[=BOOL]`, `--allow-overwrite[=BOOL]` | an existing file: saved around as `name.1.ext` (the default), replaced, or an error |
 //! | `--dry-run[=BOOL]` | check with a `HEAD` that each URI is there; download nothing |
+//! | `--file-allocation=none\|prealloc\|falloc\|trunc` | `none`: the file grows as ranges land; the others (`prealloc` by default): its full length at once with `set_len` (`trunc`'s way: a sparse file, no space reserved) |
 //! | `-q` | no output |
 //!
 //! A download is written to `NAME.part` (its state file beside it, `NAME.part.towline-state`)
@@ -176,8 +177,6 @@
 //! with `-q`, it is hidden. A line per finished download and aria2's "Download Results"
 //! table follow (not with `-q`).
 //!
-//! Not yet there: `--file-allocation` (the download writes each range at its offset and
-//! reserves nothing ahead).
 
 #![deny(unsafe_code)]
 

@@ -469,3 +469,38 @@ async fn an_input_file_and_request_options_reach_the_server() {
         assert!(!head.contains_key("accept-encoding") || head["accept-encoding"] == "identity");
     }
 }
+
+/// The `.part` file's length while the download is stalled halfway, with `allocation`.
+async fn stalled_length(allocation: &str) -> (u64, u64) {
+    let (origin, server) = Origin::start(None);
+    origin.set(Mode::Stall, "\"v1\"");
+    let dir = scratch(&format!("allocation-{allocation}"));
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_towline-aria"))
+        .args(["-q", "-s", "2", "-x", "2", "-k", "16K"])
+        .arg(format!("--file-allocation={allocation}"))
+        .arg(server.url("/file.bin"))
+        .current_dir(&dir)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let part = dir.join("file.bin.part");
+    // Both ranges asked for, and the stalled one has sent its half.
+    let mut length = 0;
+    for _ in 0..400 {
+        length = std::fs::metadata(&part).map_or(0, |meta| meta.len());
+        if origin.ranges.lock().unwrap().len() >= 2 && length > LEN as u64 / 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    child.kill().await.unwrap();
+    (length, LEN as u64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_allocation_gives_the_part_file_its_length_at_once() {
+    let (length, total) = stalled_length("prealloc").await;
+    assert_eq!(length, total);
+    let (length, total) = stalled_length("none").await;
+    assert!(length < total, "{length} of {total}");
+}

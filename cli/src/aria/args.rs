@@ -118,12 +118,22 @@ pub(crate) struct Args {
     #[arg(long = "dry-run", value_name = "BOOL", default_value_t = false, action = ArgAction::Set, default_missing_value = "true", num_args = 0..=1, require_equals = true)]
     pub(crate) dry_run: bool,
 
+    /// How the file is given its length: none (it grows as ranges land), or prealloc, falloc
+    /// and trunc (all: its full length at once, as a sparse file; no space is reserved)
+    #[arg(long = "file-allocation", value_name = "METHOD", default_value = "prealloc", value_parser = ["none", "prealloc", "falloc", "trunc"])]
+    pub(crate) file_allocation: String,
+
     /// No output
     #[arg(short = 'q', long = "quiet")]
     pub(crate) quiet: bool,
 }
 
 impl Args {
+    /// Whether the file gets its full length at once (`--file-allocation` other than `none`).
+    pub(crate) fn preallocate(&self) -> bool {
+        self.file_allocation != "none"
+    }
+
     pub(crate) fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout)
     }

@@ -450,6 +450,7 @@ async fn download(
         .segment_retries(args.retries())
         .to_file(&part)
         .resume(args.continue_download)
+        .preallocate(args.preallocate())
         .progress(move |report| {
             if let Some(total) = report.total {
                 progress.set_length(total);
