@@ -173,6 +173,7 @@ async fn run(args: Args) -> u8 {
     }
 
     let mut finished = Vec::new();
+    let mut lost = false;
     let interrupted = loop {
         tokio::select! {
             next = tasks.join_next() => match next {
@@ -180,7 +181,10 @@ async fn run(args: Args) -> u8 {
                     display.suspend(|| report(&args, &done));
                     finished.push(done);
                 }
-                Some(Err(error)) => eprintln!("towline-aria: a download stopped: {error}"),
+                Some(Err(error)) => {
+                    eprintln!("towline-aria: a download stopped: {error}");
+                    lost = true;
+                }
                 None => break false,
             },
             _ = tokio::signal::ctrl_c() => {
@@ -203,11 +207,15 @@ async fn run(args: Args) -> u8 {
         }
         return code::UNFINISHED;
     }
-    finished
+    let last_failure = finished
         .iter()
         .rev()
-        .find_map(|done| done.result.as_ref().err().map(|(status, _)| *status))
-        .unwrap_or(code::OK)
+        .find_map(|done| done.result.as_ref().err().map(|(status, _)| *status));
+    match last_failure {
+        Some(status) => status,
+        None if lost => code::UNKNOWN,
+        None => code::OK,
+    }
 }
 
 /// The URIs of the arguments and of `-i`.
