@@ -30,7 +30,7 @@
 //! | `-b` | cookies to send (`name=value`), or a Netscape cookie file to read (starts the cookie engine) |
 //! | `-c` | the cookie engine, and its cookies written to a file in the Netscape format |
 //! | `-L`, `--max-redirs`, `--post301`, `--post302`, `--post303` | follow redirects (50 at most unless told; `-1` for no limit); keep a POST a POST on those statuses |
-//! | `-I`, `-i`, `-D` | HEAD; the head in the output; the head to a file |
+//! | `-I`, `-i`, `-D` | HEAD; the head in the output; the head to a file (with `-L`, every redirect's head too) |
 //! | `-v` | request and response heads on stderr (`>` and `<` lines), and connection facts (`*`) |
 //! | `-s`, `-S` | silence, but errors |
 //! | `-f`, `--fail-with-body` | exit 22 on statuses of 400 and above (without, or after, the body) |
@@ -50,7 +50,8 @@
 //! `time_namelookup`, `time_connect`, `time_appconnect`, `time_starttransfer`, `time_total`
 //! (from the client's timings), `url`, `url_effective`, `method`, `scheme`,
 //! `num_redirects`, `content_type`, `remote_ip`, `remote_port`, `exitcode` and
-//! `errormsg`; `%header{name}` (a response header); `\n`, `\r`, `\t` and `%%`; `@file` reads the format from a file.
+//! `errormsg`; `%header{name}` (a response header); `\n`, `\r`, `\t` and `%%`. `@file`
+//! reads the format from a file.
 //!
 //! ## Exit codes
 //!
