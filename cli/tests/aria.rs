@@ -343,6 +343,8 @@ async fn dry_run_downloads_nothing_and_reports_a_missing_file() {
 
     let bad = aria(&dir, &["-o", "a", &server.url("/a"), &server.url("/b")]).await;
     assert_eq!(bad.code, Some(28));
+    let empty = aria(&dir, &["-o", "", &server.url("/a")]).await;
+    assert_eq!(empty.code, Some(28));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -119,6 +119,14 @@ async fn run(args: Args) -> u8 {
             return code::BAD_OPTION;
         }
     };
+    if args
+        .out
+        .as_deref()
+        .is_some_and(|out| out.is_empty() || out.ends_with('/'))
+    {
+        eprintln!("towline-aria: -o names a file: it cannot be empty or end in /");
+        return code::BAD_OPTION;
+    }
     if uris.len() > 1 && (args.out.is_some() || checksum.is_some()) {
         eprintln!("towline-aria: -o and --checksum name one file: give one URI with them");
         return code::BAD_OPTION;
