@@ -1,7 +1,8 @@
-//! The golden tests' servers, runner and comparison: the same command line through curl
-//! and towline-curl, each in a directory of its own, against in-process servers on
-//! loopback.
+//! The servers and the runner of the golden tests (and of tests/cli.rs): in-process servers
+//! on loopback that log what each run sent, and a runner that starts a tool in a directory
+//! of its own.
 
+// Each test binary that includes this module uses a part of it.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::HashMap;
