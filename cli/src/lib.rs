@@ -107,8 +107,10 @@
 //!   final response's body is written; curl writes each retried response's body too.
 //! - `-v` shows the heads the client's verbose layer logs, which writes credentials
 //!   (`Authorization`, `Cookie`, `Set-Cookie`) as `<redacted>`: a terminal log should not
-//!   carry secrets. Its `*` lines are fewer than curl's (the address, the protocol, the TLS
-//!   handshake time), printed after the response head. There is no progress meter.
+//!   carry secrets. A request's `Content-Length` (or `Transfer-Encoding`) is not shown: the
+//!   layer logs the head before the HTTP/1 writer adds it. Its `*` lines are fewer than
+//!   curl's (the address, the protocol, the TLS handshake time), printed after the response
+//!   head. There is no progress meter.
 //! - Header names are shown as the client holds them (lower case); the values and their
 //!   order are the server's.
 //! - `--http2` on an `http://` URL sends HTTP/1.1 (no `Upgrade: h2c`); use

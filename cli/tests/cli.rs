@@ -63,8 +63,8 @@ async fn verbose_prints_every_hop_with_curl_prefixes_and_redacts_credentials() {
         "< HTTP/1.1 302 Found".to_owned(),
         "< HTTP/1.1 200 OK".to_owned(),
         format!("* Connected to 127.0.0.1 (127.0.0.1) port {port}"),
-        ">".to_owned(),
-        "<".to_owned(),
+        "> ".to_owned(),
+        "< ".to_owned(),
     ] {
         assert!(
             lines.contains(&expected.as_str()),

@@ -26,7 +26,11 @@
 //! - `--retry`: curl writes the body of each response it retries (a 503's, say) before the
 //!   final one; towline's retry layer drains a retried response inside the client, so only
 //!   the final body is written. The requests and exit code are compared; stdout is not.
-//! - stderr, but for `-s` (both silent) and `-sS` (both say something).
+//! - `-v`: the `*` lines, the data lines curl adds, header names' case, and a request's
+//!   `Content-Length` or `Transfer-Encoding`: the client's verbose layer logs a request's
+//!   head before the HTTP/1 writer adds how the body is framed. The `>` and `<` lines are
+//!   compared otherwise, in order.
+//! - stderr, but for `-s` (both silent), `-sS` (both say something) and `-v` (above).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -77,6 +81,8 @@ struct Case {
     requests_differ: Option<&'static str>,
     /// The pairs of `Cookie` headers are compared as sets (see above).
     unordered_cookies: bool,
+    /// The `>` and `<` heads `-v` writes on stderr are compared.
+    verbose: bool,
 }
 
 fn case(name: &'static str, args: &[&'static str]) -> Case {
@@ -96,6 +102,7 @@ fn case(name: &'static str, args: &[&'static str]) -> Case {
         stdout_differs: None,
         requests_differ: None,
         unordered_cookies: false,
+        verbose: false,
     }
 }
 
@@ -142,6 +149,10 @@ impl Case {
     }
     fn unordered_cookies(mut self) -> Self {
         self.unordered_cookies = true;
+        self
+    }
+    fn verbose(mut self) -> Self {
+        self.verbose = true;
         self
     }
     fn keep_user_agent(mut self) -> Self {
@@ -298,7 +309,9 @@ fn cases() -> Vec<Case> {
         case("silent_error", &["-s", "http://127.0.0.1:{closed}/"]).stderr(Stderr::Empty).code(7),
         case("show_error", &["-sS", "http://127.0.0.1:{closed}/"]).stderr(Stderr::NotEmpty).code(7),
         case("silent_success", &["-s", "{u}/echo"]).stderr(Stderr::Empty).code(0),
-        case("verbose_stdout", &["-s", "-v", "{u}/echo"]).code(0),
+        case("verbose_stdout", &["-s", "-v", "{u}/echo"]).verbose().code(0),
+        case("verbose_post", &["-s", "-v", "-d", "a=1", "-H", "X-Trace: 1", "{u}/echo"]).verbose().code(0),
+        case("verbose_redirects", &["-s", "-v", "-L", "{u}/hops?n=2"]).verbose().code(0),
         // Content encodings.
         case("compressed", &["--compressed", "{u}/gzip"]).code(0),
         case("not_compressed", &["{u}/gzip"]).code(0),
@@ -525,6 +538,7 @@ struct Observed {
     files: Vec<(String, Option<String>)>,
     jar: Option<BTreeSet<String>>,
     hsts: Option<BTreeSet<String>>,
+    heads: Vec<String>,
 }
 
 struct Context {
@@ -658,8 +672,44 @@ async fn observe(context: &Context, case: &Case, binary: &Path, tool: &str) -> (
         files,
         jar,
         hsts,
+        heads: if case.verbose {
+            verbose_heads(&String::from_utf8_lossy(&outcome.stderr), run)
+        } else {
+            Vec::new()
+        },
     };
     (observed, outcome)
+}
+
+/// The `>` and `<` lines of `-v`, header names in lower case, without `User-Agent`, `Date`,
+/// and a request's `Content-Length` and `Transfer-Encoding` (see above).
+fn verbose_heads(stderr: &str, run: u64) -> Vec<String> {
+    let mut heads = Vec::new();
+    let mut first = true;
+    for line in stderr.lines() {
+        let Some(rest) = line.strip_prefix("> ").or_else(|| line.strip_prefix("< ")) else {
+            continue;
+        };
+        let prefix = &line[..2];
+        if rest.is_empty() {
+            heads.push(prefix.to_owned());
+            first = true;
+            continue;
+        }
+        if first {
+            heads.push(normalize_text(line, run));
+            first = false;
+            continue;
+        }
+        let (name, value) = rest.split_once(':').unwrap_or((rest, ""));
+        let name = name.to_ascii_lowercase();
+        let framing = prefix == "> " && (name == "content-length" || name == "transfer-encoding");
+        if name == "user-agent" || name == "date" || framing {
+            continue;
+        }
+        heads.push(normalize_text(&format!("{prefix}{name}:{value}"), run));
+    }
+    heads
 }
 
 /// Takes out what differs per run: the path prefix and `date` headers.
@@ -886,6 +936,11 @@ fn compare(
                 "hsts",
                 format!("{:#?}", expected.hsts),
                 format!("{:#?}", actual.hsts),
+            ),
+            (
+                "-v heads",
+                expected.heads.join("\n"),
+                actual.heads.join("\n"),
             ),
         ];
         for (what, curl_value, towline_value) in fields {

@@ -408,9 +408,9 @@ fn parse_resolve(entry: &str) -> Option<(String, SocketAddr)> {
     Some((host.to_owned(), SocketAddr::new(ip, port)))
 }
 
-/// The request headers: the ones curl sends itself (`User-Agent`, `Accept`, `Referer`,
-/// `Cookie`, `Content-Type`), replaced or removed by `-H` of the same name, then the other
-/// `-H` headers.
+/// The request headers in curl's order: the ones curl sends itself (`User-Agent`, `Accept`,
+/// `Referer`, `Cookie`) unless `-H` replaces or removes them, the `-H` headers, then the
+/// body's `Content-Type` unless `-H` set one.
 pub(super) fn headers(args: &Args, plan: &Plan) -> Result<Vec<(HeaderName, HeaderValue)>, Failure> {
     let json = plan.data.is_some() && plan.json;
     let user_agent = args
@@ -434,13 +434,15 @@ pub(super) fn headers(args: &Args, plan: &Plan) -> Result<Vec<(HeaderName, Heade
     if let Some(cookie) = &plan.cookie_header {
         internal.push(("Cookie".into(), cookie.clone()));
     }
+    // curl sends the body's headers after the `-H` ones.
+    let mut body_headers: Vec<(String, String)> = Vec::new();
     if plan.data.is_some() && !args.get && plan.form_fields.is_empty() {
         let content_type = if json {
             "application/json"
         } else {
             "application/x-www-form-urlencoded"
         };
-        internal.push(("Content-Type".into(), content_type.into()));
+        body_headers.push(("Content-Type".into(), content_type.into()));
     }
     let custom: Vec<(String, Option<String>)> = args
         .headers
@@ -460,6 +462,11 @@ pub(super) fn headers(args: &Args, plan: &Plan) -> Result<Vec<(HeaderName, Heade
             custom
                 .iter()
                 .filter_map(|(name, value)| value.clone().map(|value| (name.clone(), value))),
+        )
+        .chain(
+            body_headers
+                .into_iter()
+                .filter(|(name, _)| !overridden(name)),
         );
     for (name, value) in pairs {
         let header_name = HeaderName::from_bytes(name.as_bytes())

@@ -75,8 +75,8 @@ impl Visit for Message {
 
 /// Rewrites one head as the layer logs it (`> GET http://host/path HTTP/1.1` or
 /// `< HTTP/1.1 200 OK`, then one `> name: value` line per header) in curl's shape: the
-/// request target in origin form with a `Host` line, `HTTP/2` for `HTTP/2.0`, and a closing
-/// line with the prefix alone.
+/// request target in origin form with a `Host` line, `HTTP/2` for `HTTP/2.0`, a closing line
+/// with the prefix alone, and CRLF line ends.
 pub(crate) fn curl_head(logged: &str) -> String {
     let mut lines = logged.lines();
     let Some(first) = lines.next() else {
@@ -90,26 +90,26 @@ pub(crate) fn curl_head(logged: &str) -> String {
         let target = parts.next().unwrap_or_default();
         let version = version(parts.next().unwrap_or_default());
         let (authority, origin_form) = split_target(target);
-        out.push_str(&format!("> {method} {origin_form} {version}\n"));
+        out.push_str(&format!("> {method} {origin_form} {version}\r\n"));
         let has_host = headers
             .iter()
             .any(|line| line.to_ascii_lowercase().starts_with("> host:"));
         if !has_host && !authority.is_empty() && version != "HTTP/2" {
-            out.push_str(&format!("> Host: {authority}\n"));
+            out.push_str(&format!("> Host: {authority}\r\n"));
         }
         for line in headers {
             out.push_str(line);
-            out.push('\n');
+            out.push_str("\r\n");
         }
-        out.push_str(">\n");
+        out.push_str("> \r\n");
     } else if let Some(response) = first.strip_prefix("< ") {
         let (version_text, status) = response.split_once(' ').unwrap_or((response, ""));
-        out.push_str(&format!("< {} {status}\n", version(version_text)));
+        out.push_str(&format!("< {} {status}\r\n", version(version_text)));
         for line in headers {
             out.push_str(line);
-            out.push('\n');
+            out.push_str("\r\n");
         }
-        out.push_str("<\n");
+        out.push_str("< \r\n");
     } else {
         out.push_str(logged);
     }
@@ -145,7 +145,7 @@ mod tests {
             "> GET http://127.0.0.1:8080/a/b?c=d HTTP/1.1\n> accept: */*\n> cookie: <redacted>\n";
         assert_eq!(
             curl_head(logged),
-            "> GET /a/b?c=d HTTP/1.1\n> Host: 127.0.0.1:8080\n> accept: */*\n> cookie: <redacted>\n>\n"
+            "> GET /a/b?c=d HTTP/1.1\r\n> Host: 127.0.0.1:8080\r\n> accept: */*\r\n> cookie: <redacted>\r\n> \r\n"
         );
     }
 
@@ -154,7 +154,7 @@ mod tests {
         let logged = "< HTTP/2.0 404 Not Found\n< content-length: 0\n";
         assert_eq!(
             curl_head(logged),
-            "< HTTP/2 404 Not Found\n< content-length: 0\n<\n"
+            "< HTTP/2 404 Not Found\r\n< content-length: 0\r\n< \r\n"
         );
     }
 }
