@@ -316,6 +316,43 @@ async fn segments_are_fetched_with_if_range_and_assembled_at_their_offsets() {
 }
 
 #[tokio::test]
+async fn preallocate_gives_the_file_its_length_before_the_first_write() {
+    for preallocate in [false, true] {
+        let origin = Origin::new(2 * MIB);
+        let server = origin.clone().serve();
+        let target = Target::new(&format!("preallocated-{preallocate}.bin"));
+        // The file's length when the first chunk has been written.
+        let first_seen = Arc::new(Mutex::new(None::<u64>));
+        let done = within(
+            TokioClient::new()
+                .download(server.url("/file"))
+                .connections(1)
+                .preallocate(preallocate)
+                .to_file(&target.0)
+                .progress({
+                    let (first_seen, path) = (first_seen.clone(), target.0.clone());
+                    move |_| {
+                        let mut first = first_seen.lock().unwrap();
+                        if first.is_none() {
+                            *first = Some(std::fs::metadata(&path).unwrap().len());
+                        }
+                    }
+                })
+                .send(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(target.read(), origin.content);
+        let first = first_seen.lock().unwrap().unwrap();
+        if preallocate {
+            assert_eq!(first, done.length, "full length from the start");
+        } else {
+            assert!(first < done.length, "grows as it is written: {first}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_server_that_ignores_ranges_is_downloaded_as_one_stream() {
     let origin = Origin::new(MIB + 3);
     origin.lie(Lie::IgnoreRanges);

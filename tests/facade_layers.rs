@@ -1080,6 +1080,24 @@ async fn facade_redirect_error_carries_the_request_url() {
 }
 
 #[tokio::test]
+async fn facade_redirect_keep_post_sends_the_post_again() {
+    let server = app_server(None);
+    let client = TokioClient::builder()
+        .redirect_keep_post(StatusCode::FOUND)
+        .build()
+        .unwrap();
+    for (status, method, body) in [(302, "POST", "payload"), (303, "GET", "")] {
+        let url = server.url(&format!("/redirect?status={status}&to=/echo"));
+        let response = within(client.post(url.as_str()).body("payload").send())
+            .await
+            .unwrap();
+        let echo: Value = serde_json::from_str(&within(response.text()).await.unwrap()).unwrap();
+        assert_eq!(echo["method"], method, "{status}");
+        assert_eq!(echo["body"], body, "{status}");
+    }
+}
+
+#[tokio::test]
 async fn facade_corrupt_gzip_fails_text_and_chunk_as_decode_errors() {
     let server = app_server(None);
     let client = TokioClient::new();

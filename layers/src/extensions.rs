@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use http::{StatusCode, Uri};
+use http::{HeaderMap, StatusCode, Uri, Version};
 
 /// The URI a response finally came from. Layers that send a request somewhere other than
 /// where it was addressed (redirects) insert it into the response's extensions; the
@@ -91,15 +91,16 @@ impl ResendCount {
 /// records a `following redirect` event in the request's span) inserts one into the
 /// request's extensions; the redirect layer calls [`redirected`](Self::redirected) for every
 /// hop it follows, with the URI that answered, where it sends the request next, and the
-/// redirect's status. Because it travels with the request, it works whatever sits between
-/// the two layers (a `Buffer`, a spawned task). Inserting one replaces any earlier one: the
-/// innermost layer above the redirect layer is told.
+/// redirect's status, and then [`response`](Self::response) with the redirect response's
+/// head. Because it travels with the request, it works whatever sits between the two layers
+/// (a `Buffer`, a spawned task). Inserting one replaces any earlier one: the innermost layer
+/// above the redirect layer is told.
 ///
 /// Cloning it clones an [`Arc`].
 ///
 /// ```
 /// use http::{Request, StatusCode, Uri};
-/// use towline_layers::extensions::RedirectObserver;
+/// use towline_layers::extensions::{RedirectObserver, RedirectResponse};
 ///
 /// let mut request = Request::new(());
 /// request
@@ -107,22 +108,74 @@ impl ResendCount {
 ///     .insert(RedirectObserver::new(|from: &Uri, to: &Uri, status: StatusCode| {
 ///         println!("{status}: {from} -> {to}");
 ///     }));
+///
+/// // Or see each redirect response's head (curl's `-i -L` prints them all).
+/// let heads = RedirectObserver::responses(|response: &RedirectResponse<'_>| {
+///     println!("{:?} {} from {}", response.version, response.status, response.uri);
+///     for (name, value) in response.headers {
+///         println!("{name}: {value:?}");
+///     }
+/// });
+/// request.extensions_mut().insert(heads);
 /// ```
 #[derive(Clone)]
-pub struct RedirectObserver(std::sync::Arc<ObserveRedirect>);
+pub struct RedirectObserver {
+    redirected: Option<Arc<ObserveRedirect>>,
+    response: Option<Arc<ObserveResponse>>,
+}
 
-/// What a [`RedirectObserver`] calls: `(from, to, status)`.
+/// What [`RedirectObserver::new`] calls: `(from, to, status)`.
 type ObserveRedirect = dyn Fn(&Uri, &Uri, StatusCode) + Send + Sync;
+
+/// What [`RedirectObserver::responses`] calls.
+type ObserveResponse = dyn Fn(&RedirectResponse<'_>) + Send + Sync;
+
+/// The head of a redirect response that a redirect layer follows, as
+/// [`RedirectObserver::responses`] sees it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RedirectResponse<'a> {
+    /// The URI that answered with the redirect.
+    pub uri: &'a Uri,
+    /// Where the request is sent next.
+    pub location: &'a Uri,
+    /// The redirect's status.
+    pub status: StatusCode,
+    /// The response's HTTP version.
+    pub version: Version,
+    /// The response's headers.
+    pub headers: &'a HeaderMap,
+}
 
 impl RedirectObserver {
     /// An observer calling `observe(from, to, status)` for each followed redirect.
     pub fn new(observe: impl Fn(&Uri, &Uri, StatusCode) + Send + Sync + 'static) -> Self {
-        Self(std::sync::Arc::new(observe))
+        Self {
+            redirected: Some(Arc::new(observe)),
+            response: None,
+        }
+    }
+
+    /// An observer calling `observe` with the head of each followed redirect's response.
+    pub fn responses(observe: impl Fn(&RedirectResponse<'_>) + Send + Sync + 'static) -> Self {
+        Self {
+            redirected: None,
+            response: Some(Arc::new(observe)),
+        }
     }
 
     /// Reports that the request to `from` answered `status` and is followed to `to`.
     pub fn redirected(&self, from: &Uri, to: &Uri, status: StatusCode) {
-        (self.0)(from, to, status);
+        if let Some(observe) = &self.redirected {
+            observe(from, to, status);
+        }
+    }
+
+    /// Reports the head of a redirect response that is followed.
+    pub fn response(&self, response: &RedirectResponse<'_>) {
+        if let Some(observe) = &self.response {
+            observe(response);
+        }
     }
 }
 

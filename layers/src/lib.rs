@@ -142,5 +142,6 @@ pub use builder::ServiceBuilderExt;
 pub use error::BoxError;
 
 pub use extensions::{
-    AttemptTimedOut, CrossOriginRedirect, Deadline, EffectiveUri, RedirectObserver, ResendCount,
+    AttemptTimedOut, CrossOriginRedirect, Deadline, EffectiveUri, RedirectObserver,
+    RedirectResponse, ResendCount,
 };

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, USER_AGENT};
-use http::{HeaderMap, Request};
+use http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceExt};
@@ -90,6 +90,7 @@ pub struct ClientBuilder<R = DefaultRuntime> {
     #[cfg(feature = "tracing")]
     pub(super) connection_verbose: bool,
     pub(super) redirect_policy: Policy,
+    pub(super) redirect_keep_post: Vec<StatusCode>,
     pub(super) referer: bool,
     #[cfg(feature = "hsts")]
     pub(super) hsts: Option<HstsStore>,
@@ -186,6 +187,7 @@ impl<R: Runtime> ClientBuilder<R> {
             #[cfg(feature = "tracing")]
             connection_verbose: false,
             redirect_policy: Policy::default(),
+            redirect_keep_post: Vec::new(),
             referer: false,
             #[cfg(feature = "hsts")]
             hsts: None,
@@ -297,6 +299,15 @@ impl<R: Runtime> ClientBuilder<R> {
         } else {
             Policy::limited(max)
         };
+        self
+    }
+
+    /// Keeps a POST a POST, body included, when it is redirected with `status` (301, 302 or
+    /// 303) instead of turning it into a GET without its body, as curl's `--post301`,
+    /// `--post302` and `--post303` do; call it once per status. See
+    /// [`RedirectLayer::keep_post`](towline_layers::redirect::RedirectLayer::keep_post).
+    pub fn redirect_keep_post(mut self, status: StatusCode) -> Self {
+        self.redirect_keep_post.push(status);
         self
     }
 

@@ -307,9 +307,12 @@ pub(super) fn assemble<R: Runtime>(builder: ClientBuilder<R>) -> Result<Client> 
         )
         .layer(builder.decompression)
         .layer(
-            RedirectLayer::new(builder.redirect_policy)
-                .https_only(builder.https_only)
-                .referer(builder.referer),
+            builder.redirect_keep_post.iter().fold(
+                RedirectLayer::new(builder.redirect_policy)
+                    .https_only(builder.https_only)
+                    .referer(builder.referer),
+                |layer, status| layer.keep_post(*status),
+            ),
         )
         .option_layer(hsts)
         .service(optional_body(

@@ -102,6 +102,7 @@ impl Client {
             resume: false,
             progress: None,
             segment_retries: 3,
+            preallocate: false,
         }
     }
 }
@@ -117,6 +118,7 @@ pub struct DownloadBuilder {
     resume: bool,
     progress: Option<Report>,
     segment_retries: u32,
+    preallocate: bool,
 }
 
 enum Target {
@@ -131,6 +133,7 @@ impl fmt::Debug for DownloadBuilder {
             .field("connections", &self.connections)
             .field("min_segment_size", &self.min_segment_size)
             .field("resume", &self.resume)
+            .field("preallocate", &self.preallocate)
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +170,18 @@ impl DownloadBuilder {
     /// server still has the same version of it (off by default: the file is replaced).
     pub fn resume(mut self, resume: bool) -> Self {
         self.resume = resume;
+        self
+    }
+
+    /// Gives the file its full length as soon as the server has told it, before any range is
+    /// written (off by default: the file grows as ranges land). This is `File::set_len`: on
+    /// most file systems a sparse file, so it reserves no space; it is for tools that look
+    /// for the final size. Only a fresh download to a file that the server sends in ranges
+    /// is given its length; a resumed one has it already. A file of full length is never
+    /// taken as complete: on [`resume`](Self::resume), only the sidecar says what was
+    /// written.
+    pub fn preallocate(mut self, enabled: bool) -> Self {
+        self.preallocate = enabled;
         self
     }
 
@@ -296,6 +311,9 @@ impl DownloadBuilder {
             }
             None => {
                 job.output.truncate(&job.blocking).await?;
+                if self.preallocate {
+                    job.output.set_len(&job.blocking, total).await?;
+                }
                 plan(total, self.connections, self.min_segment_size, &job.output)
             }
         };
@@ -482,10 +500,15 @@ impl Output {
     }
 
     async fn truncate(&self, blocking: &BlockingPool) -> Result<()> {
+        self.set_len(blocking, 0).await
+    }
+
+    /// Sets a file target's length (a writer has none).
+    async fn set_len(&self, blocking: &BlockingPool, length: u64) -> Result<()> {
         if let Output::File(file) = self {
             let file = file.clone();
             blocking
-                .run(move || file.set_len(0))
+                .run(move || file.set_len(length))
                 .await
                 .and_then(|done| done)
                 .map_err(Error::body)?;

@@ -3,7 +3,7 @@
 use std::{
     error::Error,
     fmt,
-    io::{Read, Write},
+    io::{self, BufRead, Read, Write},
     sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::{
-    CookieStore,
+    CookieStore, netscape,
     store::{Entry, Store},
 };
 use crate::{
@@ -334,6 +334,64 @@ impl CookieJar {
         let now = state.now();
         let mut added = 0;
         for cookie in cookies {
+            if state.store.insert_loaded(cookie, now) {
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    /// Writes every unexpired cookie, session cookies included, in the Netscape cookie file
+    /// format that curl's `--cookie-jar` writes (and `--cookie` reads): one cookie a line,
+    /// oldest first, after a `# Netscape HTTP Cookie File` comment. See
+    /// [`load_netscape`](Self::load_netscape) for the fields.
+    ///
+    /// # Errors
+    ///
+    /// When writing fails.
+    pub fn save_netscape<W: Write>(&self, mut writer: W) -> io::Result<()> {
+        writer.write_all(netscape::HEADER.as_bytes())?;
+        for cookie in self.cookies() {
+            writer.write_all(netscape::write_line(&cookie).as_bytes())?;
+        }
+        writer.flush()
+    }
+
+    /// Adds the cookies of a Netscape cookie file (as curl, wget and browser exports write
+    /// it), replacing cookies with the same name, domain and path. Returns how many were
+    /// added.
+    ///
+    /// Each line holds seven tab-separated fields: the domain (a leading `.` marks a cookie
+    /// for the domain and its subdomains), `TRUE` when subdomains match, the path, `TRUE` for
+    /// a `Secure` cookie, the expiry in seconds since the epoch (`0` for a session cookie),
+    /// the name and the value (a line of six fields has an empty value). A `#HttpOnly_`
+    /// prefix marks an `HttpOnly` cookie; other `#` lines and blank lines are comments. Lines
+    /// that are not cookies, lines over 8 KiB, expired cookies and cookies for a public
+    /// suffix are skipped.
+    ///
+    /// ```
+    /// use towline_layers::cookie::CookieJar;
+    ///
+    /// let file = "# Netscape HTTP Cookie File\n\
+    ///             example.com\tFALSE\t/\tFALSE\t0\tsid\tabc\n";
+    /// let jar = CookieJar::new();
+    /// assert_eq!(jar.load_netscape(file.as_bytes()).unwrap(), 1);
+    /// let uri = "http://example.com/".parse().unwrap();
+    /// assert_eq!(jar.cookie_header(&uri).unwrap(), "sid=abc");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When reading fails (the cookies of the lines read before stay in the jar) or the input
+    /// is not UTF-8.
+    pub fn load_netscape<R: BufRead>(&self, reader: R) -> io::Result<usize> {
+        let mut added = 0;
+        for line in reader.lines() {
+            let Some(cookie) = netscape::parse_line(&line?) else {
+                continue;
+            };
+            let mut state = lock(&self.inner);
+            let now = state.now();
             if state.store.insert_loaded(cookie, now) {
                 added += 1;
             }

@@ -86,7 +86,8 @@
 //! let response = service.oneshot(request).await?;
 //! assert_eq!(response.headers()["x-got"], "theme=dark; session=abc123");
 //!
-//! // Save the persistent cookies; this one is a session cookie.
+//! // Save the cookies (as JSON here; `save_netscape` writes the cookie file curl and wget
+//! // read). This one is a session cookie, so it needs `_with_session`.
 //! let mut saved = Vec::new();
 //! jar.save_json_with_session(&mut saved)?;
 //! let restored = CookieJar::new();
@@ -98,6 +99,7 @@
 mod future;
 mod jar;
 mod layer;
+mod netscape;
 mod provider;
 mod service;
 mod store;

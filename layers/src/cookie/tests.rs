@@ -715,6 +715,64 @@ async fn save_and_load_json_round_trip() {
 }
 
 #[tokio::test]
+async fn save_and_load_netscape_round_trip() {
+    let (jar, timer) = frozen_jar();
+    set(
+        &jar,
+        "https://example.com/",
+        &[
+            "persistent=1; Max-Age=3600; Secure; HttpOnly",
+            "session=1",
+            "scoped=1; Domain=example.com; Path=/p; Max-Age=60",
+        ],
+    )
+    .await;
+    let mut file = Vec::new();
+    jar.save_netscape(&mut file).unwrap();
+    let text = String::from_utf8(file.clone()).unwrap();
+    let expiry = START + 3600;
+    assert!(text.starts_with("# Netscape HTTP Cookie File\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "#HttpOnly_example.com\tFALSE\t/\tTRUE\t{expiry}\tpersistent\t1\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("example.com\tFALSE\t/\tFALSE\t0\tsession\t1\n"),
+        "{text}"
+    );
+    assert!(text.contains(".example.com\tTRUE\t/p\tFALSE\t"), "{text}");
+
+    let clock =
+        TimerClock::starting_at(timer.shared(), UNIX_EPOCH + Duration::from_secs(START)).shared();
+    let restored = CookieJar::new().with_clock(Arc::clone(&clock));
+    assert_eq!(restored.load_netscape(file.as_slice()).unwrap(), 3);
+    assert_eq!(restored.cookies(), jar.cookies());
+    assert_eq!(
+        sent(&restored, "https://www.example.com/p/q")
+            .await
+            .as_deref(),
+        Some("scoped=1")
+    );
+
+    // Loading later skips what expired meanwhile; session cookies stay.
+    timer.advance(Duration::from_secs(61));
+    let later = CookieJar::new().with_clock(clock);
+    assert_eq!(later.load_netscape(file.as_slice()).unwrap(), 2);
+    assert_eq!(names(&later), ["persistent", "session"]);
+}
+
+#[test]
+fn load_netscape_skips_public_suffixes_and_fails_on_bad_utf8() {
+    let jar = CookieJar::new();
+    let file = ".com\tTRUE\t/\tFALSE\t0\tall\t1\nexample.com\tFALSE\t/\tFALSE\t0\tok\t1\n";
+    assert_eq!(jar.load_netscape(file.as_bytes()).unwrap(), 1);
+    assert_eq!(names(&jar), ["ok"]);
+    assert!(jar.load_netscape(&b"\xff\xfe\n"[..]).is_err());
+}
+
+#[tokio::test]
 async fn load_json_refuses_garbage_and_public_suffixes() {
     let jar = CookieJar::new();
     assert!(jar.load_json(&b"not json"[..]).is_err());

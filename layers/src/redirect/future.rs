@@ -29,7 +29,7 @@ use super::{
     policy::{ActionKind, Attempt},
 };
 use crate::{
-    BoxError, CrossOriginRedirect, EffectiveUri, RedirectObserver, ResendCount,
+    BoxError, CrossOriginRedirect, EffectiveUri, RedirectObserver, RedirectResponse, ResendCount,
     resend::{Drain, Kept, PolledAfterCompletion, ResendBody},
 };
 
@@ -173,7 +173,7 @@ impl<S, B: 'static> Hops<S, B> {
             return Err(self.fail(RedirectErrorKind::InsecureRedirect, Some(uri), None));
         }
 
-        let (method, keep_body) = next_method(status, &follow.head.method);
+        let (method, keep_body) = next_method(status, &follow.head.method, self.config.keep_post);
         let body = if keep_body {
             match follow.body.body() {
                 Ok(body) => body,
@@ -218,6 +218,13 @@ impl<S, B: 'static> Hops<S, B> {
         // A layer above (e.g. the trace layer) asked to be told of each hop.
         if let Some(observer) = follow.head.extensions.get::<RedirectObserver>() {
             observer.redirected(&self.current, &uri, status);
+            observer.response(&RedirectResponse {
+                uri: &self.current,
+                location: &uri,
+                status,
+                version: response.version(),
+                headers: response.headers(),
+            });
         }
 
         // The next hop counts on from the send that answered: a retry layer below may have

@@ -2,9 +2,10 @@
 
 use std::{fmt, sync::Arc};
 
+use http::StatusCode;
 use tower_layer::Layer;
 
-use super::{Policy, Redirect};
+use super::{Policy, Redirect, location::KeepPost};
 
 /// How many bytes of a request body the layer records by default, so that a 301, 302, 307
 /// or 308 can send it again: 1 MiB.
@@ -25,6 +26,7 @@ pub(super) struct Config {
     pub(super) https_only: bool,
     pub(super) referer: bool,
     pub(super) max_replay_body_bytes: usize,
+    pub(super) keep_post: KeepPost,
 }
 
 impl RedirectLayer {
@@ -37,6 +39,7 @@ impl RedirectLayer {
                 https_only: false,
                 referer: false,
                 max_replay_body_bytes: DEFAULT_MAX_REPLAY_BODY_BYTES,
+                keep_post: KeepPost::default(),
             }),
         }
     }
@@ -76,6 +79,16 @@ impl RedirectLayer {
         self
     }
 
+    /// Keeps a POST a POST, body included, when it is redirected with `status` (301, 302 or
+    /// 303), where RFC 9110 §15.4 lets it become a GET without its body; the body is then
+    /// sent again as for a 307. This is curl's `--post301`, `--post302` and `--post303`, for
+    /// servers that mean "the same request, elsewhere" by those codes. Other statuses are
+    /// ignored: 307 and 308 always keep the method, and only POST changes on 301 and 302.
+    pub fn keep_post(mut self, status: StatusCode) -> Self {
+        Arc::make_mut(&mut self.config).keep_post.insert(status);
+        self
+    }
+
     /// The policy this layer follows.
     pub fn get_policy(&self) -> &Policy {
         &self.config.policy
@@ -104,6 +117,7 @@ impl fmt::Debug for RedirectLayer {
             .field("https_only", &self.config.https_only)
             .field("referer", &self.config.referer)
             .field("max_replay_body_bytes", &self.config.max_replay_body_bytes)
+            .field("keep_post", &self.config.keep_post)
             .finish()
     }
 }

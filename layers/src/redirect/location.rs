@@ -28,12 +28,48 @@ pub(super) fn is_redirect(status: StatusCode) -> bool {
     )
 }
 
+/// The statuses under which a POST stays a POST ([`RedirectLayer::keep_post`]).
+///
+/// [`RedirectLayer::keep_post`]: super::RedirectLayer::keep_post
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct KeepPost {
+    moved_permanently: bool,
+    found: bool,
+    see_other: bool,
+}
+
+impl KeepPost {
+    pub(super) fn insert(&mut self, status: StatusCode) {
+        match status {
+            StatusCode::MOVED_PERMANENTLY => self.moved_permanently = true,
+            StatusCode::FOUND => self.found = true,
+            StatusCode::SEE_OTHER => self.see_other = true,
+            _ => {}
+        }
+    }
+
+    fn contains(self, status: StatusCode) -> bool {
+        match status {
+            StatusCode::MOVED_PERMANENTLY => self.moved_permanently,
+            StatusCode::FOUND => self.found,
+            StatusCode::SEE_OTHER => self.see_other,
+            _ => false,
+        }
+    }
+}
+
 /// The method of the next request and whether it carries the request body (RFC 9110 §15.4).
 ///
 /// 301 and 302 turn POST (only POST) into GET without a body; 303 turns every method but
-/// HEAD into GET, and drops the body; 307 and 308 keep both.
-pub(super) fn next_method(status: StatusCode, method: &Method) -> (Method, bool) {
+/// HEAD into GET, and drops the body; 307 and 308 keep both. A POST redirected with a status
+/// in `keep_post` keeps both too.
+pub(super) fn next_method(
+    status: StatusCode,
+    method: &Method,
+    keep_post: KeepPost,
+) -> (Method, bool) {
     match status {
+        _ if *method == Method::POST && keep_post.contains(status) => (Method::POST, true),
         StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND if *method == Method::POST => {
             (Method::GET, false)
         }

@@ -38,7 +38,8 @@
 //!   303 turns every method but HEAD into GET; all three then drop the body, and with it
 //!   `Content-Type`, `Content-Length`, `Content-Encoding` and `Transfer-Encoding`. 307 and
 //!   308 (and 301/302 for methods other than POST) keep the method and send the body
-//!   again.
+//!   again, and so do 301, 302 and 303 for a POST when [`RedirectLayer::keep_post`] names
+//!   them (curl's `--post301`, `--post302`, `--post303`).
 //! - **Credentials**: when the scheme, host or port changes, `Authorization`, `Cookie`,
 //!   `Proxy-Authorization`, `Host` and every header with a value marked
 //!   [sensitive](http::HeaderValue::set_sensitive) are removed, and stay removed for later

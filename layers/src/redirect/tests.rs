@@ -26,7 +26,7 @@ use tower_service::Service;
 
 use super::{location::resolve, *};
 use crate::{
-    BoxError, EffectiveUri, RedirectObserver,
+    BoxError, EffectiveUri, RedirectObserver, RedirectResponse,
     error::find_cause,
     replay::ReplayError,
     resend::ResendBody,
@@ -614,6 +614,41 @@ fn with_body_headers(mut request: Request<Full<Bytes>>) -> Request<Full<Bytes>> 
     headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
     headers.insert("x-other", HeaderValue::from_static("kept"));
     request
+}
+
+#[tokio::test]
+async fn keep_post_keeps_a_post_and_its_body_on_the_statuses_named() -> Result<(), BoxError> {
+    let layer = RedirectLayer::default()
+        .keep_post(StatusCode::MOVED_PERMANENTLY)
+        .keep_post(StatusCode::SEE_OTHER)
+        .keep_post(StatusCode::OK);
+    // (status, method, expected method, body kept)
+    let cases = [
+        (301, Method::POST, Method::POST, true),
+        (302, Method::POST, Method::GET, false),
+        (303, Method::POST, Method::POST, true),
+        (303, Method::PUT, Method::GET, false),
+        (307, Method::POST, Method::POST, true),
+    ];
+    for (status, method, expected, kept) in cases {
+        let case = format!("{status} {method}");
+        let (service, log) = mock(one_hop(status));
+        let response = layer
+            .clone()
+            .layer(service)
+            .oneshot(with_body_headers(request(
+                method,
+                "http://h.test/a",
+                "payload",
+            )))
+            .await?;
+        assert_eq!(response.status(), StatusCode::OK, "{case}");
+        let hop = &seen(&log)[1];
+        assert_eq!(hop.method, expected, "{case}");
+        assert_eq!(body_of(hop), if kept { "payload" } else { "" }, "{case}");
+        assert_eq!(hop.headers.contains_key(CONTENT_TYPE), kept, "{case}");
+    }
+    Ok(())
 }
 
 #[tokio::test]
@@ -1592,6 +1627,49 @@ async fn each_followed_hop_is_reported_to_the_requests_observer() -> Result<(), 
                 "http://h.test/1".to_owned(),
                 "http://h.test/2".to_owned(),
                 302
+            ),
+        ]
+    );
+    Ok(())
+}
+
+/// An observer of responses sees the head of every followed redirect, and not the final
+/// response.
+#[tokio::test]
+async fn each_followed_redirect_response_head_is_reported() -> Result<(), BoxError> {
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&heads);
+    let mut request = get("http://h.test/0");
+    request.extensions_mut().insert(RedirectObserver::responses(
+        move |response: &RedirectResponse<'_>| {
+            lock(&seen).push((
+                response.uri.to_string(),
+                response.location.to_string(),
+                response.status.as_u16(),
+                response.headers.get(LOCATION).cloned(),
+            ));
+        },
+    ));
+    let (service, _) = mock(chain(2));
+    let response = RedirectLayer::default()
+        .layer(service)
+        .oneshot(request)
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        *lock(&heads),
+        [
+            (
+                "http://h.test/0".to_owned(),
+                "http://h.test/1".to_owned(),
+                302,
+                Some(HeaderValue::from_static("/1"))
+            ),
+            (
+                "http://h.test/1".to_owned(),
+                "http://h.test/2".to_owned(),
+                302,
+                Some(HeaderValue::from_static("/2"))
             ),
         ]
     );
