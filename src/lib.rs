@@ -143,7 +143,7 @@ pub use towline_layers::rate_limit::RateLimiter;
 pub use towline_layers::retry::{Jitter, RetryBudget, RetryConfig, RetryCount};
 pub use towline_services;
 #[cfg(feature = "http3")]
-pub use towline_services::alt_svc::{AltEndpoint, AltSvcCache};
+pub use towline_services::alt_svc::{AltEndpoint, AltSvcCache, AltSvcEntry};
 pub use towline_services::connect::proxy::{NoProxy, Proxy, ProxyUrl};
 #[cfg(feature = "http3")]
 pub use towline_services::transport::{CongestionController, Http3Config};

@@ -45,6 +45,7 @@
 //! | `--limit-rate` | the download speed limit (`k`, `m`, `g` suffixes) |
 //! | `--resolve HOST:PORT:ADDR` | an address for a name, without DNS |
 //! | `--hsts FILE` | HSTS: the cache read from the file, used, and written back |
+//! | `--alt-svc FILE` | HTTP/3 alternatives (`Alt-Svc`): the cache read from the file, learned into, used (the QUIC handshake racing TCP), and written back (feature `http3`) |
 //!
 //! `-w` knows `http_code`, `response_code`, `http_version`, `size_download`, `size_header`,
 //! `time_namelookup`, `time_connect`, `time_appconnect`, `time_starttransfer`, `time_total`
@@ -116,14 +117,13 @@
 //! - `--http2` on an `http://` URL sends HTTP/1.1 (no `Upgrade: h2c`); use
 //!   `--http2-prior-knowledge` for h2c.
 //! - `--http3` is `--http3-only`: the client speaks HTTP/3 to `https` URLs from the start,
-//!   without curl's fallback to TCP, until it learns HTTP/3 from `Alt-Svc`. curl 7.88 (the
-//!   golden tests' curl) has no HTTP/3, so these flags are tested against towline's own
-//!   HTTP/3 server instead.
+//!   without curl's fallback to TCP. curl 7.88 (the golden tests' curl) has no HTTP/3, so
+//!   these flags, and `--alt-svc`, are tested against towline's own HTTP/3 server instead.
+//! - `--alt-svc FILE` writes every origin's ALPN as `h2` (the client does not record which
+//!   TCP protocol taught it an alternative) and keeps `h3` alternatives only.
 //! - `--raw` turns decompression off (with `--compressed`, the request still carries curl's
 //!   `Accept-Encoding`); HTTP/1.1 chunked transfer coding is always decoded.
 //! - Error messages on stderr start with `towline-curl:` and carry the client's wording.
-//!
-//! Not yet there: `--alt-svc` (HTTP/3 discovery through `Alt-Svc` is not in the client yet).
 
 //! # towline-aria
 //!

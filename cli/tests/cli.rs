@@ -228,3 +228,59 @@ async fn http3_only_speaks_http3() {
     }
     assert_eq!(server.requests(), 2);
 }
+
+/// `--alt-svc FILE`: a first run learns the origin's HTTP/3 alternative over TCP and writes it
+/// in curl's format; a second run, reading the file, goes to the alternative over HTTP/3.
+#[cfg(feature = "http3")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alt_svc_file_carries_http3_to_the_next_run() {
+    let pki = towline_test_support::TestPki::generate();
+    let origin = towline_test_support::TestServer::tls(&pki, &[b"h2", b"http/1.1"]);
+    let h3 = towline_test_support::Http3Server::start(&pki);
+    let dir = scratch("alt-svc");
+    std::fs::write(dir.join("ca.pem"), pki.ca_pem()).unwrap();
+    let (port, h3_port) = (origin.addr().port(), h3.addr().port());
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let run = |url: String| {
+        let dir = dir.clone();
+        let resolve = resolve.clone();
+        async move {
+            let outcome = towline(
+                &strings(&[
+                    "-s",
+                    "--cacert",
+                    "ca.pem",
+                    "--resolve",
+                    &resolve,
+                    "--alt-svc",
+                    "alt-svc.txt",
+                    "-w",
+                    "\\n%{http_version}",
+                    &url,
+                ]),
+                &dir,
+            )
+            .await;
+            assert_eq!(
+                outcome.code,
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&outcome.stderr)
+            );
+            String::from_utf8(outcome.stdout).unwrap()
+        }
+    };
+
+    let advertise = origin.url(&format!("/headers?alt-svc=h3%3D%22%3A{h3_port}%22"));
+    assert!(run(advertise).await.ends_with("\n2"));
+    let saved = std::fs::read_to_string(dir.join("alt-svc.txt")).unwrap();
+    assert!(
+        saved.contains(&format!("h2 localhost {port} h3 localhost {h3_port} \"")),
+        "{saved}"
+    );
+
+    let stdout = run(origin.url("/echo")).await;
+    assert!(stdout.ends_with("\n3"), "{stdout}");
+    assert_eq!(h3.requests(), 1);
+    assert_eq!(origin.requests(), 1);
+}

@@ -297,6 +297,11 @@ pub(crate) struct Args {
     /// HSTS cache file, read before and written after
     #[arg(long = "hsts", value_name = "FILE")]
     pub(crate) hsts: Option<String>,
+
+    /// Alt-Svc cache file, read before and written after (HTTP/3 alternatives)
+    #[cfg(feature = "http3")]
+    #[arg(long = "alt-svc", value_name = "FILE")]
+    pub(crate) alt_svc: Option<String>,
 }
 
 /// Where a piece of request data came from; curl joins the pieces with `&` in command-line

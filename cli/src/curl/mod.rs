@@ -5,8 +5,11 @@
 //! documentation](crate) for the flags, the exit codes and where the output differs from
 //! curl's).
 
+#[cfg(feature = "http3")]
+mod alt_svc;
 mod args;
 mod body;
+mod date;
 mod exit;
 mod hsts;
 mod output;

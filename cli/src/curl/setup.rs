@@ -1,5 +1,5 @@
 //! From flags to a configured [`Client`], the request headers, and the files kept across
-//! transfers (cookie jar, HSTS cache).
+//! transfers (cookie jar, HSTS cache, Alt-Svc cache).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
@@ -34,6 +34,8 @@ pub(super) struct State {
     /// The `-b name=value` cookies, sent as they are.
     pub(super) cookie_header: Option<String>,
     hsts: Option<HstsStore>,
+    #[cfg(feature = "http3")]
+    alt_svc: Option<towline::AltSvcCache>,
 }
 
 impl State {
@@ -66,14 +68,28 @@ impl State {
             }
             store
         });
+        #[cfg(feature = "http3")]
+        let alt_svc = args.alt_svc.as_ref().map(|path| {
+            use towline::towline_services::rt::Runtime as _;
+            let cache = towline::AltSvcCache::new(
+                towline::towline_services::rt::tokio::TokioRuntime.timer(),
+            );
+            if let Ok(text) = std::fs::read_to_string(path) {
+                super::alt_svc::load(&cache, &text, SystemTime::now());
+            }
+            cache
+        });
         Ok(Self {
             jar,
             cookie_header,
             hsts,
+            #[cfg(feature = "http3")]
+            alt_svc,
         })
     }
 
-    /// Writes the cookie jar (`-c`) and the HSTS cache (`--hsts`).
+    /// Writes the cookie jar (`-c`), the HSTS cache (`--hsts`) and the Alt-Svc cache
+    /// (`--alt-svc`).
     pub(super) fn save(&self, args: &Args) -> Result<(), Failure> {
         if let (Some(jar), Some(path)) = (&self.jar, &args.cookie_jar) {
             let mut text = Vec::new();
@@ -94,6 +110,17 @@ impl State {
                     format!("failed to save HSTS cache in {path}: {error}"),
                 )
             })?;
+        }
+        #[cfg(feature = "http3")]
+        if let (Some(cache), Some(path)) = (&self.alt_svc, &args.alt_svc) {
+            std::fs::write(path, super::alt_svc::save(cache, SystemTime::now())).map_err(
+                |error| {
+                    Failure::new(
+                        super::exit::WRITE_ERROR,
+                        format!("failed to save Alt-Svc cache in {path}: {error}"),
+                    )
+                },
+            )?;
         }
         Ok(())
     }
@@ -172,6 +199,10 @@ pub(super) fn client(args: &Args, state: &State) -> Result<Client, Failure> {
     }
     if let Some(store) = &state.hsts {
         builder = builder.hsts_store(store.clone());
+    }
+    #[cfg(feature = "http3")]
+    if let Some(cache) = &state.alt_svc {
+        builder = builder.alt_svc_cache(cache.clone());
     }
     if args.netrc || args.netrc_optional {
         builder = builder.netrc(true);

@@ -92,6 +92,23 @@ impl fmt::Display for AltEndpoint {
     }
 }
 
+/// One alternative the cache holds, as [`AltSvcCache::entries`] lists it (to save the cache,
+/// e.g. in curl's `--alt-svc` file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AltSvcEntry {
+    /// The origin's host (lowercase).
+    pub host: String,
+    /// The origin's port.
+    pub port: u16,
+    /// Where the alternative is.
+    pub endpoint: AltEndpoint,
+    /// How long it may still be used.
+    pub expires_in: Duration,
+    /// `persist=1`.
+    pub persist: bool,
+}
+
 /// A cache of HTTP/3 alternatives per origin (see the module docs); clones share it.
 #[derive(Clone)]
 pub struct AltSvcCache {
@@ -327,6 +344,60 @@ impl AltSvcCache {
         state.broken.clear();
     }
 
+    /// Adds an alternative of the origin `host`:`port` that may be used for `max_age` (one
+    /// read back from a saved cache, say), after those the origin has; within the cache's
+    /// bounds, as [`learn`](Self::learn) keeps them.
+    pub fn insert(
+        &self,
+        host: &str,
+        port: u16,
+        endpoint: AltEndpoint,
+        max_age: Duration,
+        persist: bool,
+    ) {
+        let now = self.timer.now();
+        let Some(expires) = now.checked_add(max_age).filter(|_| !max_age.is_zero()) else {
+            return;
+        };
+        let origin = Origin::new(host, port);
+        let mut state = self.lock();
+        if !state.origins.contains_key(&origin) && state.origins.len() >= state.capacity {
+            return;
+        }
+        let cached = state.origins.entry(origin).or_default();
+        cached.retain(|c| c.endpoint != endpoint);
+        if cached.len() < super::MAX_ALTERNATIVES {
+            cached.push(Cached {
+                endpoint,
+                expires,
+                persist,
+            });
+        }
+    }
+
+    /// The alternatives that have not expired, origin by origin in no particular order, each
+    /// origin's in its server's order.
+    pub fn entries(&self) -> Vec<AltSvcEntry> {
+        let now = self.timer.now();
+        let state = self.lock();
+        state
+            .origins
+            .iter()
+            .flat_map(|(origin, cached)| {
+                cached
+                    .iter()
+                    .filter(|c| c.expires > now)
+                    .map(|c| AltSvcEntry {
+                        host: origin.host.to_string(),
+                        port: origin.port,
+                        endpoint: c.endpoint.clone(),
+                        expires_in: c.expires.saturating_duration_since(now),
+                        persist: c.persist,
+                    })
+            })
+            .collect()
+    }
+
     /// The number of origins with alternatives (expired ones included until looked up).
     pub fn len(&self) -> usize {
         self.lock().origins.len()
@@ -539,6 +610,57 @@ mod tests {
         assert_eq!(cache.lookup("b.test", 443), None);
         cache.clear();
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn entries_round_trip_through_insert() {
+        let (cache, clock) = cache();
+        cache.learn(
+            "a.test",
+            443,
+            &headers(&[r#"h3="b.test:8443"; ma=100; persist=1, h3=":443"; ma=50"#]),
+        );
+        advance(&clock, Duration::from_secs(10));
+        let mut entries = cache.entries();
+        entries.sort_by_key(|e| e.endpoint.port());
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].endpoint, AltEndpoint::new(None, 443));
+        assert_eq!(entries[0].expires_in, Duration::from_secs(40));
+        assert!(!entries[0].persist);
+        assert_eq!(entries[1].endpoint, AltEndpoint::new(Some("b.test"), 8443));
+        assert_eq!(entries[1].expires_in, Duration::from_secs(90));
+        assert!(entries[1].persist);
+
+        let (copy, _) = super::tests::cache();
+        for entry in &entries {
+            copy.insert(
+                &entry.host,
+                entry.port,
+                entry.endpoint.clone(),
+                entry.expires_in,
+                entry.persist,
+            );
+        }
+        let mut copied = copy.entries();
+        copied.sort_by_key(|e| e.endpoint.port());
+        assert_eq!(copied, entries);
+        // Expired or zero-length entries are not taken; the same endpoint twice is once.
+        copy.insert(
+            "c.test",
+            443,
+            AltEndpoint::new(None, 1),
+            Duration::ZERO,
+            false,
+        );
+        copy.insert(
+            "a.test",
+            443,
+            AltEndpoint::new(None, 443),
+            Duration::from_secs(5),
+            false,
+        );
+        assert_eq!(copy.entries().len(), 2);
+        assert_eq!(copy.lookup("c.test", 443), None);
     }
 
     #[test]

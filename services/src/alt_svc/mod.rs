@@ -36,7 +36,7 @@ use std::fmt;
 use std::time::Duration;
 
 #[cfg(feature = "http3")]
-pub use cache::{AltEndpoint, AltSvcCache};
+pub use cache::{AltEndpoint, AltSvcCache, AltSvcEntry};
 
 /// Longest header value parsed, in bytes.
 pub const MAX_HEADER_LEN: usize = 8 * 1024;
