@@ -722,10 +722,11 @@ impl<R: Runtime> ClientBuilder<R> {
     ///
     /// Only `https` requests made directly (no proxy) that did not ask for a version take
     /// the alternative, and only while it has not expired (`ma`). The QUIC handshake gets a
-    /// head start of [`Http3Config::alt_svc_budget`] (300 ms) over TCP: when it fails or is
-    /// slower, the request goes over TCP, and the alternative is skipped for a back-off that
-    /// doubles with each failure (from 5 minutes) until a handshake with it succeeds. The
-    /// cache is the client's own; [`alt_svc_cache`](Self::alt_svc_cache) shares one.
+    /// head start of 300 ms over TCP
+    /// ([`Http3Config::alt_svc_budget`](crate::Http3Config::alt_svc_budget)): when it fails
+    /// or is slower, the request goes over TCP, and the alternative is skipped for a back-off
+    /// that doubles with each failure (from 5 minutes) until a handshake with it succeeds.
+    /// The cache is the client's own; [`alt_svc_cache`](Self::alt_svc_cache) shares one.
     ///
     /// ```no_run
     /// # async fn run() -> towline::Result<()> {
