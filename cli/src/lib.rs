@@ -148,6 +148,7 @@
 //! | `--max-overall-download-limit`, `--max-download-limit` | speed limits (`K`, `M`): one limiter for all downloads, and one for each |
 //! | `--header`, `--referer`, `-U`, `--http-user`, `--http-passwd` | request headers and Basic credentials |
 //! | `--all-proxy` | a proxy for every download (HTTP, HTTPS, SOCKS) |
+//! | `--ca-certificate` | a PEM file of certificate authorities trusted besides the built-in roots |
 //! | `--checksum=TYPE=DIGEST` | `sha-256`, `sha-1` or `md5`, checked when the file is complete |
 //! | `--auto-file-renaming[=BOOL]`, `--allow-overwrite[=BOOL]` | an existing file: saved around as `name.1.ext` (the default), replaced, or an error |
 //! | `--dry-run[=BOOL]` | check with a `HEAD` that each URI is there; download nothing |

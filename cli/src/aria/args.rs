@@ -102,6 +102,10 @@ pub(crate) struct Args {
     #[arg(long = "all-proxy", value_name = "PROXY")]
     pub(crate) all_proxy: Option<String>,
 
+    /// PEM file of certificate authorities to trust besides the built-in roots
+    #[arg(long = "ca-certificate", value_name = "FILE")]
+    pub(crate) ca_certificate: Option<String>,
+
     /// Digest the file must have (sha-256=HEX, sha-1=HEX, md5=HEX)
     #[arg(long = "checksum", value_name = "TYPE=DIGEST")]
     pub(crate) checksum: Option<String>,

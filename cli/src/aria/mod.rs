@@ -24,7 +24,7 @@ use towline::header::{
 };
 use towline::towline_layers::bandwidth::{BandwidthLayer, BandwidthLimiter};
 use towline::towline_services::rt::{Runtime, tokio::TokioRuntime};
-use towline::{Client, HeaderMap, Proxy, RetryConfig, Url};
+use towline::{Certificate, Client, HeaderMap, Proxy, RetryConfig, Url};
 
 use self::args::Args;
 use self::checksum::Checksum;
@@ -335,6 +335,15 @@ fn client(
     if let Some(own) = own {
         // A second pace on the same bodies: the client holds one limiter of its own.
         builder = builder.layer(BandwidthLayer::new(own));
+    }
+    if let Some(path) = &args.ca_certificate {
+        let pem =
+            std::fs::read(path).map_err(|error| format!("--ca-certificate {path}: {error}"))?;
+        for certificate in Certificate::from_pem_bundle(&pem)
+            .map_err(|error| format!("--ca-certificate {path}: {error}"))?
+        {
+            builder = builder.add_root_certificate(certificate);
+        }
     }
     if let Some(proxy) = &args.all_proxy {
         let url = if proxy.contains("://") {
