@@ -352,6 +352,47 @@ async fn preallocate_gives_the_file_its_length_before_the_first_write() {
     }
 }
 
+/// Blocks reserved (`st_blocks`, 512-byte units) against the length, when the first chunk
+/// lands: a sparse file has almost none, a reserved one all of them.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn reserve_space_reserves_the_files_blocks_before_the_first_write() {
+    use std::os::unix::fs::MetadataExt;
+    for reserve in [false, true] {
+        let origin = Origin::new(2 * MIB);
+        let server = origin.clone().serve();
+        let target = Target::new(&format!("reserved-{reserve}.bin"));
+        let first_seen = Arc::new(Mutex::new(None::<u64>));
+        within(
+            TokioClient::new()
+                .download(server.url("/file"))
+                .connections(1)
+                .preallocate(true)
+                .reserve_space(reserve)
+                .to_file(&target.0)
+                .progress({
+                    let (first_seen, path) = (first_seen.clone(), target.0.clone());
+                    move |_| {
+                        let mut first = first_seen.lock().unwrap();
+                        if first.is_none() {
+                            *first = Some(std::fs::metadata(&path).unwrap().blocks() * 512);
+                        }
+                    }
+                })
+                .send(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(target.read(), origin.content);
+        let reserved = first_seen.lock().unwrap().unwrap();
+        if reserve {
+            assert!(reserved >= 2 * MIB as u64, "reserved {reserved}");
+        } else {
+            assert!(reserved < MIB as u64, "sparse, yet {reserved} reserved");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_server_that_ignores_ranges_is_downloaded_as_one_stream() {
     let origin = Origin::new(MIB + 3);

@@ -152,7 +152,7 @@
 //! | `--checksum=TYPE=DIGEST` | `sha-256`, `sha-1` or `md5`, checked when the file is complete |
 //! | `--auto-file-renaming[=BOOL]`, `--allow-overwrite[=BOOL]` | an existing file: saved around as `name.1.ext` (the default), replaced, or an error |
 //! | `--dry-run[=BOOL]` | check with a `HEAD` that each URI is there; download nothing |
-//! | `--file-allocation=none\|prealloc\|falloc\|trunc` | `none`: the file grows as ranges land; the others (`prealloc` by default): its full length at once with `set_len` (`trunc`'s way: a sparse file, no space reserved) |
+//! | `--file-allocation=none\|prealloc\|falloc\|trunc` | `none`: the file grows as ranges land; `trunc`: its full length at once, a sparse file; `prealloc` (the default) and `falloc`: its full length with the disk space reserved by `fallocate(2)` (aria2's `prealloc` writes zeros to the same end; where the file system has no `fallocate`, a sparse file) |
 //! | `-q` | no output |
 //!
 //! A download is written to `NAME.part` (its state file beside it, `NAME.part.towline-state`)

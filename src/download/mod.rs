@@ -103,6 +103,7 @@ impl Client {
             progress: None,
             segment_retries: 3,
             preallocate: false,
+            reserve_space: false,
         }
     }
 }
@@ -119,6 +120,7 @@ pub struct DownloadBuilder {
     progress: Option<Report>,
     segment_retries: u32,
     preallocate: bool,
+    reserve_space: bool,
 }
 
 enum Target {
@@ -134,6 +136,7 @@ impl fmt::Debug for DownloadBuilder {
             .field("min_segment_size", &self.min_segment_size)
             .field("resume", &self.resume)
             .field("preallocate", &self.preallocate)
+            .field("reserve_space", &self.reserve_space)
             .finish_non_exhaustive()
     }
 }
@@ -182,6 +185,15 @@ impl DownloadBuilder {
     /// written.
     pub fn preallocate(mut self, enabled: bool) -> Self {
         self.preallocate = enabled;
+        self
+    }
+
+    /// With [`preallocate`](Self::preallocate), also reserves the file's blocks on disk, so
+    /// a full disk fails the download at its start rather than in its middle (off by
+    /// default). On Linux this is `fallocate(2)`; where the file system or the platform has
+    /// no such call, the file gets its length only, as with `preallocate` alone.
+    pub fn reserve_space(mut self, enabled: bool) -> Self {
+        self.reserve_space = enabled;
         self
     }
 
@@ -312,7 +324,9 @@ impl DownloadBuilder {
             None => {
                 job.output.truncate(&job.blocking).await?;
                 if self.preallocate {
-                    job.output.set_len(&job.blocking, total).await?;
+                    job.output
+                        .allocate(&job.blocking, total, self.reserve_space)
+                        .await?;
                 }
                 plan(total, self.connections, self.min_segment_size, &job.output)
             }
@@ -469,6 +483,24 @@ fn plan(total: u64, connections: usize, min_segment_size: u64, output: &Output) 
         .collect()
 }
 
+/// Reserves `length` bytes of blocks for `file` (which also gives it that length); whether
+/// the platform and the file system could.
+#[cfg(target_os = "linux")]
+fn reserve_blocks(file: &File, length: u64) -> std::io::Result<bool> {
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, length) {
+        Ok(()) => Ok(true),
+        // The file system has no fallocate: the length alone will do.
+        Err(rustix::io::Errno::OPNOTSUPP) => Ok(false),
+        Err(errno) => Err(errno.into()),
+    }
+}
+
+/// Reserves `length` bytes of blocks for `file`; whether the platform could (it cannot here).
+#[cfg(not(target_os = "linux"))]
+fn reserve_blocks(_file: &File, _length: u64) -> std::io::Result<bool> {
+    Ok(false)
+}
+
 enum Output {
     File(Arc<File>),
     Writer(Arc<Mutex<Box<dyn Write + Send>>>),
@@ -501,6 +533,25 @@ impl Output {
 
     async fn truncate(&self, blocking: &BlockingPool) -> Result<()> {
         self.set_len(blocking, 0).await
+    }
+
+    /// Gives a file target its length, its blocks reserved on disk too when `reserve` (see
+    /// [`DownloadBuilder::reserve_space`]); a writer has no length.
+    async fn allocate(&self, blocking: &BlockingPool, length: u64, reserve: bool) -> Result<()> {
+        if let Output::File(file) = self {
+            let file = file.clone();
+            blocking
+                .run(move || {
+                    if reserve && reserve_blocks(&file, length)? {
+                        return Ok(());
+                    }
+                    file.set_len(length)
+                })
+                .await
+                .and_then(|done| done)
+                .map_err(Error::body)?;
+        }
+        Ok(())
     }
 
     /// Sets a file target's length (a writer has none).

@@ -122,8 +122,9 @@ pub(crate) struct Args {
     #[arg(long = "dry-run", value_name = "BOOL", default_value_t = false, action = ArgAction::Set, default_missing_value = "true", num_args = 0..=1, require_equals = true)]
     pub(crate) dry_run: bool,
 
-    /// How the file is given its length: none (it grows as ranges land), or prealloc, falloc
-    /// and trunc (all: its full length at once, as a sparse file; no space is reserved)
+    /// How the file is given its length: none (it grows as ranges land), trunc (its full
+    /// length at once, a sparse file), prealloc or falloc (its full length with the disk
+    /// space reserved, by fallocate(2) where the file system has it)
     #[arg(long = "file-allocation", value_name = "METHOD", default_value = "prealloc", value_parser = ["none", "prealloc", "falloc", "trunc"])]
     pub(crate) file_allocation: String,
 
@@ -136,6 +137,11 @@ impl Args {
     /// Whether the file gets its full length at once (`--file-allocation` other than `none`).
     pub(crate) fn preallocate(&self) -> bool {
         self.file_allocation != "none"
+    }
+
+    /// Whether the file's disk space is reserved up front (`prealloc` or `falloc`).
+    pub(crate) fn reserve_space(&self) -> bool {
+        matches!(self.file_allocation.as_str(), "prealloc" | "falloc")
     }
 
     pub(crate) fn timeout(&self) -> Duration {

@@ -476,6 +476,7 @@ async fn download(
         .to_file(&part)
         .resume(args.continue_download)
         .preallocate(args.preallocate())
+        .reserve_space(args.reserve_space())
         .progress(move |report| {
             if let Some(total) = report.total {
                 progress.set_length(total);
