@@ -737,7 +737,18 @@ where
         target: &Target,
         early: bool,
     ) -> Result<PooledConn<SendBody<B>>, ConnectError> {
-        match self.config.connect_timeout {
+        self.connect_within(target, early, self.config.connect_timeout)
+            .await
+    }
+
+    /// Makes a connection within `limit`, if any.
+    async fn connect_within(
+        &self,
+        target: &Target,
+        early: bool,
+        limit: Option<std::time::Duration>,
+    ) -> Result<PooledConn<SendBody<B>>, ConnectError> {
+        match limit {
             Some(limit) => timeout(&self.timer, limit, self.establish(target, early))
                 .await
                 .ok_or_else(|| {
@@ -1088,21 +1099,11 @@ where
         let (connected, handshake) = futures_channel::oneshot::channel();
         let inner = self.clone();
         self.runtime.spawn(Box::pin(async move {
-            let result = match inner.config.connect_timeout {
-                Some(_) => inner.connect(&target, true).await,
-                None => timeout(
-                    &inner.timer,
-                    ALT_SVC_HANDSHAKE_LIMIT,
-                    inner.establish(&target, true),
-                )
-                .await
-                .unwrap_or_else(|| {
-                    Err(ConnectError::msg(
-                        ConnectErrorKind::Timeout,
-                        format!("no QUIC handshake within {ALT_SVC_HANDSHAKE_LIMIT:?}"),
-                    ))
-                }),
-            };
+            let limit = inner
+                .config
+                .connect_timeout
+                .unwrap_or(ALT_SVC_HANDSHAKE_LIMIT);
+            let result = inner.connect_within(&target, true, Some(limit)).await;
             match result {
                 Ok(mut conn) => {
                     guard.finish_shared(&mut conn, inner.timer.now());
